@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs ringlm's build and test dependencies from Debian's packages, only those missing,
+# with one idempotent apt-get line. Where it cannot install (not root, not Debian), it stops
+# and says what is needed and how to point the build at it.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libopenmpi-dev openmpi-bin              # MPI
+  libhdf5-openmpi-dev hdf5-tools          # parallel HDF5 (data and checkpoints)
+  libopenblas-dev                         # sgemm
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # An empty package list (a fresh container) makes apt-get install fail: update first then.
+  if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+    apt-get update -q
+    apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+  exit 0
+fi
+
+cat >&2 <<MSG
+deps: missing Debian packages: ${missing[*]}
+  As root on Debian 12:  apt-get install -y --no-install-recommends ${missing[*]}
+  On a cluster with environment modules, load the equivalents, for example
+      module load openmpi hdf5/parallel openblas yaml-cpp fmt cli11 googletest
+  and point CMake at them:  make build CMAKE_ARGS="-DCMAKE_PREFIX_PATH=/path/a;/path/b"
+  (To skip this check once the libraries are found some other way: make build DEPS=skip)
+MSG
+exit 1

@@ -1,0 +1,31 @@
+#include "autograd/grads.h"
+
+namespace ringlm {
+
+void Grads::bind(const Tensor& value, const Tensor& grad) {
+    if (value.shape() != grad.shape() || value.dtype() != grad.dtype())
+        fail("grads: cannot bind gradient {} to tensor {}", grad.describe(), value.describe());
+    entries_[value.id()] = Entry{grad, true};
+}
+
+Tensor& Grads::of(const Tensor& x) {
+    auto [entry, inserted] = entries_.try_emplace(x.id());
+    if (inserted) entry->second.grad = zeros_like(x);
+    return entry->second.grad;
+}
+
+const Tensor* Grads::find(const Tensor& x) const {
+    auto entry = entries_.find(x.id());
+    return entry == entries_.end() ? nullptr : &entry->second.grad;
+}
+
+void Grads::drop(const Tensor& x) {
+    auto entry = entries_.find(x.id());
+    if (entry != entries_.end() && !entry->second.bound) entries_.erase(entry);
+}
+
+void Grads::clear_unbound() {
+    std::erase_if(entries_, [](const auto& item) { return !item.second.bound; });
+}
+
+}  // namespace ringlm

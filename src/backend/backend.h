@@ -1,0 +1,134 @@
+// Backend: the one interface every kernel goes through. The CPU backend (src/backend/cpu) is
+// the reference; the CUDA backend (cuda/) implements the same calls. Ops (src/ops) choose the
+// backend from their inputs' device and never touch memory themselves.
+//
+// Conventions, the same for every kernel:
+// - Tensors are contiguous row-major. Floating kernels accept f32 and f64 (f64 exists so
+//   gradients can be checked against finite differences); all floating operands of one call
+//   share a dtype. Token ids, labels, positions, global indices and segment ids are i32.
+// - Backward kernels ACCUMULATE into their gradient outputs (dx += ...), because a tensor
+//   used twice receives two contributions. Forward kernels overwrite their outputs.
+// - Shapes are checked by the ops; kernels trust them.
+#pragma once
+
+#include "tensor/tensor.h"
+
+namespace ringlm {
+
+// Visibility rule of the attention block: key j is visible to query i iff
+//   q_segment[i] == k_segment[j]  and  (!causal or k_index[j] <= q_index[i]).
+// Indices are global token positions in the whole (unsharded) row, so one kernel serves the
+// contiguous, zigzag and striped chunk layouts of ring attention.
+struct AttentionMask {
+    Tensor q_index;    // i32 [Tq]
+    Tensor q_segment;  // i32 [Tq]
+    Tensor k_index;    // i32 [Tk]
+    Tensor k_segment;  // i32 [Tk]
+    bool causal = true;
+};
+
+// One AdamW step (Loshchilov & Hutter, decoupled weight decay), with the gradient scale
+// (1 / loss tokens of the global batch) folded in:
+//   g = grad * grad_scale;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+//   p -= lr * ( (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + weight_decay * p )
+struct AdamWStep {
+    float learning_rate = 1e-3f;
+    float beta1 = 0.9f;
+    float beta2 = 0.999f;
+    float eps = 1e-8f;
+    float weight_decay = 0.0f;
+    float grad_scale = 1.0f;
+    int64_t step = 1;  // t, counted from 1
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual const char* name() const = 0;
+
+    // --- memory ------------------------------------------------------------------------
+    // dst = src, converting dtype (f32 <-> f64 <-> bf16) and device (host <-> this device).
+    virtual void copy(Tensor& dst, const Tensor& src) = 0;
+    virtual void fill(Tensor& x, double value) = 0;
+
+    // --- matrix multiply ---------------------------------------------------------------
+    // C = alpha * op(A) @ op(B) + beta * C, op(X) = X^T when transpose_x.
+    // 2-D: A [M, K] (or [K, M]), B [K, N] (or [N, K]), C [M, N].
+    // 3-D: batched over dim 0 with the same shapes per batch; a 2-D B is shared by all.
+    virtual void gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b,
+                      double alpha, double beta) = 0;
+
+    // --- elementwise and reductions ----------------------------------------------------
+    virtual void add(Tensor& out, const Tensor& a, const Tensor& b) = 0;  // out = a + b
+    virtual void mul(Tensor& out, const Tensor& a, const Tensor& b) = 0;  // out = a * b
+    virtual void axpy(Tensor& y, const Tensor& x, double alpha) = 0;      // y += alpha * x
+    virtual void scale(Tensor& x, double alpha) = 0;                      // x *= alpha
+    virtual double sum(const Tensor& x) = 0;                              // accumulated in f64
+    virtual double dot(const Tensor& a, const Tensor& b) = 0;             // accumulated in f64
+
+    // --- RMSNorm over the last dimension -----------------------------------------------
+    // y = x * inv_rms * w,  inv_rms = 1 / sqrt(mean(x^2) + eps)     x, y [T, C], w [C], inv_rms [T]
+    virtual void rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) = 0;
+    // x_hat = x * inv_rms;  dw += sum_t dy * x_hat;
+    // dx += inv_rms * (w*dy - x_hat * mean(w*dy * x_hat))
+    virtual void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,
+                                  const Tensor& inv_rms) = 0;
+
+    // --- RoPE, Hugging Face "rotate halves" layout ---------------------------------------
+    // x, y [T, H, D]; for i < D/2, angle = position_ids[t] * theta^(-2i/D):
+    //   y[i]       = x[i] cos - x[i+D/2] sin
+    //   y[i+D/2]   = x[i+D/2] cos + x[i] sin
+    // The backward is the rotation by -angle: dx += R(-angle) dy.
+    virtual void rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) = 0;
+    virtual void rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) = 0;
+
+    // --- SwiGLU: out = silu(gate) * up, silu(a) = a * sigmoid(a) -------------------------
+    // dgate += dout * up * sigmoid(a) * (1 + a (1 - sigmoid(a))),   dup += dout * silu(a)
+    virtual void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) = 0;
+    virtual void swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
+                                 const Tensor& up) = 0;
+
+    // --- embedding: out[t] = table[ids[t]];  dtable[ids[t]] += dout[t] ---------------------
+    virtual void embedding_forward(Tensor& out, const Tensor& table, const Tensor& ids) = 0;
+    virtual void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) = 0;
+
+    // --- softmax over the last dimension: dx += y * (dy - sum(dy * y)) ---------------------
+    virtual void softmax_forward(Tensor& y, const Tensor& x) = 0;
+    virtual void softmax_backward(Tensor& dx, const Tensor& dy, const Tensor& y) = 0;
+
+    // --- cross-entropy on one chunk of logits [R, V], labels i32 [R] ----------------------
+    // lse[r] = log sum_v exp(logits[r, v]);  losses[r] = lse[r] - logits[r, label[r]],
+    // and 0 (lse too) where label[r] == -100.
+    virtual void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& labels) = 0;
+    // dlogits = dlosses[r] * (softmax(logits[r]) - onehot(label[r])), 0 for ignored rows.
+    // OVERWRITES dlogits (it is a scratch chunk, and may alias logits).
+    virtual void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse,
+                                        const Tensor& labels, const Tensor& dlosses) = 0;
+
+    // --- attention block (flash-style, O(T) memory) ---------------------------------------
+    // q [Tq, H, D], k, v [Tk, Hkv, D] with H % Hkv == 0 (query head h reads KV head
+    // h / (H / Hkv)); out [Tq, H, D]; lse [Tq, H] (f32 for f32/bf16 inputs, f64 for f64).
+    // out_i = sum_j softmax_j(scale * q_i . k_j over visible j) v_j; a row that sees no key
+    // gets out = 0 and lse = -inf.
+    virtual void attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k,
+                                         const Tensor& v, const AttentionMask& mask, double scale) = 0;
+    // With P_ij = exp(scale q_i.k_j - lse_i) (visible pairs) and delta_i = sum(dout_i * out_i):
+    //   dv_j += sum_i P_ij dout_i;   dS_ij = P_ij (dout_i . v_j - delta_i)
+    //   dq_i += scale sum_j dS_ij k_j;   dk_j += scale sum_i dS_ij q_i
+    // out and lse are the FINAL ones (after merging ring blocks), so the same kernel serves
+    // each block of a ring.
+    virtual void attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout,
+                                          const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                          const Tensor& lse, const AttentionMask& mask, double scale) = 0;
+
+    // --- optimizer ---------------------------------------------------------------------
+    virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) = 0;
+};
+
+// The backend for a device; the CPU backend always exists, the CUDA one when built and a
+// GPU is present.
+Backend& backend_for(Device device);
+inline Backend& backend(const Tensor& x) { return backend_for(x.device()); }
+void register_backend(Device device, Backend* backend);
+
+}  // namespace ringlm

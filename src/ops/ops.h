@@ -1,0 +1,43 @@
+// Every differentiable op. Each is one file in src/ops named after it, forward and backward
+// side by side; each records one node on the tape (nothing when the tape is in inference
+// mode). Inputs are checked here, with errors that name the op and the shapes.
+#pragma once
+
+#include "autograd/tape.h"
+#include "backend/backend.h"
+
+namespace ringlm {
+
+// y = x @ w^T                      x [T, in], w [out, in] (PyTorch's nn.Linear layout), y [T, out]
+Tensor linear(Tape& tape, const Tensor& x, const Tensor& w);
+// c = op(a) @ op(b), 2-D or batched 3-D (see Backend::gemm)
+Tensor matmul(Tape& tape, const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// elementwise, same shapes
+Tensor add(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor mul(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor scale(Tape& tape, const Tensor& x, double alpha);
+// s = sum(x), shape [1]
+Tensor sum(Tape& tape, const Tensor& x);
+// y = x / sqrt(mean(x^2) + eps) * w          x [T, C], w [C]
+Tensor rmsnorm(Tape& tape, const Tensor& x, const Tensor& w, double eps);
+// rotary embedding, HF rotate-halves layout     x [T, H, D], position_ids i32 [T]
+Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, double theta);
+// silu(gate) * up                             gate, up [T, F]
+Tensor swiglu(Tape& tape, const Tensor& gate, const Tensor& up);
+// table[ids]                                  table [V, C], ids i32 [T] -> [T, C]
+Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids);
+// softmax over the last dimension
+Tensor softmax(Tape& tape, const Tensor& x);
+// Per-token loss -log softmax(hidden @ classifier^T)[label], 0 where label == -100.
+// hidden [T, C], classifier [V, C], labels i32 [T] -> losses [T]. The logits are made
+// `chunk_rows` tokens at a time (forward and again in backward), so the [T, V] logits
+// tensor never exists.
+Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier, const Tensor& labels,
+                     int64_t chunk_rows = 256);
+// Attention of q against one block of k, v (see Backend::attention_block_forward).
+// Returns out [Tq, H, D]; the lse [Tq, H] is saved for backward and returned through *lse
+// when asked.
+Tensor attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                 double scale, Tensor* lse = nullptr);
+
+}  // namespace ringlm
