@@ -1,14 +1,19 @@
 // CPU GEMM through OpenBLAS (cblas_sgemm / cblas_dgemm), row-major.
 //   C = alpha * op(A) @ op(B) + beta * C
 // Batched (3-D) calls loop over the batch; each sgemm is large enough that OpenBLAS's own
-// threading, not ours, is what parallelises it.
+// threading, not ours, is what parallelises it. Built without BLAS (only the GPU check's
+// core-only build, where this GEMM is just a reference), plain loops do the same.
 #include "backend/cpu/cpu_backend.h"
 
+#ifdef RINGLM_WITH_BLAS
 #include <cblas.h>
+#endif
 
 namespace ringlm {
 
 namespace {
+
+#ifdef RINGLM_WITH_BLAS
 
 void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
               const float* b, double beta, float* c) {
@@ -25,6 +30,26 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
                 static_cast<int>(transpose_a ? M : K), b, static_cast<int>(transpose_b ? K : N), beta, c,
                 static_cast<int>(N));
 }
+
+#else
+
+template <typename T>
+void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const T* a,
+              const T* b, double beta, T* c) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++)
+                acc += static_cast<double>(transpose_a ? a[k * M + i] : a[i * K + k]) *
+                       static_cast<double>(transpose_b ? b[j * K + k] : b[k * N + j]);
+            T& out = c[i * N + j];
+            out = static_cast<T>(alpha * acc + (beta == 0 ? 0.0 : beta * static_cast<double>(out)));
+        }
+    }
+}
+
+#endif
 
 }  // namespace
 

@@ -1,0 +1,43 @@
+#include "parallel/mpi_runtime.h"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace ringlm {
+
+MpiRuntime::MpiRuntime(int& argc, char**& argv) {
+    int provided = 0;
+    // FUNNELED: only the main thread calls MPI; OpenMP threads compute.
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size_);
+    // Errors from MPI calls come back as codes we turn into messages, instead of MPI's own abort.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+MpiRuntime::~MpiRuntime() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+}
+
+void abort_all_ranks(const std::string& message, int code) {
+    int initialized = 0, rank = 0, world_size = 1;
+    MPI_Initialized(&initialized);
+    if (initialized) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    }
+    if (world_size > 1) {
+        std::fprintf(stderr, "ringlm: error: rank %d: %s\n", rank, message.c_str());
+    } else {
+        std::fprintf(stderr, "ringlm: error: %s\n", message.c_str());
+    }
+    std::fflush(stderr);
+    if (initialized && world_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    std::exit(code);
+}
+
+}  // namespace ringlm
