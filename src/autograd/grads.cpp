@@ -1,5 +1,7 @@
 #include "autograd/grads.h"
 
+#include "backend/backend.h"
+
 namespace ringlm {
 
 void Grads::bind(const Tensor& value, const Tensor& grad) {
@@ -12,6 +14,17 @@ Tensor& Grads::of(const Tensor& x) {
     auto [entry, inserted] = entries_.try_emplace(x.id());
     if (inserted) entry->second.grad = zeros_like(x);
     return entry->second.grad;
+}
+
+void Grads::accumulate(const Tensor& x, const Tensor& contribution) {
+    if (contribution.shape() != x.shape() || contribution.dtype() != x.dtype())
+        fail("grads: gradient {} does not match tensor {}", contribution.describe(), x.describe());
+    auto entry = entries_.find(x.id());
+    if (entry == entries_.end()) {
+        entries_.emplace(x.id(), Entry{contribution, false});
+    } else {
+        backend(x).axpy(entry->second.grad, contribution, 1.0);
+    }
 }
 
 const Tensor* Grads::find(const Tensor& x) const {

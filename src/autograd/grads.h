@@ -16,6 +16,9 @@ public:
     void bind(const Tensor& value, const Tensor& grad);
     // The gradient buffer of x, zero-filled on first use. Backward kernels accumulate into it.
     Tensor& of(const Tensor& x);
+    // grad(x) += contribution. When x has no gradient yet, x's gradient becomes the
+    // contribution itself (no copy): the caller must not write to it afterwards.
+    void accumulate(const Tensor& x, const Tensor& contribution);
     // The gradient of x if anything has flowed into it, else null.
     const Tensor* find(const Tensor& x) const;
     // Forget x's gradient unless it is bound (called once x's producer has used it).

@@ -8,6 +8,8 @@
 
 namespace ringlm {
 
+// The same elements in another shape (a view: no copy forward, none backward either).
+Tensor reshape(Tape& tape, const Tensor& x, Shape shape);
 // y = x @ w^T                      x [T, in], w [out, in] (PyTorch's nn.Linear layout), y [T, out]
 Tensor linear(Tape& tape, const Tensor& x, const Tensor& w);
 // c = op(a) @ op(b), 2-D or batched 3-D (see Backend::gemm)

@@ -1,0 +1,137 @@
+#include "model/llama.h"
+
+#include "autograd/checkpoint.h"
+#include "ops/ops.h"
+
+#include <cmath>
+#include <random>
+
+namespace ringlm {
+
+const NamedParameter& Llama::find(const std::string& name) const {
+    for (const NamedParameter& p : named)
+        if (p.name == name) return p;
+    fail("model: no parameter named '{}'", name);
+}
+
+Llama make_llama(const ModelConfig& c, Device device) {
+    if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
+        fail("model: dim {} / n_heads {} / n_kv_heads {} do not give an even head size shared by the KV groups",
+             c.dim, c.n_heads, c.n_kv_heads);
+    struct Slot {
+        std::string name;
+        Shape shape;
+        bool decay;
+    };
+    std::vector<Slot> slots;
+    slots.push_back({"tok_embeddings", {c.vocab_size, c.dim}, true});
+    for (int64_t i = 0; i < c.n_layers; i++) {
+        const std::string layer = "layers." + std::to_string(i) + ".";
+        slots.push_back({layer + "attention_norm", {c.dim}, false});
+        slots.push_back({layer + "attention.wq", {c.n_heads * c.head_dim(), c.dim}, true});
+        slots.push_back({layer + "attention.wk", {c.kv_dim(), c.dim}, true});
+        slots.push_back({layer + "attention.wv", {c.kv_dim(), c.dim}, true});
+        slots.push_back({layer + "attention.wo", {c.dim, c.n_heads * c.head_dim()}, true});
+        slots.push_back({layer + "ffn_norm", {c.dim}, false});
+        slots.push_back({layer + "feed_forward.w1", {c.ffn_dim, c.dim}, true});
+        slots.push_back({layer + "feed_forward.w2", {c.dim, c.ffn_dim}, true});
+        slots.push_back({layer + "feed_forward.w3", {c.ffn_dim, c.dim}, true});
+    }
+    slots.push_back({"norm", {c.dim}, false});
+    if (!c.tied_embeddings) slots.push_back({"output", {c.vocab_size, c.dim}, true});
+
+    int64_t total = 0;
+    for (const Slot& slot : slots) total += slot.shape.numel();
+    Llama model;
+    model.config = c;
+    model.parameters = zeros({total}, DType::f32, device);
+    model.gradients = zeros({total}, DType::f32, device);
+    int64_t offset = 0;
+    for (const Slot& slot : slots) {
+        const int64_t n = slot.shape.numel();
+        model.named.push_back({slot.name, model.parameters.rows(offset, offset + n).view(slot.shape),
+                               model.gradients.rows(offset, offset + n).view(slot.shape), slot.decay});
+        offset += n;
+    }
+    // Wire the named views into the structured fields (same tensors, same ids).
+    auto take = [&](const std::string& name) { return model.find(name).value; };
+    model.tok_embeddings = take("tok_embeddings");
+    model.norm = take("norm");
+    model.output = c.tied_embeddings ? model.tok_embeddings : take("output");
+    for (int64_t i = 0; i < c.n_layers; i++) {
+        const std::string layer = "layers." + std::to_string(i) + ".";
+        model.layers.push_back({take(layer + "attention_norm"), take(layer + "attention.wq"),
+                                take(layer + "attention.wk"), take(layer + "attention.wv"),
+                                take(layer + "attention.wo"), take(layer + "ffn_norm"),
+                                take(layer + "feed_forward.w1"), take(layer + "feed_forward.w2"),
+                                take(layer + "feed_forward.w3")});
+    }
+    return model;
+}
+
+void init_llama_weights(Llama& model, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const double residual_scale = 1.0 / std::sqrt(2.0 * static_cast<double>(model.config.n_layers));
+    for (NamedParameter& p : model.named) {
+        Tensor host = empty(p.value.shape(), DType::f32);
+        float* values = host.data<float>();
+        const bool is_norm = !p.decay;
+        const bool is_residual_projection = p.name.ends_with(".wo") || p.name.ends_with(".w2");
+        std::normal_distribution<double> normal(0.0, 0.02 * (is_residual_projection ? residual_scale : 1.0));
+        for (int64_t i = 0; i < host.numel(); i++) values[i] = is_norm ? 1.0f : static_cast<float>(normal(rng));
+        backend(p.value).copy(p.value, host);
+    }
+}
+
+void bind_gradients(const Llama& model, Grads& grads) {
+    for (const NamedParameter& p : model.named) grads.bind(p.value, p.grad);
+}
+
+Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch,
+                       double scale) {
+    AttentionMask mask{batch.global_index, batch.segment_ids, batch.global_index, batch.segment_ids, true};
+    return attention(tape, q, k, v, mask, scale);
+}
+
+namespace {
+
+// One decoder layer: x [T, dim] -> x + attention block -> + MLP block.
+Tensor decoder_layer(Tape& tape, const Llama& model, const LlamaLayer& layer, const TokenBatch& batch,
+                     const ForwardOptions& options, const Tensor& x) {
+    const ModelConfig& c = model.config;
+    const int64_t T = x.size(0), D = c.head_dim();
+
+    // attention: q, k, v projections, RoPE on q and k, attention, output projection
+    Tensor xn = rmsnorm(tape, x, layer.attention_norm, c.norm_eps);
+    Tensor q = rope(tape, reshape(tape, linear(tape, xn, layer.wq), {T, c.n_heads, D}), batch.position_ids, c.rope_theta);
+    Tensor k = rope(tape, reshape(tape, linear(tape, xn, layer.wk), {T, c.n_kv_heads, D}), batch.position_ids, c.rope_theta);
+    Tensor v = reshape(tape, linear(tape, xn, layer.wv), {T, c.n_kv_heads, D});
+    Tensor attended = options.attention(tape, q, k, v, batch, 1.0 / std::sqrt(static_cast<double>(D)));
+    Tensor h = add(tape, x, linear(tape, reshape(tape, attended, {T, c.n_heads * D}), layer.wo));
+
+    // MLP: w2(silu(w1 x) * w3 x)
+    Tensor hn = rmsnorm(tape, h, layer.ffn_norm, c.norm_eps);
+    Tensor mlp = linear(tape, swiglu(tape, linear(tape, hn, layer.w1), linear(tape, hn, layer.w3)), layer.w2);
+    return add(tape, h, mlp);
+}
+
+}  // namespace
+
+Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
+    Tensor x = embedding(tape, model.tok_embeddings, batch.input_ids);
+    for (const LlamaLayer& layer : model.layers) {
+        auto region = [&model, &layer, &batch, &options](Tape& t, const Tensor& input) {
+            return decoder_layer(t, model, layer, batch, options, input);
+        };
+        x = options.gradient_checkpointing && tape.recording() ? checkpoint(tape, "decoder_layer", region, x)
+                                                                : region(tape, x);
+    }
+    return rmsnorm(tape, x, model.norm, model.config.norm_eps);
+}
+
+Tensor llama_token_losses(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
+    Tensor hidden = llama_hidden(tape, model, batch, options);
+    return cross_entropy(tape, hidden, model.output, batch.labels, options.loss_chunk_rows);
+}
+
+}  // namespace ringlm

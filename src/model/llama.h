@@ -1,0 +1,84 @@
+// The Llama decoder (Touvron et al. 2023), as autograd ops:
+//   h = embed(ids)
+//   for each layer:  h = h + wo · attention(rope(wq · norm(h)), rope(wk · norm(h)), wv · norm(h))
+//                    h = h + w2 · (silu(w1 · norm(h)) * (w3 · norm(h)))
+//   losses = cross_entropy(norm(h), output or tok_embeddings, labels)
+// Parameters live in ONE contiguous f32 buffer (llm.c style) carved into named views; their
+// gradients in a second buffer with the same layout; the optimizer's moments in two more.
+#pragma once
+
+#include "autograd/tape.h"
+#include "backend/backend.h"
+#include "model/model_config.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ringlm {
+
+struct NamedParameter {
+    std::string name;
+    Tensor value;  // a view into Llama::parameters
+    Tensor grad;   // the same view into Llama::gradients
+    bool decay;    // weight decay applies (matrices), not to norms
+};
+
+struct LlamaLayer {
+    Tensor attention_norm, wq, wk, wv, wo;
+    Tensor ffn_norm, w1, w2, w3;
+};
+
+struct Llama {
+    ModelConfig config;
+    Tensor parameters;  // f32 [n_parameters]
+    Tensor gradients;   // f32 [n_parameters]
+    std::vector<NamedParameter> named;
+    Tensor tok_embeddings, norm, output;  // output == tok_embeddings when tied
+    std::vector<LlamaLayer> layers;
+
+    int64_t n_parameters() const { return parameters.numel(); }
+    const NamedParameter& find(const std::string& name) const;
+};
+
+// Allocates the buffers and carves them into the named views; values are left unset.
+Llama make_llama(const ModelConfig& config, Device device = Device::cpu);
+// GPT-2 style: matrices ~ N(0, 0.02), output projections (wo, w2) scaled by 1/sqrt(2 L),
+// norms = 1. Deterministic in the seed.
+void init_llama_weights(Llama& model, uint64_t seed);
+// Makes gradients flow into model.gradients.
+void bind_gradients(const Llama& model, Grads& grads);
+
+// One micro batch of tokens as the model sees them: several rows (sequences) flattened into
+// one token list. Attention never crosses a segment boundary, so distinct rows and distinct
+// packed documents simply carry distinct segment ids; global_index is the token's position
+// in its (unsharded) row, which orders causality; position_ids restart at each document.
+struct TokenBatch {
+    Tensor input_ids;     // i32 [T]
+    Tensor position_ids;  // i32 [T]
+    Tensor global_index;  // i32 [T]
+    Tensor segment_ids;   // i32 [T]
+    Tensor labels;        // i32 [T], next-token targets, -100 = no loss
+    int64_t tokens() const { return input_ids.numel(); }
+};
+
+// Attention of the batch's queries against its keys/values: the local kernel by default;
+// sequence parallelism substitutes ring attention here and nowhere else.
+using AttentionFunction = std::function<Tensor(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
+                                               const TokenBatch& batch, double scale)>;
+Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch,
+                       double scale);
+
+struct ForwardOptions {
+    bool gradient_checkpointing = false;
+    AttentionFunction attention = local_attention;
+    int64_t loss_chunk_rows = 256;
+};
+
+// Final hidden states after the last norm: [T, dim].
+Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options = {});
+// Per-token losses [T] (0 where label == -100).
+Tensor llama_token_losses(Tape& tape, const Llama& model, const TokenBatch& batch,
+                          const ForwardOptions& options = {});
+
+}  // namespace ringlm

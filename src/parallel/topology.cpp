@@ -1,0 +1,74 @@
+#include "parallel/topology.h"
+
+#include "util/error.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace ringlm {
+
+MpiComm::~MpiComm() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
+}
+
+MpiComm& MpiComm::operator=(MpiComm&& other) noexcept {
+    std::swap(comm_, other.comm_);
+    return *this;
+}
+
+void check_mpi(int code, const char* what) {
+    if (code == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    fail("{} failed: {}", what, std::string(text, length));
+}
+
+Topology make_topology(int sequence_parallel_degree) {
+    Topology t;
+    MPI_Comm_size(MPI_COMM_WORLD, &t.world_size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &t.rank);
+    const int S = sequence_parallel_degree;
+    if (S < 1) fail("sequence_parallel_degree {} must be at least 1", S);
+    if (t.world_size % S != 0) {
+        std::string divisors;
+        for (int d = 1; d <= t.world_size; d++)
+            if (t.world_size % d == 0) divisors += (divisors.empty() ? "" : " or ") + std::to_string(d);
+        fail("sequence_parallel_degree {} must divide the {} ranks (try {})", S, t.world_size, divisors);
+    }
+    t.sp_size = S;
+    t.sp_rank = t.rank % S;
+    t.dp_size = t.world_size / S;
+    t.dp_rank = t.rank / S;
+    MPI_Comm comm;
+    check_mpi(MPI_Comm_split(MPI_COMM_WORLD, t.dp_rank, t.sp_rank, &comm), "MPI_Comm_split (sequence-parallel group)");
+    t.sp_comm = MpiComm(comm);
+    check_mpi(MPI_Comm_split(MPI_COMM_WORLD, t.sp_rank, t.dp_rank, &comm), "MPI_Comm_split (data-parallel group)");
+    t.dp_comm = MpiComm(comm);
+    check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, t.rank, MPI_INFO_NULL, &comm),
+              "MPI_Comm_split_type (node)");
+    t.node_comm = MpiComm(comm);
+    MPI_Comm_rank(t.node_comm.get(), &t.local_rank);
+    MPI_Comm_size(t.node_comm.get(), &t.local_size);
+    // nodes = number of ranks that are local rank 0
+    int is_first = t.local_rank == 0 ? 1 : 0;
+    check_mpi(MPI_Allreduce(&is_first, &t.nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (node count)");
+    return t;
+}
+
+void allreduce_sum(double* values, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+}
+
+void allreduce_sum(float* values, int64_t count) {
+    // MPI counts are int: reduce in pieces for buffers past 2^31 elements.
+    for (int64_t offset = 0; offset < count; offset += INT_MAX) {
+        const int n = static_cast<int>(std::min<int64_t>(INT_MAX, count - offset));
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, values + offset, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+                  "MPI_Allreduce (gradients)");
+    }
+}
+
+}  // namespace ringlm

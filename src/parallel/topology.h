@@ -1,0 +1,50 @@
+// Topology: the world cut into sequence-parallel groups of S adjacent ranks and data-parallel
+// groups across them (DESIGN.md "Parallel layout"):
+//   sp group = rank / S   (ranks g*S .. g*S+S-1, adjacent so on a node they share NVLink)
+//   dp group = rank % S   (the ranks holding the same chunk of different sequences)
+// Both communicators come from MPI_Comm_split; the node-local rank from
+// MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) picks the GPU.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+
+namespace ringlm {
+
+// An owned MPI communicator (freed on destruction).
+class MpiComm {
+public:
+    MpiComm() = default;
+    explicit MpiComm(MPI_Comm comm) : comm_(comm) {}
+    ~MpiComm();
+    MpiComm(MpiComm&& other) noexcept : comm_(other.comm_) { other.comm_ = MPI_COMM_NULL; }
+    MpiComm& operator=(MpiComm&& other) noexcept;
+    MpiComm(const MpiComm&) = delete;
+    MpiComm& operator=(const MpiComm&) = delete;
+    MPI_Comm get() const { return comm_; }
+
+private:
+    MPI_Comm comm_ = MPI_COMM_NULL;
+};
+
+struct Topology {
+    int world_size = 1, rank = 0;
+    int sp_size = 1, sp_rank = 0;      // S, position in the sequence-parallel group
+    int dp_size = 1, dp_rank = 0;      // D, index of the data-parallel group (= sp group)
+    int local_rank = 0, local_size = 1;  // on this node
+    int nodes = 1;
+    MpiComm sp_comm, dp_comm, node_comm;
+};
+
+// Refuses, on every rank with the same message, S < 1 and world % S != 0.
+Topology make_topology(int sequence_parallel_degree);
+
+// Sums over MPI_COMM_WORLD, in place. Errors name the call.
+void allreduce_sum(double* values, int count);
+void allreduce_sum(float* values, int64_t count);
+
+// Throws an Error naming `what` if an MPI call failed.
+void check_mpi(int code, const char* what);
+
+}  // namespace ringlm
