@@ -1,0 +1,152 @@
+// llama2.c "legacy" checkpoint import. See llama2c_checkpoint.h and data/README.md.
+#include "model/llama2c_checkpoint.h"
+
+#include "util/error.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace ringlm {
+
+namespace {
+
+struct FileCloser {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+struct LayerWeights {
+    Tensor attention_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;
+};
+
+// llama2.c rotates the interleaved pairs (2i, 2i+1) of each head; ringlm (like Hugging Face)
+// rotates the halves (i, i + D/2). Reordering each head's rows evens first, odds second makes
+// the pairs line up, with the same frequency per pair. As convert_llama_weights_to_hf.py's
+// permute: view [heads, D/2, 2, in] -> transpose to [heads, 2, D/2, in]:
+//   new row h*D + j*D/2 + i  <-  old row h*D + 2i + j        (j in {0, 1}, i < D/2)
+void interleaved_to_halves(Tensor& weight, int64_t heads, int64_t head_dim) {
+    const int64_t in = weight.cols(), half = head_dim / 2;
+    Tensor old_rows = empty_like(weight);
+    std::memcpy(old_rows.data<float>(), weight.data<float>(), weight.bytes());
+    const float* from = old_rows.data<float>();
+    float* to = weight.data<float>();
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t j = 0; j < 2; j++)
+            for (int64_t i = 0; i < half; i++)
+                std::memcpy(to + (h * head_dim + j * half + i) * in, from + (h * head_dim + 2 * i + j) * in,
+                            in * sizeof(float));
+}
+
+}  // namespace
+
+Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
+    std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+    if (!file) fail("llama2.c checkpoint {}: cannot open: {}", path, std::strerror(errno));
+    std::error_code size_error;
+    const int64_t actual_bytes = static_cast<int64_t>(std::filesystem::file_size(path, size_error));
+    if (size_error) fail("llama2.c checkpoint {}: cannot read its size: {}", path, size_error.message());
+
+    // header: int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
+    int32_t header[7];
+    if (std::fread(header, sizeof(int32_t), 7, file.get()) != 7)
+        fail("llama2.c checkpoint {}: {} bytes, too short for the 28-byte header", path, actual_bytes);
+    const int64_t dim = header[0], hidden = header[1], L = header[2], n_heads = header[3], n_kv_heads = header[4];
+    const int64_t seq_len = header[6];
+    // a negative vocab_size means the classifier is stored separately after the RoPE tables
+    const bool tied = header[5] > 0;
+    const int64_t V = std::llabs(header[5]);
+    auto header_text = [&] {
+        return fmt::format("dim {}, hidden_dim {}, n_layers {}, n_heads {}, n_kv_heads {}, vocab_size {}, seq_len {}",
+                           header[0], header[1], header[2], header[3], header[4], header[5], header[6]);
+    };
+    if (dim <= 0 || hidden <= 0 || L <= 0 || n_heads <= 0 || n_kv_heads <= 0 || V == 0 || seq_len <= 0)
+        fail("llama2.c checkpoint {}: header has a value <= 0 ({}): not a llama2.c legacy checkpoint", path, header_text());
+    if (dim % n_heads != 0 || n_heads % n_kv_heads != 0 || (dim / n_heads) % 2 != 0)
+        fail("llama2.c checkpoint {}: header {} needs dim divisible by n_heads into an even head size, "
+             "and n_heads divisible by n_kv_heads", path, header_text());
+
+    ModelConfig config;
+    config.dim = dim;
+    config.ffn_dim = hidden;
+    config.n_layers = L;
+    config.n_heads = n_heads;
+    config.n_kv_heads = n_kv_heads;
+    config.vocab_size = V;
+    config.max_position = seq_len;
+    config.rope_theta = 10000.0;
+    config.norm_eps = 1e-5;
+    config.tied_embeddings = tied;
+    const int64_t head_dim = config.head_dim(), kv_dim = config.kv_dim();
+
+    // size = header + embedding + per layer (2 norms, wq, wk, wv, wo, w1, w2, w3) + final norm
+    //        + two RoPE tables [seq_len, head_dim/2] + the classifier when untied
+    const double floats_estimate = double(V) * dim * (tied ? 1 : 2) +
+                                   double(L) * (2.0 * dim + 2.0 * dim * dim + 2.0 * kv_dim * dim + 3.0 * hidden * dim) +
+                                   dim + double(seq_len) * head_dim;
+    if (floats_estimate > 1e13)
+        fail("llama2.c checkpoint {}: header {} implies an impossible size ({:.3g} floats)", path, header_text(), floats_estimate);
+    const int64_t rope_floats = seq_len * head_dim;  // two tables of seq_len * head_dim/2
+    const int64_t floats = V * dim * (tied ? 1 : 2) + L * (2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hidden * dim) +
+                           dim + rope_floats;
+    const int64_t expected_bytes = 28 + floats * int64_t(sizeof(float));
+    if (actual_bytes != expected_bytes)
+        fail("llama2.c checkpoint {}: {} bytes but its header ({}) implies {} bytes: {}", path, actual_bytes, header_text(),
+             expected_bytes, actual_bytes < expected_bytes ? "truncated" : "trailing data or a different format");
+
+    auto read_into = [&](const Tensor& tensor, const char* what) {
+        if (std::fread(tensor.data<float>(), sizeof(float), tensor.numel(), file.get()) != size_t(tensor.numel()))
+            fail("llama2.c checkpoint {}: read of {} {} failed", path, what, tensor.shape());
+    };
+    // The file holds each weight for all layers at once ([L, ...]); read each layer's slice
+    // into its own tensor.
+    Tensor tok_embeddings = empty({V, dim});
+    read_into(tok_embeddings, "token embedding");
+    std::vector<LayerWeights> layers(L);
+    for (auto& layer : layers) read_into(layer.attention_norm = empty({dim}), "attention_norm");
+    for (auto& layer : layers) read_into(layer.wq = empty({n_heads * head_dim, dim}), "wq");
+    for (auto& layer : layers) read_into(layer.wk = empty({kv_dim, dim}), "wk");
+    for (auto& layer : layers) read_into(layer.wv = empty({kv_dim, dim}), "wv");
+    for (auto& layer : layers) read_into(layer.wo = empty({dim, n_heads * head_dim}), "wo");
+    for (auto& layer : layers) read_into(layer.ffn_norm = empty({dim}), "ffn_norm");
+    for (auto& layer : layers) read_into(layer.w1 = empty({hidden, dim}), "w1");
+    for (auto& layer : layers) read_into(layer.w2 = empty({dim, hidden}), "w2");
+    for (auto& layer : layers) read_into(layer.w3 = empty({hidden, dim}), "w3");
+    Tensor norm = empty({dim});
+    read_into(norm, "final norm");
+    // ringlm computes RoPE itself: skip llama2.c's precomputed tables
+    if (std::fseek(file.get(), long(rope_floats * sizeof(float)), SEEK_CUR) != 0)
+        fail("llama2.c checkpoint {}: seek past the RoPE tables failed", path);
+    Tensor output;
+    if (!tied) read_into(output = empty({V, dim}), "classifier");
+
+    for (auto& layer : layers) {
+        interleaved_to_halves(layer.wq, n_heads, head_dim);
+        interleaved_to_halves(layer.wk, n_kv_heads, head_dim);
+    }
+
+    Llama2cCheckpoint checkpoint;
+    checkpoint.config = config;
+    auto& parameters = checkpoint.parameters;
+    parameters.emplace_back("tok_embeddings", tok_embeddings);
+    for (int64_t i = 0; i < L; i++) {
+        const LayerWeights& layer = layers[i];
+        const std::string prefix = fmt::format("layers.{}.", i);
+        parameters.emplace_back(prefix + "attention_norm", layer.attention_norm);
+        parameters.emplace_back(prefix + "attention.wq", layer.wq);
+        parameters.emplace_back(prefix + "attention.wk", layer.wk);
+        parameters.emplace_back(prefix + "attention.wv", layer.wv);
+        parameters.emplace_back(prefix + "attention.wo", layer.wo);
+        parameters.emplace_back(prefix + "ffn_norm", layer.ffn_norm);
+        parameters.emplace_back(prefix + "feed_forward.w1", layer.w1);
+        parameters.emplace_back(prefix + "feed_forward.w2", layer.w2);
+        parameters.emplace_back(prefix + "feed_forward.w3", layer.w3);
+    }
+    parameters.emplace_back("norm", norm);
+    if (!tied) parameters.emplace_back("output", output);
+    return checkpoint;
+}
+
+}  // namespace ringlm

@@ -1,0 +1,205 @@
+// Tokenizers against known encodings, an independent Python reference (tests/reference/
+// llama2c_tokenizer.py, the plain quadratic algorithm of llama2.c), and round trips.
+#include "data/tokenizer.h"
+
+#include "test_data.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace ringlm {
+namespace {
+
+using testing::source_path;
+using testing::TemporaryFile;
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    EXPECT_TRUE(in.good()) << "cannot open " << path;
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+}
+
+// The first paragraph (blank-line separated) of a novel between 600 and 1200 bytes long.
+std::string austen_paragraph(const std::string& novel) {
+    std::string text = read_text(source_path("data/austen/" + novel));
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find("\n\n", start);
+        if (end == std::string::npos) end = text.size();
+        if (end - start >= 600 && end - start <= 1200) return text.substr(start, end - start);
+        start = end + 2;
+    }
+    ADD_FAILURE() << "no paragraph of 600..1200 bytes in " << novel;
+    return "";
+}
+
+// The reference encoder's ids (BOS first) for each text, run with Debian's python3.
+std::vector<std::vector<int32_t>> reference_encode(const std::string& tokenizer_path, const std::vector<std::string>& texts) {
+    std::vector<std::unique_ptr<TemporaryFile>> files;
+    std::string command = "/usr/bin/python3 " + source_path("tests/reference/llama2c_tokenizer.py") + " " + tokenizer_path;
+    for (size_t i = 0; i < texts.size(); i++) {
+        files.push_back(std::make_unique<TemporaryFile>("tokenizer_text_" + std::to_string(i)));
+        write_text(files.back()->path, texts[i]);
+        command += " " + files.back()->path;
+    }
+    std::FILE* pipe = popen(command.c_str(), "r");
+    EXPECT_NE(pipe, nullptr) << command;
+    std::string output;
+    char buffer[4096];
+    size_t got;
+    while (pipe && (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, got);
+    int status = pipe ? pclose(pipe) : -1;
+    EXPECT_EQ(status, 0) << command;
+    std::vector<std::vector<int32_t>> ids;
+    std::istringstream lines(output);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream numbers(line);
+        ids.emplace_back();
+        int32_t id;
+        while (numbers >> id) ids.back().push_back(id);
+    }
+    EXPECT_EQ(ids.size(), texts.size()) << "reference output:\n" << output;
+    return ids;
+}
+
+const std::vector<std::string> tricky_strings = {
+    "Once upon a time",
+    "I believe the meaning of life is",
+    "naïve café — 東京",
+    "  two leading spaces, trailing space ",
+    "\nnewline first\n\nthen a blank line\ttab",
+    "emoji 🙂🚀🌍 and ümlauts, ß, Ωμέγα, русский, 𝕜",  // 🌍 and 𝕜: 4-byte pieces of the Llama-2 vocabulary
+    std::string("stray continuation \x80\x80 and invalid \xff\xfe bytes, five continuations \xe6\x80\x80\x80\x80"),
+    "x",
+    // runs of one character: overlapping equal pairs, where the leftmost-first tie rule decides
+    "aaaaaaa  lllllll       seven spaces, !!!!!!!!! ===== ....... ooooo",
+};
+
+TEST(Tokenizer, Llama2KnownEncoding) {
+    auto tokenizer = load_tokenizer(source_path("data/llama2_tokenizer.bin"), 32000);
+    EXPECT_EQ(tokenizer->vocab_size(), 32000);
+    std::vector<int32_t> expected = {1, 306, 4658, 278, 6593, 310, 2834, 338};
+    EXPECT_EQ(tokenizer->encode("I believe the meaning of life is", true, false), expected);
+    std::vector<int32_t> with_eos = expected;
+    with_eos.push_back(eos_id);
+    EXPECT_EQ(tokenizer->encode("I believe the meaning of life is", true, true), with_eos);
+    EXPECT_EQ(tokenizer->decode(expected), "I believe the meaning of life is");
+    // without BOS the dummy prefix's space stays, as in llama2.c
+    EXPECT_EQ(tokenizer->decode(std::vector<int32_t>(expected.begin() + 1, expected.end())), " I believe the meaning of life is");
+    EXPECT_EQ(tokenizer->encode("", true, false), std::vector<int32_t>{bos_id});
+}
+
+TEST(Tokenizer, Tok512OnceUponATime) {
+    auto tokenizer = load_tokenizer(source_path("data/stories260K/tok512.bin"), 512);
+    std::vector<int32_t> ids = tokenizer->encode("Once upon a time", true, false);
+    ASSERT_GE(ids.size(), 3u);
+    EXPECT_LE(ids.size(), 8u);  // 16 characters: merges must have happened
+    EXPECT_EQ(ids[0], bos_id);
+    for (size_t i = 1; i < ids.size(); i++) {
+        EXPECT_GT(ids[i], first_byte_id + 255) << "no byte fallback expected for plain ASCII";
+        EXPECT_LT(ids[i], 512);
+    }
+    EXPECT_EQ(tokenizer->decode(ids), "Once upon a time");
+    EXPECT_EQ(ids, reference_encode(source_path("data/stories260K/tok512.bin"), {"Once upon a time"}).at(0));
+}
+
+TEST(Tokenizer, MatchesPythonReference) {
+    std::vector<std::string> texts = tricky_strings;
+    texts.push_back(austen_paragraph("prideprejudice.txt"));
+    texts.push_back(austen_paragraph("persuasion.txt"));
+    for (const char* file : {"data/llama2_tokenizer.bin", "data/stories260K/tok512.bin"}) {
+        auto tokenizer = load_tokenizer(source_path(file));
+        auto expected = reference_encode(source_path(file), texts);
+        ASSERT_EQ(expected.size(), texts.size());
+        for (size_t i = 0; i < texts.size(); i++)
+            EXPECT_EQ(tokenizer->encode(texts[i], true, false), expected[i]) << file << " on text " << i << ": " << texts[i];
+    }
+}
+
+TEST(Tokenizer, RoundTrips) {
+    std::vector<std::string> texts = tricky_strings;
+    texts.push_back(austen_paragraph("emma.txt"));
+    texts.push_back(austen_paragraph("mansfieldpark.txt"));
+    texts.push_back(std::string("with a NUL \0 byte", 17));
+    texts.push_back("");
+    for (const char* spec : {"data/llama2_tokenizer.bin", "data/stories260K/tok512.bin", "bytes"}) {
+        auto tokenizer = load_tokenizer(std::string(spec) == "bytes" ? spec : source_path(spec));
+        for (const std::string& text : texts) {
+            std::vector<int32_t> ids = tokenizer->encode(text, true, true);
+            for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tokenizer->vocab_size()) << spec << ": id " << id;
+            EXPECT_EQ(tokenizer->decode(ids), text) << spec;
+        }
+    }
+}
+
+TEST(Tokenizer, BytesRoundTripsRandomBytes) {
+    uint64_t seed = testing::fresh_seed();
+    std::mt19937_64 rng(seed);
+    auto tokenizer = load_tokenizer("bytes");
+    EXPECT_EQ(tokenizer->vocab_size(), 259);
+    EXPECT_EQ(tokenizer->name(), "bytes");
+    std::string text(4096, '\0');
+    for (char& c : text) c = static_cast<char>(rng() & 0xFF);
+    std::vector<int32_t> ids = tokenizer->encode(text, true, true);
+    ASSERT_EQ(ids.size(), text.size() + 2) << "seed " << seed;
+    EXPECT_EQ(ids.front(), bos_id);
+    EXPECT_EQ(ids.back(), eos_id);
+    for (size_t i = 0; i < text.size(); i++)
+        ASSERT_EQ(ids[i + 1], static_cast<unsigned char>(text[i]) + 3) << "byte " << i << ", seed " << seed;
+    EXPECT_EQ(tokenizer->decode(ids), text) << "seed " << seed;
+    // the byte ids are the llama2.c byte pieces: both decode them to the same byte
+    auto llama2 = load_tokenizer(source_path("data/stories260K/tok512.bin"));
+    for (int32_t id = first_byte_id; id < first_byte_id + 256; id++) EXPECT_EQ(llama2->decode(-1, id), tokenizer->decode(-1, id));
+}
+
+// A whole novel in one call: the merge loop must not be quadratic.
+TEST(Tokenizer, EncodesANovelQuickly) {
+    std::string novel = read_text(source_path("data/austen/persuasion.txt"));
+    auto tokenizer = load_tokenizer(source_path("data/stories260K/tok512.bin"), 512);
+    auto start = std::chrono::steady_clock::now();
+    std::vector<int32_t> ids = tokenizer->encode(novel, true, false);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("persuasion.txt: %zu bytes -> %zu tokens in %.3f s\n", novel.size(), ids.size(), seconds);
+    EXPECT_LT(seconds, 5.0);
+    EXPECT_LT(ids.size(), novel.size() * 6 / 10);  // tok512 makes about 1.8 bytes a token of Austen
+    EXPECT_EQ(tokenizer->decode(ids), novel);
+}
+
+TEST(Tokenizer, ErrorsNameTheFileAndTheProblem) {
+    auto expect_error = [](const std::function<void()>& load, const std::vector<std::string>& parts) {
+        try {
+            load();
+            ADD_FAILURE() << "no error; expected one mentioning " << parts.at(0);
+        } catch (const Error& error) {
+            for (const std::string& part : parts) EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
+        }
+    };
+    expect_error([] { load_tokenizer("no/such/tokenizer.bin"); }, {"no/such/tokenizer.bin", "cannot open"});
+
+    std::string tok512 = source_path("data/stories260K/tok512.bin");
+    expect_error([&] { load_tokenizer(tok512, 32000); }, {tok512, "512 tokens", "32000"});
+    expect_error([&] { load_tokenizer("bytes", 100); }, {"bytes", "100"});
+
+    // cut into the last token's bytes: 511 tokens parse, the 512th is truncated
+    TemporaryFile truncated("tok512_truncated.bin");
+    std::string bytes = read_text(tok512);
+    write_text(truncated.path, bytes.substr(0, bytes.size() - 2));
+    expect_error([&] { load_tokenizer(truncated.path); }, {truncated.path, "truncated", "token 511"});
+    expect_error([&] { load_tokenizer(source_path("data/llama2_tokenizer.bin"))->decode(-1, 32000); }, {"32000", "outside"});
+}
+
+}  // namespace
+}  // namespace ringlm
