@@ -41,3 +41,21 @@ void abort_all_ranks(const std::string& message, int code) {
 }
 
 }  // namespace ringlm
+
+namespace ringlm {
+
+void exit_uniform_error(const std::string& message, int code) {
+    int initialized = 0, rank = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+        std::fprintf(stderr, "ringlm: error: %s\n", message.c_str());
+        std::fflush(stderr);
+    }
+    int finalized = 0;
+    if (initialized) MPI_Finalized(&finalized);
+    if (initialized && !finalized) MPI_Finalize();
+    std::exit(code);
+}
+
+}  // namespace ringlm

@@ -24,5 +24,8 @@ private:
 
 // "ringlm: error: rank 3: <message>" on stderr, then MPI_Abort(MPI_COMM_WORLD, code).
 [[noreturn]] void abort_all_ranks(const std::string& message, int code = 1);
+// For an error every rank detected alike: rank 0 prints "ringlm: error: <message>", every rank
+// finalizes MPI and exits with `code`.
+[[noreturn]] void exit_uniform_error(const std::string& message, int code = 1);
 
 }  // namespace ringlm

@@ -31,12 +31,12 @@ Topology make_topology(int sequence_parallel_degree) {
     MPI_Comm_size(MPI_COMM_WORLD, &t.world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &t.rank);
     const int S = sequence_parallel_degree;
-    if (S < 1) fail("sequence_parallel_degree {} must be at least 1", S);
+    if (S < 1) fail_uniform("sequence_parallel_degree {} must be at least 1", S);
     if (t.world_size % S != 0) {
         std::string divisors;
         for (int d = 1; d <= t.world_size; d++)
             if (t.world_size % d == 0) divisors += (divisors.empty() ? "" : " or ") + std::to_string(d);
-        fail("sequence_parallel_degree {} must divide the {} ranks (try {})", S, t.world_size, divisors);
+        fail_uniform("sequence_parallel_degree {} must divide the {} ranks (try {})", S, t.world_size, divisors);
     }
     t.sp_size = S;
     t.sp_rank = t.rank % S;

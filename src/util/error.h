@@ -14,6 +14,17 @@ struct Error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// An error every rank detects identically (a bad config value, a bad world size): rank 0
+// prints it once and every rank exits with the same code, without MPI_Abort's noise.
+struct UniformError : Error {
+    using Error::Error;
+};
+
+template <typename... Args>
+[[noreturn]] void fail_uniform(fmt::format_string<Args...> format, Args&&... args) {
+    throw UniformError(fmt::format(format, std::forward<Args>(args)...));
+}
+
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
     throw Error(fmt::format(format, std::forward<Args>(args)...));

@@ -1,0 +1,48 @@
+// ringlm generate --model M --tokenizer T --prompt "..." [--max-new-tokens N]
+//                 [--temperature X] [--top-p P] [--seed S]
+// Prints the prompt and its continuation (greedy at temperature 0).
+#include "cli/commands.h"
+#include "data/tokenizer.h"
+#include "model/generate.h"
+#include "model/pretrained.h"
+
+#include <fmt/core.h>
+
+namespace ringlm {
+
+namespace {
+
+struct GenerateArguments {
+    std::string model, tokenizer, prompt;
+    SamplingOptions sampling;
+};
+
+void run_generate(const GenerateArguments& arguments) {
+    Llama model = load_base_model(arguments.model);
+    auto tokenizer = load_tokenizer(arguments.tokenizer, model.config.vocab_size);
+    const std::vector<int32_t> prompt = tokenizer->encode(arguments.prompt, true, false);
+    const std::vector<int32_t> continuation = generate(model, prompt, arguments.sampling);
+    std::vector<int32_t> all = prompt;
+    all.insert(all.end(), continuation.begin(), continuation.end());
+    fmt::print("{}\n", tokenizer->decode(all));
+}
+
+}  // namespace
+
+void register_generate_command(CLI::App& app) {
+    auto arguments = std::make_shared<GenerateArguments>();
+    CLI::App* command = app.add_subcommand("generate", "continue a prompt with a model (KV cache, greedy or top-p)");
+    command->add_option("--model", arguments->model, "llama2.c checkpoint")->required()->check(CLI::ExistingFile);
+    command->add_option("--tokenizer", arguments->tokenizer, "llama2.c tokenizer file, or 'bytes'")->required();
+    command->add_option("--prompt", arguments->prompt, "the text to continue")->required();
+    command->add_option("--max-new-tokens", arguments->sampling.max_new_tokens, "tokens to generate")
+        ->default_val(64)->check(CLI::PositiveNumber);
+    command->add_option("--temperature", arguments->sampling.temperature, "0 = greedy")->default_val(0.0)
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--top-p", arguments->sampling.top_p, "nucleus sampling mass")->default_val(1.0)
+        ->check(CLI::Range(0.0, 1.0));
+    command->add_option("--seed", arguments->sampling.seed, "sampling seed")->default_val(0);
+    command->callback([arguments] { run_generate(*arguments); });
+}
+
+}  // namespace ringlm

@@ -1,0 +1,30 @@
+#include "model/pretrained.h"
+
+#include "model/llama2c_checkpoint.h"
+
+#include <set>
+
+namespace ringlm {
+
+void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source) {
+    std::set<std::string> loaded;
+    for (const auto& [name, tensor] : named) {
+        const NamedParameter& p = model.find(name);
+        if (p.value.shape() != tensor.shape())
+            fail("{}: parameter '{}' has shape {}, the model expects {}", source, name, tensor.shape(), p.value.shape());
+        Tensor destination = p.value;
+        backend(destination).copy(destination, tensor);
+        loaded.insert(name);
+    }
+    for (const NamedParameter& p : model.named)
+        if (!loaded.count(p.name)) fail("{}: parameter '{}' is missing", source, p.name);
+}
+
+Llama load_base_model(const std::string& path, Device device) {
+    Llama2cCheckpoint checkpoint = load_llama2c_checkpoint(path);
+    Llama model = make_llama(checkpoint.config, device);
+    load_parameters(model, checkpoint.parameters, path);
+    return model;
+}
+
+}  // namespace ringlm
