@@ -37,19 +37,6 @@ RingAttnFunc resolve_ring_attn_func(std::optional<RingAttnFunc> configured, bool
     return sample_packing ? RingAttnFunc::varlen_llama3 : RingAttnFunc::batch_zigzag;
 }
 
-bool operator==(const ModelSection& a, const ModelSection& b) {
-    // ModelConfig has no operator== of its own (src/model owns it); compare every field here.
-    const ModelConfig& x = a.model_config;
-    const ModelConfig& y = b.model_config;
-    const bool same_shape = x.dim == y.dim && x.n_layers == y.n_layers && x.n_heads == y.n_heads &&
-                            x.n_kv_heads == y.n_kv_heads && x.ffn_dim == y.ffn_dim &&
-                            x.vocab_size == y.vocab_size && x.max_position == y.max_position &&
-                            x.rope_theta == y.rope_theta && x.norm_eps == y.norm_eps &&
-                            x.tied_embeddings == y.tied_embeddings;
-    return a.base_model == b.base_model && a.has_model_config == b.has_model_config && same_shape &&
-           a.tokenizer == b.tokenizer;
-}
-
 // --- sections ---------------------------------------------------------------------------------
 
 static int64_t required_integer(YamlMap& map, const std::string& key, int64_t minimum, const char* meaning) {

@@ -81,8 +81,8 @@ struct ModelSection {
     // A llama2.c tokenizer file, or "bytes" (byte-level, vocabulary 256+). "" = not given:
     // training reads token ids from HDF5 and needs none; generate/grpo need one.
     std::string tokenizer;
+    bool operator==(const ModelSection&) const = default;
 };
-bool operator==(const ModelSection& a, const ModelSection& b);
 
 struct DatasetEntry {
     std::string path;                      // required in each entry: a token HDF5 file

@@ -12,7 +12,7 @@
 #pragma once
 
 #include "data/packing.h"
-#include "model/llama.h"
+#include "data/token_batch.h"
 
 #include <functional>
 #include <string>

@@ -9,6 +9,7 @@
 
 #include "autograd/tape.h"
 #include "backend/backend.h"
+#include "data/token_batch.h"
 #include "model/model_config.h"
 
 #include <functional>
@@ -48,19 +49,6 @@ Llama make_llama(const ModelConfig& config, Device device = Device::cpu);
 void init_llama_weights(Llama& model, uint64_t seed);
 // Makes gradients flow into model.gradients.
 void bind_gradients(const Llama& model, Grads& grads);
-
-// One micro batch of tokens as the model sees them: several rows (sequences) flattened into
-// one token list. Attention never crosses a segment boundary, so distinct rows and distinct
-// packed documents simply carry distinct segment ids; global_index is the token's position
-// in its (unsharded) row, which orders causality; position_ids restart at each document.
-struct TokenBatch {
-    Tensor input_ids;     // i32 [T]
-    Tensor position_ids;  // i32 [T]
-    Tensor global_index;  // i32 [T]
-    Tensor segment_ids;   // i32 [T]
-    Tensor labels;        // i32 [T], next-token targets, -100 = no loss
-    int64_t tokens() const { return input_ids.numel(); }
-};
 
 // Attention of the batch's queries against its keys/values: the local kernel by default;
 // sequence parallelism substitutes ring attention here and nowhere else.

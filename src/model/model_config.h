@@ -32,6 +32,7 @@ struct ModelConfig {
     double norm_eps = 1e-5;
     bool tied_embeddings = true;
 
+    bool operator==(const ModelConfig&) const = default;
     int64_t head_dim() const { return dim / n_heads; }
     int64_t kv_dim() const { return n_kv_heads * head_dim(); }
 };

@@ -1,6 +1,7 @@
 #include "model/pretrained.h"
 
 #include "model/llama2c_checkpoint.h"
+#include "model/model_file.h"
 
 #include <set>
 
@@ -21,6 +22,12 @@ void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tens
 }
 
 Llama load_base_model(const std::string& path, Device device) {
+    if (is_hdf5_file(path)) {  // a ringlm checkpoint
+        hdf5::File file = hdf5::open_file_readonly(path);
+        Llama model = make_llama(read_model_config(file, path), device);
+        read_model_weights(file, path, model);
+        return model;
+    }
     Llama2cCheckpoint checkpoint = load_llama2c_checkpoint(path);
     Llama model = make_llama(checkpoint.config, device);
     load_parameters(model, checkpoint.parameters, path);

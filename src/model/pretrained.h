@@ -1,5 +1,4 @@
-// Loading a model to train or run: a pretrained checkpoint (`base_model`: llama2.c format
-// now) or a fresh model from a ModelConfig.
+// Loading a model to train or run: a llama2.c checkpoint or a ringlm checkpoint.
 #pragma once
 
 #include "model/llama.h"
@@ -14,7 +13,7 @@ namespace ringlm {
 // with its shape.
 void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source);
 
-// A llama2.c checkpoint as a model on `device`.
+// A llama2.c checkpoint, or a ringlm checkpoint (HDF5), as a model on `device`.
 Llama load_base_model(const std::string& path, Device device = Device::cpu);
 
 }  // namespace ringlm

@@ -5,14 +5,12 @@
 // with progress = (step - warmup) / (total - warmup) in [0, 1] (as Hugging Face's schedulers).
 #pragma once
 
+#include "config/config.h"
+
 #include <cstdint>
-#include <string>
 
 namespace ringlm {
 
-enum class LrSchedule { cosine, linear, constant };
-
-LrSchedule parse_lr_schedule(const std::string& name);
-double learning_rate_at(int64_t step, int64_t total_steps, int64_t warmup_steps, double peak, LrSchedule schedule);
+double learning_rate_at(int64_t step, int64_t total_steps, int64_t warmup_steps, double peak, LrScheduler schedule);
 
 }  // namespace ringlm

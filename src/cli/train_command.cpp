@@ -1,0 +1,68 @@
+// ringlm train CONFIG.yaml   — SFT / pre-training, sequence-parallel across the ranks.
+// ringlm eval CONFIG.yaml [--checkpoint PATH]   — mean loss and perplexity on the eval split.
+#include "cli/commands.h"
+#include "config/config.h"
+#include "model/pretrained.h"
+#include "train/checkpoint.h"
+#include "train/evaluation.h"
+#include "train/trainer.h"
+
+#include <fmt/core.h>
+
+namespace ringlm {
+
+namespace {
+
+// A bad config is the same on every rank: say it once.
+Config load_config_uniform(const std::string& path) {
+    try {
+        return load_config(path);
+    } catch (const UniformError&) {
+        throw;
+    } catch (const Error& error) {
+        throw UniformError(error.what());
+    }
+}
+
+void run_train(const std::string& path) {
+    TrainingSetup setup = make_training_setup(load_config_uniform(path), true);
+    const TrainSummary summary = run_training(setup);
+    if (setup.topology.rank == 0 && !summary.losses.empty())
+        fmt::print("trained steps {}..{}: loss {:.4f} -> {:.4f}; outputs in {}\n", summary.first_step + 1,
+                   summary.last_step, summary.losses.front(), summary.losses.back(), setup.config.output.output_dir);
+}
+
+void run_eval(const std::string& path, const std::string& checkpoint) {
+    Config config = load_config_uniform(path);
+    if (!checkpoint.empty()) {
+        config.model.base_model = checkpoint;
+        config.model.has_model_config = false;
+    }
+    TrainingSetup setup = make_training_setup(config, false);
+    if (setup.split.validation.empty())
+        fail_uniform("{}: nothing to evaluate: set val_set_size or test_datasets", config.source);
+    const EvalResult result = evaluate(setup);
+    if (setup.topology.rank == 0)
+        fmt::print("eval: loss {:.4f}, perplexity {:.3f} over {} tokens\n", result.loss, result.perplexity,
+                   result.tokens);
+}
+
+}  // namespace
+
+void register_train_command(CLI::App& app) {
+    auto path = std::make_shared<std::string>();
+    CLI::App* command = app.add_subcommand("train", "train (SFT / pre-training) as the YAML config says");
+    command->add_option("config", *path, "YAML config (axolotl key names)")->required();
+    command->callback([path] { run_train(*path); });
+}
+
+void register_eval_command(CLI::App& app) {
+    auto path = std::make_shared<std::string>();
+    auto checkpoint = std::make_shared<std::string>();
+    CLI::App* command = app.add_subcommand("eval", "mean loss and perplexity on the held-out split");
+    command->add_option("config", *path, "YAML config")->required();
+    command->add_option("--checkpoint", *checkpoint, "evaluate these weights instead of base_model");
+    command->callback([path, checkpoint] { run_eval(*path, *checkpoint); });
+}
+
+}  // namespace ringlm

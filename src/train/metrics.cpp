@@ -1,0 +1,67 @@
+#include "train/metrics.h"
+
+#include "util/error.h"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+namespace ringlm {
+
+MetricsLog::MetricsLog(const std::string& output_dir, bool is_rank_zero) : active_(is_rank_zero) {
+    if (!active_) return;
+    const std::string path = output_dir + "/metrics.jsonl";
+    jsonl_.open(path, std::ios::app);
+    if (!jsonl_) fail("{}: cannot open for appending", path);
+}
+
+void MetricsLog::step(const StepMetrics& m) {
+    if (!active_) return;
+    fmt::print("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} tok/s | {} | mem {} | {} elapsed, "
+               "ETA {}\n",
+               m.step, m.total_steps, m.loss, m.learning_rate, m.grad_norm, m.tokens_per_second, m.layout,
+               format_bytes(static_cast<double>(m.peak_memory_bytes)), format_duration(m.elapsed_seconds),
+               format_duration(m.eta_seconds));
+    std::fflush(stdout);
+    nlohmann::json record{{"step", m.step},
+                          {"loss", m.loss},
+                          {"lr", m.learning_rate},
+                          {"grad_norm", m.grad_norm},
+                          {"tokens", m.tokens},
+                          {"tokens_per_s", m.tokens_per_second},
+                          {"step_s", m.step_seconds},
+                          {"compute_s", m.compute_seconds},
+                          {"ring_wait_s", m.ring_wait_seconds},
+                          {"allreduce_s", m.allreduce_seconds},
+                          {"peak_mem_bytes", m.peak_memory_bytes}};
+    jsonl_ << record.dump() << '\n';
+    jsonl_.flush();
+}
+
+void MetricsLog::event(const std::string& json_object) {
+    if (!active_) return;
+    jsonl_ << json_object << '\n';
+    jsonl_.flush();
+}
+
+std::string format_duration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return "?";
+    if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+    const int64_t s = static_cast<int64_t>(seconds);
+    if (s < 3600) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+    return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+}
+
+std::string format_bytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int unit = 0;
+    while (bytes >= 1024 && unit < 4) {
+        bytes /= 1024;
+        unit++;
+    }
+    return fmt::format("{:.1f} {}", bytes, units[unit]);
+}
+
+}  // namespace ringlm

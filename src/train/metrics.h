@@ -1,0 +1,38 @@
+// What rank 0 reports each step: one progress line on stdout and one JSON object per line in
+// output_dir/metrics.jsonl (appended, so a resumed run continues the same file).
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+namespace ringlm {
+
+struct StepMetrics {
+    int64_t step = 0, total_steps = 0;
+    double loss = 0, learning_rate = 0, grad_norm = 0;
+    int64_t tokens = 0;  // loss tokens of the global batch
+    double step_seconds = 0, tokens_per_second = 0;
+    double elapsed_seconds = 0, eta_seconds = 0;
+    // per-step time split, this rank (seconds)
+    double compute_seconds = 0, ring_wait_seconds = 0, allreduce_seconds = 0;
+    int64_t peak_memory_bytes = 0;  // the largest over all ranks
+    std::string layout;  // "S=2 D=1 batch_zigzag"
+};
+
+class MetricsLog {
+public:
+    // Rank 0 writes; other ranks' calls do nothing.
+    MetricsLog(const std::string& output_dir, bool is_rank_zero);
+    void step(const StepMetrics& metrics);
+    void event(const std::string& json_object);  // any other record (eval, checkpoint)
+
+private:
+    bool active_;
+    std::ofstream jsonl_;
+};
+
+std::string format_duration(double seconds);  // "1h02m", "3m05s", "12.3s"
+std::string format_bytes(double bytes);       // "1.5 GiB"
+
+}  // namespace ringlm

@@ -1,0 +1,191 @@
+#include "train/trainer.h"
+
+#include "ops/ops.h"
+#include "tensor/allocator.h"
+#include "train/checkpoint.h"
+#include "train/evaluation.h"
+#include "train/lr_schedule.h"
+#include "train/metrics.h"
+#include "train/stop_signal.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace ringlm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct StepResult {
+    double loss_sum = 0, loss_tokens = 0;
+    double compute_seconds = 0, allreduce_seconds = 0;
+};
+
+// Forward and backward of every micro batch of `step`, gradients summed into model.gradients
+// and then over the world.
+StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
+    const Config& c = setup.config;
+    Llama& model = setup.model;
+    StepResult result;
+    const auto compute_start = Clock::now();
+    backend(model.gradients).fill(model.gradients, 0.0);
+    for (int64_t micro = 0; micro < c.training.gradient_accumulation_steps; micro++) {
+        const std::vector<PackedRow> rows = setup.sampler->micro_batch(step, micro, setup.topology.dp_rank);
+        const TokenBatch batch = make_token_batch(rows, c.data.sequence_len, setup.corpus->reader(), setup.layout);
+        Tape tape;
+        Grads grads;
+        bind_gradients(model, grads);
+        Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch, setup.forward));
+        tape.backward(loss_sum, grads);
+        result.loss_sum += backend(loss_sum).sum(loss_sum);
+        result.loss_tokens += static_cast<double>(count_loss_tokens(batch));
+    }
+    result.compute_seconds = seconds_since(compute_start);
+
+    const auto allreduce_start = Clock::now();
+    if (setup.topology.world_size > 1) {
+        allreduce_sum(model.gradients.data<float>(), model.gradients.numel());
+        double totals[2] = {result.loss_sum, result.loss_tokens};
+        allreduce_sum(totals, 2);
+        result.loss_sum = totals[0];
+        result.loss_tokens = totals[1];
+    }
+    result.allreduce_seconds = seconds_since(allreduce_start);
+    return result;
+}
+
+std::string layout_text(const TrainingSetup& setup) {
+    const RingAttnFunc variant =
+        resolve_ring_attn_func(setup.config.parallel.ring_attn_func, setup.config.data.sample_packing);
+    return fmt::format("S={} D={} {}", setup.topology.sp_size, setup.topology.dp_size,
+                       setup.topology.sp_size > 1 ? name(variant) : std::string_view("local attention"));
+}
+
+int64_t peak_memory_over_ranks() {
+    int64_t peak = static_cast<int64_t>(cpu_allocator().stats().peak_bytes_in_use);
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (memory)");
+    return peak;
+}
+
+bool any_rank_stopping() {
+    int stopping = stop_requested() ? 1 : 0;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &stopping, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (stop)");
+    return stopping != 0;
+}
+
+void report_eval(const TrainingSetup& setup, MetricsLog& log, const char* when, int64_t step) {
+    if (setup.split.validation.empty()) return;
+    const EvalResult eval = evaluate(setup);
+    if (setup.topology.rank == 0) {
+        fmt::print("eval ({}): loss {:.4f}, perplexity {:.2f} over {} held-out tokens\n", when, eval.loss,
+                   eval.perplexity, eval.tokens);
+        std::fflush(stdout);
+    }
+    log.event(nlohmann::json{{"eval_step", step}, {"eval_loss", eval.loss}, {"eval_perplexity", eval.perplexity},
+                             {"eval_tokens", eval.tokens}}
+                  .dump());
+}
+
+}  // namespace
+
+TrainSummary run_training(TrainingSetup& setup) {
+    const Config& c = setup.config;
+    const Topology& t = setup.topology;
+    const bool rank_zero = t.rank == 0;
+    Llama& model = setup.model;
+    AdamW optimizer = make_adamw(model, AdamWSettings{c.training.adam_beta1, c.training.adam_beta2,
+                                                      c.training.adam_epsilon, c.training.weight_decay,
+                                                      c.training.max_grad_norm});
+    TrainSummary summary;
+    if (setup.resume_from) {
+        summary.first_step = load_checkpoint(*setup.resume_from, model, &optimizer).step;
+        if (rank_zero) fmt::print("resuming from {} at step {}\n", *setup.resume_from, summary.first_step);
+    }
+    // Nothing is written before this point: every input has been checked.
+    if (rank_zero) {
+        std::filesystem::create_directories(c.output.output_dir);
+        std::ofstream(c.output.output_dir + "/config.yaml") << to_yaml(c);
+        fmt::print("{}\n", launch_summary(setup));
+        fmt::print("data: {} training documents, {} held out; {} steps of {} rows ({} per epoch), packing efficiency "
+                   "{:.1f}%\n",
+                   setup.split.train.size(), setup.split.validation.size(), setup.total_steps,
+                   setup.sampler->rows_per_step(), setup.sampler->steps_per_epoch(),
+                   100.0 * setup.sampler->packing_efficiency());
+        std::fflush(stdout);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);  // output_dir exists before any rank opens a file in it
+    MetricsLog log(c.output.output_dir, rank_zero);
+    install_stop_signal_handlers();
+    const std::string config_yaml = to_yaml(c);
+    auto save = [&](int64_t steps_done) {
+        const std::string path = checkpoint_path(c.output.output_dir, steps_done);
+        if (rank_zero) save_checkpoint(path, model, optimizer, CheckpointState{steps_done}, config_yaml);
+        MPI_Barrier(MPI_COMM_WORLD);
+        summary.last_checkpoint = path;
+        if (rank_zero) {
+            fmt::print("checkpoint: {}\n", path);
+            std::fflush(stdout);
+        }
+    };
+
+    if (summary.first_step == 0) report_eval(setup, log, "before training", 0);
+    const auto run_start = Clock::now();
+    int64_t step = summary.first_step;
+    for (; step < setup.total_steps; step++) {
+        const auto step_start = Clock::now();
+        cpu_allocator().reset_peak();
+        const StepResult result = accumulate_gradients(setup, step);
+        const double loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
+        if (!std::isfinite(loss))
+            fail("step {}: the loss is {} (rank {}); lower learning_rate or check the data", step + 1, loss, t.rank);
+        const double lr = learning_rate_at(step, setup.total_steps, c.training.warmup_steps, c.training.learning_rate,
+                                           c.training.lr_scheduler);
+        double grad_norm = 0;
+        if (result.loss_tokens > 0) grad_norm = adamw_step(optimizer, model, lr, result.loss_tokens);
+        summary.losses.push_back(loss);
+
+        StepMetrics m;
+        m.step = step + 1;
+        m.total_steps = setup.total_steps;
+        m.loss = loss;
+        m.learning_rate = lr;
+        m.grad_norm = grad_norm;
+        m.tokens = static_cast<int64_t>(result.loss_tokens);
+        m.step_seconds = seconds_since(step_start);
+        m.tokens_per_second = static_cast<double>(setup.sampler->rows_per_step() * c.data.sequence_len) / m.step_seconds;
+        m.elapsed_seconds = seconds_since(run_start);
+        m.eta_seconds = m.elapsed_seconds / static_cast<double>(step + 1 - summary.first_step) *
+                        static_cast<double>(setup.total_steps - step - 1);
+        m.compute_seconds = result.compute_seconds;
+        m.allreduce_seconds = result.allreduce_seconds;
+        m.peak_memory_bytes = peak_memory_over_ranks();
+        m.layout = layout_text(setup);
+        if ((step + 1) % c.output.logging_steps == 0 || step + 1 == setup.total_steps) log.step(m);
+
+        const bool last = step + 1 == setup.total_steps;
+        if (any_rank_stopping()) {
+            if (rank_zero) fmt::print("signal {} received: checkpointing at step {} and stopping\n", stop_signal(), step + 1);
+            save(step + 1);
+            summary.stopped_by_signal = true;
+            step++;
+            break;
+        }
+        if (!last && c.output.save_steps > 0 && (step + 1) % c.output.save_steps == 0) save(step + 1);
+        if (!last && c.output.eval_steps > 0 && (step + 1) % c.output.eval_steps == 0)
+            report_eval(setup, log, "during training", step + 1);
+    }
+    summary.last_step = step;
+    if (!summary.stopped_by_signal) {
+        if (summary.last_step > summary.first_step || !setup.resume_from) save(summary.last_step);
+        report_eval(setup, log, "after training", summary.last_step);
+    }
+    return summary;
+}
+
+}  // namespace ringlm

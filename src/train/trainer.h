@@ -1,0 +1,23 @@
+// The training loop (SFT / pre-training): per optimizer step, gradient_accumulation_steps
+// micro batches of forward + backward into the gradient buffer, one all-reduce (sum) of the
+// gradients and of (loss sum, loss tokens) over the world, then AdamW with the gradient
+// divided by the loss tokens of the whole global batch, so neither S, D nor accumulation
+// changes the loss or the update (DESIGN.md "Parallel layout").
+#pragma once
+
+#include "train/training_setup.h"
+
+#include <vector>
+
+namespace ringlm {
+
+struct TrainSummary {
+    int64_t first_step = 0, last_step = 0;  // steps run: [first_step, last_step)
+    std::vector<double> losses;             // per step run
+    bool stopped_by_signal = false;
+    std::string last_checkpoint;
+};
+
+TrainSummary run_training(TrainingSetup& setup);
+
+}  // namespace ringlm

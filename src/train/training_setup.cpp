@@ -1,0 +1,123 @@
+#include "train/training_setup.h"
+
+#include "backend/cpu/cpu_threads.h"
+#include "model/pretrained.h"
+#include "train/checkpoint.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+namespace ringlm {
+
+namespace {
+
+std::vector<std::string> dataset_paths(const std::vector<DatasetEntry>& entries) {
+    std::vector<std::string> paths;
+    for (const DatasetEntry& entry : entries) paths.push_back(entry.path);
+    return paths;
+}
+
+Llama make_model(const Config& config) {
+    if (!config.model.base_model.empty()) {
+        if (!std::filesystem::exists(config.model.base_model))
+            fail_uniform("{}: base_model '{}' does not exist", config.source, config.model.base_model);
+        return load_base_model(config.model.base_model, config.parallel.backend);
+    }
+    Llama model = make_llama(config.model.model_config, config.parallel.backend);
+    init_llama_weights(model, static_cast<uint64_t>(config.training.seed));
+    return model;
+}
+
+ChunkLayout chunk_layout_for(RingAttnFunc variant) {
+    switch (variant) {
+        case RingAttnFunc::batch_zigzag: return ChunkLayout::zigzag;
+        case RingAttnFunc::batch_stripe: return ChunkLayout::striped;
+        case RingAttnFunc::batch_ring:
+        case RingAttnFunc::varlen_llama3: return ChunkLayout::contiguous;
+    }
+    return ChunkLayout::contiguous;
+}
+
+}  // namespace
+
+TrainingSetup make_training_setup(const Config& config, bool for_training) {
+    TrainingSetup setup;
+    setup.config = config;
+    if (for_training) validate_for_training(config);
+    if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
+    setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree));
+    const Topology& topology = setup.topology;
+    if (config.parallel.backend != Device::cpu)
+        fail_uniform("{}: backend '{}' is not available in this build (the CUDA backend runs its kernels through "
+                     "tests/gpu/check.sh; training on it is not wired yet)",
+                     config.source, name(config.parallel.backend));
+
+    // The checkpoint to resume decides nothing about shapes (the config does) but must exist.
+    const std::string& resume = config.output.resume_from_checkpoint;
+    if (for_training && !resume.empty()) {
+        if (resume == "auto") {
+            setup.resume_from = latest_checkpoint(config.output.output_dir);
+        } else if (!std::filesystem::exists(resume)) {
+            fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
+        } else {
+            setup.resume_from = resume;
+        }
+    }
+
+    setup.model = make_model(config);
+    const ModelConfig& model_config = setup.model.config;
+    if (config.data.sequence_len > model_config.max_position)
+        fail_uniform("{}: sequence_len {} exceeds the model's max_position {}", config.source, config.data.sequence_len,
+                     model_config.max_position);
+
+    const RingAttnFunc variant = resolve_ring_attn_func(config.parallel.ring_attn_func, config.data.sample_packing);
+    if (config.parallel.heads_k_stride > 0 && model_config.n_kv_heads % config.parallel.heads_k_stride != 0)
+        fail_uniform("{}: heads_k_stride {} must divide the model's {} KV heads", config.source,
+                     config.parallel.heads_k_stride, model_config.n_kv_heads);
+    if (topology.sp_size > 1)
+        fail_uniform("{}: sequence_parallel_degree {} needs ring attention, which this build does not have yet "
+                     "(use sequence_parallel_degree: 1)",
+                     config.source, topology.sp_size);
+    setup.layout = SequenceLayout{chunk_layout_for(variant), topology.sp_size, topology.sp_rank};
+    setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
+
+    setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), model_config.vocab_size);
+    if (!config.data.test_datasets.empty()) {
+        setup.eval_corpus = std::make_unique<Corpus>(dataset_paths(config.data.test_datasets), model_config.vocab_size);
+        setup.split.train.resize(setup.corpus->num_documents());
+        std::iota(setup.split.train.begin(), setup.split.train.end(), 0);
+        setup.split.validation.resize(setup.eval_corpus->num_documents());
+        std::iota(setup.split.validation.begin(), setup.split.validation.end(), 0);
+    } else {
+        setup.split = split_documents(setup.corpus->num_documents(), config.data.val_set_size,
+                                      static_cast<uint64_t>(config.training.seed));
+    }
+
+    if (for_training) {
+        SamplerSettings settings{static_cast<uint64_t>(config.training.seed), config.data.sequence_len,
+                                 config.data.sample_packing, config.training.micro_batch_size,
+                                 config.training.gradient_accumulation_steps, topology.dp_size};
+        setup.sampler = std::make_unique<Sampler>(settings, setup.split.train, setup.corpus->document_lengths());
+        setup.total_steps = config.training.max_steps > 0
+                                ? config.training.max_steps
+                                : static_cast<int64_t>(std::ceil(config.training.num_epochs *
+                                                                 static_cast<double>(setup.sampler->steps_per_epoch())));
+    }
+    return setup;
+}
+
+std::string launch_summary(const TrainingSetup& setup) {
+    const Topology& t = setup.topology;
+    const Config& c = setup.config;
+    const char* core_type = std::getenv("OPENBLAS_CORETYPE");
+    const int64_t global_batch = t.dp_size * c.training.micro_batch_size * c.training.gradient_accumulation_steps;
+    return fmt::format(
+        "ringlm: world {} on {} node(s), sequence_parallel_degree S={} x data-parallel D={}, backend {}, {} thread(s) "
+        "per rank, BLAS core type {}; global batch {} sequences x {} tokens ({} x micro batch {} x accumulation {})",
+        t.world_size, t.nodes, t.sp_size, t.dp_size, name(c.parallel.backend), cpu_threads(),
+        core_type && *core_type ? core_type : "auto-detected", global_batch, c.data.sequence_len, t.dp_size,
+        c.training.micro_batch_size, c.training.gradient_accumulation_steps);
+}
+
+}  // namespace ringlm

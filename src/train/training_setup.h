@@ -1,0 +1,41 @@
+// Everything a run needs, built and checked BEFORE any compute and before anything is written
+// to output_dir: topology, model (pretrained or fresh, or the checkpoint to resume), data
+// (every token validated against the model's vocabulary), the train/eval split, the sampler
+// and the sequence layout. Bad input anywhere stops here with a message naming the place.
+#pragma once
+
+#include "config/config.h"
+#include "data/corpus.h"
+#include "data/sampler.h"
+#include "model/llama.h"
+#include "parallel/topology.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace ringlm {
+
+struct TrainingSetup {
+    Config config;
+    Topology topology;
+    Llama model;
+    std::unique_ptr<Corpus> corpus;       // training documents (and the held-out ones when val_set_size)
+    std::unique_ptr<Corpus> eval_corpus;  // test_datasets, when given
+    DocumentSplit split;                  // document indices into corpus (train) and the eval corpus
+    std::unique_ptr<Sampler> sampler;
+    SequenceLayout layout;
+    ForwardOptions forward;
+    int64_t total_steps = 0;
+    std::optional<std::string> resume_from;  // checkpoint to load, resolved from resume_from_checkpoint
+    const Corpus& evaluation_corpus() const { return eval_corpus ? *eval_corpus : *corpus; }
+};
+
+// `for_training` false: eval only (no sampler, no resume; the model from base_model or the
+// latest checkpoint in output_dir).
+TrainingSetup make_training_setup(const Config& config, bool for_training);
+
+// One line on rank 0: world, nodes, S, D, backend, threads, BLAS core type, global batch.
+std::string launch_summary(const TrainingSetup& setup);
+
+}  // namespace ringlm
