@@ -71,6 +71,19 @@ TEST(Embedding, BackwardIsDeterministic) {
     EXPECT_EQ(std::memcmp(first.raw(), second.raw(), first.bytes()), 0) << "seed " << seed;
 }
 
+TEST(Embedding, UsedTwiceAccumulatesGradients) {
+    // The op applied twice to the same inputs: the second backward must add to the first
+    // (backward kernels accumulate), or the gradient comes out halved.
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    Tensor ids = from_vector<int32_t>({1, 3, 1, 0, 1}, {5});
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
+        return add(tape, embedding(tape, in[0], ids), embedding(tape, in[0], ids));
+    };
+    GradientCheck check = check_gradients_f64(op, {random_uniform({4, 3}, DType::f64, rng)}, {0}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+}
+
 TEST(Embedding, RejectsIdsOutsideVocabulary) {
     Tape tape;
     Tensor table = zeros({10, 4});

@@ -36,6 +36,18 @@ TEST(Linear, ForwardUsesTheOutByInWeightLayout) {
     EXPECT_LE(max_relative_error(y, from_vector(expected, {T, out})), 1e-14) << "seed " << seed;
 }
 
+TEST(Linear, UsedTwiceAccumulatesGradients) {
+    // The op applied twice to the same inputs: the second backward must add to the first
+    // (backward kernels accumulate), or the gradient comes out halved.
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
+        return add(tape, linear(tape, in[0], in[1]), linear(tape, in[0], in[1]));
+    };
+    GradientCheck check = check_gradients_f64(op, {random_uniform({3, 4}, DType::f64, rng), random_uniform({5, 4}, DType::f64, rng)}, {0, 1}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+}
+
 TEST(Linear, RejectsMismatchedShapesAndDtypes) {
     Tape tape;
     expect_error_naming("linear", [&] { linear(tape, zeros({4, 6}), zeros({5, 7})); });

@@ -76,6 +76,18 @@ TEST(Matmul, ForwardMatchesNaiveLoops) {
     }
 }
 
+TEST(Matmul, UsedTwiceAccumulatesGradients) {
+    // The op applied twice to the same inputs: the second backward must add to the first
+    // (backward kernels accumulate), or the gradient comes out halved.
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
+        return add(tape, matmul(tape, in[0], in[1], true, true), matmul(tape, in[0], in[1], true, true));
+    };
+    GradientCheck check = check_gradients_f64(op, {random_uniform({2, 4, 3}, DType::f64, rng), random_uniform({5, 4}, DType::f64, rng)}, {0, 1}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+}
+
 TEST(Matmul, RejectsMismatchedShapesAndDtypes) {
     Tape tape;
     expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({4, 6})); });                    // inner sizes

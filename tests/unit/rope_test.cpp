@@ -89,6 +89,19 @@ TEST(Rope, BackwardUndoesForward) {
     EXPECT_LE(max_relative_error(*grads.find(x), x), 1e-14) << "seed " << seed;
 }
 
+TEST(Rope, UsedTwiceAccumulatesGradients) {
+    // The op applied twice to the same inputs: the second backward must add to the first
+    // (backward kernels accumulate), or the gradient comes out halved.
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    Tensor position_ids = random_ints({3}, rng, 0, 100);
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
+        return add(tape, rope(tape, in[0], position_ids, 10000.0), rope(tape, in[0], position_ids, 10000.0));
+    };
+    GradientCheck check = check_gradients_f64(op, {random_uniform({3, 2, 4}, DType::f64, rng)}, {0}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+}
+
 TEST(Rope, RejectsBadInput) {
     Tape tape;
     Tensor positions = zeros({4}, DType::i32);

@@ -21,12 +21,14 @@ TEST(Softmax, GradientsMatchFiniteDifferences) {
 }
 
 TEST(Softmax, ForwardMatchesFormulaAndSurvivesLargeLogits) {
-    // Logits near 1000 overflow exp() unless the row maximum is subtracted first; softmax is
-    // shift invariant, so the reference is the formula applied to the logits minus 1000.
+    // Logits near +-1000 overflow or underflow exp() unless the row maximum is subtracted first;
+    // softmax is shift invariant, so the reference is the formula applied to the unshifted logits.
     const uint64_t seed = fresh_seed();
     std::mt19937_64 rng(seed);
     const int64_t rows = 4, C = 9;
     Tensor centred = random_uniform({rows, C}, DType::f64, rng, -5, 5);
+    // A first element far below the rest: subtracting any element but the maximum overflows.
+    for (int64_t r = 0; r < rows; r++) centred.data<double>()[r * C] = -800.0;
     Tensor expected = empty({rows, C}, DType::f64);
     Tensor shifted = empty({rows, C}, DType::f64);
     for (int64_t r = 0; r < rows; r++) {
@@ -45,6 +47,18 @@ TEST(Softmax, ForwardMatchesFormulaAndSurvivesLargeLogits) {
         // f32 holds 1000 + x to ~3e-5 absolute, which is the relative error of its probabilities
         EXPECT_LE(max_relative_error(y, expected), dtype == DType::f64 ? 1e-12 : 2e-4) << dtype_name(dtype);
     }
+}
+
+TEST(Softmax, UsedTwiceAccumulatesGradients) {
+    // The op applied twice to the same inputs: the second backward must add to the first
+    // (backward kernels accumulate), or the gradient comes out halved.
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
+        return add(tape, softmax(tape, in[0]), softmax(tape, in[0]));
+    };
+    GradientCheck check = check_gradients_f64(op, {random_uniform({3, 5}, DType::f64, rng)}, {0}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
 }
 
 TEST(Softmax, RejectsNonFloating) {

@@ -36,6 +36,18 @@ TEST(Swiglu, ForwardMatchesFormulaIncludingSaturatedGates) {
     }
 }
 
+TEST(Swiglu, UsedTwiceAccumulatesGradients) {
+    // The op applied twice to the same inputs: the second backward must add to the first
+    // (backward kernels accumulate), or the gradient comes out halved.
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
+        return add(tape, swiglu(tape, in[0], in[1]), swiglu(tape, in[0], in[1]));
+    };
+    GradientCheck check = check_gradients_f64(op, {random_uniform({3, 4}, DType::f64, rng, -4, 4), random_uniform({3, 4}, DType::f64, rng)}, {0, 1}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+}
+
 TEST(Swiglu, RejectsMismatchedShapesAndDtypes) {
     Tape tape;
     expect_error_naming("swiglu", [&] { swiglu(tape, zeros({4, 6}), zeros({4, 5})); });
