@@ -26,7 +26,8 @@ double adamw_three_steps_error(DType dtype, uint64_t seed) {
     // Values exactly representable in f32, so both runs start from the same numbers.
     Tensor param = to_dtype(random_uniform({n}, DType::f32, rng), DType::f64);
     std::vector<Tensor> grads;
-    for (int step = 0; step < 3; step++) grads.push_back(to_dtype(random_uniform({n}, DType::f32, rng, -2, 2), DType::f64));
+    for (int step = 0; step < 3; step++)
+        grads.push_back(to_dtype(random_uniform({n}, DType::f32, rng, -2, 2), DType::f64));
 
     std::vector<double> p = to_vector<double>(param), m(n, 0.0), v(n, 0.0);
     for (int64_t t = 1; t <= 3; t++) {

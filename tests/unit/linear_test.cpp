@@ -44,7 +44,8 @@ TEST(Linear, UsedTwiceAccumulatesGradients) {
     auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
         return add(tape, linear(tape, in[0], in[1]), linear(tape, in[0], in[1]));
     };
-    GradientCheck check = check_gradients_f64(op, {random_uniform({3, 4}, DType::f64, rng), random_uniform({5, 4}, DType::f64, rng)}, {0, 1}, rng);
+    std::vector<Tensor> inputs{random_uniform({3, 4}, DType::f64, rng), random_uniform({5, 4}, DType::f64, rng)};
+    GradientCheck check = check_gradients_f64(op, inputs, {0, 1}, rng);
     EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
 }
 

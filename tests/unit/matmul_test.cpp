@@ -67,8 +67,9 @@ TEST(Matmul, ForwardMatchesNaiveLoops) {
             Tensor c = matmul(tape, in[0], in[1], transpose_a, transpose_b);
             ASSERT_EQ(c.shape(), (Shape{2, 3, 4}));
             for (int64_t item = 0; item < 2; item++) {
-                std::vector<double> expected = naive_matmul(in[0].data<double>() + item * 15, in[1].data<double>() + item * 20,
-                                                            3, 4, 5, transpose_a, transpose_b);
+                const double* a_item = in[0].data<double>() + item * 15;  // 3 x 5 or 5 x 3
+                const double* b_item = in[1].data<double>() + item * 20;  // 5 x 4 or 4 x 5
+                std::vector<double> expected = naive_matmul(a_item, b_item, 3, 4, 5, transpose_a, transpose_b);
                 EXPECT_LE(max_relative_error(c.rows(item, item + 1), from_vector(expected, {1, 3, 4})), 1e-14)
                     << "transpose_a=" << transpose_a << " transpose_b=" << transpose_b << ", seed " << seed;
             }
@@ -84,18 +85,19 @@ TEST(Matmul, UsedTwiceAccumulatesGradients) {
     auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
         return add(tape, matmul(tape, in[0], in[1], true, true), matmul(tape, in[0], in[1], true, true));
     };
-    GradientCheck check = check_gradients_f64(op, {random_uniform({2, 4, 3}, DType::f64, rng), random_uniform({5, 4}, DType::f64, rng)}, {0, 1}, rng);
+    std::vector<Tensor> inputs{random_uniform({2, 4, 3}, DType::f64, rng), random_uniform({5, 4}, DType::f64, rng)};
+    GradientCheck check = check_gradients_f64(op, inputs, {0, 1}, rng);
     EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
 }
 
 TEST(Matmul, RejectsMismatchedShapesAndDtypes) {
     Tape tape;
-    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({4, 6})); });                    // inner sizes
-    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({6, 5}), false, false); });      // needs transpose_b
-    expect_error_naming("matmul", [&] { matmul(tape, zeros({2, 3, 5}), zeros({3, 5, 4})); });             // batch sizes
-    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({2, 5, 4})); });                // 2-D a, 3-D b
-    expect_error_naming("matmul", [&] { matmul(tape, zeros({5}), zeros({5, 4})); });                      // 1-D a
-    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({5, 4}, DType::f64)); });       // dtypes
+    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({4, 6})); });               // inner sizes
+    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({6, 5})); });               // b^T needed
+    expect_error_naming("matmul", [&] { matmul(tape, zeros({2, 3, 5}), zeros({3, 5, 4})); });        // batch sizes
+    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({2, 5, 4})); });           // 2-D a, 3-D b
+    expect_error_naming("matmul", [&] { matmul(tape, zeros({5}), zeros({5, 4})); });                 // 1-D a
+    expect_error_naming("matmul", [&] { matmul(tape, zeros({3, 5}), zeros({5, 4}, DType::f64)); });  // dtypes
 }
 
 }  // namespace ringlm

@@ -27,7 +27,8 @@ Tensor naive_rope(const Tensor& x, const Tensor& position_ids, double theta, boo
             for (int64_t p = 0; p < D / 2; p++) {
                 const int64_t first = interleaved ? 2 * p : p, second = interleaved ? 2 * p + 1 : p + D / 2;
                 const double angle = position_ids.data<int32_t>()[t] / std::pow(theta, 2.0 * p / D);
-                const std::complex<double> rotated = std::complex<double>(in[first], in[second]) * std::polar(1.0, angle);
+                const std::complex<double> pair(in[first], in[second]);
+                const std::complex<double> rotated = pair * std::polar(1.0, angle);
                 out[first] = rotated.real();
                 out[second] = rotated.imag();
             }

@@ -30,7 +30,8 @@ TEST(Swiglu, ForwardMatchesFormulaIncludingSaturatedGates) {
     for (DType dtype : {DType::f64, DType::f32}) {
         Tensor out = swiglu(tape, to_dtype(from_vector(gate, {2, 4}), dtype), to_dtype(from_vector(up, {2, 4}), dtype));
         Tensor expected = empty({2, 4}, DType::f64);
-        for (size_t i = 0; i < gate.size(); i++) expected.data<double>()[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
+        for (size_t i = 0; i < gate.size(); i++)
+            expected.data<double>()[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
         EXPECT_TRUE(all_finite(out)) << dtype_name(dtype);
         EXPECT_LE(max_relative_error(out, expected), dtype == DType::f64 ? 1e-15 : 1e-6) << dtype_name(dtype);
     }
@@ -44,7 +45,8 @@ TEST(Swiglu, UsedTwiceAccumulatesGradients) {
     auto op = [&](Tape& tape, const std::vector<Tensor>& in) {
         return add(tape, swiglu(tape, in[0], in[1]), swiglu(tape, in[0], in[1]));
     };
-    GradientCheck check = check_gradients_f64(op, {random_uniform({3, 4}, DType::f64, rng, -4, 4), random_uniform({3, 4}, DType::f64, rng)}, {0, 1}, rng);
+    std::vector<Tensor> inputs{random_uniform({3, 4}, DType::f64, rng, -4, 4), random_uniform({3, 4}, DType::f64, rng)};
+    GradientCheck check = check_gradients_f64(op, inputs, {0, 1}, rng);
     EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
 }
 

@@ -15,7 +15,8 @@ void CpuBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tens
     if (!matches_param(grad) || !matches_param(m) || !matches_param(v))
         fail("adamw_update: param {}, grad {}, m {}, v {} must share one shape and dtype", param.describe(),
              grad.describe(), m.describe(), v.describe());
-    if (step.step < 1) fail("adamw_update: step {} must count from 1 (the bias correction divides by 1-b^t)", step.step);
+    if (step.step < 1)
+        fail("adamw_update: step {} must count from 1 (the bias correction divides by 1-b^t)", step.step);
     dispatch_floating("adamw_update", param.dtype(), [&]<typename T>(T) {
         const int64_t n = param.numel();
         const double beta1 = step.beta1, beta2 = step.beta2;

@@ -14,11 +14,14 @@ namespace {
 
 // out = R(direction * angle) in (overwrite) or out += R(direction * angle) in (accumulate).
 // The angles are computed in double whatever T is: positions reach 10^5 and more in long
-// context, where an f32 angle would already be off by a fraction of a radian.
+// context, where an f32 angle would be off by thousandths of a radian.
 template <typename T>
 void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tokens, int64_t heads,
                    int64_t head_dim, double theta, double direction, bool accumulate) {
     const int64_t half = head_dim / 2;
+    // theta^(-2i/D) for this call's head dimension: D/2 pow() calls instead of T*D/2
+    std::vector<double> inverse_frequency(half);
+    for (int64_t i = 0; i < half; i++) inverse_frequency[i] = std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
 #pragma omp parallel
     {
         // cos/sin of one token, shared by all its heads
@@ -26,8 +29,7 @@ void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tok
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < tokens; t++) {
             for (int64_t i = 0; i < half; i++) {
-                const double inverse_frequency = std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
-                const double angle = direction * position_ids[t] * inverse_frequency;
+                const double angle = direction * position_ids[t] * inverse_frequency[i];
                 cos_angle[i] = static_cast<T>(std::cos(angle));
                 sin_angle[i] = static_cast<T>(std::sin(angle));
             }
