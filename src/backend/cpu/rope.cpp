@@ -1,8 +1,72 @@
-// PLACEHOLDER: the rope kernels are not written yet.
+// CPU RoPE kernels, Hugging Face "rotate halves" layout (see backend.h):
+//   angle(t, i) = position_ids[t] * theta^(-2i/D),  i < D/2
+//   y[i]     = x[i] cos - x[i+D/2] sin
+//   y[i+D/2] = x[i+D/2] cos + x[i] sin
+// The rotation is orthogonal, so the backward is the same rotation by -angle.
 #include "backend/cpu/cpu_backend.h"
 
+#include <cmath>
+#include <vector>
+
 namespace ringlm {
-#define NOT_YET(name) fail("cpu backend: " name " is not implemented yet")
-void CpuBackend::rope_forward(Tensor&, const Tensor&, const Tensor&, double) { NOT_YET("rope"); }
-void CpuBackend::rope_backward(Tensor&, const Tensor&, const Tensor&, double) { NOT_YET("rope"); }
+
+namespace {
+
+// out = R(direction * angle) in (overwrite) or out += R(direction * angle) in (accumulate).
+// The angles are computed in double whatever T is: positions reach 10^5 and more in long
+// context, where an f32 angle would be off by thousandths of a radian.
+template <typename T>
+void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tokens, int64_t heads,
+                   int64_t head_dim, double theta, double direction, bool accumulate) {
+    const int64_t half = head_dim / 2;
+    // theta^(-2i/D) for this call's head dimension: D/2 pow() calls instead of T*D/2
+    std::vector<double> inverse_frequency(half);
+    for (int64_t i = 0; i < half; i++) inverse_frequency[i] = std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
+#pragma omp parallel
+    {
+        // cos/sin of one token, shared by all its heads
+        std::vector<T> cos_angle(half), sin_angle(half);
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tokens; t++) {
+            for (int64_t i = 0; i < half; i++) {
+                const double angle = direction * position_ids[t] * inverse_frequency[i];
+                cos_angle[i] = static_cast<T>(std::cos(angle));
+                sin_angle[i] = static_cast<T>(std::sin(angle));
+            }
+            for (int64_t h = 0; h < heads; h++) {
+                const T* x = in + (t * heads + h) * head_dim;
+                T* y = out + (t * heads + h) * head_dim;
+                for (int64_t i = 0; i < half; i++) {
+                    const T first = x[i] * cos_angle[i] - x[i + half] * sin_angle[i];
+                    const T second = x[i + half] * cos_angle[i] + x[i] * sin_angle[i];
+                    if (accumulate) {
+                        y[i] += first;
+                        y[i + half] += second;
+                    } else {
+                        y[i] = first;
+                        y[i + half] = second;
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void CpuBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) {
+    dispatch_floating("rope_forward", x.dtype(), [&]<typename T>(T) {
+        rotate_halves(y.data<T>(), x.data<T>(), position_ids.data<int32_t>(), x.size(0), x.size(1), x.size(2), theta,
+                      +1.0, false);
+    });
+}
+
+// dx += R(-angle) dy
+void CpuBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) {
+    dispatch_floating("rope_backward", dy.dtype(), [&]<typename T>(T) {
+        rotate_halves(dx.data<T>(), dy.data<T>(), position_ids.data<int32_t>(), dy.size(0), dy.size(1), dy.size(2),
+                      theta, -1.0, true);
+    });
+}
+
 }  // namespace ringlm

@@ -1,8 +1,45 @@
-// PLACEHOLDER: the swiglu kernels are not written yet.
+// CPU SwiGLU kernels (Shazeer 2020), elementwise over gate, up [T, F]:
+//   out = silu(gate) * up,  silu(a) = a * sigmoid(a)
+//   dgate += dout * up * sigmoid(a) * (1 + a (1 - sigmoid(a))),   dup += dout * silu(a)
 #include "backend/cpu/cpu_backend.h"
 
+#include <cmath>
+
 namespace ringlm {
-#define NOT_YET(name) fail("cpu backend: " name " is not implemented yet")
-void CpuBackend::swiglu_forward(Tensor&, const Tensor&, const Tensor&) { NOT_YET("swiglu"); }
-void CpuBackend::swiglu_backward(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&) { NOT_YET("swiglu"); }
+
+void CpuBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {
+    dispatch_floating("swiglu_forward", gate.dtype(), [&]<typename T>(T) {
+        const int64_t n = gate.numel();
+        const T* gate_p = gate.data<T>();
+        const T* up_p = up.data<T>();
+        T* out_p = out.data<T>();
+#pragma omp parallel for schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) {
+            const T a = gate_p[i];
+            // exp(-a) overflows to inf for a << 0, giving sigmoid 0: the right limit
+            const T sigmoid = T(1) / (T(1) + std::exp(-a));
+            out_p[i] = a * sigmoid * up_p[i];
+        }
+    });
+}
+
+void CpuBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
+                                 const Tensor& up) {
+    dispatch_floating("swiglu_backward", gate.dtype(), [&]<typename T>(T) {
+        const int64_t n = gate.numel();
+        const T* gate_p = gate.data<T>();
+        const T* up_p = up.data<T>();
+        const T* dout_p = dout.data<T>();
+        T* dgate_p = dgate.data<T>();
+        T* dup_p = dup.data<T>();
+#pragma omp parallel for schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) {
+            const T a = gate_p[i];
+            const T sigmoid = T(1) / (T(1) + std::exp(-a));
+            dgate_p[i] += dout_p[i] * up_p[i] * sigmoid * (T(1) + a * (T(1) - sigmoid));
+            dup_p[i] += dout_p[i] * a * sigmoid;
+        }
+    });
+}
+
 }  // namespace ringlm

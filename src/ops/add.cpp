@@ -1,0 +1,21 @@
+// Elementwise sum of two tensors of one shape:
+//   y = a + b,   da += dy,   db += dy
+#include "ops/check.h"
+#include "ops/ops.h"
+
+namespace ringlm {
+
+Tensor add(Tape& tape, const Tensor& a, const Tensor& b) {
+    if (!a.defined() || !b.defined()) fail("add: an input is undefined");
+    check_same_shape("add", a, b);
+    check_floating("add", {&a, &b});
+    Tensor y = empty_like(a);
+    backend(a).add(y, a, b);
+    tape.record("add", y, [a, b](Grads& grads, const Tensor& dy) {
+        backend(dy).axpy(grads.of(a), dy, 1.0);
+        backend(dy).axpy(grads.of(b), dy, 1.0);
+    });
+    return y;
+}
+
+}  // namespace ringlm
