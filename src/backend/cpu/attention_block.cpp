@@ -87,8 +87,10 @@ void mask_scores(T* scores, const MaskView& mask, const TileRange& q, const Tile
         const int32_t qi = mask.q_index[q.begin + i], qs = mask.q_segment[q.begin + i];
         const int32_t* k_index = mask.k_index + k.begin;
         const int32_t* k_segment = mask.k_segment + k.begin;
+        // bitwise & and |, not && and ||: no branch, so the loop vectorises
+        const bool bidirectional = !mask.causal;
         for (int64_t j = 0; j < k.count; j++) {
-            const bool visible = k_segment[j] == qs && (!mask.causal || k_index[j] <= qi);
+            const bool visible = (k_segment[j] == qs) & ((k_index[j] <= qi) | bidirectional);
             row[j] = visible ? row[j] : minus_infinity;
         }
         for (int64_t j = k.count; j < key_tile; j++) row[j] = minus_infinity;
@@ -97,13 +99,14 @@ void mask_scores(T* scores, const MaskView& mask, const TileRange& q, const Tile
 
 // --- arithmetic that vectorises ---------------------------------------------------------
 
-// exp for the softmax. float: Cephes expf (about 1 ulp), written branch-free so loops that
-// call it vectorise (std::exp does not without -ffast-math); exp(x) = 2^n exp(r) with
-// n = round(x / ln 2), r = x - n ln 2 split into two constants for precision. Anything below
+// exp for the softmax. float: Cephes expf (relative error under 1e-7), written branch-free
+// so loops that call it vectorise (std::exp and std::floor do not without -ffast-math):
+// exp(x) = 2^n exp(r), n = round(x / ln 2) (adding and subtracting 1.5 * 2^23 rounds to an
+// integer), r = x - n ln 2 with ln 2 split in two constants for precision. Anything below
 // -87.3 (including -inf) gives exactly 0. double (the gradient-check type): std::exp.
 inline float softmax_exp(float x) {
     const float clamped = std::min(std::max(x, -87.3f), 88.0f);
-    const float n = std::floor(clamped * 1.44269504088896341f + 0.5f);
+    const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
