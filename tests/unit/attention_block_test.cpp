@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -273,6 +274,30 @@ TEST(AttentionBlock, TwoMergedKeyBlocksMatchOneBlock) {
     EXPECT_LE(max_relative_error(merged_dq, dq), 1e-5) << "seed " << seed;
     EXPECT_LE(max_relative_error(merged_dk, dk), 1e-5) << "seed " << seed;
     EXPECT_LE(max_relative_error(merged_dv, dv), 1e-5) << "seed " << seed;
+}
+
+// No atomics, fixed reduction order: the same bits on every run (for one thread count).
+TEST(AttentionBlock, BackwardIsDeterministic) {
+    std::mt19937_64 rng(fresh_seed());
+    const Case c{"", 4, 1, 32, true, packed_segments(documents), range(0, 202), range(0, 202)};
+    const int64_t T = 202;
+    Tensor q = random_uniform({T, 4, 32}, DType::f32, rng), k = random_uniform({T, 1, 32}, DType::f32, rng);
+    Tensor v = random_uniform({T, 1, 32}, DType::f32, rng), dout = random_uniform({T, 4, 32}, DType::f32, rng);
+    const AttentionMask mask = mask_of(c);
+    Tensor out = empty({T, 4, 32}), lse = empty({T, 4});
+    backend(q).attention_block_forward(out, lse, q, k, v, mask, 0.2);
+    std::vector<float> first;
+    for (int run = 0; run < 2; run++) {
+        Tensor dq = zeros({T, 4, 32}), dk = zeros({T, 1, 32}), dv = zeros({T, 1, 32});
+        backend(q).attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, 0.2);
+        std::vector<float> all = to_vector<float>(dq);
+        for (const Tensor& g : {dk, dv}) {
+            std::vector<float> part = to_vector<float>(g);
+            all.insert(all.end(), part.begin(), part.end());
+        }
+        if (run == 0) first = all;
+        else EXPECT_EQ(std::memcmp(first.data(), all.data(), all.size() * sizeof(float)), 0);
+    }
 }
 
 TEST(AttentionOp, GradientsMatchFiniteDifferences) {
