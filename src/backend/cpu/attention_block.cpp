@@ -143,8 +143,9 @@ T row_sum(const T* row, int64_t count) {
 
 // C[M][N] += A[M][K] @ B[K][N], row-major with leading dimensions; M % 8 == 0, N % 32 == 0.
 // A block of 8 rows x 32 columns of C stays in registers while k runs (16 AVX-512 registers
-// for f32; 4 rows for f64, to fit the same registers): per k, 32 elements of B serve 8 rows. Measured on Zen 4, one thread: 8 x 32 about
-// 95 GFLOP/s, 4 x 64 about 84, 16-wide blocks far slower.
+// for f32; 4 rows for f64, to fit the same registers): per k, 32 elements of B serve 8 rows.
+// Measured on Zen 4, one thread: 8 x 32 about 95 GFLOP/s, 4 x 64 about 84, 16-wide blocks far
+// slower.
 template <typename T>
 void multiply_add(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t M, int64_t K, int64_t N) {
     constexpr int rows = sizeof(T) == 4 ? 8 : 4, width = 32;
@@ -363,8 +364,9 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         for (int64_t h = 0; h < d.H; h++) {
             for (int64_t t = 0; t < d.Tq_padded; t++) {
                 T sum = 0;
+                const int64_t at = (t * d.H + h) * d.D;
                 if (t < d.Tq)
-                    for (int64_t c = 0; c < d.D; c++) sum += dout_data[(t * d.H + h) * d.D + c] * out_data[(t * d.H + h) * d.D + c];
+                    for (int64_t c = 0; c < d.D; c++) sum += dout_data[at + c] * out_data[at + c];
                 delta[h * d.Tq_padded + t] = sum;
                 lse_packed[h * d.Tq_padded + t] = t < d.Tq ? lse_data[t * d.H + h] : minus_infinity;
             }
@@ -427,8 +429,9 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
                         multiply_add(dscores, key_tile, dout_tile, d.Dp, v_tile_t, key_tile, query_tile, d.Dp, key_tile);
                         for (int64_t i = 0; i < query_tile; i++) {
                             const T row_delta = delta[row0 + i];
-                            for (int64_t j = 0; j < key_tile; j++)
-                                dscores[i * key_tile + j] = probabilities[i * key_tile + j] * (dscores[i * key_tile + j] - row_delta);
+                            const T* p_row = probabilities + i * key_tile;
+                            T* ds_row = dscores + i * key_tile;
+                            for (int64_t j = 0; j < key_tile; j++) ds_row[j] = p_row[j] * (ds_row[j] - row_delta);
                         }
                         // dV += P^T dO;  dK += dS^T (scale Q)  (q_tile holds scale * q)
                         transpose(probabilities_t, probabilities, query_tile, key_tile);
