@@ -95,7 +95,9 @@ TEST(CrossEntropy, MatchesNaiveReferenceForEveryChunking) {
             EXPECT_LE(max_relative_error(*grads.find(hidden), ref.dhidden), 1e-5);
             EXPECT_LE(max_relative_error(*grads.find(classifier), ref.dclassifier), 1e-5);
             for (int64_t t = 0; t < T; t++) {
-                if (labels.data<int32_t>()[t] == -100) EXPECT_EQ(losses.data<float>()[t], 0.0f) << "token " << t;
+                if (labels.data<int32_t>()[t] == -100) {
+                    EXPECT_EQ(losses.data<float>()[t], 0.0f) << "ignored token " << t;
+                }
             }
         }
     }
@@ -144,8 +146,11 @@ TEST(CrossEntropy, LargeLogitsStayFinite) {
     ASSERT_TRUE(all_finite(losses)) << "seed " << seed;
     ASSERT_TRUE(all_finite(*grads.find(hidden))) << "seed " << seed;
     EXPECT_LE(max_relative_error(losses, ref.losses), 1e-5) << "seed " << seed;
-    EXPECT_LE(max_relative_error(*grads.find(hidden), ref.dhidden), 1e-5) << "seed " << seed;
-    EXPECT_LE(max_relative_error(*grads.find(classifier), ref.dclassifier), 1e-5) << "seed " << seed;
+    // Backward reads the lse saved in f32: near 3000 its spacing is 2.4e-4, so
+    // softmax = exp(logit - lse) carries up to 1.2e-4 relative error. That, not overflow, is
+    // the limit here (a naive exp would give inf or NaN).
+    EXPECT_LE(max_relative_error(*grads.find(hidden), ref.dhidden), 1e-3) << "seed " << seed;
+    EXPECT_LE(max_relative_error(*grads.find(classifier), ref.dclassifier), 1e-3) << "seed " << seed;
 }
 
 // The point of chunking: forward + backward never hold anything near the [T, V] logits.
