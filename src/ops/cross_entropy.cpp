@@ -1,0 +1,91 @@
+// Chunked cross-entropy over the vocabulary, from the final hidden states:
+//   logits = hidden @ classifier^T                  hidden [T, C], classifier [V, C]
+//   losses[t] = lse[t] - logits[t, label[t]],  lse[t] = log sum_v exp(logits[t, v])
+//   (0 where label[t] == -100)
+// Backward, with dlogits = dlosses[t] * (softmax(logits[t]) - onehot(label[t])):
+//   dhidden = dlogits @ classifier,   dclassifier = dlogits^T @ hidden
+// The [T, V] logits never exist: forward makes them `chunk_rows` tokens at a time in one
+// scratch buffer, backward makes them again chunk by chunk (one extra GEMM) and turns each
+// chunk into its dlogits in place. Only lse [T] is saved.
+#include "ops/check.h"
+#include "ops/ops.h"
+
+#include <algorithm>
+
+namespace ringlm {
+
+namespace {
+
+constexpr int32_t ignored_label = -100;  // the contract's "no loss here" label (backend.h)
+
+// Every label is -100 or a row of the classifier; a wrong one would read outside the logits.
+// Labels are a small i32 [T], so a device tensor is copied to the host to be read here.
+void check_labels(const Tensor& labels, int64_t vocab_size) {
+    Tensor host = labels;
+    if (labels.device() != Device::cpu) {
+        host = empty(labels.shape(), DType::i32, Device::cpu);
+        backend(labels).copy(host, labels);
+    }
+    const int32_t* labels_p = host.data<int32_t>();
+    for (int64_t t = 0; t < host.numel(); t++) {
+        const int32_t label = labels_p[t];
+        if (label != ignored_label && (label < 0 || label >= vocab_size))
+            fail("cross_entropy: labels[{}] = {} is outside the vocabulary [0, {}) (use -100 for no loss)", t, label,
+                 vocab_size);
+    }
+}
+
+}  // namespace
+
+Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier, const Tensor& labels,
+                     int64_t chunk_rows) {
+    check_shape("cross_entropy", "hidden", hidden, {any_size, any_size});
+    check_shape("cross_entropy", "classifier", classifier, {any_size, hidden.cols()});
+    check_shape("cross_entropy", "labels", labels, {hidden.rows()});
+    check_dtype("cross_entropy", "labels", labels, DType::i32);
+    check_floating("cross_entropy", {&hidden, &classifier});
+    if (classifier.rows() == 0) fail("cross_entropy: classifier {} has no rows (vocabulary size 0)", classifier.describe());
+    if (chunk_rows < 1) fail("cross_entropy: chunk_rows must be at least 1, got {}", chunk_rows);
+    const int64_t T = hidden.rows(), V = classifier.rows();
+    check_labels(labels, V);
+
+    Backend& compute = backend(hidden);
+    Tensor losses = empty({T}, hidden.dtype(), hidden.device());
+    Tensor lse = empty({T}, hidden.dtype(), hidden.device());
+    // one logits chunk [chunk_rows, V], reused by every chunk (the last one may be shorter)
+    Tensor scratch = empty({std::min(chunk_rows, T), V}, hidden.dtype(), hidden.device());
+    for (int64_t begin = 0; begin < T; begin += chunk_rows) {
+        const int64_t end = std::min(begin + chunk_rows, T);
+        Tensor logits = scratch.rows(0, end - begin);
+        // logits = hidden_chunk @ classifier^T
+        compute.gemm(logits, hidden.rows(begin, end), classifier, false, true, 1.0, 0.0);
+        Tensor losses_chunk = losses.rows(begin, end), lse_chunk = lse.rows(begin, end);
+        compute.cross_entropy_forward(losses_chunk, lse_chunk, logits, labels.rows(begin, end));
+    }
+
+    tape.record("cross_entropy", losses, [hidden, classifier, labels, lse, chunk_rows](Grads& grads, const Tensor& dlosses) {
+        const int64_t T = hidden.rows(), V = classifier.rows();
+        Backend& compute = backend(hidden);
+        Tensor dhidden = grads.of(hidden);
+        Tensor dclassifier = grads.of(classifier);
+        Tensor scratch = empty({std::min(chunk_rows, T), V}, hidden.dtype(), hidden.device());
+        for (int64_t begin = 0; begin < T; begin += chunk_rows) {
+            const int64_t end = std::min(begin + chunk_rows, T);
+            const Tensor hidden_chunk = hidden.rows(begin, end);
+            Tensor logits = scratch.rows(0, end - begin);
+            // logits = hidden_chunk @ classifier^T, again; then dlogits over them in place
+            compute.gemm(logits, hidden_chunk, classifier, false, true, 1.0, 0.0);
+            compute.cross_entropy_backward(logits, logits, lse.rows(begin, end), labels.rows(begin, end),
+                                           dlosses.rows(begin, end));
+            const Tensor& dlogits = logits;
+            // dhidden_chunk += dlogits @ classifier
+            Tensor dhidden_chunk = dhidden.rows(begin, end);
+            compute.gemm(dhidden_chunk, dlogits, classifier, false, false, 1.0, 1.0);
+            // dclassifier += dlogits^T @ hidden_chunk
+            compute.gemm(dclassifier, dlogits, hidden_chunk, true, false, 1.0, 1.0);
+        }
+    });
+    return losses;
+}
+
+}  // namespace ringlm
