@@ -42,7 +42,9 @@ File open_file_readonly(const std::string& path) {
     // Shared read locks let many ranks open the file at once; where the file system has no
     // locks (some Lustre mounts), go on without them instead of failing.
     PropertyList access(check(H5Pcreate(H5P_FILE_ACCESS), path, "create file access properties"), path);
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERSION_GE(1, 10, 7) && !H5_VERSION_GE(1, 12, 0))
     check(H5Pset_file_locking(access.id(), true, true), path, "set file locking");
+#endif
     return File(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id()), path, "cannot open as HDF5"), path);
 }
 

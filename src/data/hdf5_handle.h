@@ -4,7 +4,8 @@
 // HDF5's own error stack printing is switched off, so users see that one line and nothing else.
 //
 // Files are opened serially by each rank (the default sec2 driver, no MPI-IO): many ranks may
-// open the same file read-only at once.
+// open the same file read-only at once. Debian's HDF5 is not built thread-safe: one thread of
+// a process at a time may call into it (a prefetch thread must be the only HDF5 user).
 #pragma once
 
 #include "util/error.h"

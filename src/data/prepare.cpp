@@ -87,9 +87,15 @@ struct DocumentSink {
         }
     }
 
-    void add_text(std::string_view text, const fs::path& from) {
+    // `where` ("file" or "file:line") prefixes a tokenizer's own Error.
+    void add_text(std::string_view text, const std::string& where, const fs::path& from) {
         if (is_blank(text)) return;
-        const std::vector<int32_t> ids = encoder.encode(text);
+        std::vector<int32_t> ids;
+        try {
+            ids = encoder.encode(text);
+        } catch (const Error& error) {
+            fail("{}: {}", where, error.what());
+        }
         add(ids, std::nullopt, from);
     }
 };
@@ -100,22 +106,25 @@ static void read_text_file(const fs::path& path, TextSplit split, DocumentSink& 
     if (split == TextSplit::whole_file) {
         const std::string text((std::istreambuf_iterator<char>(stream)), std::istreambuf_iterator<char>());
         if (stream.bad()) fail("{}: read error", path.string());
-        sink.add_text(text, path);
+        sink.add_text(text, path.string(), path);
         return;
     }
     std::string line, block;
-    while (std::getline(stream, line)) {
+    int64_t block_start = 0;  // line number of the block's first line
+    auto add_block = [&] { sink.add_text(block, fmt::format("{}:{}", path.string(), block_start), path); };
+    for (int64_t line_number = 1; std::getline(stream, line); line_number++) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (is_blank(line)) {
-            sink.add_text(block, path);
+            add_block();
             block.clear();
             continue;
         }
+        if (block.empty()) block_start = line_number;
         if (!block.empty()) block += '\n';
         block += line;
     }
     if (stream.bad()) fail("{}: read error", path.string());
-    sink.add_text(block, path);
+    add_block();
 }
 
 // input_ids or labels of a JSONL record: integers, each a token id of the vocabulary (or -100
@@ -154,7 +163,7 @@ static void read_jsonl_record(const json& record, const std::string& where, cons
         if (!record["text"].is_string())
             fail("{}: field \"text\" is {}, expected a string", where, record["text"].type_name());
         if (has_labels) fail("{}: field \"labels\" needs \"input_ids\" (labels of text are not defined)", where);
-        sink.add_text(record["text"].get_ref<const std::string&>(), path);
+        sink.add_text(record["text"].get_ref<const std::string&>(), where, path);
         return;
     }
     const std::vector<int32_t> ids = read_ids(record["input_ids"], "input_ids", where, sink.encoder.vocab_size, false);
