@@ -1,0 +1,256 @@
+#include "data/prepare.h"
+
+#include "data/token_dataset.h"
+#include "util/error.h"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <span>
+
+namespace ringlm {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+TextSplit text_split_from_name(std::string_view name) {
+    if (name == "file") return TextSplit::whole_file;
+    if (name == "paragraphs") return TextSplit::paragraphs;
+    fail("split '{}' is not known: use 'file' (one document per file) or 'paragraphs' (per blank-line block)", name);
+}
+
+std::string format_summary(const PrepareSummary& summary) {
+    return fmt::format("prepare: {} documents, {} tokens, document length max {} mean {:.1f}, tokenizer {} -> {}",
+                       summary.documents, summary.tokens, summary.max_document_length,
+                       summary.mean_document_length, summary.tokenizer, summary.output);
+}
+
+// --- inputs -------------------------------------------------------------------------------------
+
+static bool is_jsonl(const fs::path& path) { return path.extension() == ".jsonl"; }
+
+// Files in the order given; a folder contributes its *.txt files, recursively, sorted by path.
+static std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
+    if (inputs.empty()) fail("prepare: no inputs given (text files, JSONL files or folders of .txt files)");
+    std::vector<fs::path> files;
+    for (const std::string& input : inputs) {
+        if (!fs::exists(input)) fail("{}: no such file or folder", input);
+        if (!fs::is_directory(input)) {
+            files.emplace_back(input);
+            continue;
+        }
+        std::vector<fs::path> found;
+        for (const fs::directory_entry& entry : fs::recursive_directory_iterator(input)) {
+            if (entry.is_regular_file() && entry.path().extension() == ".txt") found.push_back(entry.path());
+        }
+        if (found.empty()) fail("{}: folder holds no .txt files", input);
+        std::sort(found.begin(), found.end());
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    return files;
+}
+
+static bool is_blank(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+static std::ifstream open_input(const fs::path& path) {
+    std::ifstream stream(path, std::ios::binary);
+    if (!stream) fail("{}: cannot open for reading", path.string());
+    return stream;
+}
+
+// --- the documents, as they go into the file ------------------------------------------------------
+
+struct DocumentSink {
+    TokenDatasetWriter& writer;
+    const TextEncoder& encoder;
+    bool verbose;
+    int64_t max_document_length = 0;
+    std::chrono::steady_clock::time_point last_report = std::chrono::steady_clock::now();
+
+    void add(std::span<const int32_t> input_ids, std::optional<std::span<const int32_t>> labels, const fs::path& from) {
+        writer.add_document(input_ids, labels);
+        max_document_length = std::max(max_document_length, static_cast<int64_t>(input_ids.size()));
+        const auto now = std::chrono::steady_clock::now();
+        if (verbose && now - last_report >= std::chrono::seconds(1)) {
+            fmt::print(stderr, "prepare: {} documents, {} tokens ({})\n", writer.num_documents(),
+                       writer.total_tokens(), from.string());
+            last_report = now;
+        }
+    }
+
+    // `where` ("file" or "file:line") prefixes a tokenizer's own Error.
+    void add_text(std::string_view text, const std::string& where, const fs::path& from) {
+        if (is_blank(text)) return;
+        std::vector<int32_t> ids;
+        try {
+            ids = encoder.encode(text);
+        } catch (const Error& error) {
+            fail("{}: {}", where, error.what());
+        }
+        add(ids, std::nullopt, from);
+    }
+};
+
+// One document per file, or per block of lines between blank lines.
+static void read_text_file(const fs::path& path, TextSplit split, DocumentSink& sink) {
+    std::ifstream stream = open_input(path);
+    if (split == TextSplit::whole_file) {
+        const std::string text((std::istreambuf_iterator<char>(stream)), std::istreambuf_iterator<char>());
+        if (stream.bad()) fail("{}: read error", path.string());
+        sink.add_text(text, path.string(), path);
+        return;
+    }
+    std::string line, block;
+    int64_t block_start = 0;  // line number of the block's first line
+    auto add_block = [&] { sink.add_text(block, fmt::format("{}:{}", path.string(), block_start), path); };
+    for (int64_t line_number = 1; std::getline(stream, line); line_number++) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (is_blank(line)) {
+            add_block();
+            block.clear();
+            continue;
+        }
+        if (block.empty()) block_start = line_number;
+        if (!block.empty()) block += '\n';
+        block += line;
+    }
+    if (stream.bad()) fail("{}: read error", path.string());
+    add_block();
+}
+
+// input_ids or labels of a JSONL record: integers, each a token id of the vocabulary (or -100
+// for a label).
+static std::vector<int32_t> read_ids(const json& value, std::string_view field, const std::string& where,
+                                     int64_t vocab_size, bool is_label) {
+    if (!value.is_array()) fail("{}: field \"{}\" is {}, expected an array of token ids", where, field, value.type_name());
+    std::vector<int32_t> ids;
+    ids.reserve(value.size());
+    for (size_t i = 0; i < value.size(); i++) {
+        const json& element = value[i];
+        if (!element.is_number_integer())
+            fail("{}: {}[{}] is {}, expected an integer token id", where, field, i, element.dump());
+        const bool in_vocabulary = element.is_number_unsigned()
+                                       ? element.get<uint64_t>() < static_cast<uint64_t>(vocab_size)
+                                       : element.get<int64_t>() >= 0 && element.get<int64_t>() < vocab_size;
+        const bool ignored = is_label && !element.is_number_unsigned() && element.get<int64_t>() == ignore_label;
+        if (!in_vocabulary && !ignored)
+            fail("{}: {}[{}] = {} is {} the tokenizer's vocabulary ({})", where, field, i, element.dump(),
+                 is_label ? "neither -100 (no loss) nor a token id of" : "outside", vocab_size);
+        ids.push_back(static_cast<int32_t>(element.get<int64_t>()));
+    }
+    return ids;
+}
+
+static void read_jsonl_record(const json& record, const std::string& where, const fs::path& path, DocumentSink& sink) {
+    if (!record.is_object())
+        fail("{}: expected a JSON object with \"text\" or \"input_ids\", found {}", where, record.type_name());
+    const bool has_text = record.contains("text"), has_ids = record.contains("input_ids");
+    const bool has_labels = record.contains("labels");
+    if (has_text && has_ids)
+        fail("{}: has both \"text\" and \"input_ids\"; keep one (text is tokenized here, input_ids are taken as is)",
+             where);
+    if (!has_text && !has_ids) fail("{}: has neither \"text\" nor \"input_ids\"", where);
+    if (has_text) {
+        if (!record["text"].is_string())
+            fail("{}: field \"text\" is {}, expected a string", where, record["text"].type_name());
+        if (has_labels) fail("{}: field \"labels\" needs \"input_ids\" (labels of text are not defined)", where);
+        sink.add_text(record["text"].get_ref<const std::string&>(), where, path);
+        return;
+    }
+    const std::vector<int32_t> ids = read_ids(record["input_ids"], "input_ids", where, sink.encoder.vocab_size, false);
+    if (ids.empty()) fail("{}: field \"input_ids\" is empty (a document needs at least one token)", where);
+    if (!has_labels) {
+        sink.add(ids, std::nullopt, path);
+        return;
+    }
+    const std::vector<int32_t> labels = read_ids(record["labels"], "labels", where, sink.encoder.vocab_size, true);
+    if (labels.size() != ids.size())
+        fail("{}: field \"labels\" has {} entries for {} input_ids: one label per token (-100 for no loss)", where,
+             labels.size(), ids.size());
+    sink.add(ids, std::span<const int32_t>(labels), path);
+}
+
+static void read_jsonl_file(const fs::path& path, DocumentSink& sink) {
+    std::ifstream stream = open_input(path);
+    std::string line;
+    for (int64_t line_number = 1; std::getline(stream, line); line_number++) {
+        if (is_blank(line)) continue;
+        const std::string where = fmt::format("{}:{}", path.string(), line_number);
+        json record;
+        try {
+            record = json::parse(line);
+        } catch (const json::parse_error& error) {
+            // nlohmann's message starts with "[json.exception.parse_error.101] ": keep what follows.
+            const std::string message = error.what();
+            const size_t bracket = message.find("] ");
+            fail("{}: not valid JSON: {}", where, bracket == std::string::npos ? message : message.substr(bracket + 2));
+        }
+        read_jsonl_record(record, where, path, sink);
+    }
+    if (stream.bad()) fail("{}: read error", path.string());
+}
+
+// --- prepare ------------------------------------------------------------------------------------
+
+// Removes the temporary file when it is still there: a failure before the rename.
+struct RemoveOnFailure {
+    std::string path;
+    ~RemoveOnFailure() {
+        std::error_code ignored;
+        fs::remove(path, ignored);
+    }
+};
+
+PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std::string& output,
+                               const TextEncoder& encoder, const PrepareOptions& options) {
+    if (!encoder.encode || encoder.vocab_size <= 0)
+        fail("prepare: tokenizer '{}' has no encode function or vocab_size {} <= 0", encoder.name, encoder.vocab_size);
+    if (fs::is_directory(output)) fail("{}: is a folder, expected the path of the .h5 file to write", output);
+    if (fs::exists(output) && !options.overwrite)
+        fail("{}: exists already (pass --overwrite to replace it, or choose another output)", output);
+    const std::vector<fs::path> files = expand_inputs(inputs);
+
+    const fs::path parent = fs::path(output).parent_path();
+    if (!parent.empty()) fs::create_directories(parent);
+    // Next to the output, so the rename stays on one file system and is atomic.
+    RemoveOnFailure temporary{fmt::format("{}.partial-{}", output, ::getpid())};
+    PrepareSummary summary;
+    {
+        TokenDatasetWriter writer(temporary.path, encoder.vocab_size, encoder.name, options.chunk_elements);
+        DocumentSink sink{writer, encoder, options.verbose};
+        for (const fs::path& file : files) {
+            if (is_jsonl(file)) {
+                read_jsonl_file(file, sink);
+            } else {
+                read_text_file(file, options.split, sink);
+            }
+        }
+        if (writer.num_documents() == 0)
+            fail("prepare: the inputs hold no document (all {} files empty or blank); nothing written to {}",
+                 files.size(), output);
+        summary.documents = writer.num_documents();
+        summary.tokens = writer.total_tokens();
+        summary.max_document_length = sink.max_document_length;
+        summary.mean_document_length = double(summary.tokens) / double(summary.documents);
+        writer.finish();
+    }
+    std::error_code error;
+    fs::rename(temporary.path, output, error);
+    if (error) fail("{}: cannot rename {} to it: {}", output, temporary.path, error.message());
+
+    summary.tokenizer = encoder.name;
+    summary.output = output;
+    if (options.verbose) fmt::print("{}\n", format_summary(summary));
+    return summary;
+}
+
+}  // namespace ringlm
