@@ -28,7 +28,7 @@ void write_reference_folder(const std::string& folder, const std::string& meta_j
     manifest["tensors"] = nlohmann::json::object();
     int i = 0;
     for (const auto& [name, tensor] : tensors) {
-        const std::string file = "t" + std::to_string(i++) + ".bin";
+        const std::string file = fmt::format("t{}.bin", i++);
         std::ofstream out(folder + "/" + file, std::ios::binary);
         out.write(static_cast<const char*>(tensor.raw()), static_cast<std::streamsize>(tensor.bytes()));
         std::vector<int64_t> shape;
