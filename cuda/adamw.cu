@@ -10,16 +10,19 @@ namespace {
 
 constexpr int threads = 256;
 
+// The arithmetic is in double and rounded once on store, as on the CPU: memory bound either
+// way, and the f32 master weights then agree with the CPU's to the last bit or two.
 __global__ void adamw_kernel(float* param, const float* grad, float* m, float* v, int64_t n, AdamWArgs args) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-        const float g = grad[i] * args.grad_scale;
-        const float m_new = args.beta1 * m[i] + (1.0f - args.beta1) * g;
-        const float v_new = args.beta2 * v[i] + (1.0f - args.beta2) * g * g;
-        m[i] = m_new;
-        v[i] = v_new;
-        const float m_hat = m_new / args.bias_correction1;
-        const float v_hat = v_new / args.bias_correction2;
-        param[i] -= args.learning_rate * (m_hat / (sqrtf(v_hat) + args.eps) + args.weight_decay * param[i]);
+        const double g = double(grad[i]) * args.grad_scale;
+        const double m_new = args.beta1 * double(m[i]) + (1.0 - args.beta1) * g;
+        const double v_new = args.beta2 * double(v[i]) + (1.0 - args.beta2) * g * g;
+        const double m_hat = m_new / args.bias_correction1;
+        const double v_hat = v_new / args.bias_correction2;
+        const double p_old = param[i];
+        m[i] = float(m_new);
+        v[i] = float(v_new);
+        param[i] = float(p_old - args.learning_rate * (m_hat / (sqrt(v_hat) + args.eps) + args.weight_decay * p_old));
     }
 }
 

@@ -16,7 +16,8 @@ constexpr int32_t ignore_label = -100;
 
 __global__ void cross_entropy_forward_kernel(float* losses, float* lse, const float* logits, const int32_t* labels,
                                              int64_t V) {
-    __shared__ float shared[32];
+    __shared__ float shared_max[32];
+    __shared__ double shared_sum[32];
     const int64_t row = blockIdx.x;
     const int32_t label = labels[row];
     if (label == ignore_label) {
@@ -26,14 +27,17 @@ __global__ void cross_entropy_forward_kernel(float* losses, float* lse, const fl
     const float* logits_row = logits + row * V;
     float row_max = -INFINITY;
     for (int64_t v = threadIdx.x; v < V; v += blockDim.x) row_max = fmaxf(row_max, logits_row[v]);
-    row_max = block_max(row_max, shared);
-    float total = 0;
-    for (int64_t v = threadIdx.x; v < V; v += blockDim.x) total += expf(logits_row[v] - row_max);
-    total = block_sum(total, shared);
+    row_max = block_max(row_max, shared_max);
+    // sum exp(logits - max) in double: V float terms would lose about log2(V) bits
+    double sum_exp = 0;
+    for (int64_t v = threadIdx.x; v < V; v += blockDim.x) sum_exp += double(expf(logits_row[v] - row_max));
+    sum_exp = block_sum(sum_exp, shared_sum);
     if (threadIdx.x == 0) {
-        const float row_lse = row_max + logf(total);
-        lse[row] = row_lse;
-        losses[row] = row_lse - logits_row[label];
+        const double log_sum_exp = log(sum_exp);
+        lse[row] = float(double(row_max) + log_sum_exp);
+        // loss = (max - logits[label]) + log sum: the difference of two floats is exact in
+        // double, so a confident token's small loss keeps its digits
+        losses[row] = float((double(row_max) - double(logits_row[label])) + log_sum_exp);
     }
 }
 

@@ -348,7 +348,14 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
 // --- optimizer -----------------------------------------------------------------------------
 
 void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) {
+    // The optimizer calls this directly (no op in front of it), so it checks here, as the CPU does.
     const char* kernel = "adamw_update";
+    auto matches_param = [&](const Tensor& t) { return t.shape() == param.shape() && t.dtype() == param.dtype(); };
+    if (!matches_param(grad) || !matches_param(m) || !matches_param(v))
+        fail("cuda adamw_update: param {}, grad {}, m {}, v {} must share one shape and dtype", param.describe(),
+             grad.describe(), m.describe(), v.describe());
+    if (step.step < 1)
+        fail("cuda adamw_update: step {} must count from 1 (the bias correction divides by 1-b^t)", step.step);
     kernels::AdamWArgs args{};
     args.learning_rate = step.learning_rate;
     args.beta1 = step.beta1;
@@ -356,8 +363,8 @@ void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Ten
     args.eps = step.eps;
     args.weight_decay = step.weight_decay;
     args.grad_scale = step.grad_scale;
-    args.bias_correction1 = static_cast<float>(1.0 - std::pow(double(step.beta1), double(step.step)));
-    args.bias_correction2 = static_cast<float>(1.0 - std::pow(double(step.beta2), double(step.step)));
+    args.bias_correction1 = 1.0 - std::pow(args.beta1, static_cast<double>(step.step));
+    args.bias_correction2 = 1.0 - std::pow(args.beta2, static_cast<double>(step.step));
     kernels::adamw_update(f32(kernel, param, "param"), f32(kernel, grad, "grad"), f32(kernel, m, "m"),
                           f32(kernel, v, "v"), param.numel(), args, stream_);
 }

@@ -86,8 +86,8 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
 
 // --- adamw.cu ----------------------------------------------------------------------------
 struct AdamWArgs {
-    float learning_rate, beta1, beta2, eps, weight_decay, grad_scale;
-    float bias_correction1, bias_correction2;  // 1 - beta^t, computed in double on the host
+    double learning_rate, beta1, beta2, eps, weight_decay, grad_scale;
+    double bias_correction1, bias_correction2;  // 1 - beta^t
 };
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamWArgs& args,
                   cudaStream_t stream);
