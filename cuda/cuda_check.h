@@ -15,6 +15,11 @@ namespace ringlm::kernels {
 [[noreturn]] void throw_cuda_error(const char* library, const char* call, const char* error, const char* file,
                                    int line);
 
+// When true, CUDA_CHECK_LAUNCH also waits for the kernel, so a fault inside a kernel is reported
+// with that kernel's name instead of at some later call (the GPU check sets it for its
+// correctness checks; it costs a device round trip per launch).
+extern bool synchronize_after_launch;
+
 }  // namespace ringlm::kernels
 
 #define CUDA_CHECK(call)                                                                                    \
@@ -37,7 +42,9 @@ namespace ringlm::kernels {
 // is reported here, naming the kernel.
 #define CUDA_CHECK_LAUNCH(kernel_name)                                                                      \
     do {                                                                                                    \
-        const cudaError_t cuda_status_ = cudaGetLastError();                                                \
+        cudaError_t cuda_status_ = cudaGetLastError();                                                      \
+        if (cuda_status_ == cudaSuccess && ::ringlm::kernels::synchronize_after_launch)                     \
+            cuda_status_ = cudaDeviceSynchronize();                                                         \
         if (cuda_status_ != cudaSuccess)                                                                    \
             ::ringlm::kernels::throw_cuda_error("CUDA", "launch of " kernel_name,                           \
                                                 cudaGetErrorString(cuda_status_), __FILE__, __LINE__);      \

@@ -239,11 +239,13 @@ int main(int argc, char** argv) {
         std::mt19937_64 rng(seed);
         std::vector<Row> rows;
         Checker checker{rows};
+        kernels::synchronize_after_launch = true;  // a kernel that faults is named in its row
         check_memory(checker, rng);
         check_gemm(checker, rng);
         check_elementwise(checker, rng);
         check_layers(checker, rng);
         check_attention(checker, rng);
+        kernels::synchronize_after_launch = false;
         if (benchmarks) run_benchmarks(rows, rng);
         // Hook for the training step's MFU, once src/model exists.
         rows.push_back({"train step MFU", "n/a", "model not built yet", false});
