@@ -6,6 +6,7 @@
 #include "gpu_check.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace ringlm::gpu_check {

@@ -15,6 +15,7 @@
 #include "gpu_check.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
