@@ -1,12 +1,15 @@
 # The CUDA backend (cuBLASLt, cuDNN, own kernels, NCCL transport), built when nvcc exists.
 # Facts for CMake 3.25 with nvcc 13: the architectures must be set before enable_language,
-# and the runtime is linked shared.
+# the runtime is linked shared, and C++20 needs its flag spelled out (below).
 if(NOT CMAKE_CUDA_ARCHITECTURES)
   set(CMAKE_CUDA_ARCHITECTURES 90)
 endif()
 set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
 enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
+# CMake 3.25 does not know nvcc's C++20 flag; teach it (without this, "CUDA20" is refused).
+set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
 set(CMAKE_CUDA_STANDARD 20)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 file(GLOB RINGLM_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cuda/*.cu ${CMAKE_SOURCE_DIR}/cuda/*.cpp)
@@ -23,6 +26,10 @@ if(RINGLM_CUDA_SOURCES)
     target_link_libraries(ringlm_cuda PUBLIC ${NCCL_LIBRARY})
   endif()
   target_compile_definitions(ringlm_cuda PUBLIC RINGLM_WITH_CUDA=1)
+  # Warnings for the .cu files as for C++ (host code through the host compiler, device code
+  # through nvcc's own checks).
+  target_compile_options(ringlm_cuda PRIVATE
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter>)
 else()
   set(RINGLM_WITH_CUDA OFF)
 endif()

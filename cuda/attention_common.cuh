@@ -1,0 +1,60 @@
+// What the attention block's forward (attention_block.cu) and backward
+// (attention_block_backward.cu) share: the tile sizes, the visibility rule, and the per-tile
+// summaries that let a block skip a (query tile, key tile) pair in which no key is visible.
+//
+// Visibility (src/backend/backend.h): key j is visible to query i iff
+//   q_segment[i] == k_segment[j]  and  (!causal or k_index[j] <= q_index[i]).
+// Indices are global token positions, in any order (contiguous, zigzag and striped chunks).
+#pragma once
+
+#include "common.cuh"
+#include "kernels.h"
+
+#include <climits>
+
+namespace ringlm::kernels {
+
+// Every attention kernel works on 64 x 64 tiles with 256 threads as a 16 x 16 grid: thread
+// (row_lane, col_lane) holds tile rows row_lane + 16a and columns col_lane + 16b, a, b < 4.
+constexpr int attention_tile = 64;
+constexpr int attention_threads = 256;
+constexpr int attention_lanes = 16;
+constexpr int attention_per_thread = attention_tile / attention_lanes;  // 4
+
+// Summary of one tile of tokens: a pair of tiles can hold a visible pair only if their
+// segment ranges overlap and (causal) the key tile's smallest index <= the query tile's largest.
+struct TileSummary {
+    int32_t min_index, max_index, min_segment, max_segment;
+};
+
+__device__ inline bool tiles_may_interact(const TileSummary& queries, const TileSummary& keys, bool causal) {
+    if (keys.max_segment < queries.min_segment || keys.min_segment > queries.max_segment) return false;
+    return !causal || keys.min_index <= queries.max_index;
+}
+
+__device__ inline bool visible(int32_t q_index, int32_t q_segment, int32_t k_index, int32_t k_segment, bool causal) {
+    return q_segment == k_segment && (!causal || k_index <= q_index);
+}
+
+// Row stride of a [64][D] tile in shared memory: one padding float, so 16 threads reading
+// 16 different rows at the same column hit 16 different banks.
+template <int max_head_dim> __host__ __device__ constexpr int tile_stride() { return max_head_dim + 1; }
+
+// Load rows [begin, begin + 64) of one head of a [T, heads, D] tensor into a shared tile
+// (stride tile_stride), zero past T so that 0 * (a zero row) never makes a NaN.
+template <int max_head_dim>
+__device__ inline void load_tile(float* tile, const float* x, int64_t begin, int64_t T, int64_t heads, int64_t head,
+                                 int64_t D) {
+    for (int64_t e = threadIdx.x; e < attention_tile * D; e += blockDim.x) {
+        const int64_t r = e / D, d = e % D, t = begin + r;
+        tile[r * tile_stride<max_head_dim>() + d] = t < T ? x[(t * heads + head) * D + d] : 0.0f;
+    }
+}
+
+// Launch helpers (attention_block.cu).
+int64_t attention_tiles(int64_t T);
+// summaries[tile] for the tiles of one side (T tokens).
+void summarize_tiles(TileSummary* summaries, const int32_t* index, const int32_t* segment, int64_t T,
+                     cudaStream_t stream);
+
+}  // namespace ringlm::kernels

@@ -1,0 +1,27 @@
+// Device memory for Device::cuda tensors: plain cudaMalloc (never managed memory) behind the
+// caching allocator of src/tensor/allocator.h, so steady-state training calls cudaMalloc only
+// in its first step. Every kernel runs on the backend's one compute stream, so a block freed
+// by one tensor and handed to the next is reused in stream order, with no extra sync.
+#pragma once
+
+#include "tensor/allocator.h"
+
+#include <cuda_runtime.h>
+
+namespace ringlm {
+
+class CudaAllocator final : public Allocator {
+public:
+    explicit CudaAllocator(cudaStream_t stream) : stream_(stream) {}
+    ~CudaAllocator() override;
+    void set_zero(void* pointer, size_t bytes) override;  // cudaMemsetAsync on the compute stream
+
+protected:
+    void* system_allocate(size_t bytes) override;
+    void system_release(void* pointer) override;
+
+private:
+    cudaStream_t stream_;
+};
+
+}  // namespace ringlm

@@ -1,0 +1,372 @@
+// CudaBackend: device and dtype checks, then the launchers of cuda/*.cu. Shapes are checked
+// by the ops (src/ops), as for the CPU backend; here only what the GPU side adds: every
+// operand on the device, dtypes the kernels compute in.
+#include "cuda_backend.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "cuda_allocator.h"
+#include "cuda_check.h"
+#include "gemm.h"
+#include "kernels.h"
+
+#include <cmath>
+#include <vector>
+
+namespace ringlm {
+
+namespace {
+
+CudaBackend* the_backend = nullptr;
+
+void require_device(const char* kernel, const Tensor& x, const char* what) {
+    if (!x.defined()) fail("cuda {}: {} is undefined", kernel, what);
+    if (x.device() != Device::cuda)
+        fail("cuda {}: {} ({}) is on the {}, the cuda backend needs it on the device", kernel, what, x.describe(),
+             device_name(x.device()));
+}
+
+float* f32(const char* kernel, const Tensor& x, const char* what) {
+    require_device(kernel, x, what);
+    if (x.dtype() != DType::f32)
+        fail("cuda {}: {} is {}; the cuda backend computes this kernel in f32 (convert with copy first)", kernel,
+             what, x.describe());
+    return static_cast<float*>(x.raw());
+}
+
+const int32_t* i32(const char* kernel, const Tensor& x, const char* what) {
+    require_device(kernel, x, what);
+    if (x.dtype() != DType::i32) fail("cuda {}: {} is {}, expected i32", kernel, what, x.describe());
+    return static_cast<const int32_t*>(x.raw());
+}
+
+// Device scratch from the caching allocator (no cudaMalloc in steady state), in f32 elements.
+Tensor scratch(int64_t bytes) { return empty({(bytes + 3) / 4}, DType::f32, Device::cuda); }
+
+}  // namespace
+
+// --- setup ---------------------------------------------------------------------------------
+
+bool init_cuda_backend() {
+    static const bool ready = [] {
+        int count = 0;
+        if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+            cudaGetLastError();  // clear "no device" so later runtime calls do not report it
+            return false;
+        }
+        // Never destroyed: tensors freed during static destruction must still find their allocator.
+        the_backend = new CudaBackend();
+        return true;
+    }();
+    return ready;
+}
+
+cudaStream_t cuda_compute_stream() {
+    if (!the_backend) fail("cuda backend: not initialised (call init_cuda_backend() first; is a GPU present?)");
+    return the_backend->stream();
+}
+
+CudaBackend::CudaBackend() {
+    CUDA_CHECK(cudaStreamCreate(&stream_));  // a blocking stream: it also orders against the legacy default stream
+    allocator_ = std::make_unique<CudaAllocator>(stream_);
+    register_allocator(Device::cuda, allocator_.get());
+    gemm_ = std::make_unique<kernels::LtGemm>();
+    reduction_scratch_ = empty({kernels::reduction_blocks + 1}, DType::f64, Device::cuda);
+    register_backend(Device::cuda, this);
+}
+
+CudaBackend::~CudaBackend() = default;
+
+// --- memory --------------------------------------------------------------------------------
+
+void CudaBackend::copy(Tensor& dst, const Tensor& src) {
+    if (dst.numel() != src.numel()) fail("cuda copy: {} into {}", src.describe(), dst.describe());
+    const bool host_src = src.device() == Device::cpu, host_dst = dst.device() == Device::cpu;
+    if (host_src && host_dst) return cpu_backend().copy(dst, src);
+    if (dst.dtype() == src.dtype()) {
+        CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), cudaMemcpyDefault, stream_));
+        if (host_src || host_dst) CUDA_CHECK(cudaStreamSynchronize(stream_));
+        return;
+    }
+    if (!host_src && !host_dst) return kernels::convert(dst.raw(), dst.dtype(), src.raw(), src.dtype(), src.numel(), stream_);
+    // Across host and device with a dtype change: convert on the host side, copy unchanged.
+    if (host_src) {
+        Tensor converted = empty(src.shape(), dst.dtype(), Device::cpu);
+        cpu_backend().copy(converted, src);
+        CUDA_CHECK(cudaMemcpyAsync(dst.raw(), converted.raw(), converted.bytes(), cudaMemcpyHostToDevice, stream_));
+        CUDA_CHECK(cudaStreamSynchronize(stream_));  // `converted` dies at the end of this scope
+    } else {
+        Tensor fetched = empty(src.shape(), src.dtype(), Device::cpu);
+        CUDA_CHECK(cudaMemcpyAsync(fetched.raw(), src.raw(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
+        CUDA_CHECK(cudaStreamSynchronize(stream_));
+        cpu_backend().copy(dst, fetched);
+    }
+}
+
+void CudaBackend::fill(Tensor& x, double value) {
+    if (x.device() == Device::cpu) return cpu_backend().fill(x, value);
+    kernels::fill(x.raw(), x.dtype(), x.numel(), value, stream_);
+}
+
+// --- matrix multiply -----------------------------------------------------------------------
+
+void CudaBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, double alpha,
+                       double beta) {
+    require_device("gemm", a, "a");
+    require_device("gemm", b, "b");
+    require_device("gemm", c, "c");
+    const bool ab_ok = a.dtype() == b.dtype() && (a.dtype() == DType::f32 || a.dtype() == DType::bf16);
+    const bool c_ok = c.dtype() == DType::f32 || (c.dtype() == DType::bf16 && a.dtype() == DType::bf16);
+    if (!ab_ok || !c_ok)
+        fail("cuda gemm: a {}, b {}, c {}: the cuda gemm takes f32 a, b, c, or bf16 a, b with f32 or bf16 c",
+             a.describe(), b.describe(), c.describe());
+    kernels::GemmCall call;
+    call.ab_dtype = a.dtype();
+    call.c_dtype = c.dtype();
+    call.transpose_a = transpose_a;
+    call.transpose_b = transpose_b;
+    call.M = transpose_a ? a.size(-1) : a.size(-2);
+    call.K = transpose_a ? a.size(-2) : a.size(-1);
+    call.N = transpose_b ? b.size(-2) : b.size(-1);
+    call.alpha = static_cast<float>(alpha);
+    call.beta = static_cast<float>(beta);
+    call.a = a.raw();
+    call.b = b.raw();
+    call.c = c.raw();
+    const int64_t batch = a.dim() == 3 ? a.size(0) : 1;
+    const bool shared_b = a.dim() == 3 && b.dim() == 2;
+    if (!shared_b) {
+        call.batch = batch;
+        call.stride_a = call.M * call.K;
+        call.stride_b = call.K * call.N;
+        call.stride_c = call.M * call.N;
+        return gemm_->run(call, stream_);
+    }
+    if (!transpose_a) {
+        // A shared B with row-major A [batch, M, K]: one GEMM of [batch*M, K] @ B.
+        call.M *= batch;
+        return gemm_->run(call, stream_);
+    }
+    // A^T per batch with a shared B: one GEMM per batch entry.
+    const size_t a_bytes = dtype_size(a.dtype()) * call.M * call.K, c_bytes = dtype_size(c.dtype()) * call.M * call.N;
+    for (int64_t i = 0; i < batch; i++) {
+        kernels::GemmCall one = call;
+        one.a = static_cast<const char*>(a.raw()) + i * a_bytes;
+        one.c = static_cast<char*>(c.raw()) + i * c_bytes;
+        gemm_->run(one, stream_);
+    }
+}
+
+// --- elementwise and reductions ------------------------------------------------------------
+
+void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b) {
+    kernels::add(f32("add", out, "out"), f32("add", a, "a"), f32("add", b, "b"), a.numel(), stream_);
+}
+
+void CudaBackend::mul(Tensor& out, const Tensor& a, const Tensor& b) {
+    kernels::mul(f32("mul", out, "out"), f32("mul", a, "a"), f32("mul", b, "b"), a.numel(), stream_);
+}
+
+void CudaBackend::axpy(Tensor& y, const Tensor& x, double alpha) {
+    kernels::axpy(f32("axpy", y, "y"), f32("axpy", x, "x"), static_cast<float>(alpha), y.numel(), stream_);
+}
+
+void CudaBackend::scale(Tensor& x, double alpha) {
+    kernels::scale(f32("scale", x, "x"), static_cast<float>(alpha), x.numel(), stream_);
+}
+
+double CudaBackend::sum(const Tensor& x) {
+    return kernels::sum_product(f32("sum", x, "x"), nullptr, x.numel(), reduction_scratch_.data<double>(), stream_);
+}
+
+double CudaBackend::dot(const Tensor& a, const Tensor& b) {
+    return kernels::sum_product(f32("dot", a, "a"), f32("dot", b, "b"), a.numel(), reduction_scratch_.data<double>(),
+                                stream_);
+}
+
+// --- normalisation, rotary, activation, embedding, softmax, loss ---------------------------
+
+void CudaBackend::rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) {
+    const char* kernel = "rmsnorm_forward";
+    kernels::rmsnorm_forward(f32(kernel, y, "y"), f32(kernel, inv_rms, "inv_rms"), f32(kernel, x, "x"),
+                             f32(kernel, w, "w"), x.rows(), x.cols(), static_cast<float>(eps), stream_);
+}
+
+void CudaBackend::rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,
+                                   const Tensor& inv_rms) {
+    const char* kernel = "rmsnorm_backward";
+    Tensor partial = scratch(4 * kernels::rmsnorm_backward_scratch(x.rows(), x.cols()));
+    kernels::rmsnorm_backward(f32(kernel, dx, "dx"), f32(kernel, dw, "dw"), f32(kernel, dy, "dy"), f32(kernel, x, "x"),
+                              f32(kernel, w, "w"), f32(kernel, inv_rms, "inv_rms"), x.rows(), x.cols(),
+                              partial.data<float>(), stream_);
+}
+
+void CudaBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) {
+    const char* kernel = "rope_forward";
+    kernels::rope(f32(kernel, y, "y"), f32(kernel, x, "x"), i32(kernel, position_ids, "position_ids"), x.size(0),
+                  x.size(1), x.size(2), theta, +1, stream_);
+}
+
+void CudaBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) {
+    const char* kernel = "rope_backward";
+    kernels::rope(f32(kernel, dx, "dx"), f32(kernel, dy, "dy"), i32(kernel, position_ids, "position_ids"), dy.size(0),
+                  dy.size(1), dy.size(2), theta, -1, stream_);
+}
+
+void CudaBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {
+    const char* kernel = "swiglu_forward";
+    kernels::swiglu_forward(f32(kernel, out, "out"), f32(kernel, gate, "gate"), f32(kernel, up, "up"), gate.numel(),
+                            stream_);
+}
+
+void CudaBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
+                                  const Tensor& up) {
+    const char* kernel = "swiglu_backward";
+    kernels::swiglu_backward(f32(kernel, dgate, "dgate"), f32(kernel, dup, "dup"), f32(kernel, dout, "dout"),
+                             f32(kernel, gate, "gate"), f32(kernel, up, "up"), gate.numel(), stream_);
+}
+
+void CudaBackend::embedding_forward(Tensor& out, const Tensor& table, const Tensor& ids) {
+    const char* kernel = "embedding_forward";
+    kernels::embedding_forward(f32(kernel, out, "out"), f32(kernel, table, "table"), i32(kernel, ids, "ids"),
+                               ids.numel(), table.cols(), stream_);
+}
+
+// The tokens are grouped by id on the host (a counting sort of T ids; one device -> host copy
+// of the ids, so this call waits for the stream once), which also checks the ids' range.
+void CudaBackend::embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) {
+    const char* kernel = "embedding_backward";
+    float* dtable_data = f32(kernel, dtable, "dtable");
+    const float* dout_data = f32(kernel, dout, "dout");
+    i32(kernel, ids, "ids");
+    const int64_t T = ids.numel(), V = dtable.size(0), C = dtable.cols();
+    Tensor host_ids = empty(ids.shape(), DType::i32, Device::cpu);
+    copy(host_ids, ids);
+    const int32_t* id = host_ids.data<int32_t>();
+    std::vector<int32_t> count(V, 0);
+    for (int64_t t = 0; t < T; t++) {
+        if (id[t] < 0 || id[t] >= V)
+            fail("cuda embedding_backward: ids[{}] = {} is outside the table's {} rows", t, id[t], V);
+        count[id[t]]++;
+    }
+    std::vector<int32_t> unique_ids, offsets{0}, next(V, 0);
+    for (int64_t v = 0; v < V; v++) {
+        if (!count[v]) continue;
+        next[v] = offsets.back();
+        unique_ids.push_back(static_cast<int32_t>(v));
+        offsets.push_back(offsets.back() + count[v]);
+    }
+    std::vector<int32_t> tokens_by_id(T);
+    for (int64_t t = 0; t < T; t++) tokens_by_id[next[id[t]]++] = static_cast<int32_t>(t);  // increasing t per id
+    const int64_t unique_count = static_cast<int64_t>(unique_ids.size());
+    if (unique_count == 0) return;
+    // One device buffer: unique ids, offsets, tokens.
+    std::vector<int32_t> packed(unique_ids);
+    packed.insert(packed.end(), offsets.begin(), offsets.end());
+    packed.insert(packed.end(), tokens_by_id.begin(), tokens_by_id.end());
+    Tensor device_packed = empty({static_cast<int64_t>(packed.size())}, DType::i32, Device::cuda);
+    Tensor host_packed = wrap(packed.data(), {static_cast<int64_t>(packed.size())}, DType::i32, Device::cpu);
+    copy(device_packed, host_packed);
+    const int32_t* base = device_packed.data<int32_t>();
+    kernels::embedding_backward(dtable_data, dout_data, base, base + unique_count, base + 2 * unique_count + 1,
+                                unique_count, C, stream_);
+}
+
+void CudaBackend::softmax_forward(Tensor& y, const Tensor& x) {
+    kernels::softmax_forward(f32("softmax_forward", y, "y"), f32("softmax_forward", x, "x"), x.rows(), x.cols(),
+                             stream_);
+}
+
+void CudaBackend::softmax_backward(Tensor& dx, const Tensor& dy, const Tensor& y) {
+    const char* kernel = "softmax_backward";
+    kernels::softmax_backward(f32(kernel, dx, "dx"), f32(kernel, dy, "dy"), f32(kernel, y, "y"), y.rows(), y.cols(),
+                              stream_);
+}
+
+void CudaBackend::cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& labels) {
+    const char* kernel = "cross_entropy_forward";
+    kernels::cross_entropy_forward(f32(kernel, losses, "losses"), f32(kernel, lse, "lse"), f32(kernel, logits, "logits"),
+                                   i32(kernel, labels, "labels"), logits.rows(), logits.cols(), stream_);
+}
+
+void CudaBackend::cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& labels,
+                                         const Tensor& dlosses) {
+    const char* kernel = "cross_entropy_backward";
+    kernels::cross_entropy_backward(f32(kernel, dlogits, "dlogits"), f32(kernel, logits, "logits"),
+                                    f32(kernel, lse, "lse"), i32(kernel, labels, "labels"),
+                                    f32(kernel, dlosses, "dlosses"), logits.rows(), logits.cols(), stream_);
+}
+
+// --- attention -----------------------------------------------------------------------------
+
+namespace {
+
+kernels::AttentionArgs attention_args(const char* kernel, const Tensor& q, const Tensor& k, const AttentionMask& mask,
+                                      double scale) {
+    kernels::AttentionArgs args;
+    args.Tq = q.size(0);
+    args.H = q.size(1);
+    args.D = q.size(2);
+    args.Tk = k.size(0);
+    args.Hkv = k.size(1);
+    args.causal = mask.causal;
+    args.scale = static_cast<float>(scale);
+    if (args.D > kernels::attention_max_head_dim)
+        fail("cuda {}: head dimension {} exceeds the cuda kernel's maximum of {}", kernel, args.D,
+             kernels::attention_max_head_dim);
+    if (args.Hkv == 0 || args.H % args.Hkv != 0)
+        fail("cuda {}: {} query heads do not divide into {} KV heads", kernel, args.H, args.Hkv);
+    args.q_index = i32(kernel, mask.q_index, "mask.q_index");
+    args.q_segment = i32(kernel, mask.q_segment, "mask.q_segment");
+    args.k_index = i32(kernel, mask.k_index, "mask.k_index");
+    args.k_segment = i32(kernel, mask.k_segment, "mask.k_segment");
+    return args;
+}
+
+}  // namespace
+
+void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const AttentionMask& mask, double scale) {
+    const char* kernel = "attention_block_forward";
+    const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
+    Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
+    kernels::attention_block_forward(f32(kernel, out, "out"), f32(kernel, lse, "lse"), f32(kernel, q, "q"),
+                                     f32(kernel, k, "k"), f32(kernel, v, "v"), args, work.raw(), stream_);
+}
+
+void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
+                                           const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                                           const AttentionMask& mask, double scale) {
+    const char* kernel = "attention_block_backward";
+    const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
+    Tensor work = scratch(kernels::attention_scratch_bytes(args, true));
+    kernels::attention_block_backward(f32(kernel, dq, "dq"), f32(kernel, dk, "dk"), f32(kernel, dv, "dv"),
+                                      f32(kernel, dout, "dout"), f32(kernel, q, "q"), f32(kernel, k, "k"),
+                                      f32(kernel, v, "v"), f32(kernel, out, "out"), f32(kernel, lse, "lse"), args,
+                                      work.raw(), stream_);
+}
+
+// --- optimizer -----------------------------------------------------------------------------
+
+void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) {
+    // The optimizer calls this directly (no op in front of it), so it checks here, as the CPU does.
+    const char* kernel = "adamw_update";
+    auto matches_param = [&](const Tensor& t) { return t.shape() == param.shape() && t.dtype() == param.dtype(); };
+    if (!matches_param(grad) || !matches_param(m) || !matches_param(v))
+        fail("cuda adamw_update: param {}, grad {}, m {}, v {} must share one shape and dtype", param.describe(),
+             grad.describe(), m.describe(), v.describe());
+    if (step.step < 1)
+        fail("cuda adamw_update: step {} must count from 1 (the bias correction divides by 1-b^t)", step.step);
+    kernels::AdamWArgs args{};
+    args.learning_rate = step.learning_rate;
+    args.beta1 = step.beta1;
+    args.beta2 = step.beta2;
+    args.eps = step.eps;
+    args.weight_decay = step.weight_decay;
+    args.grad_scale = step.grad_scale;
+    args.bias_correction1 = 1.0 - std::pow(args.beta1, static_cast<double>(step.step));
+    args.bias_correction2 = 1.0 - std::pow(args.beta2, static_cast<double>(step.step));
+    kernels::adamw_update(f32(kernel, param, "param"), f32(kernel, grad, "grad"), f32(kernel, m, "m"),
+                          f32(kernel, v, "v"), param.numel(), args, stream_);
+}
+
+}  // namespace ringlm

@@ -1,0 +1,75 @@
+// The CUDA backend: the Backend interface (src/backend/backend.h) on Device::cuda tensors.
+// Kernels compute in f32 (GEMM also takes bf16 operands, copy converts f32 <-> f64 <-> bf16);
+// everything runs in order on one compute stream, so only calls that return a host value
+// (sum, dot) or touch host memory (copy) wait for the device.
+//
+// Each Backend call here checks its operands' device and dtype, then calls the kernel's
+// launcher in cuda/<kernel>.cu (declared in kernels.h).
+#pragma once
+
+#include "backend/backend.h"
+
+#include <cuda_runtime.h>
+
+#include <memory>
+
+namespace ringlm {
+
+class CudaAllocator;
+namespace kernels {
+class LtGemm;
+}
+
+// Registers the CUDA allocator and backend for Device::cuda on the first call. Returns false
+// (and registers nothing) when no CUDA device is present; never throws for that.
+bool init_cuda_backend();
+// The stream every CUDA kernel runs on (for timing with events). init_cuda_backend() first.
+cudaStream_t cuda_compute_stream();
+
+class CudaBackend final : public Backend {
+public:
+    CudaBackend();
+    ~CudaBackend() override;
+    const char* name() const override { return "cuda"; }
+    cudaStream_t stream() const { return stream_; }
+
+    void copy(Tensor& dst, const Tensor& src) override;
+    void fill(Tensor& x, double value) override;
+    void gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, double alpha,
+              double beta) override;
+    void add(Tensor& out, const Tensor& a, const Tensor& b) override;
+    void mul(Tensor& out, const Tensor& a, const Tensor& b) override;
+    void axpy(Tensor& y, const Tensor& x, double alpha) override;
+    void scale(Tensor& x, double alpha) override;
+    double sum(const Tensor& x) override;
+    double dot(const Tensor& a, const Tensor& b) override;
+    void rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) override;
+    void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,
+                          const Tensor& inv_rms) override;
+    void rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) override;
+    void rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) override;
+    void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) override;
+    void swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
+                         const Tensor& up) override;
+    void embedding_forward(Tensor& out, const Tensor& table, const Tensor& ids) override;
+    void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) override;
+    void softmax_forward(Tensor& y, const Tensor& x) override;
+    void softmax_backward(Tensor& dx, const Tensor& dy, const Tensor& y) override;
+    void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& labels) override;
+    void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& labels,
+                                const Tensor& dlosses) override;
+    void attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
+                                 const AttentionMask& mask, double scale) override;
+    void attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
+                                  const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                                  const AttentionMask& mask, double scale) override;
+    void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
+
+private:
+    cudaStream_t stream_ = nullptr;
+    std::unique_ptr<CudaAllocator> allocator_;
+    std::unique_ptr<kernels::LtGemm> gemm_;
+    Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
+};
+
+}  // namespace ringlm

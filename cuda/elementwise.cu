@@ -1,0 +1,89 @@
+// Elementwise kernels and the two reductions (sum, dot). Reductions accumulate in double and
+// combine in a fixed order (a fixed grid, then one block), so they give the same bits every
+// run and do not drift with the tensor's length.
+#include "common.cuh"
+#include "kernels.h"
+
+namespace ringlm::kernels {
+
+namespace {
+
+constexpr int threads = 256;
+
+#define GRID_STRIDE_LOOP(i, n) \
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+__global__ void add_kernel(float* out, const float* a, const float* b, int64_t n) {
+    GRID_STRIDE_LOOP(i, n) out[i] = a[i] + b[i];
+}
+
+__global__ void mul_kernel(float* out, const float* a, const float* b, int64_t n) {
+    GRID_STRIDE_LOOP(i, n) out[i] = a[i] * b[i];
+}
+
+__global__ void axpy_kernel(float* y, const float* x, float alpha, int64_t n) {
+    GRID_STRIDE_LOOP(i, n) y[i] += alpha * x[i];
+}
+
+__global__ void scale_kernel(float* x, float alpha, int64_t n) {
+    GRID_STRIDE_LOOP(i, n) x[i] *= alpha;
+}
+
+// Pass 1: block `blockIdx.x` of exactly reduction_blocks reduces elements i = blockIdx.x *
+// threads + thread + k * reduction_blocks * threads; partials[blockIdx.x] = its sum.
+__global__ void sum_product_partial_kernel(double* partials, const float* a, const float* b, int64_t n) {
+    __shared__ double shared[32];
+    double acc = 0;
+    GRID_STRIDE_LOOP(i, n) acc += b ? double(a[i]) * double(b[i]) : double(a[i]);
+    acc = block_sum(acc, shared);
+    if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// Pass 2: one block adds the reduction_blocks partials; result in partials[reduction_blocks].
+__global__ void sum_partials_kernel(double* partials) {
+    __shared__ double shared[32];
+    double acc = 0;
+    for (int i = threadIdx.x; i < reduction_blocks; i += blockDim.x) acc += partials[i];
+    acc = block_sum(acc, shared);
+    if (threadIdx.x == 0) partials[reduction_blocks] = acc;
+}
+
+}  // namespace
+
+void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream) {
+    if (n == 0) return;
+    add_kernel<<<grid_for(n, threads), threads, 0, stream>>>(out, a, b, n);
+    CUDA_CHECK_LAUNCH("add_kernel");
+}
+
+void mul(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream) {
+    if (n == 0) return;
+    mul_kernel<<<grid_for(n, threads), threads, 0, stream>>>(out, a, b, n);
+    CUDA_CHECK_LAUNCH("mul_kernel");
+}
+
+void axpy(float* y, const float* x, float alpha, int64_t n, cudaStream_t stream) {
+    if (n == 0) return;
+    axpy_kernel<<<grid_for(n, threads), threads, 0, stream>>>(y, x, alpha, n);
+    CUDA_CHECK_LAUNCH("axpy_kernel");
+}
+
+void scale(float* x, float alpha, int64_t n, cudaStream_t stream) {
+    if (n == 0) return;
+    scale_kernel<<<grid_for(n, threads), threads, 0, stream>>>(x, alpha, n);
+    CUDA_CHECK_LAUNCH("scale_kernel");
+}
+
+double sum_product(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream) {
+    if (n == 0) return 0.0;
+    sum_product_partial_kernel<<<reduction_blocks, threads, 0, stream>>>(scratch, a, b, n);
+    CUDA_CHECK_LAUNCH("sum_product_partial_kernel");
+    sum_partials_kernel<<<1, threads, 0, stream>>>(scratch);
+    CUDA_CHECK_LAUNCH("sum_partials_kernel");
+    double result = 0;
+    CUDA_CHECK(cudaMemcpyAsync(&result, scratch + reduction_blocks, sizeof(double), cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    return result;
+}
+
+}  // namespace ringlm::kernels

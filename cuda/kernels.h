@@ -1,0 +1,95 @@
+// The CUDA kernels' launchers: raw device pointers and sizes in, work queued on `stream` out.
+// cuda_backend.cpp turns Backend calls (Tensors) into these calls; the .cu files that define
+// them include no fmt, which nvcc cannot parse. One .cu per kernel family, named like the CPU
+// kernels in src/backend/cpu/. Everything is f32 unless its name says otherwise.
+#pragma once
+
+#include "tensor/dtype.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace ringlm::kernels {
+
+// --- memory.cu ---------------------------------------------------------------------------
+// dst[i] = convert(src[i]) between f32, f64, bf16, i32, i64, on the device.
+void convert(void* dst, DType dst_dtype, const void* src, DType src_dtype, int64_t n, cudaStream_t stream);
+void fill(void* x, DType dtype, int64_t n, double value, cudaStream_t stream);
+
+// --- elementwise.cu ----------------------------------------------------------------------
+void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream);
+void mul(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream);
+void axpy(float* y, const float* x, float alpha, int64_t n, cudaStream_t stream);
+void scale(float* x, float alpha, int64_t n, cudaStream_t stream);
+// sum(a) or sum(a * b) (b may be null) in double, deterministic: a fixed grid of
+// reduction_blocks blocks each reduces a fixed part into scratch, one block adds those.
+// scratch: reduction_blocks + 1 doubles of device memory. Waits for the stream.
+constexpr int reduction_blocks = 1024;
+double sum_product(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream);
+
+// --- rmsnorm.cu --------------------------------------------------------------------------
+void rmsnorm_forward(float* y, float* inv_rms, const float* x, const float* w, int64_t rows, int64_t C, float eps,
+                     cudaStream_t stream);
+// scratch: rmsnorm_backward_scratch(rows, C) floats (partial column sums for dw).
+int64_t rmsnorm_backward_scratch(int64_t rows, int64_t C);
+void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* inv_rms,
+                      int64_t rows, int64_t C, float* scratch, cudaStream_t stream);
+
+// --- rope.cu -----------------------------------------------------------------------------
+// x, y [T, H, D]; direction +1 rotates by +angle (forward, y = R x), -1 by -angle and
+// ACCUMULATES (backward, dx += R^T dy).
+void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D, double theta,
+          int direction, cudaStream_t stream);
+
+// --- swiglu.cu ---------------------------------------------------------------------------
+void swiglu_forward(float* out, const float* gate, const float* up, int64_t n, cudaStream_t stream);
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n,
+                     cudaStream_t stream);
+
+// --- embedding.cu ------------------------------------------------------------------------
+void embedding_forward(float* out, const float* table, const int32_t* ids, int64_t T, int64_t C, cudaStream_t stream);
+// Tokens grouped by id (counting sort on the host): tokens_by_id[offsets[u] .. offsets[u+1])
+// are the tokens, in increasing order, whose id is unique_ids[u]. One block per unique id
+// adds their rows in that order, so the sum is the same every run and needs no atomics.
+void embedding_backward(float* dtable, const float* dout, const int32_t* unique_ids, const int32_t* offsets,
+                        const int32_t* tokens_by_id, int64_t unique_count, int64_t C, cudaStream_t stream);
+
+// --- softmax.cu --------------------------------------------------------------------------
+void softmax_forward(float* y, const float* x, int64_t rows, int64_t C, cudaStream_t stream);
+void softmax_backward(float* dx, const float* dy, const float* y, int64_t rows, int64_t C, cudaStream_t stream);
+
+// --- cross_entropy.cu --------------------------------------------------------------------
+void cross_entropy_forward(float* losses, float* lse, const float* logits, const int32_t* labels, int64_t rows,
+                           int64_t V, cudaStream_t stream);
+void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* labels,
+                            const float* dlosses, int64_t rows, int64_t V, cudaStream_t stream);
+
+// --- attention_block.cu, attention_block_backward.cu --------------------------------------
+struct AttentionArgs {
+    int64_t Tq = 0, Tk = 0, H = 0, Hkv = 0, D = 0;
+    bool causal = true;
+    float scale = 1.0f;
+    const int32_t* q_index = nullptr;
+    const int32_t* q_segment = nullptr;
+    const int32_t* k_index = nullptr;
+    const int32_t* k_segment = nullptr;
+};
+constexpr int64_t attention_max_head_dim = 128;
+// Device scratch the calls below need (tile summaries; for backward also delta_i = dout_i . out_i).
+int64_t attention_scratch_bytes(const AttentionArgs& args, bool backward);
+void attention_block_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                             const AttentionArgs& args, void* scratch, cudaStream_t stream);
+void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                              const float* v, const float* out, const float* lse, const AttentionArgs& args,
+                              void* scratch, cudaStream_t stream);
+
+// --- adamw.cu ----------------------------------------------------------------------------
+struct AdamWArgs {
+    double learning_rate, beta1, beta2, eps, weight_decay, grad_scale;
+    double bias_correction1, bias_correction2;  // 1 - beta^t
+};
+void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamWArgs& args,
+                  cudaStream_t stream);
+
+}  // namespace ringlm::kernels

@@ -1,0 +1,54 @@
+// RoPE, Hugging Face "rotate halves" layout; the formulas are in src/backend/backend.h.
+// For i < D/2, angle = position_ids[t] * theta^(-2i/D):
+//   y[i] = x[i] cos - x[i+D/2] sin,   y[i+D/2] = x[i+D/2] cos + x[i] sin
+// The angle and its sine and cosine are computed in double: positions reach 10^5 and more,
+// where a float angle is already off by 10^-2 radians.
+#include "common.cuh"
+#include "kernels.h"
+
+namespace ringlm::kernels {
+
+namespace {
+
+constexpr int threads = 256;
+
+// One thread per (token t, pair i); it rotates pair i of every head of token t.
+// direction +1: y = R(angle) x (forward); -1: y += R(-angle) x (backward, accumulating).
+__global__ void rope_kernel(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
+                            double theta, int direction) {
+    const int64_t half = D / 2;
+    const int64_t work = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+    if (work >= T * half) return;
+    const int64_t t = work / half, i = work % half;
+    const double inverse_frequency = pow(theta, -2.0 * double(i) / double(D));
+    double sine, cosine;
+    sincos(double(position_ids[t]) * inverse_frequency, &sine, &cosine);
+    const float c = float(cosine);
+    const float s = direction > 0 ? float(sine) : -float(sine);
+    for (int64_t h = 0; h < H; h++) {
+        const int64_t base = (t * H + h) * D;
+        const float first = x[base + i], second = x[base + i + half];
+        const float rotated_first = first * c - second * s;
+        const float rotated_second = second * c + first * s;
+        if (direction > 0) {
+            y[base + i] = rotated_first;
+            y[base + i + half] = rotated_second;
+        } else {
+            y[base + i] += rotated_first;
+            y[base + i + half] += rotated_second;
+        }
+    }
+}
+
+}  // namespace
+
+void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D, double theta,
+          int direction, cudaStream_t stream) {
+    const int64_t work = T * (D / 2);
+    if (work == 0) return;
+    const unsigned blocks = static_cast<unsigned>((work + threads - 1) / threads);
+    rope_kernel<<<blocks, threads, 0, stream>>>(y, x, position_ids, T, H, D, theta, direction);
+    CUDA_CHECK_LAUNCH("rope_kernel");
+}
+
+}  // namespace ringlm::kernels

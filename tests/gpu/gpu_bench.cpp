@@ -1,0 +1,121 @@
+// GPU benchmarks: cuBLASLt GEMM and the attention block at model sizes, timed with CUDA events
+// on the compute stream (warm-up first, then the median of the timed runs). Inputs are random
+// (never zeros: a zero operand runs faster than real data).
+#include "cuda_backend.h"
+#include "cuda_check.h"
+#include "gpu_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace ringlm::gpu_check {
+
+namespace {
+
+constexpr int warmup_runs = 3;
+constexpr int timed_runs = 11;
+
+// Uniform in [-1, 1) on the device (made on the host, in f32, then copied once).
+Tensor random_device(Shape shape, std::mt19937_64& rng, DType dtype = DType::f32) {
+    Tensor host = empty(shape, DType::f32, Device::cpu);
+    float* data = host.data<float>();
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (int64_t i = 0; i < host.numel(); i++) data[i] = uniform(rng);
+    Tensor device = empty(shape, dtype, Device::cuda);
+    gpu().copy(device, host);
+    return device;
+}
+
+double median_milliseconds(const std::function<void()>& run) {
+    cudaStream_t stream = cuda_compute_stream();
+    cudaEvent_t start, stop;
+    CUDA_CHECK(cudaEventCreate(&start));
+    CUDA_CHECK(cudaEventCreate(&stop));
+    for (int i = 0; i < warmup_runs; i++) run();
+    std::vector<float> times;
+    for (int i = 0; i < timed_runs; i++) {
+        CUDA_CHECK(cudaEventRecord(start, stream));
+        run();
+        CUDA_CHECK(cudaEventRecord(stop, stream));
+        CUDA_CHECK(cudaEventSynchronize(stop));
+        float milliseconds = 0;
+        CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start, stop));
+        times.push_back(milliseconds);
+    }
+    CUDA_CHECK(cudaEventDestroy(start));
+    CUDA_CHECK(cudaEventDestroy(stop));
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+void report(std::vector<Row>& rows, const std::string& kernel, double flops, double milliseconds) {
+    char result[32], detail[64];
+    std::snprintf(result, sizeof result, "%.1f TFLOP/s", flops / (milliseconds * 1e-3) / 1e12);
+    std::snprintf(detail, sizeof detail, "median %.3f ms of %d", milliseconds, timed_runs);
+    std::printf("BENCH %-46s %s  (%s)\n", kernel.c_str(), result, detail);
+    std::fflush(stdout);
+    rows.push_back({kernel, result, detail, false});
+}
+
+void bench(std::vector<Row>& rows, const std::string& kernel, const std::function<void()>& body) {
+    try {
+        body();
+    } catch (const std::exception& error) {
+        std::printf("FAIL  %-46s exception: %s\n", kernel.c_str(), error.what());
+        rows.push_back({kernel, "FAIL", std::string("exception: ") + error.what(), true});
+    }
+}
+
+// C [M, N] = A [M, K] @ B^T, B [N, K] (the nn.Linear layout); FLOPs = 2 M N K.
+void bench_gemm(std::vector<Row>& rows, int64_t M, int64_t N, int64_t K, DType dtype, std::mt19937_64& rng) {
+    const std::string kernel = std::string("gemm ") + dtype_name(dtype) + " " + std::to_string(M) + "x" +
+                               std::to_string(N) + "x" + std::to_string(K) + " (A B^T, f32 C)";
+    bench(rows, kernel, [&] {
+        const Tensor a = random_device({M, K}, rng, dtype), b = random_device({N, K}, rng, dtype);
+        Tensor c = empty({M, N}, DType::f32, Device::cuda);
+        const double milliseconds = median_milliseconds([&] { gpu().gemm(c, a, b, false, true, 1.0, 0.0); });
+        report(rows, kernel, 2.0 * M * N * K, milliseconds);
+    });
+}
+
+// Causal self-attention over T tokens, one document. FLOPs: 4 T^2 H D / 2 forward (causal
+// halves the 4 T^2 H D of QK^T and PV), 2.5 times that backward.
+void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, int64_t D, std::mt19937_64& rng) {
+    const std::string shape = "T " + std::to_string(T) + ", H " + std::to_string(H) + "/" + std::to_string(Hkv) +
+                              ", D " + std::to_string(D) + ", causal";
+    const double forward_flops = 4.0 * double(T) * double(T) * double(H) * double(D) / 2.0;
+    const Tensor q = random_device({T, H, D}, rng), k = random_device({T, Hkv, D}, rng), v = random_device({T, Hkv, D}, rng);
+    std::vector<int32_t> index(T), segment(T, 0);
+    for (int64_t t = 0; t < T; t++) index[t] = static_cast<int32_t>(t);
+    const Tensor index_device = to_device(from_vector(index, {T})), segment_device = to_device(from_vector(segment, {T}));
+    const AttentionMask mask{index_device, segment_device, index_device, segment_device, true};
+    const double scale = 1.0 / std::sqrt(double(D));
+    Tensor out = empty({T, H, D}, DType::f32, Device::cuda), lse = empty({T, H}, DType::f32, Device::cuda);
+    bench(rows, "attention fwd f32 " + shape, [&] {
+        const double milliseconds =
+            median_milliseconds([&] { gpu().attention_block_forward(out, lse, q, k, v, mask, scale); });
+        report(rows, "attention fwd f32 " + shape, forward_flops, milliseconds);
+    });
+    bench(rows, "attention bwd f32 " + shape, [&] {
+        gpu().attention_block_forward(out, lse, q, k, v, mask, scale);
+        const Tensor dout = random_device({T, H, D}, rng);
+        Tensor dq = zeros({T, H, D}, DType::f32, Device::cuda);
+        Tensor dk = zeros({T, Hkv, D}, DType::f32, Device::cuda), dv = zeros({T, Hkv, D}, DType::f32, Device::cuda);
+        const double milliseconds = median_milliseconds(
+            [&] { gpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale); });
+        report(rows, "attention bwd f32 " + shape, 2.5 * forward_flops, milliseconds);
+    });
+}
+
+}  // namespace
+
+void run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng) {
+    bench_gemm(rows, 4096, 4096, 4096, DType::f32, rng);
+    bench_gemm(rows, 4096, 4096, 4096, DType::bf16, rng);
+    bench_gemm(rows, 8192, 2048, 2048, DType::f32, rng);
+    bench_gemm(rows, 8192, 2048, 2048, DType::bf16, rng);
+    bench_attention(rows, 8192, 32, 8, 128, rng);
+}
+
+}  // namespace ringlm::gpu_check

@@ -1,0 +1,174 @@
+// GPU check of the layer kernels: RMSNorm, RoPE, SwiGLU, embedding, softmax, cross-entropy,
+// AdamW; CUDA against CPU on the same random inputs (see gpu_check.cpp for the rules).
+#include "gpu_check.h"
+#include "test_util.h"
+
+namespace ringlm::gpu_check {
+
+using testing::random_ints;
+using testing::random_uniform;
+
+namespace {
+
+void check_rmsnorm(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 37, C = 1000;
+    const double eps = 1e-5;
+    const Tensor x = random_uniform({T, C}, DType::f32, rng), w = random_uniform({C}, DType::f32, rng, 0.5, 1.5);
+    Tensor y = poisoned({T, C}, Device::cpu), inv_rms = poisoned({T}, Device::cpu);
+    checker.check("rmsnorm_forward", [&] {
+        Tensor y_gpu = poisoned({T, C}, Device::cuda), inv_rms_gpu = poisoned({T}, Device::cuda);
+        cpu().rmsnorm_forward(y, inv_rms, x, w, eps);
+        gpu().rmsnorm_forward(y_gpu, inv_rms_gpu, to_device(x), to_device(w), eps);
+        checker.compare("rmsnorm_forward y", y_gpu, y, f32_tolerance);
+        checker.compare("rmsnorm_forward inv_rms", inv_rms_gpu, inv_rms, f32_tolerance);
+    });
+    checker.check("rmsnorm_backward", [&] {
+        const Tensor dy = random_uniform({T, C}, DType::f32, rng);
+        Tensor dx = random_uniform({T, C}, DType::f32, rng), dw = random_uniform({C}, DType::f32, rng);
+        Tensor dx_gpu = to_device(dx), dw_gpu = to_device(dw);
+        cpu().rmsnorm_backward(dx, dw, dy, x, w, inv_rms);
+        gpu().rmsnorm_backward(dx_gpu, dw_gpu, to_device(dy), to_device(x), to_device(w), to_device(inv_rms));
+        checker.compare("rmsnorm_backward dx", dx_gpu, dx, f32_tolerance);
+        checker.compare("rmsnorm_backward dw", dw_gpu, dw, f32_tolerance);
+    });
+}
+
+void check_rope(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 33, H = 4, D = 64;
+    const double theta = 10000.0;
+    const Tensor x = random_uniform({T, H, D}, DType::f32, rng);
+    const Tensor positions = random_ints({T}, rng, 0, 4096);
+    checker.check("rope_forward", [&] {
+        Tensor y = poisoned({T, H, D}, Device::cpu), y_gpu = poisoned({T, H, D}, Device::cuda);
+        cpu().rope_forward(y, x, positions, theta);
+        gpu().rope_forward(y_gpu, to_device(x), to_device(positions), theta);
+        checker.compare("rope_forward", y_gpu, y, f32_tolerance);
+    });
+    checker.check("rope_backward", [&] {
+        Tensor dx = random_uniform({T, H, D}, DType::f32, rng), dx_gpu = to_device(dx);
+        cpu().rope_backward(dx, x, positions, theta);
+        gpu().rope_backward(dx_gpu, to_device(x), to_device(positions), theta);
+        checker.compare("rope_backward", dx_gpu, dx, f32_tolerance);
+    });
+}
+
+void check_swiglu(Checker& checker, std::mt19937_64& rng) {
+    const Shape shape{50, 300};
+    const Tensor gate = random_uniform(shape, DType::f32, rng, -4, 4), up = random_uniform(shape, DType::f32, rng);
+    checker.check("swiglu_forward", [&] {
+        Tensor out = poisoned(shape, Device::cpu), out_gpu = poisoned(shape, Device::cuda);
+        cpu().swiglu_forward(out, gate, up);
+        gpu().swiglu_forward(out_gpu, to_device(gate), to_device(up));
+        checker.compare("swiglu_forward", out_gpu, out, f32_tolerance);
+    });
+    checker.check("swiglu_backward", [&] {
+        const Tensor dout = random_uniform(shape, DType::f32, rng);
+        Tensor dgate = random_uniform(shape, DType::f32, rng), dup = random_uniform(shape, DType::f32, rng);
+        Tensor dgate_gpu = to_device(dgate), dup_gpu = to_device(dup);
+        cpu().swiglu_backward(dgate, dup, dout, gate, up);
+        gpu().swiglu_backward(dgate_gpu, dup_gpu, to_device(dout), to_device(gate), to_device(up));
+        checker.compare("swiglu_backward dgate", dgate_gpu, dgate, f32_tolerance);
+        checker.compare("swiglu_backward dup", dup_gpu, dup, f32_tolerance);
+    });
+}
+
+void check_embedding(Checker& checker, std::mt19937_64& rng) {
+    const int64_t V = 50, C = 96, T = 300;  // T >> V: most ids repeat
+    const Tensor table = random_uniform({V, C}, DType::f32, rng);
+    const Tensor ids = random_ints({T}, rng, 0, static_cast<int32_t>(V));
+    checker.check("embedding_forward", [&] {
+        Tensor out = poisoned({T, C}, Device::cpu), out_gpu = poisoned({T, C}, Device::cuda);
+        cpu().embedding_forward(out, table, ids);
+        gpu().embedding_forward(out_gpu, to_device(table), to_device(ids));
+        checker.compare("embedding_forward", out_gpu, out, f32_tolerance);
+    });
+    checker.check("embedding_backward", [&] {
+        const Tensor dout = random_uniform({T, C}, DType::f32, rng);
+        Tensor dtable = random_uniform({V, C}, DType::f32, rng), dtable_gpu = to_device(dtable);
+        cpu().embedding_backward(dtable, dout, ids);
+        gpu().embedding_backward(dtable_gpu, to_device(dout), to_device(ids));
+        checker.compare("embedding_backward", dtable_gpu, dtable, f32_tolerance);
+    });
+}
+
+void check_softmax(Checker& checker, std::mt19937_64& rng) {
+    const Shape shape{20, 1001};
+    const Tensor x = random_uniform(shape, DType::f32, rng, -5, 5);
+    Tensor y = poisoned(shape, Device::cpu);
+    checker.check("softmax_forward", [&] {
+        Tensor y_gpu = poisoned(shape, Device::cuda);
+        cpu().softmax_forward(y, x);
+        gpu().softmax_forward(y_gpu, to_device(x));
+        checker.compare("softmax_forward", y_gpu, y, f32_tolerance);
+    });
+    checker.check("softmax_backward", [&] {
+        const Tensor dy = random_uniform(shape, DType::f32, rng);
+        Tensor dx = random_uniform(shape, DType::f32, rng), dx_gpu = to_device(dx);
+        cpu().softmax_backward(dx, dy, y);
+        gpu().softmax_backward(dx_gpu, to_device(dy), to_device(y));
+        checker.compare("softmax_backward", dx_gpu, dx, f32_tolerance);
+    });
+}
+
+void check_cross_entropy(Checker& checker, std::mt19937_64& rng) {
+    const int64_t R = 40, V = 3001;
+    const Tensor logits = random_uniform({R, V}, DType::f32, rng, -5, 5);
+    Tensor labels = random_ints({R}, rng, 0, static_cast<int32_t>(V));
+    for (int64_t r = 0; r < R; r += 4) labels.data<int32_t>()[r] = -100;  // ignored rows
+    Tensor losses = poisoned({R}, Device::cpu), lse = poisoned({R}, Device::cpu);
+    checker.check("cross_entropy_forward", [&] {
+        Tensor losses_gpu = poisoned({R}, Device::cuda), lse_gpu = poisoned({R}, Device::cuda);
+        cpu().cross_entropy_forward(losses, lse, logits, labels);
+        gpu().cross_entropy_forward(losses_gpu, lse_gpu, to_device(logits), to_device(labels));
+        checker.compare("cross_entropy_forward losses", losses_gpu, losses, f32_tolerance);
+        checker.compare("cross_entropy_forward lse", lse_gpu, lse, f32_tolerance);
+    });
+    const Tensor dlosses = random_uniform({R}, DType::f32, rng);
+    checker.check("cross_entropy_backward", [&] {
+        Tensor dlogits = poisoned({R, V}, Device::cpu), dlogits_gpu = poisoned({R, V}, Device::cuda);
+        cpu().cross_entropy_backward(dlogits, logits, lse, labels, dlosses);
+        gpu().cross_entropy_backward(dlogits_gpu, to_device(logits), to_device(lse), to_device(labels),
+                                     to_device(dlosses));
+        checker.compare("cross_entropy_backward", dlogits_gpu, dlogits, f32_tolerance);
+    });
+    checker.check("cross_entropy_backward in place", [&] {
+        // dlogits may alias logits (the op reuses the logits chunk as scratch)
+        Tensor in_place = host_as(logits, DType::f32), in_place_gpu = to_device(logits);
+        cpu().cross_entropy_backward(in_place, in_place, lse, labels, dlosses);
+        gpu().cross_entropy_backward(in_place_gpu, in_place_gpu, to_device(lse), to_device(labels), to_device(dlosses));
+        checker.compare("cross_entropy_backward in place", in_place_gpu, in_place, f32_tolerance);
+    });
+}
+
+void check_adamw(Checker& checker, std::mt19937_64& rng) {
+    const int64_t n = 10007;
+    AdamWStep step;
+    step.learning_rate = 1e-2f;
+    step.weight_decay = 0.1f;
+    step.grad_scale = 0.5f;
+    step.step = 3;
+    checker.check("adamw_update", [&] {
+        Tensor param = random_uniform({n}, DType::f32, rng), grad = random_uniform({n}, DType::f32, rng);
+        Tensor m = random_uniform({n}, DType::f32, rng, -0.1, 0.1), v = random_uniform({n}, DType::f32, rng, 0, 0.1);
+        Tensor param_gpu = to_device(param), m_gpu = to_device(m), v_gpu = to_device(v);
+        cpu().adamw_update(param, grad, m, v, step);
+        gpu().adamw_update(param_gpu, to_device(grad), m_gpu, v_gpu, step);
+        checker.compare("adamw_update param", param_gpu, param, f32_tolerance);
+        checker.compare("adamw_update m", m_gpu, m, f32_tolerance);
+        checker.compare("adamw_update v", v_gpu, v, f32_tolerance);
+    });
+}
+
+}  // namespace
+
+void check_layers(Checker& checker, std::mt19937_64& rng) {
+    check_rmsnorm(checker, rng);
+    check_rope(checker, rng);
+    check_swiglu(checker, rng);
+    check_embedding(checker, rng);
+    check_softmax(checker, rng);
+    check_cross_entropy(checker, rng);
+    check_adamw(checker, rng);
+}
+
+}  // namespace ringlm::gpu_check
