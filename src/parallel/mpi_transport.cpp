@@ -1,0 +1,124 @@
+// The MPI transport: MPI_Isend/MPI_Irecv for the ring, MPI_Iallgather and
+// MPI_Ireduce_scatter_block for the all-gather variants. Host tensors only (the NCCL
+// transport moves device tensors). Floating tensors are f32 (the ring's partials are fp32 by
+// design), i32 for indices and segments.
+#include "parallel/topology.h"
+#include "parallel/transport.h"
+
+#include <chrono>
+
+namespace ringlm {
+
+double Transport::take_wait_seconds() {
+    const double seconds = wait_seconds_;
+    wait_seconds_ = 0;
+    return seconds;
+}
+
+namespace {
+
+MPI_Datatype mpi_type(const Tensor& t) {
+    switch (t.dtype()) {
+        case DType::f32: return MPI_FLOAT;
+        case DType::f64: return MPI_DOUBLE;
+        case DType::i32: return MPI_INT32_T;
+        case DType::i64: return MPI_INT64_T;
+        default: fail("mpi transport: cannot send {}", t.describe());
+    }
+}
+
+int mpi_count(const Tensor& t, const char* what) {
+    if (t.numel() > INT32_MAX) fail("mpi transport: {} of {} elements exceeds MPI's int count", what, t.numel());
+    if (t.device() != Device::cpu) fail("mpi transport: {} is on {}, the MPI transport moves host tensors", what, device_name(t.device()));
+    return static_cast<int>(t.numel());
+}
+
+class MpiPending final : public PendingExchange {
+public:
+    MpiPending(double& wait_seconds, const char* what) : wait_seconds_(wait_seconds), what_(what) {}
+    ~MpiPending() override {
+        try {
+            wait();
+        } catch (...) {  // a destructor must not throw; wait() already turned the failure into a message
+        }
+    }
+    void wait() override {
+        if (requests.empty()) return;
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<MPI_Status> statuses(requests.size());
+        const int code = MPI_Waitall(static_cast<int>(requests.size()), requests.data(), statuses.data());
+        requests.clear();
+        wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        check_mpi(code, what_);
+    }
+    std::vector<MPI_Request> requests;
+
+private:
+    double& wait_seconds_;
+    const char* what_;
+};
+
+class MpiTransport final : public Transport {
+public:
+    explicit MpiTransport(MPI_Comm comm) : comm_(comm) {
+        MPI_Comm_size(comm_, &size_);
+        MPI_Comm_rank(comm_, &rank_);
+    }
+    int sp_size() const override { return size_; }
+    int sp_rank() const override { return rank_; }
+
+    std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
+                                                const std::vector<Tensor>& receive) override {
+        if (send.size() != receive.size()) fail("ring_shift: {} tensors sent, {} received", send.size(), receive.size());
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, "ring exchange (MPI_Isend/MPI_Irecv)");
+        const int next = (rank_ + 1) % size_, previous = (rank_ + size_ - 1) % size_;
+        for (size_t i = 0; i < send.size(); i++) {
+            if (send[i].numel() != receive[i].numel() || send[i].dtype() != receive[i].dtype())
+                fail("ring_shift: sends {} but receives into {}", send[i].describe(), receive[i].describe());
+            MPI_Request request;
+            check_mpi(MPI_Irecv(receive[i].raw(), mpi_count(receive[i], "ring receive"), mpi_type(receive[i]), previous,
+                                static_cast<int>(i), comm_, &request),
+                      "ring receive (MPI_Irecv)");
+            pending->requests.push_back(request);
+            check_mpi(MPI_Isend(send[i].raw(), mpi_count(send[i], "ring send"), mpi_type(send[i]), next,
+                                static_cast<int>(i), comm_, &request),
+                      "ring send (MPI_Isend)");
+            pending->requests.push_back(request);
+        }
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override {
+        if (out.numel() != in.numel() * size_ || in.dtype() != out.dtype())
+            fail("all_gather: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, "all-gather (MPI_Iallgather)");
+        MPI_Request request;
+        check_mpi(MPI_Iallgather(in.raw(), mpi_count(in, "all-gather input"), mpi_type(in), out.raw(),
+                                 mpi_count(in, "all-gather input"), mpi_type(out), comm_, &request),
+                  "all-gather (MPI_Iallgather)");
+        pending->requests.push_back(request);
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) override {
+        if (in.numel() != out.numel() * size_ || in.dtype() != out.dtype())
+            fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, "reduce-scatter (MPI_Ireduce_scatter_block)");
+        MPI_Request request;
+        check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), mpi_count(out, "reduce-scatter output"), mpi_type(in),
+                                            MPI_SUM, comm_, &request),
+                  "reduce-scatter (MPI_Ireduce_scatter_block)");
+        pending->requests.push_back(request);
+        return pending;
+    }
+
+private:
+    MPI_Comm comm_;
+    int size_ = 1, rank_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_mpi_transport(MPI_Comm sp_comm) { return std::make_unique<MpiTransport>(sp_comm); }
+
+}  // namespace ringlm

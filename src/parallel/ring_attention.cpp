@@ -1,0 +1,53 @@
+#include "parallel/ring_attention.h"
+
+namespace ringlm {
+
+namespace {
+
+void check_inputs(const RingAttentionInputs& in) {
+    const int64_t T = in.q.size(0);
+    if (in.q.dim() != 3 || in.k.dim() != 3 || in.k.shape() != in.v.shape() || in.k.size(0) != T ||
+        in.k.size(2) != in.q.size(2) || in.q.size(1) % in.k.size(1) != 0)
+        fail("ring_attention: q {} with k {} and v {}: expected q [T, H, D], k and v [T, Hkv, D], H % Hkv == 0",
+             in.q.describe(), in.k.describe(), in.v.describe());
+    if (in.global_index.numel() != T || in.segment_ids.numel() != T)
+        fail("ring_attention: {} queries but {} global indices and {} segment ids", T, in.global_index.numel(),
+             in.segment_ids.numel());
+    if (in.q.dtype() != DType::f32) fail("ring_attention: computes in f32, got q {}", in.q.describe());
+}
+
+bool is_all_gather(RingAttnFunc variant) { return variant == RingAttnFunc::varlen_llama3; }
+
+}  // namespace
+
+Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
+                      AttentionReplay* replay) {
+    check_inputs(in);
+    Tensor out, lse;
+    if (replay && replay->out.defined()) {
+        out = replay->out;
+        lse = replay->lse;
+    } else {
+        out = empty(in.q.shape(), DType::f32, in.q.device());
+        lse = empty({in.q.size(0), in.q.size(1)}, DType::f32, in.q.device());
+        if (is_all_gather(variant)) {
+            varlen_llama3_forward(transport, in, out, lse);
+        } else {
+            ring_pass_forward(transport, in, out, lse);
+        }
+        if (replay) *replay = AttentionReplay{out, lse};
+    }
+    tape.record("ring_attention", out, [&transport, variant, in, out, lse](Grads& grads, const Tensor& dout) {
+        Tensor& dq = grads.of(in.q);
+        Tensor& dk = grads.of(in.k);
+        Tensor& dv = grads.of(in.v);
+        if (is_all_gather(variant)) {
+            varlen_llama3_backward(transport, in, out, lse, dout, dq, dk, dv);
+        } else {
+            ring_pass_backward(transport, in, out, lse, dout, dq, dk, dv);
+        }
+    });
+    return out;
+}
+
+}  // namespace ringlm

@@ -1,0 +1,56 @@
+// Ring attention (DESIGN.md "Ring attention"): causal attention of this rank's chunk of
+// queries against the keys/values of the whole sequence-parallel group, without any rank
+// holding the whole sequence.
+//
+// Every variant computes with the attention block kernel and the global-index/segment mask,
+// so all of them respect document boundaries in packed rows. The chunk layout (contiguous,
+// zigzag, striped) is the data layer's business (src/data/batch.h); here it only shows up as
+// which global indices a rank holds. Two implementations:
+//   ring pass  (batch_ring, batch_zigzag, batch_stripe, ring_pass.cpp): K/V blocks travel
+//              around the ring, S steps, the next block in flight while this one computes;
+//              blocks merge with their log-sum-exp. Backward: dQ stays home, dK/dV travel
+//              with their K/V and arrive home after S steps.
+//   all-gather (varlen_llama3, varlen_llama3.cpp): K/V gathered heads_k_stride KV heads at a
+//              time (the next group in flight while this one computes), local attention;
+//              backward reduce-scatters dK/dV.
+// Partial outputs, LSE, dQ and the travelling dK/dV are f32.
+#pragma once
+
+#include "autograd/tape.h"
+#include "config/config.h"
+#include "parallel/transport.h"
+
+namespace ringlm {
+
+// What each implementation receives: this rank's tensors.
+struct RingAttentionInputs {
+    Tensor q;             // [T, H, D]
+    Tensor k, v;          // [T, Hkv, D]
+    Tensor global_index;  // i32 [T], positions in the whole row(s)
+    Tensor segment_ids;   // i32 [T]
+    double scale = 1.0;
+    int64_t heads_k_stride = 0;  // varlen_llama3: KV heads per all-gather (0 = all)
+};
+
+// out [T, H, D], lse f32 [T, H]: overwritten.
+void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
+// dq [T, H, D], dk, dv [T, Hkv, D]: accumulated into. out and lse are the final forward's.
+void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+                        const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
+void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+                            const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+
+// A layer's attention output and LSE from the first forward of a checkpointed layer, so the
+// recomputation during backward does not run the ring (or the all-gather) again.
+struct AttentionReplay {
+    Tensor out, lse;
+};
+
+// The op: forward through the chosen variant, one tape node whose backward runs the
+// variant's backward. With `replay`: an empty replay is filled; a filled one is used
+// instead of computing (the recompute pass of activation checkpointing).
+Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
+                      AttentionReplay* replay = nullptr);
+
+}  // namespace ringlm

@@ -1,0 +1,53 @@
+// Transport: how the ranks of a sequence-parallel group exchange tensors. One interface, two
+// implementations: MPI (here) and NCCL (cuda/, with the CUDA backend). Ring attention talks
+// only to this; nothing above the parallel layer knows which one runs.
+//
+// Every exchange is non-blocking: start it, compute, then wait() on what it returned. The
+// time spent inside wait() is the "ring wait" of the metrics: communication the compute did
+// not hide.
+#pragma once
+
+#include "tensor/tensor.h"
+
+#include <mpi.h>
+
+#include <memory>
+#include <vector>
+
+namespace ringlm {
+
+// An exchange in flight. wait() completes it (idempotent); the destructor waits too, so a
+// buffer is never reused while the network still writes into it.
+class PendingExchange {
+public:
+    virtual ~PendingExchange() = default;
+    virtual void wait() = 0;
+};
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    virtual int sp_size() const = 0;
+    virtual int sp_rank() const = 0;
+
+    // Ring step: send each of `send` to the next rank (sp_rank + 1 mod S) and receive the
+    // previous rank's into `receive` (same shapes, pairwise). `send` and `receive` must not
+    // alias: callers double-buffer.
+    virtual std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
+                                                        const std::vector<Tensor>& receive) = 0;
+    // out [S * n, ...] = the `in` [n, ...] of every rank of the group, in rank order.
+    virtual std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) = 0;
+    // out [n, ...] = sum over the group of rows [r*n, (r+1)*n) of each rank's `in` [S*n, ...].
+    virtual std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) = 0;
+
+    // Seconds spent in wait() since the last call (and reset it).
+    double take_wait_seconds();
+
+protected:
+    double wait_seconds_ = 0;
+};
+
+// Transport of an SP group over MPI (the group's communicator from Topology).
+std::unique_ptr<Transport> make_mpi_transport(MPI_Comm sp_comm);
+
+}  // namespace ringlm
