@@ -88,7 +88,7 @@ void bind_gradients(const Llama& model, Grads& grads) {
 }
 
 Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch,
-                       double scale) {
+                       double scale, int64_t /*layer*/) {
     AttentionMask mask{batch.global_index, batch.segment_ids, batch.global_index, batch.segment_ids, true};
     return attention(tape, q, k, v, mask, scale);
 }
@@ -96,8 +96,9 @@ Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
 namespace {
 
 // One decoder layer: x [T, dim] -> x + attention block -> + MLP block.
-Tensor decoder_layer(Tape& tape, const Llama& model, const LlamaLayer& layer, const TokenBatch& batch,
+Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const TokenBatch& batch,
                      const ForwardOptions& options, const Tensor& x) {
+    const LlamaLayer& layer = model.layers[layer_index];
     const ModelConfig& c = model.config;
     const int64_t T = x.size(0), D = c.head_dim();
 
@@ -106,7 +107,7 @@ Tensor decoder_layer(Tape& tape, const Llama& model, const LlamaLayer& layer, co
     Tensor q = rope(tape, reshape(tape, linear(tape, xn, layer.wq), {T, c.n_heads, D}), batch.position_ids, c.rope_theta);
     Tensor k = rope(tape, reshape(tape, linear(tape, xn, layer.wk), {T, c.n_kv_heads, D}), batch.position_ids, c.rope_theta);
     Tensor v = reshape(tape, linear(tape, xn, layer.wv), {T, c.n_kv_heads, D});
-    Tensor attended = options.attention(tape, q, k, v, batch, 1.0 / std::sqrt(static_cast<double>(D)));
+    Tensor attended = options.attention(tape, q, k, v, batch, 1.0 / std::sqrt(static_cast<double>(D)), layer_index);
     Tensor h = add(tape, x, linear(tape, reshape(tape, attended, {T, c.n_heads * D}), layer.wo));
 
     // MLP: w2(silu(w1 x) * w3 x)
@@ -119,8 +120,10 @@ Tensor decoder_layer(Tape& tape, const Llama& model, const LlamaLayer& layer, co
 
 Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
     Tensor x = embedding(tape, model.tok_embeddings, batch.input_ids);
-    for (const LlamaLayer& layer : model.layers) {
-        auto region = [&model, &layer, &batch, &options](Tape& t, const Tensor& input) {
+    for (int64_t layer = 0; layer < model.config.n_layers; layer++) {
+        // The region is run again during backward when checkpointing: model, batch and
+        // options must outlive tape.backward (they do: the caller owns all three).
+        auto region = [&model, layer, &batch, &options](Tape& t, const Tensor& input) {
             return decoder_layer(t, model, layer, batch, options, input);
         };
         x = options.gradient_checkpointing && tape.recording() ? checkpoint(tape, "decoder_layer", region, x)

@@ -50,12 +50,13 @@ void init_llama_weights(Llama& model, uint64_t seed);
 // Makes gradients flow into model.gradients.
 void bind_gradients(const Llama& model, Grads& grads);
 
-// Attention of the batch's queries against its keys/values: the local kernel by default;
-// sequence parallelism substitutes ring attention here and nowhere else.
+// Attention of the batch's queries against its keys/values in decoder layer `layer`: the
+// local kernel by default; sequence parallelism substitutes ring attention here and nowhere
+// else (src/train/training_setup.cpp).
 using AttentionFunction = std::function<Tensor(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
-                                               const TokenBatch& batch, double scale)>;
+                                               const TokenBatch& batch, double scale, int64_t layer)>;
 Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch,
-                       double scale);
+                       double scale, int64_t layer);
 
 struct ForwardOptions {
     bool gradient_checkpointing = false;

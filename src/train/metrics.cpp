@@ -34,6 +34,7 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"step_s", m.step_seconds},
                           {"compute_s", m.compute_seconds},
                           {"ring_wait_s", m.ring_wait_seconds},
+                          {"attention_s", m.ring_compute_seconds},
                           {"allreduce_s", m.allreduce_seconds},
                           {"peak_mem_bytes", m.peak_memory_bytes}};
     jsonl_ << record.dump() << '\n';

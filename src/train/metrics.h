@@ -15,7 +15,10 @@ struct StepMetrics {
     double step_seconds = 0, tokens_per_second = 0;
     double elapsed_seconds = 0, eta_seconds = 0;
     // per-step time split, this rank (seconds)
-    double compute_seconds = 0, ring_wait_seconds = 0, allreduce_seconds = 0;
+    double compute_seconds = 0;       // forward + backward, ring waits excluded
+    double ring_wait_seconds = 0;     // blocked on the SP ring / all-gather (communication not hidden)
+    double ring_compute_seconds = 0;  // inside ring attention's block kernels
+    double allreduce_seconds = 0;     // gradient all-reduce
     int64_t peak_memory_bytes = 0;  // the largest over all ranks
     std::string layout;  // "S=2 D=1 batch_zigzag"
 };

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "ops/ops.h"
+#include "parallel/ring_attention.h"
 #include "tensor/allocator.h"
 #include "train/checkpoint.h"
 #include "train/evaluation.h"
@@ -22,13 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-struct StepResult {
-    double loss_sum = 0, loss_tokens = 0;
-    double compute_seconds = 0, allreduce_seconds = 0;
-};
+}  // namespace
 
-// Forward and backward of every micro batch of `step`, gradients summed into model.gradients
-// and then over the world.
 StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     const Config& c = setup.config;
     Llama& model = setup.model;
@@ -47,6 +43,11 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
         result.loss_tokens += static_cast<double>(count_loss_tokens(batch));
     }
     result.compute_seconds = seconds_since(compute_start);
+    if (setup.transport) {
+        result.ring_wait_seconds = setup.transport->take_wait_seconds();
+        result.ring_compute_seconds = take_ring_compute_seconds();
+        result.compute_seconds -= result.ring_wait_seconds;
+    }
 
     const auto allreduce_start = Clock::now();
     if (setup.topology.world_size > 1) {
@@ -60,11 +61,11 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     return result;
 }
 
+namespace {
+
 std::string layout_text(const TrainingSetup& setup) {
-    const RingAttnFunc variant =
-        resolve_ring_attn_func(setup.config.parallel.ring_attn_func, setup.config.data.sample_packing);
     return fmt::format("S={} D={} {}", setup.topology.sp_size, setup.topology.dp_size,
-                       setup.topology.sp_size > 1 ? name(variant) : std::string_view("local attention"));
+                       setup.topology.sp_size > 1 ? name(setup.variant) : std::string_view("local attention"));
 }
 
 int64_t peak_memory_over_ranks() {
@@ -163,6 +164,8 @@ TrainSummary run_training(TrainingSetup& setup) {
         m.eta_seconds = m.elapsed_seconds / static_cast<double>(step + 1 - summary.first_step) *
                         static_cast<double>(setup.total_steps - step - 1);
         m.compute_seconds = result.compute_seconds;
+        m.ring_wait_seconds = result.ring_wait_seconds;
+        m.ring_compute_seconds = result.ring_compute_seconds;
         m.allreduce_seconds = result.allreduce_seconds;
         m.peak_memory_bytes = peak_memory_over_ranks();
         m.layout = layout_text(setup);

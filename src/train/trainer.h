@@ -20,4 +20,13 @@ struct TrainSummary {
 
 TrainSummary run_training(TrainingSetup& setup);
 
+// One optimizer step's gradients: forward + backward of every micro batch of `step` into
+// model.gradients (zeroed first), then summed over the world with the loss sum and the
+// loss-token count. The optimizer update is not applied.
+struct StepResult {
+    double loss_sum = 0, loss_tokens = 0;
+    double compute_seconds = 0, ring_wait_seconds = 0, ring_compute_seconds = 0, allreduce_seconds = 0;
+};
+StepResult accumulate_gradients(TrainingSetup& setup, int64_t step);
+
 }  // namespace ringlm

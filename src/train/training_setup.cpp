@@ -2,6 +2,7 @@
 
 #include "backend/cpu/cpu_threads.h"
 #include "model/pretrained.h"
+#include "parallel/ring_attention.h"
 #include "train/checkpoint.h"
 
 #include <cmath>
@@ -40,6 +41,29 @@ ChunkLayout chunk_layout_for(RingAttnFunc variant) {
     return ChunkLayout::contiguous;
 }
 
+// Ring attention as the model's attention. With activation checkpointing each layer's
+// attention output and LSE from the first forward are kept (per micro batch, recognised by
+// its input ids tensor), so the recomputation in backward never runs the ring again.
+AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc variant, int64_t heads_k_stride,
+                                              bool checkpointing, int64_t n_layers) {
+    struct Replays {
+        uint64_t batch_id = 0;
+        std::vector<AttentionReplay> layers;
+    };
+    auto replays = std::make_shared<Replays>();
+    return [&transport, variant, heads_k_stride, checkpointing, n_layers, replays](
+               Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch, double scale,
+               int64_t layer) {
+        RingAttentionInputs in{q, k, v, batch.global_index, batch.segment_ids, scale, heads_k_stride};
+        if (!checkpointing) return ring_attention(tape, transport, variant, in);
+        if (replays->batch_id != batch.input_ids.id()) {
+            replays->batch_id = batch.input_ids.id();
+            replays->layers.assign(static_cast<size_t>(n_layers), AttentionReplay{});
+        }
+        return ring_attention(tape, transport, variant, in, &replays->layers[static_cast<size_t>(layer)]);
+    };
+}
+
 }  // namespace
 
 TrainingSetup make_training_setup(const Config& config, bool for_training) {
@@ -76,12 +100,15 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
     if (config.parallel.heads_k_stride > 0 && model_config.n_kv_heads % config.parallel.heads_k_stride != 0)
         fail_uniform("{}: heads_k_stride {} must divide the model's {} KV heads", config.source,
                      config.parallel.heads_k_stride, model_config.n_kv_heads);
-    if (topology.sp_size > 1)
-        fail_uniform("{}: sequence_parallel_degree {} needs ring attention, which this build does not have yet "
-                     "(use sequence_parallel_degree: 1)",
-                     config.source, topology.sp_size);
+    setup.variant = variant;
     setup.layout = SequenceLayout{chunk_layout_for(variant), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
+    if (topology.sp_size > 1) {
+        setup.transport = make_mpi_transport(topology.sp_comm.get());
+        setup.forward.attention = sequence_parallel_attention(*setup.transport, variant, config.parallel.heads_k_stride,
+                                                              config.training.gradient_checkpointing,
+                                                              model_config.n_layers);
+    }
 
     setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), model_config.vocab_size);
     if (!config.data.test_datasets.empty()) {

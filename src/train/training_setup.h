@@ -9,6 +9,7 @@
 #include "data/sampler.h"
 #include "model/llama.h"
 #include "parallel/topology.h"
+#include "parallel/transport.h"
 
 #include <memory>
 #include <optional>
@@ -25,6 +26,8 @@ struct TrainingSetup {
     DocumentSplit split;                  // document indices into corpus (train) and the eval corpus
     std::unique_ptr<Sampler> sampler;
     SequenceLayout layout;
+    RingAttnFunc variant = RingAttnFunc::batch_zigzag;  // resolved; used when sp_size > 1
+    std::unique_ptr<Transport> transport;               // the SP group's; null when sp_size == 1
     ForwardOptions forward;
     int64_t total_steps = 0;
     std::optional<std::string> resume_from;  // checkpoint to load, resolved from resume_from_checkpoint
