@@ -333,6 +333,12 @@ void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor
                                      f32(kernel, k, "k"), f32(kernel, v, "v"), args, work.raw(), stream_);
 }
 
+void CudaBackend::attention_merge(Tensor& out, Tensor& lse, const Tensor& out_block, const Tensor& lse_block) {
+    const char* kernel = "attention_merge";
+    kernels::attention_merge(f32(kernel, out, "out"), f32(kernel, lse, "lse"), f32(kernel, out_block, "out_block"),
+                             f32(kernel, lse_block, "lse_block"), lse.numel(), out.cols(), stream_);
+}
+
 void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                                            const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                            const AttentionMask& mask, double scale) {

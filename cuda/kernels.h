@@ -65,6 +65,11 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* labels,
                             const float* dlosses, int64_t rows, int64_t V, cudaStream_t stream);
 
+// --- attention_merge.cu ------------------------------------------------------------------
+// out [rows, D], lse [rows] in place, merged with out_block, lse_block (formula in backend.h).
+void attention_merge(float* out, float* lse, const float* out_block, const float* lse_block, int64_t rows, int64_t D,
+                     cudaStream_t stream);
+
 // --- attention_block.cu, attention_block_backward.cu --------------------------------------
 struct AttentionArgs {
     int64_t Tq = 0, Tk = 0, H = 0, Hkv = 0, D = 0;

@@ -120,6 +120,12 @@ public:
     virtual void attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout,
                                           const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                                           const Tensor& lse, const AttentionMask& mask, double scale) = 0;
+    // --- attention merge: two partial attentions over disjoint key sets (ring attention) ---
+    // In place, out, out_block [T, H, D], lse, lse_block [T, H] (f32, or f64 for f64 outputs):
+    //   lse' = max(lse, lse_block) + log1p(exp(min(lse, lse_block) - max(lse, lse_block)))
+    //   out = exp(lse - lse') out + exp(lse_block - lse') out_block;  lse = lse'
+    // A side at lse = -inf (it saw no key) contributes nothing; both at -inf leave out and lse.
+    virtual void attention_merge(Tensor& out, Tensor& lse, const Tensor& out_block, const Tensor& lse_block) = 0;
 
     // --- column slices (varlen_llama3: a group of heads as one contiguous tensor) ----------
     // Both tensors are 2-D with the same rows R; [T, H, D] tensors are viewed as [T, H*D], so

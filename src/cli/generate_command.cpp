@@ -6,7 +6,7 @@
 #include "model/generate.h"
 #include "model/pretrained.h"
 
-#include <fmt/core.h>
+#include <fmt/ranges.h>
 
 namespace ringlm {
 
@@ -15,6 +15,7 @@ namespace {
 struct GenerateArguments {
     std::string model, tokenizer, prompt;
     SamplingOptions sampling;
+    bool print_ids = false;
 };
 
 void run_generate(const GenerateArguments& arguments) {
@@ -24,6 +25,9 @@ void run_generate(const GenerateArguments& arguments) {
     const std::vector<int32_t> continuation = generate(model, prompt, arguments.sampling);
     std::vector<int32_t> all = prompt;
     all.insert(all.end(), continuation.begin(), continuation.end());
+    if (arguments.print_ids) {
+        fmt::print("prompt ids: {}\ngenerated ids: {}\n", fmt::join(prompt, " "), fmt::join(continuation, " "));
+    }
     fmt::print("{}\n", tokenizer->decode(all));
 }
 
@@ -42,6 +46,7 @@ void register_generate_command(CLI::App& app) {
     command->add_option("--top-p", arguments->sampling.top_p, "nucleus sampling mass")->default_val(1.0)
         ->check(CLI::Range(0.0, 1.0));
     command->add_option("--seed", arguments->sampling.seed, "sampling seed")->default_val(0);
+    command->add_flag("--print-ids", arguments->print_ids, "also print the prompt and generated token ids");
     command->callback([arguments] { run_generate(*arguments); });
 }
 

@@ -37,6 +37,9 @@ void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tens
 // dq [T, H, D], dk, dv [T, Hkv, D]: accumulated into. out and lse are the final forward's.
 void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                         const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+// Seconds this rank spent computing in ring_pass_forward/backward (attention blocks, merges)
+// since the last call, and reset it: the "attention compute" of the step metrics.
+double take_ring_compute_seconds();
 void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
 void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                             const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);

@@ -36,6 +36,7 @@ public:
                                 const Tensor& dlosses) override;
     void attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                                  const AttentionMask& mask, double scale) override;
+    void attention_merge(Tensor& out, Tensor& lse, const Tensor& out_block, const Tensor& lse_block) override;
     void attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                                   const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                   const AttentionMask& mask, double scale) override;

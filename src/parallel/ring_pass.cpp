@@ -1,0 +1,208 @@
+// The ring pass of ring attention (batch_ring, batch_zigzag, batch_stripe): K/V blocks travel
+// around the sequence-parallel group, S steps, while each rank's queries stay home.
+//
+// At step t rank r holds the K/V block of rank (r - t) mod S. The chunk layout only shows up
+// in the global indices the block carries with it, so one attention block kernel with the
+// global-index/segment mask serves contiguous, zigzag and striped chunks alike.
+//
+// Double buffering: at each step the next block is already in flight (sent from the block being
+// computed on, received into the other buffer), so the wire time hides behind the compute;
+// a buffer is never sent from or received into while a kernel reads it.
+//
+// Backward: dQ accumulates at home. Each block's dK/dV accumulator travels with it: a rank adds
+// its contribution and passes it on, so after S shifts every accumulator is back at its owner.
+// The contribution of step t is computed into a scratch block while the accumulator from step
+// t-1 is still on the wire, then added to it on arrival.
+#include "parallel/ring_attention.h"
+
+#include "backend/backend.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace ringlm {
+
+namespace {
+
+double ring_compute_seconds = 0;
+
+// Seconds of one compute phase, added to ring_compute_seconds. On an asynchronous device this
+// is the time to queue the kernels; the ring wait then holds the rest.
+class ComputeTimer {
+public:
+    ComputeTimer() : start_(std::chrono::steady_clock::now()) {}
+    ~ComputeTimer() {
+        ring_compute_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+
+private:
+    std::chrono::steady_clock::time_point start_;
+};
+
+// A K/V block with its mask data: what travels around the ring in forward and backward.
+struct KvBlock {
+    Tensor k, v, index, segment;
+    std::vector<Tensor> tensors() const { return {k, v, index, segment}; }
+};
+
+KvBlock empty_block_like(const KvBlock& block) {
+    return {empty_like(block.k), empty_like(block.v), empty_like(block.index), empty_like(block.segment)};
+}
+
+// The ranges of a block's global indices and segment ids, read on the host.
+struct BlockRange {
+    int32_t index_min = 0, index_max = 0, segment_min = 0, segment_max = 0;
+};
+
+BlockRange block_range(const Tensor& index, const Tensor& segment) {
+    auto on_host = [](const Tensor& x) {
+        if (x.device() == Device::cpu) return x;
+        Tensor host = empty(x.shape(), x.dtype(), Device::cpu);
+        backend(x).copy(host, x);
+        return host;
+    };
+    const Tensor host_index = on_host(index), host_segment = on_host(segment);
+    const int32_t* indices = host_index.data<int32_t>();
+    const int32_t* segments = host_segment.data<int32_t>();
+    const int64_t T = index.numel();
+    if (T == 0) return {};
+    const auto [index_min, index_max] = std::minmax_element(indices, indices + T);
+    const auto [segment_min, segment_max] = std::minmax_element(segments, segments + T);
+    return {*index_min, *index_max, *segment_min, *segment_max};
+}
+
+// False when no key of the block can be visible to any query (causal): every key comes after
+// every query (batch_ring's blocks from later ranks) or the segment ranges are disjoint. The
+// kernel would find that tile by tile; skipping here saves the call.
+bool block_can_contribute(const BlockRange& queries, const BlockRange& keys) {
+    if (keys.index_min > queries.index_max) return false;
+    if (keys.segment_max < queries.segment_min || queries.segment_max < keys.segment_min) return false;
+    return true;
+}
+
+AttentionMask mask_for(const RingAttentionInputs& in, const KvBlock& block) {
+    return AttentionMask{in.global_index, in.segment_ids, block.index, block.segment, true};
+}
+
+}  // namespace
+
+double take_ring_compute_seconds() {
+    const double seconds = ring_compute_seconds;
+    ring_compute_seconds = 0;
+    return seconds;
+}
+
+// --- forward ------------------------------------------------------------------------------
+
+// out, lse = the merge over the S blocks of attention_block_forward(q, block):
+//   lse = lse_a + log1p(exp(lse_b - lse_a)) (max-first),  out = exp(lse_a - lse) out_a + exp(lse_b - lse) out_b
+// Step 0 (the rank's own block) writes out and lse directly: the same as merging into out = 0,
+// lse = -inf.
+void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse) {
+    Backend& compute = backend(in.q);
+    const int S = transport.sp_size();
+    const BlockRange queries = block_range(in.global_index, in.segment_ids);
+    KvBlock current{in.k, in.v, in.global_index, in.segment_ids};
+    KvBlock buffers[2];        // the caller's k, v are never received into
+    Tensor block_out, block_lse;  // one block's partial result, made when first needed
+
+    for (int step = 0; step < S; step++) {
+        std::unique_ptr<PendingExchange> next_in_flight;
+        KvBlock& next = buffers[step % 2];
+        if (step + 1 < S) {
+            if (!next.k.defined()) next = empty_block_like(current);
+            next_in_flight = transport.ring_shift(current.tensors(), next.tensors());
+        }
+        {
+            ComputeTimer timer;
+            if (step == 0) {
+                compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, current), in.scale);
+            } else if (block_can_contribute(queries, block_range(current.index, current.segment))) {
+                if (!block_out.defined()) {
+                    block_out = empty_like(out);
+                    block_lse = empty_like(lse);
+                }
+                compute.attention_block_forward(block_out, block_lse, in.q, current.k, current.v,
+                                                mask_for(in, current), in.scale);
+                compute.attention_merge(out, lse, block_out, block_lse);
+            }
+        }
+        if (next_in_flight) {
+            next_in_flight->wait();
+            current = next;
+        }
+    }
+}
+
+// --- backward -----------------------------------------------------------------------------
+
+// With the FINAL out and lse, each block's backward is independent of the others:
+//   dq += sum over blocks of dq_block;  dk_j, dv_j += the contribution of every rank's queries,
+// summed along the ring in the accumulator that travels with block j.
+void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+                        const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
+    Backend& compute = backend(in.q);
+    const int S = transport.sp_size();
+    const BlockRange queries = block_range(in.global_index, in.segment_ids);
+    KvBlock current{in.k, in.v, in.global_index, in.segment_ids};
+    KvBlock buffers[2];
+    // The travelling accumulators (f32): `sending` leaves this step, `arriving` receives the
+    // previous rank's; `block` holds this step's contribution while `arriving` is on the wire.
+    Tensor sending_dk = zeros(in.k.shape(), DType::f32, in.k.device());
+    Tensor sending_dv = zeros(in.v.shape(), DType::f32, in.v.device());
+    Tensor arriving_dk = empty_like(sending_dk), arriving_dv = empty_like(sending_dv);
+    Tensor block_dk, block_dv;
+    std::unique_ptr<PendingExchange> gradients_in_flight;
+
+    for (int step = 0; step < S; step++) {
+        std::unique_ptr<PendingExchange> next_in_flight;
+        KvBlock& next = buffers[step % 2];
+        if (step + 1 < S) {
+            if (!next.k.defined()) next = empty_block_like(current);
+            next_in_flight = transport.ring_shift(current.tensors(), next.tensors());
+        }
+        if (step == 0) {
+            // the own block starts its accumulator here
+            ComputeTimer timer;
+            compute.attention_block_backward(dq, sending_dk, sending_dv, dout, in.q, current.k, current.v, out, lse,
+                                             mask_for(in, current), in.scale);
+        } else {
+            const bool contributes = block_can_contribute(queries, block_range(current.index, current.segment));
+            if (contributes) {
+                ComputeTimer timer;
+                if (!block_dk.defined()) {
+                    block_dk = empty_like(sending_dk);
+                    block_dv = empty_like(sending_dv);
+                }
+                compute.fill(block_dk, 0.0);
+                compute.fill(block_dv, 0.0);
+                compute.attention_block_backward(dq, block_dk, block_dv, dout, in.q, current.k, current.v, out, lse,
+                                                 mask_for(in, current), in.scale);
+            }
+            // this block's accumulator, sent by the previous rank at its step t-1
+            gradients_in_flight->wait();
+            if (contributes) {
+                ComputeTimer timer;
+                compute.axpy(arriving_dk, block_dk, 1.0);
+                compute.axpy(arriving_dv, block_dv, 1.0);
+            }
+            std::swap(sending_dk, arriving_dk);
+            std::swap(sending_dv, arriving_dv);
+        }
+        if (S > 1) gradients_in_flight = transport.ring_shift({sending_dk, sending_dv}, {arriving_dk, arriving_dv});
+        if (next_in_flight) {
+            next_in_flight->wait();
+            current = next;
+        }
+    }
+
+    // After S shifts the accumulator that arrives is this rank's own block's (S = 1: it never left).
+    if (gradients_in_flight) gradients_in_flight->wait();
+    const Tensor& home_dk = S > 1 ? arriving_dk : sending_dk;
+    const Tensor& home_dv = S > 1 ? arriving_dv : sending_dv;
+    ComputeTimer timer;
+    compute.axpy(dk, home_dk, 1.0);
+    compute.axpy(dv, home_dv, 1.0);
+}
+
+}  // namespace ringlm
