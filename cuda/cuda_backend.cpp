@@ -351,6 +351,20 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
                                       work.raw(), stream_);
 }
 
+// --- column slices -------------------------------------------------------------------------
+
+void CudaBackend::gather_columns(Tensor& dst, const Tensor& src, int64_t begin) {
+    const char* kernel = "gather_columns";
+    kernels::gather_columns(f32(kernel, dst, "dst"), f32(kernel, src, "src"), dst.size(0), dst.size(1), src.size(1),
+                            begin, stream_);
+}
+
+void CudaBackend::scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) {
+    const char* kernel = "scatter_add_columns";
+    kernels::scatter_add_columns(f32(kernel, dst, "dst"), f32(kernel, src, "src"), dst.size(0), dst.size(1),
+                                 src.size(1), begin, stream_);
+}
+
 // --- optimizer -----------------------------------------------------------------------------
 
 void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) {

@@ -89,6 +89,15 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
                               const float* v, const float* out, const float* lse, const AttentionArgs& args,
                               void* scratch, cudaStream_t stream);
 
+// --- columns.cu --------------------------------------------------------------------------
+// src [rows, src_cols], dst [rows, dst_cols]:
+//   gather_columns:       dst[r, c] = src[r, begin + c],   c < dst_cols
+//   scatter_add_columns:  dst[r, begin + c] += src[r, c],  c < src_cols
+void gather_columns(float* dst, const float* src, int64_t rows, int64_t dst_cols, int64_t src_cols, int64_t begin,
+                    cudaStream_t stream);
+void scatter_add_columns(float* dst, const float* src, int64_t rows, int64_t dst_cols, int64_t src_cols, int64_t begin,
+                         cudaStream_t stream);
+
 // --- adamw.cu ----------------------------------------------------------------------------
 struct AdamWArgs {
     double learning_rate, beta1, beta2, eps, weight_decay, grad_scale;

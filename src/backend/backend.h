@@ -127,6 +127,14 @@ public:
     // A side at lse = -inf (it saw no key) contributes nothing; both at -inf leave out and lse.
     virtual void attention_merge(Tensor& out, Tensor& lse, const Tensor& out_block, const Tensor& lse_block) = 0;
 
+    // --- column slices (varlen_llama3: a group of heads as one contiguous tensor) ----------
+    // Both tensors are 2-D with the same rows R; [T, H, D] tensors are viewed as [T, H*D], so
+    // heads [h0, h1) are columns [h0*D, h1*D). Floating, one dtype for both.
+    //   gather_columns:       src [R, Cs], dst [R, Cd]:  dst[r, c] = src[r, begin + c],   c < Cd
+    //   scatter_add_columns:  src [R, Cs], dst [R, Cd]:  dst[r, begin + c] += src[r, c],  c < Cs
+    virtual void gather_columns(Tensor& dst, const Tensor& src, int64_t begin) = 0;
+    virtual void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) = 0;
+
     // --- optimizer ---------------------------------------------------------------------
     virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) = 0;
 };

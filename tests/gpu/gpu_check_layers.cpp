@@ -1,5 +1,5 @@
 // GPU check of the layer kernels: RMSNorm, RoPE, SwiGLU, embedding, softmax, cross-entropy,
-// AdamW; CUDA against CPU on the same random inputs (see gpu_check.cpp for the rules).
+// AdamW, column slices; CUDA against CPU on the same random inputs (see gpu_check.cpp for the rules).
 #include "gpu_check.h"
 #include "test_util.h"
 
@@ -159,6 +159,25 @@ void check_adamw(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// Heads [3, 7) of a [T, 8, 24] tensor viewed as [T, 192]: columns [72, 168).
+void check_columns(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 301, wide = 8 * 24, narrow = 4 * 24, begin = 3 * 24;
+    const Tensor source = random_uniform({T, wide}, DType::f32, rng);
+    checker.check("gather_columns", [&] {
+        Tensor slice = poisoned({T, narrow}, Device::cpu), slice_gpu = poisoned({T, narrow}, Device::cuda);
+        cpu().gather_columns(slice, source, begin);
+        gpu().gather_columns(slice_gpu, to_device(source), begin);
+        checker.compare("gather_columns", slice_gpu, slice, 0.0);
+    });
+    checker.check("scatter_add_columns", [&] {
+        const Tensor slice = random_uniform({T, narrow}, DType::f32, rng);
+        Tensor accumulated = random_uniform({T, wide}, DType::f32, rng), accumulated_gpu = to_device(accumulated);
+        cpu().scatter_add_columns(accumulated, slice, begin);
+        gpu().scatter_add_columns(accumulated_gpu, to_device(slice), begin);
+        checker.compare("scatter_add_columns", accumulated_gpu, accumulated, 0.0);
+    });
+}
+
 }  // namespace
 
 void check_layers(Checker& checker, std::mt19937_64& rng) {
@@ -169,6 +188,7 @@ void check_layers(Checker& checker, std::mt19937_64& rng) {
     check_softmax(checker, rng);
     check_cross_entropy(checker, rng);
     check_adamw(checker, rng);
+    check_columns(checker, rng);
 }
 
 }  // namespace ringlm::gpu_check

@@ -40,6 +40,9 @@ public:
     void attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                                   const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                   const AttentionMask& mask, double scale) override;
+    // columns.cpp
+    void gather_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
+    void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
     void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
 };
 
