@@ -20,7 +20,11 @@ if [ -f "$dir/slurm.conf" ] && [ -f "$dir/slurmctld.pid" ]; then
   fi
 fi
 
-# slurmd first (its jobs' tasks go with it), then the controller, then munge.
+# Exited counts as stopped even before anyone reaps it: slurm_up.sh's daemons are orphans, and
+# where PID 1 is not a real init a zombie stays (state Z in /proc/PID/stat) until it does.
+running() { [ -e "/proc/$1" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+# slurmd first, then the controller, then munge, which both use.
 for daemon in slurmd slurmctld munged; do
   pid_file="$dir/$daemon.pid"
   [ -f "$pid_file" ] || continue
@@ -29,10 +33,10 @@ for daemon in slurmd slurmctld munged; do
   if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$daemon" ]; then
     kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.05
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       echo "slurm_down: $daemon (pid $pid) ignored SIGTERM for 5 s; sending SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null
     fi

@@ -81,6 +81,11 @@ for line in open(sys.argv[1]):
     record = json.loads(line)
     if "loss" in record: print(record["step"], repr(record["loss"]))' "$work/runs/$1/metrics.jsonl"
 }
+# launch_summary_shows_layout OUTPUT: rank 0's line names the world, one node and S x D.
+launch_summary_shows_layout() {
+  grep -q "^ringlm: world $ranks on 1 node(s), sequence_parallel_degree S=$sp x data-parallel D=$dp" "$1" ||
+    fail "$1 has no launch summary for world $ranks on 1 node, S=$sp, D=$dp"
+}
 same_losses() {  # same_losses REFERENCE OTHER WHAT
   diff <(losses "$1") <(losses "$2") >"$work/diff.out" || { cat "$work/diff.out"; fail "$3: losses differ from $1's"; }
 }
@@ -91,14 +96,14 @@ make_config srun max_steps 40
 start=$(date +%s.%N)
 srun -n "$ranks" "$ringlm" train "$work/srun.yaml" >"$work/srun.out" 2>&1 || { cat "$work/srun.out"; fail "srun -n $ranks failed"; }
 echo "srun -n $ranks: $(losses srun | wc -l) steps in $(seconds_since "$start") s"
-grep -q "^ringlm: world $ranks on 1 node(s), sequence_parallel_degree S=$sp x data-parallel D=$dp" "$work/srun.out" ||
-  fail "srun.out has no launch summary for world $ranks, S=$sp, D=$dp"
+launch_summary_shows_layout "$work/srun.out"
 [ "$(losses srun | wc -l)" = 40 ] || fail "srun: expected 40 steps in metrics.jsonl"
 
 # --- 2. mpirun: the same losses ------------------------------------------------------------------
 make_config mpirun max_steps 40
 start=$(date +%s.%N)
 mpirun -np "$ranks" "$ringlm" train "$work/mpirun.yaml" >"$work/mpirun.out" 2>&1 || { cat "$work/mpirun.out"; fail "mpirun failed"; }
+launch_summary_shows_layout "$work/mpirun.out"
 same_losses srun mpirun "mpirun -np $ranks"
 echo "mpirun -np $ranks: the same $(losses mpirun | wc -l) losses in $(seconds_since "$start") s; final: $(losses mpirun | tail -n 1)"
 
@@ -108,6 +113,7 @@ make_config sbatch max_steps 40
 start=$(date +%s.%N)
 CONFIG="$work/sbatch.yaml" RINGLM="$ringlm" sbatch --wait --quiet --ntasks-per-node="$ranks" --cpus-per-task=1 \
   --output="$work/sbatch.out" jobs/cpu.sbatch || fail "sbatch --wait jobs/cpu.sbatch failed"
+launch_summary_shows_layout "$work/sbatch.out"
 same_losses srun sbatch "sbatch jobs/cpu.sbatch"
 echo "sbatch --wait jobs/cpu.sbatch: the same losses in $(seconds_since "$start") s"
 
