@@ -7,7 +7,13 @@ BUILD=${1:-build}
 RINGLM="$BUILD/ringlm"
 CONFIG=jobs/configs/demo.yaml
 PROMPT="It is a truth universally acknowledged"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+RANKS=2
+# One thread per rank: the two ranks share this machine's cores.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+MPIRUN=(mpirun -np "$RANKS")
+# Open MPI refuses root unless told, and more ranks than cores unless allowed.
+if [ "$(id -u)" = 0 ]; then MPIRUN+=(--allow-run-as-root); fi
+if [ "$(nproc)" -lt "$RANKS" ]; then MPIRUN+=(--oversubscribe); fi
 
 echo "== 1. tokenize data/austen/*.txt (one document per paragraph) -> data/austen.h5"
 if [ ! -f data/austen.h5 ]; then
@@ -22,9 +28,9 @@ echo "== 2. the pretrained TinyStories model, greedy, before fine-tuning"
     --prompt "$PROMPT" --max-new-tokens 60
 
 echo
-echo "== 3. fine-tune on Austen ($CONFIG)"
+echo "== 3. fine-tune on Austen ($CONFIG), sequence-parallel on $RANKS ranks"
 rm -rf out/demo
-"$RINGLM" train "$CONFIG"
+"${MPIRUN[@]}" "$RINGLM" train "$CONFIG"
 
 echo
 echo "== 4. the fine-tuned model, greedy, same prompt"
