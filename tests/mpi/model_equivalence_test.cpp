@@ -78,7 +78,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.seed = static_cast<int64_t>(seed % 100000);
     c.parallel.sequence_parallel_degree = S;
     c.parallel.ring_attn_func = variant;
-    c.parallel.heads_k_stride = std::getenv("STRIDE") ? std::atoi(std::getenv("STRIDE")) : 1;
+    c.parallel.heads_k_stride = 1;  // varlen_llama3: one KV head per all-gather (the overlapped path)
     return c;
 }
 
