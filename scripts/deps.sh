@@ -12,6 +12,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
+  python3-matplotlib                      # bench/plot.py (scaling plots)
   slurm-wlm munge                         # tests/slurm: a private single-node Slurm (srun, sbatch, scancel)
 )
 

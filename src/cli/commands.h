@@ -10,5 +10,6 @@ void register_prepare_command(CLI::App& app);
 void register_generate_command(CLI::App& app);
 void register_train_command(CLI::App& app);
 void register_eval_command(CLI::App& app);
+void register_bench_command(CLI::App& app);
 
 }  // namespace ringlm

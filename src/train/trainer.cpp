@@ -7,6 +7,7 @@
 #include "train/evaluation.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
+#include "train/mllog.h"
 #include "train/stop_signal.h"
 
 #include <nlohmann/json.hpp>
@@ -80,7 +81,7 @@ bool any_rank_stopping() {
     return stopping != 0;
 }
 
-void report_eval(const TrainingSetup& setup, MetricsLog& log, const char* when, int64_t step) {
+void report_eval(const TrainingSetup& setup, MetricsLog& log, MlLog& mllog, const char* when, int64_t step) {
     if (setup.split.validation.empty()) return;
     const EvalResult eval = evaluate(setup);
     if (setup.topology.rank == 0) {
@@ -88,6 +89,7 @@ void report_eval(const TrainingSetup& setup, MetricsLog& log, const char* when, 
                    eval.perplexity, eval.tokens);
         std::fflush(stdout);
     }
+    mllog.eval_accuracy(eval.loss, step);
     log.event(nlohmann::json{{"eval_step", step}, {"eval_loss", eval.loss}, {"eval_perplexity", eval.perplexity},
                              {"eval_tokens", eval.tokens}}
                   .dump());
@@ -100,6 +102,8 @@ TrainSummary run_training(TrainingSetup& setup) {
     const Topology& t = setup.topology;
     const bool rank_zero = t.rank == 0;
     Llama& model = setup.model;
+    MlLog mllog(rank_zero && c.output.log_format == LogFormat::mllog);
+    mllog.start("init_start");
     AdamW optimizer = make_adamw(model, AdamWSettings{c.training.adam_beta1, c.training.adam_beta2,
                                                       c.training.adam_epsilon, c.training.weight_decay,
                                                       c.training.max_grad_norm});
@@ -122,6 +126,10 @@ TrainSummary run_training(TrainingSetup& setup) {
     }
     MPI_Barrier(MPI_COMM_WORLD);  // output_dir exists before any rank opens a file in it
     MetricsLog log(c.output.output_dir, rank_zero);
+    mllog.open_file(c.output.output_dir);
+    mllog.hyperparameters(setup);
+    mllog.end("init_stop");
+    mllog.start("run_start");
     install_stop_signal_handlers();
     const std::string config_yaml = to_yaml(c);
     auto save = [&](int64_t steps_done) {
@@ -135,12 +143,13 @@ TrainSummary run_training(TrainingSetup& setup) {
         }
     };
 
-    if (summary.first_step == 0) report_eval(setup, log, "before training", 0);
+    if (summary.first_step == 0) report_eval(setup, log, mllog, "before training", 0);
     const auto run_start = Clock::now();
     int64_t step = summary.first_step;
     for (; step < setup.total_steps; step++) {
         const auto step_start = Clock::now();
         cpu_allocator().reset_peak();
+        mllog.step_begin(setup, step);
         const StepResult result = accumulate_gradients(setup, step);
         const double loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
         if (!std::isfinite(loss))
@@ -172,6 +181,7 @@ TrainSummary run_training(TrainingSetup& setup) {
         if ((step + 1) % c.output.logging_steps == 0 || step + 1 == setup.total_steps) log.step(m);
 
         const bool last = step + 1 == setup.total_steps;
+        mllog.step_end(setup, step, last);
         if (any_rank_stopping()) {
             if (rank_zero) fmt::print("signal {} received: checkpointing at step {} and stopping\n", stop_signal(), step + 1);
             save(step + 1);
@@ -181,13 +191,14 @@ TrainSummary run_training(TrainingSetup& setup) {
         }
         if (!last && c.output.save_steps > 0 && (step + 1) % c.output.save_steps == 0) save(step + 1);
         if (!last && c.output.eval_steps > 0 && (step + 1) % c.output.eval_steps == 0)
-            report_eval(setup, log, "during training", step + 1);
+            report_eval(setup, log, mllog, "during training", step + 1);
     }
     summary.last_step = step;
     if (!summary.stopped_by_signal) {
         if (summary.last_step > summary.first_step || !setup.resume_from) save(summary.last_step);
-        report_eval(setup, log, "after training", summary.last_step);
+        report_eval(setup, log, mllog, "after training", summary.last_step);
     }
+    mllog.run_stop(!summary.stopped_by_signal);
     return summary;
 }
 

@@ -1,0 +1,100 @@
+// ringlm bench [options]   — one point of a benchmark sweep (src/train/bench.h): synthetic
+// tokens, warm-up steps, then measured training steps; prints a summary and, with --csv,
+// appends one row (rank 0). bench/sweep.sh loops mpirun over points; bench/peers/compare.sh
+// runs the same step against PyTorch.
+#include "cli/commands.h"
+#include "parallel/topology.h"
+#include "train/bench.h"
+#include "train/metrics.h"
+#include "util/error.h"
+
+#include <fmt/core.h>
+#include <mpi.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace ringlm {
+
+namespace {
+
+struct BenchOptions {
+    BenchPoint point;
+    std::string ring_attn_func;  // "" = default
+    std::string csv, label;
+};
+
+void run_bench(BenchOptions& options) {
+    BenchPoint& p = options.point;
+    p.model.tied_embeddings = true;
+    if (!options.ring_attn_func.empty()) {
+        p.ring_attn_func = parse_ring_attn_func(options.ring_attn_func);
+        if (!p.ring_attn_func)
+            fail_uniform("ringlm bench: --ring-attn-func '{}' is not one of {}", options.ring_attn_func,
+                         ring_attn_func_list());
+    }
+    const BenchResult r = run_bench_point(p);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank != 0) return;
+    const double mfu = r.sgemm_flops_per_second > 0 ? r.model_flops_per_second / r.sgemm_flops_per_second : 0.0;
+    fmt::print("bench {}: world {} (S={} D={} {}), {} thread(s)/rank, {} x {} tokens/step, {} parameters\n",
+               options.label, r.world_size, r.sp_size, r.dp_size, r.variant, p.threads,
+               r.tokens_per_step / p.sequence_len, p.sequence_len, r.n_parameters);
+    fmt::print("  step median {:.4f} s (min {:.4f}, max {:.4f}, {} steps after {} warm-up) | {:.1f} tokens/s | "
+               "loss {:.3f}\n",
+               r.step_median, r.step_min, r.step_max, r.step_seconds.size(), p.warmup_steps, r.tokens_per_second, r.loss);
+    fmt::print("  model {:.2f} GFLOP/s | sgemm 2048x1376x512 {:.2f} GFLOP/s (sum over ranks) | MFU {:.3f}\n",
+               r.model_flops_per_second / 1e9, r.sgemm_flops_per_second / 1e9, mfu);
+    fmt::print("  peak memory per rank {} (allocator), max RSS {} | split: compute {:.4f} s, ring wait {:.4f} s, "
+               "attention {:.4f} s, all-reduce {:.4f} s, AdamW {:.4f} s\n",
+               format_bytes(static_cast<double>(r.peak_memory_bytes)), format_bytes(static_cast<double>(r.max_rss_bytes)),
+               r.compute_seconds, r.ring_wait_seconds, r.attention_seconds, r.allreduce_seconds, r.optimizer_seconds);
+    if (!options.csv.empty()) {
+        const bool new_file = !std::filesystem::exists(options.csv);
+        std::ofstream out(options.csv, std::ios::app);
+        if (!out) fail("{}: cannot open for appending", options.csv);
+        if (new_file) out << bench_csv_header() << '\n';
+        out << bench_csv_row(p, r, options.label) << '\n';
+    }
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+void register_bench_command(CLI::App& app) {
+    auto options = std::make_shared<BenchOptions>();
+    BenchPoint& p = options->point;
+    // Defaults: the peer-comparison model (dim 512, 8 layers, 8 heads, 2 KV heads, ffn 1376, vocab 4096).
+    p.model.dim = 512;
+    p.model.n_layers = 8;
+    p.model.n_heads = 8;
+    p.model.n_kv_heads = 2;
+    p.model.ffn_dim = 1376;
+    p.model.vocab_size = 4096;
+    CLI::App* command = app.add_subcommand("bench", "time training steps on synthetic tokens (one sweep point)");
+    command->add_option("--dim", p.model.dim, "model width")->capture_default_str();
+    command->add_option("--layers", p.model.n_layers, "decoder layers")->capture_default_str();
+    command->add_option("--heads", p.model.n_heads, "attention heads")->capture_default_str();
+    command->add_option("--kv-heads", p.model.n_kv_heads, "key/value heads")->capture_default_str();
+    command->add_option("--ffn", p.model.ffn_dim, "feed-forward width")->capture_default_str();
+    command->add_option("--vocab", p.model.vocab_size, "vocabulary size")->capture_default_str();
+    command->add_option("--seq-len", p.sequence_len, "tokens per sequence")->capture_default_str();
+    command->add_option("--micro-batch", p.micro_batch, "sequences per data-parallel group per step")
+        ->capture_default_str();
+    command->add_option("--sp", p.sequence_parallel_degree, "sequence_parallel_degree S (D = ranks / S)")
+        ->capture_default_str();
+    command->add_option("--ring-attn-func", options->ring_attn_func, "ring variant (default: batch_zigzag)");
+    command->add_option("--threads", p.threads, "OpenMP / BLAS threads per rank")->capture_default_str();
+    command->add_option("--warmup", p.warmup_steps, "warm-up steps (not timed)")->capture_default_str();
+    command->add_option("--steps", p.measured_steps, "measured steps (median reported)")->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    command->add_flag("--gradient-checkpointing", p.gradient_checkpointing, "recompute layers in backward");
+    command->add_option("--sgemm-repeats", p.sgemm_repeats, "sgemm calls for the peak (0: skip)")->capture_default_str();
+    command->add_option("--work-dir", p.work_dir, "where the synthetic token file is written")->capture_default_str();
+    command->add_option("--csv", options->csv, "append one CSV row here (header when the file is new)");
+    command->add_option("--label", options->label, "first CSV column");
+    command->callback([options] { run_bench(*options); });
+}
+
+}  // namespace ringlm

@@ -1,0 +1,205 @@
+#include "train/bench.h"
+
+#include "backend/backend.h"
+#include "data/token_dataset.h"
+#include "parallel/topology.h"
+#include "tensor/allocator.h"
+#include "train/optimizer.h"
+#include "train/trainer.h"
+#include "train/training_setup.h"
+#include "util/error.h"
+
+#include <fmt/core.h>
+#include <mpi.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+namespace ringlm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const size_t n = values.size();
+    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+int64_t max_over_ranks(int64_t value) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (bench max)");
+    return value;
+}
+
+// Random documents of exactly sequence_len tokens: one document fills one row, no padding,
+// no packing, every position but the last of each row carries a loss.
+std::string write_synthetic_tokens(const BenchPoint& point, int64_t documents, int rank) {
+    const std::string path = fmt::format("{}/synthetic_T{}_V{}_N{}.h5", point.work_dir, point.sequence_len,
+                                         point.model.vocab_size, documents);
+    if (rank == 0 && !std::filesystem::exists(path)) {
+        std::filesystem::create_directories(point.work_dir);
+        std::mt19937_64 rng(1234);
+        std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(point.model.vocab_size - 1));
+        std::vector<Document> docs(static_cast<size_t>(documents));
+        for (Document& doc : docs) {
+            doc.input_ids.resize(static_cast<size_t>(point.sequence_len));
+            for (int32_t& id : doc.input_ids) id = token(rng);
+        }
+        const std::string temporary = path + ".tmp";
+        write_token_dataset(temporary, docs, point.model.vocab_size, "");
+        std::filesystem::rename(temporary, path);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    return path;
+}
+
+Config bench_config(const BenchPoint& point, const std::string& dataset) {
+    Config c;
+    c.source = "ringlm bench";
+    c.model.has_model_config = true;
+    c.model.model_config = point.model;
+    c.model.model_config.max_position = std::max(point.model.max_position, point.sequence_len);
+    c.data.datasets = {DatasetEntry{dataset}};
+    c.data.sequence_len = point.sequence_len;
+    c.data.sample_packing = false;
+    c.training.micro_batch_size = point.micro_batch;
+    c.training.max_steps = point.warmup_steps + point.measured_steps;
+    c.training.learning_rate = 1e-4;
+    c.training.lr_scheduler = LrScheduler::constant;
+    c.training.gradient_checkpointing = point.gradient_checkpointing;
+    c.output.output_dir = point.work_dir;
+    c.parallel.sequence_parallel_degree = point.sequence_parallel_degree;
+    c.parallel.ring_attn_func = point.ring_attn_func;
+    c.parallel.threads = point.threads;
+    return c;
+}
+
+}  // namespace
+
+int64_t matmul_parameters(const ModelConfig& m) {
+    const int64_t attention = m.dim * m.dim /*wq*/ + 2 * m.kv_dim() * m.dim /*wk, wv*/ + m.dim * m.dim /*wo*/;
+    const int64_t feed_forward = 3 * m.ffn_dim * m.dim;
+    return m.n_layers * (attention + feed_forward) + m.vocab_size * m.dim;
+}
+
+double model_flops_per_step(const ModelConfig& m, int64_t sequence_len, int64_t sequences) {
+    const double tokens = static_cast<double>(sequence_len * sequences);
+    const double T = static_cast<double>(sequence_len);
+    // 6 * N_matmul * tokens + 6 * n_layers * T^2 * dim per sequence (causal)
+    return 6.0 * static_cast<double>(matmul_parameters(m)) * tokens +
+           6.0 * static_cast<double>(m.n_layers) * T * T * static_cast<double>(m.dim) * static_cast<double>(sequences);
+}
+
+double measure_sgemm_flops(int64_t m, int64_t n, int64_t k, int64_t repeats) {
+    Tensor a = zeros({m, k}), b = zeros({n, k}), c = zeros({m, n});
+    backend(a).fill(a, 0.5);
+    backend(b).fill(b, 0.25);
+    std::vector<double> seconds;
+    for (int64_t i = 0; i < repeats + 2; i++) {
+        const auto start = Clock::now();
+        backend(a).gemm(c, a, b, false, true, 1.0, 0.0);
+        if (i >= 2) seconds.push_back(seconds_since(start));
+    }
+    return 2.0 * static_cast<double>(m * n * k) / median(seconds);
+}
+
+BenchResult run_bench_point(const BenchPoint& point) {
+    int world = 1, rank = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (point.sequence_parallel_degree < 1 || world % point.sequence_parallel_degree != 0)
+        fail_uniform("ringlm bench: sequence_parallel_degree {} must divide the {} ranks", point.sequence_parallel_degree,
+                     world);
+    const int64_t dp = world / point.sequence_parallel_degree;
+    const int64_t total_steps = point.warmup_steps + point.measured_steps;
+    const std::string dataset = write_synthetic_tokens(point, point.micro_batch * dp * total_steps, rank);
+    TrainingSetup setup = make_training_setup(bench_config(point, dataset), true);
+    const Topology& t = setup.topology;
+    Llama& model = setup.model;
+    AdamW optimizer = make_adamw(model, AdamWSettings{});
+
+    BenchResult r;
+    r.world_size = t.world_size;
+    r.sp_size = t.sp_size;
+    r.dp_size = t.dp_size;
+    r.variant = t.sp_size > 1 ? std::string(name(setup.variant)) : "local";
+    const int64_t sequences = setup.sampler->rows_per_step();
+    r.tokens_per_step = sequences * point.sequence_len;
+    r.n_parameters = model.n_parameters();
+    r.n_matmul_parameters = matmul_parameters(model.config);
+    r.model_flops_per_step = model_flops_per_step(model.config, point.sequence_len, sequences);
+
+    // The peak: every rank multiplies at the same moment, as every rank trains at once.
+    if (point.sgemm_repeats > 0) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double sgemm = measure_sgemm_flops(2048, 1376, 512, point.sgemm_repeats);
+        r.sgemm_flops_per_second_rank0 = sgemm;
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, &sgemm, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (sgemm)");
+        r.sgemm_flops_per_second = sgemm;
+    }
+
+    std::vector<double> compute, ring_wait, attention, allreduce, optimizer_time;
+    int64_t peak = 0;
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int64_t step = 0; step < total_steps; step++) {
+        cpu_allocator().reset_peak();
+        const auto step_start = Clock::now();
+        const StepResult result = accumulate_gradients(setup, step);
+        const auto optimizer_start = Clock::now();
+        adamw_step(optimizer, model, 1e-4, result.loss_tokens);
+        const double optimizer_seconds = seconds_since(optimizer_start);
+        const double step_seconds = seconds_since(step_start);
+        r.loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
+        if (step < point.warmup_steps) continue;
+        r.step_seconds.push_back(step_seconds);
+        compute.push_back(result.compute_seconds);
+        ring_wait.push_back(result.ring_wait_seconds);
+        attention.push_back(result.ring_compute_seconds);
+        allreduce.push_back(result.allreduce_seconds);
+        optimizer_time.push_back(optimizer_seconds);
+        peak = std::max(peak, static_cast<int64_t>(cpu_allocator().stats().peak_bytes_in_use));
+    }
+    r.step_median = median(r.step_seconds);
+    r.step_min = *std::min_element(r.step_seconds.begin(), r.step_seconds.end());
+    r.step_max = *std::max_element(r.step_seconds.begin(), r.step_seconds.end());
+    r.tokens_per_second = static_cast<double>(r.tokens_per_step) / r.step_median;
+    r.model_flops_per_second = r.model_flops_per_step / r.step_median;
+    r.compute_seconds = median(compute);
+    r.ring_wait_seconds = median(ring_wait);
+    r.attention_seconds = median(attention);
+    r.allreduce_seconds = median(allreduce);
+    r.optimizer_seconds = median(optimizer_time);
+    r.peak_memory_bytes = max_over_ranks(peak);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    r.max_rss_bytes = max_over_ranks(static_cast<int64_t>(usage.ru_maxrss) * 1024);
+    return r;
+}
+
+std::string bench_csv_header() {
+    return "label,world,S,D,variant,threads,micro_batch,sequence_len,dim,layers,n_parameters,tokens_per_step,"
+           "step_s_median,step_s_min,step_s_max,tokens_per_s,tokens_per_s_per_rank,model_flops_per_s,"
+           "sgemm_flops_per_s,mfu,peak_mem_bytes_per_rank,max_rss_bytes_per_rank,compute_s,ring_wait_s,attention_s,"
+           "allreduce_s,optimizer_s,loss,openblas_coretype";
+}
+
+std::string bench_csv_row(const BenchPoint& p, const BenchResult& r, const std::string& label) {
+    const char* core_type = std::getenv("OPENBLAS_CORETYPE");
+    const double mfu = r.sgemm_flops_per_second > 0 ? r.model_flops_per_second / r.sgemm_flops_per_second : 0.0;
+    return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.2f},{:.2f},{:.4e},{:.4e},{:.4f},{},{},"
+                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{}",
+                       label, r.world_size, r.sp_size, r.dp_size, r.variant, p.threads, p.micro_batch, p.sequence_len,
+                       p.model.dim, p.model.n_layers, r.n_parameters, r.tokens_per_step, r.step_median, r.step_min,
+                       r.step_max, r.tokens_per_second, r.tokens_per_second / r.world_size, r.model_flops_per_second,
+                       r.sgemm_flops_per_second, mfu, r.peak_memory_bytes, r.max_rss_bytes, r.compute_seconds,
+                       r.ring_wait_seconds, r.attention_seconds, r.allreduce_seconds, r.optimizer_seconds, r.loss,
+                       core_type && *core_type ? core_type : "auto");
+}
+
+}  // namespace ringlm

@@ -1,0 +1,73 @@
+// `ringlm bench`: one point of a benchmark sweep. The point runs the trainer's own step
+// (accumulate_gradients + adamw_step, through make_training_setup) on a synthetic token file
+// of random documents exactly sequence_len long, so what is timed is what training runs:
+// data read, forward, backward, ring attention, gradient all-reduce, AdamW.
+//
+// Model FLOPs (what MFU counts; recomputation under activation checkpointing is not counted):
+//   per step = 6 * N_matmul * tokens  +  6 * n_layers * T^2 * dim * sequences
+//   N_matmul = parameters that multiply activations: per layer wq, wk, wv, wo, w1, w2, w3, plus
+//              the classifier (vocab * dim, tied or not); norms and the embedding lookup are not
+//              matmuls. 6 = 2 (multiply-add) * 3 (forward, and backward's two GEMMs).
+//   attention: Q K^T and P V are 2 * T^2 * dim each for full attention; causal needs half the
+//              score matrix, so forward 2 * T^2 * dim, backward twice that: 6 * T^2 * dim per
+//              layer per sequence of T tokens (PaLM's 12 * L * dim * T^2, halved for causality).
+// The peak for MFU is measured, not quoted: sgemm at M=2048 N=1376 K=512 (the FFN shape of the
+// peer model) on every rank at the same moment, summed over ranks.
+#pragma once
+
+#include "config/config.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringlm {
+
+struct BenchPoint {
+    ModelConfig model;
+    int64_t sequence_len = 1024;
+    int64_t micro_batch = 1;                // rows per data-parallel group per step
+    int64_t sequence_parallel_degree = 1;   // S; D = world / S
+    std::optional<RingAttnFunc> ring_attn_func;  // unset: the default for unpacked rows
+    int64_t threads = 1;                    // per rank
+    int64_t warmup_steps = 2, measured_steps = 5;
+    bool gradient_checkpointing = false;
+    int64_t sgemm_repeats = 10;             // 0: skip the sgemm peak
+    std::string work_dir = "bench_out";     // the synthetic token file goes here
+};
+
+struct BenchResult {
+    int world_size = 1, sp_size = 1, dp_size = 1;
+    std::string variant;                    // "local" when S = 1
+    int64_t tokens_per_step = 0;            // global
+    int64_t n_parameters = 0, n_matmul_parameters = 0;
+    std::vector<double> step_seconds;       // rank 0, every measured step
+    double step_median = 0, step_min = 0, step_max = 0;
+    double tokens_per_second = 0;           // global, from the median step
+    double model_flops_per_step = 0;        // the formula above
+    double model_flops_per_second = 0;      // global
+    double sgemm_flops_per_second = 0;      // summed over ranks, measured concurrently
+    double sgemm_flops_per_second_rank0 = 0;
+    // medians over the measured steps, rank 0 (seconds)
+    double compute_seconds = 0, ring_wait_seconds = 0, attention_seconds = 0, allreduce_seconds = 0,
+           optimizer_seconds = 0;
+    int64_t peak_memory_bytes = 0;          // allocator peak in a step, the largest over ranks
+    int64_t max_rss_bytes = 0;              // process high-water mark (getrusage), largest over ranks
+    double loss = 0;                        // of the last step (random tokens: about ln(vocab))
+};
+
+double model_flops_per_step(const ModelConfig& model, int64_t sequence_len, int64_t sequences);
+int64_t matmul_parameters(const ModelConfig& model);
+
+// sgemm FLOP/s (2 M N K per call) of one call at M x N x K, median of `repeats` after 2 warm-ups.
+double measure_sgemm_flops(int64_t m, int64_t n, int64_t k, int64_t repeats);
+
+// Runs on every rank of MPI_COMM_WORLD; rank 0's result has every field filled.
+BenchResult run_bench_point(const BenchPoint& point);
+
+// The CSV row (and its header) `ringlm bench --csv` appends.
+std::string bench_csv_header();
+std::string bench_csv_row(const BenchPoint& point, const BenchResult& result, const std::string& label);
+
+}  // namespace ringlm
