@@ -6,8 +6,9 @@
 #   env SP_DEGREES ("1 2 4"), SEQUENCE_LENS ("4096 8192 16384"), VARIANTS ("batch_zigzag"),
 #       MICRO_BATCH (1), THREADS (1 per rank), WARMUP (1), STEPS (3),
 #       MODEL ("--dim 128 --layers 2 --heads 4 --kv-heads 2 --ffn 344 --vocab 512": small, so
-#       16K tokens fit the time on a laptop-sized machine), MPIRUN ("mpirun").
-# On a cluster, run the same points under srun instead: MPIRUN="srun --mpi=pmix" (one task per rank).
+#       16K tokens fit the time on a laptop-sized machine), LAUNCH ("mpirun -np": the command
+#       that starts N ranks when given N).
+# On a cluster, under an allocation: LAUNCH="srun -n" (jobs/bench_sweep.sbatch).
 set -euo pipefail
 build=${1:-build}
 out=${2:-bench/results/sweep}
@@ -15,7 +16,7 @@ sp_degrees=${SP_DEGREES:-1 2 4}
 sequence_lens=${SEQUENCE_LENS:-4096 8192 16384}
 variants=${VARIANTS:-batch_zigzag}
 model=${MODEL:---dim 128 --layers 2 --heads 4 --kv-heads 2 --ffn 344 --vocab 512}
-mpirun=${MPIRUN:-mpirun}
+launch=${LAUNCH:-mpirun -np}
 mkdir -p "$out"
 csv="$out/sweep.csv"
 rm -f "$csv"
@@ -32,12 +33,12 @@ for variant in $variants; do
     for len in $sequence_lens; do
       echo "== S=$sp T=$len $variant"
       # shellcheck disable=SC2086
-      $mpirun -np "$sp" "$build/ringlm" bench $model --seq-len "$len" --sp "$sp" --ring-attn-func "$variant" \
+      $launch "$sp" "$build/ringlm" bench $model --seq-len "$len" --sp "$sp" --ring-attn-func "$variant" \
         --micro-batch "${MICRO_BATCH:-1}" --threads "${THREADS:-1}" --warmup "${WARMUP:-1}" --steps "${STEPS:-3}" \
-        --work-dir "$out/work" --csv "$csv" --label "S${sp}-T${len}-${variant}"
+        --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" --csv "$csv" --label "S${sp}-T${len}-${variant}"
     done
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
-rm -rf "$out/work"
+
 /usr/bin/python3 "$(dirname "$0")/plot.py" "$csv" "$out"

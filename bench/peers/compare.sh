@@ -31,9 +31,9 @@ for coretype in $coretypes; do
   if [ "$coretype" = auto ]; then unset OPENBLAS_CORETYPE; else export OPENBLAS_CORETYPE=$coretype; fi
   for case in $cases; do
     batch=${case%x*}; seq=${case#*x}
-    csv=$(mktemp); timing=$(mktemp)
+    scratch=$(mktemp -d); csv="$scratch/ringlm.csv"; timing="$scratch/time.txt"; peer_json="$scratch/peer.json"
     /usr/bin/time -v -o "$timing" "$build/ringlm" bench --seq-len "$seq" --micro-batch "$batch" --threads "$threads" \
-      --warmup "$warmup" --steps "$steps" --csv "$csv" --label "$coretype-$case" --work-dir "$out/work" >&2
+      --warmup "$warmup" --steps "$steps" --csv "$csv" --label "$coretype-$case" --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" >&2
     $python - "$csv" "$timing" "$coretype" "$case" >> "$rows" <<'PY'
 import csv, re, sys
 row = next(csv.DictReader(open(sys.argv[1])))
@@ -41,7 +41,6 @@ rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(sys.arg
 print("\t".join([sys.argv[3], sys.argv[4], "ringlm", row["tokens_per_s"], row["step_s_median"], str(rss),
                  row["peak_mem_bytes_per_rank"], row["model_flops_per_s"], row["sgemm_flops_per_s"]]))
 PY
-    peer_json=$(mktemp)
     /usr/bin/time -v -o "$timing" $python "$here/pytorch_peer.py" --batch "$batch" --seq-len "$seq" \
       --threads "$threads" --warmup "$warmup" --steps "$steps" > "$peer_json"
     cat "$peer_json" >&2
@@ -52,7 +51,7 @@ rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(sys.arg
 print("\t".join([sys.argv[3], sys.argv[4], "pytorch", f"{r['tokens_per_s']:.2f}", f"{r['step_s_median']:.6f}",
                  str(rss), "", "", ""]))
 PY
-    rm -f "$csv" "$timing" "$peer_json"
+    rm -rf "$scratch"
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -50,6 +50,8 @@ void run_bench(BenchOptions& options) {
                "attention {:.4f} s, all-reduce {:.4f} s, AdamW {:.4f} s\n",
                format_bytes(static_cast<double>(r.peak_memory_bytes)), format_bytes(static_cast<double>(r.max_rss_bytes)),
                r.compute_seconds, r.ring_wait_seconds, r.attention_seconds, r.allreduce_seconds, r.optimizer_seconds);
+    fmt::print("  per step: {:.0f} system allocations (caching allocator), {:.0f} minor page faults\n",
+               r.system_allocations_per_step, r.page_faults_per_step);
     if (!options.csv.empty()) {
         const bool new_file = !std::filesystem::exists(options.csv);
         std::ofstream out(options.csv, std::ios::app);

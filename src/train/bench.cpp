@@ -80,6 +80,12 @@ Config bench_config(const BenchPoint& point, const std::string& dataset) {
     return c;
 }
 
+long minor_page_faults() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
 }  // namespace
 
 int64_t matmul_parameters(const ModelConfig& m) {
@@ -146,8 +152,14 @@ BenchResult run_bench_point(const BenchPoint& point) {
 
     std::vector<double> compute, ring_wait, attention, allreduce, optimizer_time;
     int64_t peak = 0;
+    uint64_t system_allocations = 0;
+    long page_faults = 0;
     MPI_Barrier(MPI_COMM_WORLD);
     for (int64_t step = 0; step < total_steps; step++) {
+        if (step == point.warmup_steps) {
+            system_allocations = cpu_allocator().stats().system_allocations;
+            page_faults = minor_page_faults();
+        }
         cpu_allocator().reset_peak();
         const auto step_start = Clock::now();
         const StepResult result = accumulate_gradients(setup, step);
@@ -165,6 +177,10 @@ BenchResult run_bench_point(const BenchPoint& point) {
         optimizer_time.push_back(optimizer_seconds);
         peak = std::max(peak, static_cast<int64_t>(cpu_allocator().stats().peak_bytes_in_use));
     }
+    const double measured = static_cast<double>(point.measured_steps);
+    r.system_allocations_per_step =
+        static_cast<double>(cpu_allocator().stats().system_allocations - system_allocations) / measured;
+    r.page_faults_per_step = static_cast<double>(minor_page_faults() - page_faults) / measured;
     r.step_median = median(r.step_seconds);
     r.step_min = *std::min_element(r.step_seconds.begin(), r.step_seconds.end());
     r.step_max = *std::max_element(r.step_seconds.begin(), r.step_seconds.end());
@@ -186,20 +202,20 @@ std::string bench_csv_header() {
     return "label,world,S,D,variant,threads,micro_batch,sequence_len,dim,layers,n_parameters,tokens_per_step,"
            "step_s_median,step_s_min,step_s_max,tokens_per_s,tokens_per_s_per_rank,model_flops_per_s,"
            "sgemm_flops_per_s,mfu,peak_mem_bytes_per_rank,max_rss_bytes_per_rank,compute_s,ring_wait_s,attention_s,"
-           "allreduce_s,optimizer_s,loss,openblas_coretype";
+           "allreduce_s,optimizer_s,loss,system_allocations_per_step,page_faults_per_step,openblas_coretype";
 }
 
 std::string bench_csv_row(const BenchPoint& p, const BenchResult& r, const std::string& label) {
     const char* core_type = std::getenv("OPENBLAS_CORETYPE");
     const double mfu = r.sgemm_flops_per_second > 0 ? r.model_flops_per_second / r.sgemm_flops_per_second : 0.0;
     return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.2f},{:.2f},{:.4e},{:.4e},{:.4f},{},{},"
-                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{}",
+                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.1f},{:.1f},{}",
                        label, r.world_size, r.sp_size, r.dp_size, r.variant, p.threads, p.micro_batch, p.sequence_len,
                        p.model.dim, p.model.n_layers, r.n_parameters, r.tokens_per_step, r.step_median, r.step_min,
                        r.step_max, r.tokens_per_second, r.tokens_per_second / r.world_size, r.model_flops_per_second,
                        r.sgemm_flops_per_second, mfu, r.peak_memory_bytes, r.max_rss_bytes, r.compute_seconds,
                        r.ring_wait_seconds, r.attention_seconds, r.allreduce_seconds, r.optimizer_seconds, r.loss,
-                       core_type && *core_type ? core_type : "auto");
+                       r.system_allocations_per_step, r.page_faults_per_step, core_type && *core_type ? core_type : "auto");
 }
 
 }  // namespace ringlm

@@ -55,6 +55,10 @@ struct BenchResult {
     int64_t peak_memory_bytes = 0;          // allocator peak in a step, the largest over ranks
     int64_t max_rss_bytes = 0;              // process high-water mark (getrusage), largest over ranks
     double loss = 0;                        // of the last step (random tokens: about ln(vocab))
+    // rank 0, per measured step: calls to the system allocator by the caching allocator (0 once
+    // warm), and minor page faults (fresh pages the kernel zeroes: malloc'd scratch outside the
+    // caching allocator, returned to the system and taken again each step)
+    double system_allocations_per_step = 0, page_faults_per_step = 0;
 };
 
 double model_flops_per_step(const ModelConfig& model, int64_t sequence_len, int64_t sequences);

@@ -64,7 +64,7 @@ void MlLog::emit(const char* event_type, const std::string& key, const nlohmann:
     if (!active_) return;
     metadata["file"] = source_file(where);
     metadata["lineno"] = where.line();
-    const nlohmann::json record{{"namespace", ""}, {"time_ms", now_ms()}, {"event_type", event_type},
+    const nlohmann::ordered_json record{{"namespace", ""}, {"time_ms", now_ms()}, {"event_type", event_type},
                                 {"key", key},      {"value", value},      {"metadata", metadata}};
     const std::string line = ":::MLLOG " + record.dump();
     fmt::print("{}\n", line);
