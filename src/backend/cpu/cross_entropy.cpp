@@ -2,6 +2,7 @@
 // src/ops/cross_entropy.cpp. Rows are independent, so they split across threads; each row is
 // reduced by one thread in a fixed order, which keeps the results the same bits run to run.
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/vector_exp.h"
 
 #include <cmath>
 
@@ -33,7 +34,7 @@ void CpuBackend::cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor
             T row_max = row[0];
             for (int64_t v = 1; v < V; v++) row_max = row[v] > row_max ? row[v] : row_max;
             double sum_exp = 0;
-            for (int64_t v = 0; v < V; v++) sum_exp += static_cast<double>(std::exp(row[v] - row_max));
+            for (int64_t v = 0; v < V; v++) sum_exp += static_cast<double>(vector_exp(row[v] - row_max));
             const double log_sum_exp = std::log(sum_exp);
             lse_p[r] = static_cast<T>(static_cast<double>(row_max) + log_sum_exp);
             // loss = lse - logits[label] = (m - logits[label]) + log sum: the difference of two
@@ -69,7 +70,7 @@ void CpuBackend::cross_entropy_backward(Tensor& dlogits, const Tensor& logits, c
             const T row_lse = lse_p[r];
             for (int64_t v = 0; v < V; v++) {
                 const T onehot = v == label ? T(1) : T(0);
-                drow[v] = dloss * (std::exp(row[v] - row_lse) - onehot);
+                drow[v] = dloss * (vector_exp(row[v] - row_lse) - onehot);
             }
         }
     });

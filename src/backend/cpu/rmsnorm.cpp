@@ -1,6 +1,7 @@
 // CPU RMSNorm kernels; the formulas are in backend.h and src/ops/rmsnorm.cpp.
 #include "backend/cpu/cpu_backend.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ringlm {
@@ -46,12 +47,22 @@ void CpuBackend::rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, cons
             mean_wdy_xhat /= T(C);
             for (int64_t c = 0; c < C; c++) dxt[c] += r * (wp[c] * dyt[c] - xt[c] * r * mean_wdy_xhat);
         }
-        // dw is a sum over rows: columns split across threads so no two threads write one dw[c].
+        // dw is a sum over rows: blocks of columns split across threads so no two threads write
+        // one dw[c]. Rows run outer so the inner loop walks a block's columns contiguously and
+        // vectorises (a column walk strides C elements per row and does not), while each dw[c]
+        // still adds its rows in order 0..rows-1: the same bits at every thread count.
+        constexpr int64_t block = 64;
 #pragma omp parallel for schedule(static)
-        for (int64_t c = 0; c < C; c++) {
-            T acc = 0;
-            for (int64_t t = 0; t < rows; t++) acc += dyp[t * C + c] * xp[t * C + c] * rp[t];
-            dwp[c] += acc;
+        for (int64_t c0 = 0; c0 < C; c0 += block) {
+            const int64_t width = std::min(block, C - c0);
+            T acc[block] = {};
+            for (int64_t t = 0; t < rows; t++) {
+                const T* dyt = dyp + t * C + c0;
+                const T* xt = xp + t * C + c0;
+                const T r = rp[t];
+                for (int64_t c = 0; c < width; c++) acc[c] += dyt[c] * xt[c] * r;
+            }
+            for (int64_t c = 0; c < width; c++) dwp[c0 + c] += acc[c];
         }
     });
 }

@@ -2,6 +2,7 @@
 //   out = silu(gate) * up,  silu(a) = a * sigmoid(a)
 //   dgate += dout * up * sigmoid(a) * (1 + a (1 - sigmoid(a))),   dup += dout * silu(a)
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/vector_exp.h"
 
 #include <cmath>
 
@@ -17,7 +18,8 @@ void CpuBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& u
         for (int64_t i = 0; i < n; i++) {
             const T a = gate_p[i];
             // exp(-a) overflows to inf for a << 0, giving sigmoid 0: the right limit
-            const T sigmoid = T(1) / (T(1) + std::exp(-a));
+            // (vector_exp: vectorisable f32 exp, vector_exp.h)
+            const T sigmoid = T(1) / (T(1) + vector_exp(-a));
             out_p[i] = a * sigmoid * up_p[i];
         }
     });
@@ -35,7 +37,7 @@ void CpuBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout,
 #pragma omp parallel for schedule(static) if (n > 16384)
         for (int64_t i = 0; i < n; i++) {
             const T a = gate_p[i];
-            const T sigmoid = T(1) / (T(1) + std::exp(-a));
+            const T sigmoid = T(1) / (T(1) + vector_exp(-a));
             dgate_p[i] += dout_p[i] * up_p[i] * sigmoid * (T(1) + a * (T(1) - sigmoid));
             dup_p[i] += dout_p[i] * a * sigmoid;
         }
