@@ -24,7 +24,7 @@ rm -f "$csv"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_mpi_yield_when_idle=1 OMP_NUM_THREADS=${THREADS:-1} OPENBLAS_NUM_THREADS=${THREADS:-1}
 {
-  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores"
   echo "date: $(date -Is); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; threads per rank ${THREADS:-1}"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/machine.txt"

@@ -24,7 +24,7 @@ mkdir -p "$out"
 rows="$out/compare_$(date +%Y%m%d_%H%M%S).tsv"
 printf 'coretype\tcase\timpl\ttokens_per_s\tstep_s_median\tmax_rss_bytes\tallocator_peak_bytes\tmodel_flops_per_s\tsgemm_flops_per_s\n' > "$rows"
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads $threads; $(date -Is)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; threads $threads; $(date -Is)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 for coretype in $coretypes; do

@@ -12,10 +12,12 @@
 //              score matrix, so forward 2 * T^2 * dim, backward twice that: 6 * T^2 * dim per
 //              layer per sequence of T tokens (PaLM's 12 * L * dim * T^2, halved for causality).
 // The peak for MFU is measured, not quoted: sgemm at M=2048 N=1376 K=512 (the FFN shape of the
-// peer model) on every rank at the same moment, summed over ranks.
+// peer model) right before every measured step, on every rank at the same moment; the median
+// over steps, summed over ranks.
 #pragma once
 
 #include "config/config.h"
+#include "tensor/tensor.h"
 
 #include <cstdint>
 #include <optional>
@@ -33,7 +35,7 @@ struct BenchPoint {
     int64_t threads = 1;                    // per rank
     int64_t warmup_steps = 2, measured_steps = 5;
     bool gradient_checkpointing = false;
-    int64_t sgemm_repeats = 10;             // 0: skip the sgemm peak
+    int64_t sgemm_repeats = 3;              // sgemm calls timed before each measured step (0: none)
     std::string work_dir = "bench_out";     // the synthetic token file goes here
 };
 
@@ -64,8 +66,13 @@ struct BenchResult {
 double model_flops_per_step(const ModelConfig& model, int64_t sequence_len, int64_t sequences);
 int64_t matmul_parameters(const ModelConfig& model);
 
-// sgemm FLOP/s (2 M N K per call) of one call at M x N x K, median of `repeats` after 2 warm-ups.
-double measure_sgemm_flops(int64_t m, int64_t n, int64_t k, int64_t repeats);
+// sgemm FLOP/s (2 M N K per call) at M x N x K: C = A B^T on fixed operands, median of
+// `repeats` calls after `warmups`.
+struct SgemmProbe {
+    SgemmProbe(int64_t m, int64_t n, int64_t k);
+    double measure(int64_t repeats, int64_t warmups);
+    Tensor a, b, c;
+};
 
 // Runs on every rank of MPI_COMM_WORLD; rank 0's result has every field filled.
 BenchResult run_bench_point(const BenchPoint& point);
