@@ -8,7 +8,8 @@
 #       MODEL ("--dim 128 --layers 2 --heads 4 --kv-heads 2 --ffn 344 --vocab 512": small, so
 #       16K tokens fit the time on a laptop-sized machine), LAUNCH ("mpirun -np": the command
 #       that starts N ranks when given N).
-# On a cluster, under an allocation: LAUNCH="srun -n" (jobs/bench_sweep.sbatch).
+# On a cluster, inside an allocation (salloc / a batch script): LAUNCH="srun -n" bench/sweep.sh
+# (jobs/*.sbatch are training jobs only: tests/app/jobs_configs_test.cpp checks each one requeues).
 set -euo pipefail
 build=${1:-build}
 out=${2:-bench/results/sweep}
