@@ -66,10 +66,9 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 
 }  // namespace
 
-TrainingSetup make_training_setup(const Config& config, bool for_training) {
+TrainingSetup make_model_setup(const Config& config) {
     TrainingSetup setup;
     setup.config = config;
-    if (for_training) validate_for_training(config);
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
     setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree), config.source);
     const Topology& topology = setup.topology;
@@ -77,18 +76,6 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
         fail_uniform("{}: backend '{}' is not available in this build (the CUDA backend runs its kernels through "
                      "tests/gpu/check.sh; training on it is not wired yet)",
                      config.source, name(config.parallel.backend));
-
-    // The checkpoint to resume decides nothing about shapes (the config does) but must exist.
-    const std::string& resume = config.output.resume_from_checkpoint;
-    if (for_training && !resume.empty()) {
-        if (resume == "auto") {
-            setup.resume_from = latest_checkpoint(config.output.output_dir);
-        } else if (!std::filesystem::exists(resume)) {
-            fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
-        } else {
-            setup.resume_from = resume;
-        }
-    }
 
     setup.model = make_model(config);
     const ModelConfig& model_config = setup.model.config;
@@ -109,6 +96,28 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
                                                               config.training.gradient_checkpointing,
                                                               model_config.n_layers);
     }
+    return setup;
+}
+
+TrainingSetup make_training_setup(const Config& config, bool for_training) {
+    if (for_training) validate_for_training(config);
+    // The checkpoint to resume decides nothing about shapes (the config does) but must exist;
+    // checked before the model is built, as before.
+    std::optional<std::string> resume_from;
+    const std::string& resume = config.output.resume_from_checkpoint;
+    if (for_training && !resume.empty()) {
+        if (resume == "auto") {
+            resume_from = latest_checkpoint(config.output.output_dir);
+        } else if (!std::filesystem::exists(resume)) {
+            fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
+        } else {
+            resume_from = resume;
+        }
+    }
+    TrainingSetup setup = make_model_setup(config);
+    setup.resume_from = resume_from;
+    const Topology& topology = setup.topology;
+    const ModelConfig& model_config = setup.model.config;
 
     setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), model_config.vocab_size);
     if (!config.data.test_datasets.empty()) {
