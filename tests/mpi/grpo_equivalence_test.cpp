@@ -11,7 +11,7 @@
 #include "rl/grpo_step.h"
 #include "rl/repeat_sampler.h"
 #include "rl/rollout.h"
-#include "test_util.h"
+#include "mpi/mpi_test_util.h"
 #include "train/training_setup.h"
 
 #include <gtest/gtest.h>
@@ -23,12 +23,6 @@ namespace ringlm {
 using namespace ringlm::testing;
 
 namespace {
-
-int world_size() {
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    return size;
-}
 
 Config make_config(uint64_t seed, int S, RingAttnFunc variant) {
     Config c;
