@@ -74,8 +74,7 @@ RolloutSettings rollout_settings(uint64_t seed) { return RolloutSettings{G, 20, 
 }  // namespace
 
 TEST(GrpoEquivalence, RolloutsAndOneStepMatchSingleRank) {
-    uint64_t seed = fresh_seed();
-    MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    const uint64_t seed = shared_seed();
     const std::vector<Prompt> prompts = make_prompts(seed, 10);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
