@@ -204,7 +204,7 @@ void check_training(Checker& checker) {
 }
 
 void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks) {
-    const std::string name = "train step f32 dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
+    const std::string name = "train step MFU, f32, dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
     try {
         ModelConfig config;
         config.dim = 2048;

@@ -50,14 +50,16 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
     std::vector<T> a_packed, b_packed;
     if (transpose_a) {  // a is [K, M]: a_packed[i, k] = a[k, i]
         a_packed.resize(static_cast<size_t>(M * K));
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t i = 0; i < M; i++) a_packed[i * K + k] = a[k * M + i];
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t k = 0; k < K; k++) a_packed[i * K + k] = a[k * M + i];
         a = a_packed.data();
     }
     if (!transpose_b) {  // b is [K, N]: b_packed[j, k] = b[k, j]
         b_packed.resize(static_cast<size_t>(N * K));
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t j = 0; j < N; j++) b_packed[j * K + k] = b[k * N + j];
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t k = 0; k < K; k++) b_packed[j * K + k] = b[k * N + j];
         b = b_packed.data();
     }
     // c = alpha * dot + beta * c, where beta == 0 never reads c (it may hold NaN)
