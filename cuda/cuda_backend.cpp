@@ -46,18 +46,32 @@ Tensor scratch(int64_t bytes) { return empty({(bytes + 3) / 4}, DType::f32, Devi
 
 // --- setup ---------------------------------------------------------------------------------
 
-bool init_cuda_backend() {
-    static const bool ready = [] {
-        int count = 0;
-        if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-            cudaGetLastError();  // clear "no device" so later runtime calls do not report it
-            return false;
-        }
-        // Never destroyed: tensors freed during static destruction must still find their allocator.
-        the_backend = new CudaBackend();
+int cuda_device_count() {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  // clear "no device" so later runtime calls do not report it
+        return 0;
+    }
+    return count;
+}
+
+bool init_cuda_backend(int device) {
+    static int initialised_device = -1;
+    if (initialised_device >= 0) {
+        if (device != initialised_device)
+            fail("cuda backend: already running on device {}, cannot switch to device {} (one device per process)",
+                 initialised_device, device);
         return true;
-    }();
-    return ready;
+    }
+    const int count = cuda_device_count();
+    if (count == 0) return false;
+    if (device < 0 || device >= count)
+        fail("cuda backend: device {} asked for, but this machine has {} CUDA device(s)", device, count);
+    CUDA_CHECK(cudaSetDevice(device));
+    // Never destroyed: tensors freed during static destruction must still find their allocator.
+    the_backend = new CudaBackend();
+    initialised_device = device;
+    return true;
 }
 
 cudaStream_t cuda_compute_stream() {

@@ -20,9 +20,13 @@ namespace kernels {
 class LtGemm;
 }
 
-// Registers the CUDA allocator and backend for Device::cuda on the first call. Returns false
-// (and registers nothing) when no CUDA device is present; never throws for that.
-bool init_cuda_backend();
+// The number of CUDA devices; 0 when there is none or no driver (never throws).
+int cuda_device_count();
+// Makes `device` this process's device and registers the CUDA allocator and backend for
+// Device::cuda on the first call. Returns false (and registers nothing) when no CUDA device is
+// present; throws for a device number that does not exist, or a later call naming another
+// device than the first (the backend's stream and memory belong to one device).
+bool init_cuda_backend(int device = 0);
 // The stream every CUDA kernel runs on (for timing with events). init_cuda_backend() first.
 cudaStream_t cuda_compute_stream();
 

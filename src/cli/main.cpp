@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     ringlm::register_eval_command(app);
     ringlm::register_generate_command(app);
     ringlm::register_bench_command(app);
+    ringlm::register_grpo_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

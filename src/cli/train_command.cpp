@@ -11,8 +11,6 @@
 
 namespace ringlm {
 
-namespace {
-
 // A bad config is the same on every rank: say it once.
 Config load_config_uniform(const std::string& path) {
     try {
@@ -23,6 +21,8 @@ Config load_config_uniform(const std::string& path) {
         throw UniformError(error.what());
     }
 }
+
+namespace {
 
 void run_train(const std::string& path) {
     TrainingSetup setup = make_training_setup(load_config_uniform(path), true);

@@ -1,5 +1,6 @@
 #include "data/batch.h"
 
+#include "backend/backend.h"
 #include "util/error.h"
 
 namespace ringlm {
@@ -101,6 +102,20 @@ int64_t count_loss_tokens(const TokenBatch& batch) {
     const int32_t* labels = batch.labels.data<int32_t>();
     for (int64_t i = 0; i < batch.labels.numel(); i++) n += labels[i] != ignore_index;
     return n;
+}
+
+Tensor to_device(const Tensor& host, Device device) {
+    if (device == host.device()) return host;
+    Tensor moved = empty(host.shape(), host.dtype(), device);
+    backend_for(device).copy(moved, host);
+    return moved;
+}
+
+TokenBatch to_device(const TokenBatch& batch, Device device) {
+    if (device == batch.input_ids.device()) return batch;
+    return TokenBatch{to_device(batch.input_ids, device), to_device(batch.position_ids, device),
+                      to_device(batch.global_index, device), to_device(batch.segment_ids, device),
+                      to_device(batch.labels, device)};
 }
 
 }  // namespace ringlm

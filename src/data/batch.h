@@ -51,7 +51,14 @@ int64_t padded_row_length(int64_t sequence_len, const SequenceLayout& sequence);
 TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence_len, const DocumentReader& reader,
                             const SequenceLayout& sequence);
 
-// Tokens of the batch that carry a loss (label != -100), on this rank.
+// Tokens of the batch that carry a loss (label != -100), on this rank. Reads the labels on
+// the host: count before moving the batch to a device.
 int64_t count_loss_tokens(const TokenBatch& batch);
+
+// A host tensor copied to `device` (the tensor itself when that is the host).
+Tensor to_device(const Tensor& host, Device device);
+// The batch's five i32 tensors copied to `device` (the batch itself when that is the host):
+// batches are made on the host, the model may run on a GPU.
+TokenBatch to_device(const TokenBatch& batch, Device device);
 
 }  // namespace ringlm

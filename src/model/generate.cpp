@@ -1,5 +1,6 @@
 #include "model/generate.h"
 
+#include "data/batch.h"
 #include "ops/ops.h"
 
 #include <algorithm>
@@ -24,13 +25,6 @@ KvCache make_kv_cache(const Llama& model, int64_t capacity) {
 namespace {
 
 Tensor host_i32(const std::vector<int32_t>& values) { return from_vector<int32_t>(values, {static_cast<int64_t>(values.size())}); }
-
-Tensor to_device(const Tensor& host, Device device) {
-    if (device == Device::cpu) return host;
-    Tensor t = empty(host.shape(), host.dtype(), device);
-    backend(t).copy(t, host);
-    return t;
-}
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 namespace ringlm {
 
@@ -81,6 +82,20 @@ void init_llama_weights(Llama& model, uint64_t seed) {
         for (int64_t i = 0; i < host.numel(); i++) values[i] = is_norm ? 1.0f : static_cast<float>(normal(rng));
         backend(p.value).copy(p.value, host);
     }
+}
+
+void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source) {
+    std::set<std::string> loaded;
+    for (const auto& [name, tensor] : named) {
+        const NamedParameter& p = model.find(name);
+        if (p.value.shape() != tensor.shape())
+            fail("{}: parameter '{}' has shape {}, the model expects {}", source, name, tensor.shape(), p.value.shape());
+        Tensor destination = p.value;
+        backend(destination).copy(destination, tensor);
+        loaded.insert(name);
+    }
+    for (const NamedParameter& p : model.named)
+        if (!loaded.count(p.name)) fail("{}: parameter '{}' is missing", source, p.name);
 }
 
 void bind_gradients(const Llama& model, Grads& grads) {

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ringlm {
@@ -47,6 +48,9 @@ Llama make_llama(const ModelConfig& config, Device device = Device::cpu);
 // GPT-2 style: matrices ~ N(0, 0.02), output projections (wo, w2) scaled by 1/sqrt(2 L),
 // norms = 1. Deterministic in the seed.
 void init_llama_weights(Llama& model, uint64_t seed);
+// Copies named host tensors into the model's parameters (on any device); every parameter
+// must be given once, with its shape. `source` names where they came from in errors.
+void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source);
 // Makes gradients flow into model.gradients.
 void bind_gradients(const Llama& model, Grads& grads);
 

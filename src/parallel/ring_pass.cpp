@@ -84,6 +84,15 @@ AttentionMask mask_for(const RingAttentionInputs& in, const KvBlock& block) {
     return AttentionMask{in.global_index, in.segment_ids, block.index, block.segment, true};
 }
 
+// Ring step `step` of S: unless it is the last, send `current` on to the next rank and receive
+// the previous rank's block into `next` (allocated on first use; never the block being read).
+std::unique_ptr<PendingExchange> start_next_block(Transport& transport, const KvBlock& current, KvBlock& next,
+                                                  int step, int S) {
+    if (step + 1 >= S) return nullptr;
+    if (!next.k.defined()) next = empty_block_like(current);
+    return transport.ring_shift(current.tensors(), next.tensors());
+}
+
 }  // namespace
 
 double take_ring_compute_seconds() {
@@ -107,12 +116,8 @@ void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tens
     Tensor block_out, block_lse;  // one block's partial result, made when first needed
 
     for (int step = 0; step < S; step++) {
-        std::unique_ptr<PendingExchange> next_in_flight;
         KvBlock& next = buffers[step % 2];
-        if (step + 1 < S) {
-            if (!next.k.defined()) next = empty_block_like(current);
-            next_in_flight = transport.ring_shift(current.tensors(), next.tensors());
-        }
+        std::unique_ptr<PendingExchange> next_in_flight = start_next_block(transport, current, next, step, S);
         {
             ComputeTimer timer;
             if (step == 0) {
@@ -155,12 +160,8 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
     std::unique_ptr<PendingExchange> gradients_in_flight;
 
     for (int step = 0; step < S; step++) {
-        std::unique_ptr<PendingExchange> next_in_flight;
         KvBlock& next = buffers[step % 2];
-        if (step + 1 < S) {
-            if (!next.k.defined()) next = empty_block_like(current);
-            next_in_flight = transport.ring_shift(current.tensors(), next.tensors());
-        }
+        std::unique_ptr<PendingExchange> next_in_flight = start_next_block(transport, current, next, step, S);
         if (step == 0) {
             // the own block starts its accumulator here
             ComputeTimer timer;

@@ -26,17 +26,18 @@ void check_mpi(int code, const char* what) {
     fail("{} failed: {}", what, std::string(text, length));
 }
 
-Topology make_topology(int sequence_parallel_degree) {
+Topology make_topology(int sequence_parallel_degree, const std::string& source) {
     Topology t;
     MPI_Comm_size(MPI_COMM_WORLD, &t.world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &t.rank);
     const int S = sequence_parallel_degree;
-    if (S < 1) fail_uniform("sequence_parallel_degree {} must be at least 1", S);
+    if (S < 1) fail_uniform("{}: sequence_parallel_degree {} must be at least 1", source, S);
     if (t.world_size % S != 0) {
         std::string divisors;
         for (int d = 1; d <= t.world_size; d++)
             if (t.world_size % d == 0) divisors += (divisors.empty() ? "" : " or ") + std::to_string(d);
-        fail_uniform("sequence_parallel_degree {} must divide the {} ranks (try {})", S, t.world_size, divisors);
+        fail_uniform("{}: sequence_parallel_degree {} must divide the {} ranks (try {}, or run on a multiple of {} ranks)",
+                     source, S, t.world_size, divisors, S);
     }
     t.sp_size = S;
     t.sp_rank = t.rank % S;

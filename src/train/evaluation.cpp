@@ -21,9 +21,10 @@ EvalResult evaluate(const TrainingSetup& setup) {
     const size_t B = static_cast<size_t>(c.training.micro_batch_size);
     for (size_t first = 0; first < mine.size(); first += B) {
         std::vector<PackedRow> micro(mine.begin() + first, mine.begin() + std::min(mine.size(), first + B));
-        TokenBatch batch = make_token_batch(micro, c.data.sequence_len, corpus.reader(), setup.layout);
+        const TokenBatch batch = make_token_batch(micro, c.data.sequence_len, corpus.reader(), setup.layout);
         Tape tape(Tape::Mode::inference);
-        const Tensor losses = llama_token_losses(tape, setup.model, batch, setup.forward);
+        const Tensor losses =
+            llama_token_losses(tape, setup.model, to_device(batch, setup.model.parameters.device()), setup.forward);
         totals[0] += backend(losses).sum(losses);
         totals[1] += static_cast<double>(count_loss_tokens(batch));
     }

@@ -24,6 +24,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+// Sums the gradients over the world. MPI reduces host memory here (no CUDA-aware MPI is
+// assumed), so device gradients go through a host copy: correct, not fast (a device -> host ->
+// device round trip of the whole buffer per step; the NCCL transport will reduce on the GPU).
+void allreduce_gradients(Tensor& gradients) {
+    if (gradients.device() == Device::cpu) return allreduce_sum(gradients.data<float>(), gradients.numel());
+    Tensor host = empty(gradients.shape(), DType::f32, Device::cpu);
+    backend(gradients).copy(host, gradients);
+    allreduce_sum(host.data<float>(), host.numel());
+    backend(gradients).copy(gradients, host);
+}
+
 }  // namespace
 
 StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
@@ -35,13 +46,14 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     for (int64_t micro = 0; micro < c.training.gradient_accumulation_steps; micro++) {
         const std::vector<PackedRow> rows = setup.sampler->micro_batch(step, micro, setup.topology.dp_rank);
         const TokenBatch batch = make_token_batch(rows, c.data.sequence_len, setup.corpus->reader(), setup.layout);
+        result.loss_tokens += static_cast<double>(count_loss_tokens(batch));
+        const TokenBatch model_batch = to_device(batch, model.parameters.device());
         Tape tape;
         Grads grads;
         bind_gradients(model, grads);
-        Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch, setup.forward));
+        Tensor loss_sum = sum(tape, llama_token_losses(tape, model, model_batch, setup.forward));
         tape.backward(loss_sum, grads);
         result.loss_sum += backend(loss_sum).sum(loss_sum);
-        result.loss_tokens += static_cast<double>(count_loss_tokens(batch));
     }
     result.compute_seconds = seconds_since(compute_start);
     if (setup.transport) {
@@ -52,7 +64,7 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
 
     const auto allreduce_start = Clock::now();
     if (setup.topology.world_size > 1) {
-        allreduce_sum(model.gradients.data<float>(), model.gradients.numel());
+        allreduce_gradients(model.gradients);
         double totals[2] = {result.loss_sum, result.loss_tokens};
         allreduce_sum(totals, 2);
         result.loss_sum = totals[0];
@@ -69,8 +81,9 @@ std::string layout_text(const TrainingSetup& setup) {
                        setup.topology.sp_size > 1 ? name(setup.variant) : std::string_view("local attention"));
 }
 
-int64_t peak_memory_over_ranks() {
-    int64_t peak = static_cast<int64_t>(cpu_allocator().stats().peak_bytes_in_use);
+// Peak bytes of the device the model runs on (host memory for cpu, GPU memory for cuda).
+int64_t peak_memory_over_ranks(Device device) {
+    int64_t peak = static_cast<int64_t>(allocator_for(device).stats().peak_bytes_in_use);
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (memory)");
     return peak;
 }
@@ -148,7 +161,7 @@ TrainSummary run_training(TrainingSetup& setup) {
     int64_t step = summary.first_step;
     for (; step < setup.total_steps; step++) {
         const auto step_start = Clock::now();
-        cpu_allocator().reset_peak();
+        allocator_for(model.parameters.device()).reset_peak();
         mllog.step_begin(setup, step);
         const StepResult result = accumulate_gradients(setup, step);
         const double loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
@@ -176,7 +189,7 @@ TrainSummary run_training(TrainingSetup& setup) {
         m.ring_wait_seconds = result.ring_wait_seconds;
         m.ring_compute_seconds = result.ring_compute_seconds;
         m.allreduce_seconds = result.allreduce_seconds;
-        m.peak_memory_bytes = peak_memory_over_ranks();
+        m.peak_memory_bytes = peak_memory_over_ranks(model.parameters.device());
         m.layout = layout_text(setup);
         if ((step + 1) % c.output.logging_steps == 0 || step + 1 == setup.total_steps) log.step(m);
 

@@ -10,6 +10,12 @@
 #include <filesystem>
 #include <numeric>
 
+// ringlm_cuda defines RINGLM_WITH_CUDA for whoever links it; ringlm_app links it exactly when
+// the CUDA backend is built (CMakeLists.txt), so a CPU-only build needs no CUDA at all.
+#ifdef RINGLM_WITH_CUDA
+#include "cuda_backend.h"
+#endif
+
 namespace ringlm {
 
 namespace {
@@ -29,6 +35,32 @@ Llama make_model(const Config& config) {
     Llama model = make_llama(config.model.model_config, config.parallel.backend);
     init_llama_weights(model, static_cast<uint64_t>(config.training.seed));
     return model;
+}
+
+// `backend: cuda`: this rank's GPU, local_rank % device count, becomes its device (ranks on
+// one node share the node's GPUs round-robin). Every rank decides the same: the device count
+// is the minimum over the world, so a node without a GPU stops every rank with one message.
+// S > 1 is refused: the MPI ring transport sends host buffers and the model's K/V would be
+// device tensors; that needs the NCCL transport (not built yet).
+void select_device(const Config& config, const Topology& topology) {
+    if (config.parallel.backend == Device::cpu) return;
+    if (topology.sp_size > 1)
+        fail_uniform("{}: backend cuda with sequence_parallel_degree {} needs the NCCL transport, which is not built "
+                     "yet; use sequence_parallel_degree 1 on the GPU (data parallelism works), or backend cpu",
+                     config.source, topology.sp_size);
+#ifdef RINGLM_WITH_CUDA
+    int devices = cuda_device_count();
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce (devices)");
+    if (devices == 0)
+        fail_uniform("{}: backend cuda, but no CUDA device was found (on at least one node of this run); use "
+                     "backend cpu, or run on GPU nodes",
+                     config.source);
+    init_cuda_backend(topology.local_rank % devices);
+#else
+    fail_uniform("{}: backend cuda, but this ringlm was built without the CUDA backend (nvcc was not found); "
+                 "rebuild with the CUDA toolkit installed (cmake -DRINGLM_CUDA=on), or use backend cpu",
+                 config.source);
+#endif
 }
 
 ChunkLayout chunk_layout_for(RingAttnFunc variant) {
@@ -66,29 +98,13 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 
 }  // namespace
 
-TrainingSetup make_training_setup(const Config& config, bool for_training) {
+TrainingSetup make_model_setup(const Config& config) {
     TrainingSetup setup;
     setup.config = config;
-    if (for_training) validate_for_training(config);
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
-    setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree));
+    setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree), config.source);
     const Topology& topology = setup.topology;
-    if (config.parallel.backend != Device::cpu)
-        fail_uniform("{}: backend '{}' is not available in this build (the CUDA backend runs its kernels through "
-                     "tests/gpu/check.sh; training on it is not wired yet)",
-                     config.source, name(config.parallel.backend));
-
-    // The checkpoint to resume decides nothing about shapes (the config does) but must exist.
-    const std::string& resume = config.output.resume_from_checkpoint;
-    if (for_training && !resume.empty()) {
-        if (resume == "auto") {
-            setup.resume_from = latest_checkpoint(config.output.output_dir);
-        } else if (!std::filesystem::exists(resume)) {
-            fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
-        } else {
-            setup.resume_from = resume;
-        }
-    }
+    select_device(config, topology);
 
     setup.model = make_model(config);
     const ModelConfig& model_config = setup.model.config;
@@ -109,6 +125,28 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
                                                               config.training.gradient_checkpointing,
                                                               model_config.n_layers);
     }
+    return setup;
+}
+
+TrainingSetup make_training_setup(const Config& config, bool for_training) {
+    if (for_training) validate_for_training(config);
+    // The checkpoint to resume decides nothing about shapes (the config does) but must exist;
+    // checked before the model is built, as before.
+    std::optional<std::string> resume_from;
+    const std::string& resume = config.output.resume_from_checkpoint;
+    if (for_training && !resume.empty()) {
+        if (resume == "auto") {
+            resume_from = latest_checkpoint(config.output.output_dir);
+        } else if (!std::filesystem::exists(resume)) {
+            fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
+        } else {
+            resume_from = resume;
+        }
+    }
+    TrainingSetup setup = make_model_setup(config);
+    setup.resume_from = resume_from;
+    const Topology& topology = setup.topology;
+    const ModelConfig& model_config = setup.model.config;
 
     setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), model_config.vocab_size);
     if (!config.data.test_datasets.empty()) {

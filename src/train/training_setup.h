@@ -34,6 +34,11 @@ struct TrainingSetup {
     const Corpus& evaluation_corpus() const { return eval_corpus ? *eval_corpus : *corpus; }
 };
 
+// The part every command shares: threads, topology, the model (base_model or fresh), the
+// sequence layout and, when S > 1, the transport and ring attention as the model's attention.
+// `ringlm grpo` builds on this with its own prompt data (src/rl).
+TrainingSetup make_model_setup(const Config& config);
+
 // `for_training` false: eval only (no sampler, no resume; the model from base_model or the
 // latest checkpoint in output_dir).
 TrainingSetup make_training_setup(const Config& config, bool for_training);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check, run from the repository root on a GPU machine (after tests/gpu/prepare_carry.sh
 # here, carrying .gpucheck): prints the device, builds the core layers + CUDA backend in
-# core-only mode (no MPI/HDF5/YAML/GTest there; fmt header-only from .gpucheck, the plain-loop
-# CPU GEMM as the reference), runs gpu_check, and ends with its table. Everything is also
+# core-only mode (no MPI/HDF5/YAML/GTest there; fmt header-only from .gpucheck, the no-BLAS
+# CPU GEMM as the reference), runs gpu_check (kernels, a 20-step CPU vs CUDA training run,
+# stories260K generation, benchmarks, training-step MFU), and ends with its table. Everything is also
 # written to $OUT/gpu_check.log when $OUT is set. Exit status: gpu_check's (non-zero if any
 # check failed, the build failed, or no CUDA device was found).
 #

@@ -49,13 +49,15 @@ double median_milliseconds(const std::function<void()>& run) {
     return times[times.size() / 2];
 }
 
-void report(std::vector<Row>& rows, const std::string& kernel, double flops, double milliseconds) {
+// Adds the row; returns the rate in TFLOP/s.
+double report(std::vector<Row>& rows, const std::string& kernel, double flops, double milliseconds) {
     char result[32], detail[64];
     std::snprintf(result, sizeof result, "%.1f TFLOP/s", flops / (milliseconds * 1e-3) / 1e12);
     std::snprintf(detail, sizeof detail, "median %.3f ms of %d", milliseconds, timed_runs);
     std::printf("BENCH %-46s %s  (%s)\n", kernel.c_str(), result, detail);
     std::fflush(stdout);
     rows.push_back({kernel, result, detail, false});
+    return flops / (milliseconds * 1e-3) / 1e12;
 }
 
 void bench(std::vector<Row>& rows, const std::string& kernel, const std::function<void()>& body) {
@@ -67,16 +69,19 @@ void bench(std::vector<Row>& rows, const std::string& kernel, const std::functio
     }
 }
 
-// C [M, N] = A [M, K] @ B^T, B [N, K] (the nn.Linear layout); FLOPs = 2 M N K.
-void bench_gemm(std::vector<Row>& rows, int64_t M, int64_t N, int64_t K, DType dtype, std::mt19937_64& rng) {
+// C [M, N] = A [M, K] @ B^T, B [N, K] (the nn.Linear layout); FLOPs = 2 M N K. Returns the
+// rate in TFLOP/s (0 if it failed).
+double bench_gemm(std::vector<Row>& rows, int64_t M, int64_t N, int64_t K, DType dtype, std::mt19937_64& rng) {
+    double tflops = 0;
     const std::string kernel = std::string("gemm ") + dtype_name(dtype) + " " + std::to_string(M) + "x" +
                                std::to_string(N) + "x" + std::to_string(K) + " (A B^T, f32 C)";
     bench(rows, kernel, [&] {
         const Tensor a = random_device({M, K}, rng, dtype), b = random_device({N, K}, rng, dtype);
         Tensor c = empty({M, N}, DType::f32, Device::cuda);
         const double milliseconds = median_milliseconds([&] { gpu().gemm(c, a, b, false, true, 1.0, 0.0); });
-        report(rows, kernel, 2.0 * M * N * K, milliseconds);
+        tflops = report(rows, kernel, 2.0 * M * N * K, milliseconds);
     });
+    return tflops;
 }
 
 // Causal self-attention over T tokens, one document. FLOPs: 4 T^2 H D / 2 forward (causal
@@ -110,12 +115,14 @@ void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, 
 
 }  // namespace
 
-void run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng) {
-    bench_gemm(rows, 4096, 4096, 4096, DType::f32, rng);
-    bench_gemm(rows, 4096, 4096, 4096, DType::bf16, rng);
-    bench_gemm(rows, 8192, 2048, 2048, DType::f32, rng);
-    bench_gemm(rows, 8192, 2048, 2048, DType::bf16, rng);
+BenchPeaks run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng) {
+    BenchPeaks peaks;
+    peaks.f32_tflops = bench_gemm(rows, 4096, 4096, 4096, DType::f32, rng);
+    peaks.bf16_tflops = bench_gemm(rows, 4096, 4096, 4096, DType::bf16, rng);
+    peaks.f32_tflops = std::max(peaks.f32_tflops, bench_gemm(rows, 8192, 2048, 2048, DType::f32, rng));
+    peaks.bf16_tflops = std::max(peaks.bf16_tflops, bench_gemm(rows, 8192, 2048, 2048, DType::bf16, rng));
     bench_attention(rows, 8192, 32, 8, 128, rng);
+    return peaks;
 }
 
 }  // namespace ringlm::gpu_check

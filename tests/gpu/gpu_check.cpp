@@ -1,6 +1,8 @@
 // GPU check: every Backend kernel on the CUDA backend against the CPU backend on the same
-// random inputs (fresh seed, printed; RINGLM_TEST_SEED repeats a run), then benchmarks
-// (gpu_bench.cpp), then one short table. Exit status 1 if any check failed.
+// random inputs (fresh seed, printed; RINGLM_TEST_SEED repeats a run), then the model on both
+// backends (a 20-step training run, stories260K generation: gpu_check_training.cpp), then
+// benchmarks (gpu_bench.cpp; the training step's MFU), then one short table. Exit status 1 if
+// any check failed.
 //
 // Rules: forward outputs are poisoned with NaN before each run (an element a kernel forgets
 // to write fails, since NaN never passes); gradient outputs ACCUMULATE, so both sides start
@@ -246,10 +248,12 @@ int main(int argc, char** argv) {
         check_elementwise(checker, rng);
         check_layers(checker, rng);
         check_attention(checker, rng);
-        kernels::synchronize_after_launch = false;
-        if (benchmarks) run_benchmarks(rows, rng);
-        // Hook for the training step's MFU, once src/model exists.
-        rows.push_back({"train step MFU", "n/a", "model not built yet", false});
+        kernels::synchronize_after_launch = false;  // the model runs at full speed from here
+        check_training(checker);
+        if (benchmarks) {
+            const BenchPeaks peaks = run_benchmarks(rows, rng);
+            bench_training_step(rows, peaks);
+        }
 
         int failed = 0;
         size_t width = 6;

@@ -1,7 +1,8 @@
 // What the GPU check's files share: the rows of the final table, the comparison helper, and
 // device <-> host helpers. gpu_check.cpp: main, memory, GEMM, elementwise;
 // gpu_check_layers.cpp: the layer kernels; gpu_check_attention.cpp: attention;
-// gpu_bench.cpp: the timings.
+// gpu_check_training.cpp: the model (training, generation, step speed); gpu_bench.cpp: the
+// kernel timings.
 #pragma once
 
 #include "backend/backend.h"
@@ -42,8 +43,18 @@ struct Checker {
     void add(const std::string& kernel, bool passed, const std::string& detail);
 };
 
+// The best GEMM rates run_benchmarks measured (0 where a benchmark failed), the peaks MFU is
+// quoted against.
+struct BenchPeaks {
+    double bf16_tflops = 0, f32_tflops = 0;
+};
+
 void check_layers(Checker& checker, std::mt19937_64& rng);
 void check_attention(Checker& checker, std::mt19937_64& rng);
-void run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng);
+// gpu_check_training.cpp: 20 training steps on both backends, stories260K generation on both.
+void check_training(Checker& checker);
+BenchPeaks run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng);
+// gpu_check_training.cpp: a training step of a ~0.5B-parameter model, its MFU against `peaks`.
+void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks);
 
 }  // namespace ringlm::gpu_check

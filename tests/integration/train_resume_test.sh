@@ -15,6 +15,11 @@ after=$(grep -o '"eval_loss":[^,]*' "$SCRATCH/straight/metrics.jsonl" | tail -1 
 echo "held-out loss: before $before, after $after"
 awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b - 0.1) }' || fail "held-out loss did not fall ($before -> $after)"
 
+# `ringlm eval` on the final checkpoint reproduces the trainer's own held-out loss.
+evaluated=$("$RINGLM" eval "$SCRATCH/straight.yaml" --checkpoint "$SCRATCH/straight/checkpoint-0000010.h5" | sed -n 's/^eval: loss \([0-9.]*\),.*/\1/p')
+awk -v e="$evaluated" -v a="$after" 'BEGIN { d = e - a; exit !(d < 1e-4 && d > -1e-4) }' || fail "ringlm eval gave $evaluated, training ended at $after"
+echo "PASS: ringlm eval of the final checkpoint: $evaluated"
+
 mkdir "$SCRATCH/resumed"
 cp "$SCRATCH/straight/checkpoint-0000005.h5" "$SCRATCH/resumed/"
 write_config "$SCRATCH/resumed.yaml" "$SCRATCH/resumed" 10 <<< "resume_from_checkpoint: auto"

@@ -9,7 +9,7 @@
 #include "config/config.h"
 #include "data/token_dataset.h"
 #include "ops/ops.h"
-#include "test_util.h"
+#include "mpi/mpi_test_util.h"
 #include "train/trainer.h"
 
 #include <gtest/gtest.h>
@@ -22,18 +22,6 @@ namespace ringlm {
 using namespace ringlm::testing;
 
 namespace {
-
-int world_size() {
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    return size;
-}
-
-int world_rank() {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank;
-}
 
 // Random documents of 8..150 tokens (some longer than a row: cut into pieces) and one of a
 // single token, the same on every rank. Not shorter: a step whose rows all hold 1-2 token
@@ -114,8 +102,7 @@ Reference single_rank_reference(TrainingSetup& parallel, const Config& config) {
 }
 
 void check_equivalence(RingAttnFunc variant, bool packing) {
-    uint64_t seed = fresh_seed();
-    MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {

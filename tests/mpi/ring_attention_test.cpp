@@ -9,7 +9,7 @@
 #include "data/batch.h"
 #include "parallel/ring_attention.h"
 #include "parallel/topology.h"
-#include "test_util.h"
+#include "mpi/mpi_test_util.h"
 
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -22,25 +22,6 @@ namespace ringlm {
 using namespace ringlm::testing;
 
 namespace {
-
-int world_rank() {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank;
-}
-
-int world_size() {
-    int size = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    return size;
-}
-
-// fresh_seed() on rank 0, the same on every rank.
-uint64_t shared_seed() {
-    uint64_t seed = world_rank() == 0 ? fresh_seed() : 0;
-    MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    return seed;
-}
 
 double max_over_world(double value) {
     double worst = 0;

@@ -7,7 +7,7 @@
 // whole batch: one rank, no gathering, no head groups.
 #include "data/batch.h"
 #include "parallel/ring_attention.h"
-#include "test_util.h"
+#include "mpi/mpi_test_util.h"
 
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
@@ -20,24 +20,6 @@ namespace ringlm {
 using namespace ringlm::testing;
 
 namespace {
-
-int world_size() {
-    int size = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    return size;
-}
-
-int world_rank() {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank;
-}
-
-uint64_t shared_seed() {
-    uint64_t seed = fresh_seed();
-    MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    return seed;
-}
 
 // A batch of packed rows, all of one length: the documents of each row; whatever the documents
 // leave of the row is padding, in a segment of its own.

@@ -10,10 +10,6 @@ using namespace ringlm::testing;
 
 namespace {
 
-enum class Layout { single, batched, shared_b };
-const char* layout_name(Layout layout) {
-    return layout == Layout::single ? "2-D" : layout == Layout::batched ? "batched" : "shared-B batched";
-}
 
 // C = alpha op(A) op(B) + beta C by the backend in `dtype`, against the naive product in f64.
 double gemm_error(Layout layout, bool transpose_a, bool transpose_b, DType dtype, std::mt19937_64& rng) {

@@ -10,10 +10,6 @@ using namespace ringlm::testing;
 
 namespace {
 
-enum class Layout { single, batched, shared_b };
-const char* layout_name(Layout layout) {
-    return layout == Layout::single ? "2-D" : layout == Layout::batched ? "batched" : "shared-B batched";
-}
 
 // Random a, b in f64 for op(a) [M, K] @ op(b) [K, N] (per batch item).
 std::vector<Tensor> random_operands(Layout layout, bool transpose_a, bool transpose_b, std::mt19937_64& rng) {

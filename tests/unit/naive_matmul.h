@@ -26,4 +26,10 @@ inline std::vector<double> naive_matmul(const double* a, const double* b, int64_
     return c;
 }
 
+// The operand layouts both tests cover: 2-D, batched (3-D), batched with one shared 2-D B.
+enum class Layout { single, batched, shared_b };
+inline const char* layout_name(Layout layout) {
+    return layout == Layout::single ? "2-D" : layout == Layout::batched ? "batched" : "shared-B batched";
+}
+
 }  // namespace ringlm::testing

@@ -1,0 +1,51 @@
+// `ringlm grpo`: the GRPO loop (TRL's GRPOTrainer, sequence-parallel). Per step:
+//   1. the repeat sampler picks this DP group's prompts (each G times);
+//   2. rollouts: the SP ranks split the sampling, then all-gather (rollout.h);
+//   3. rewards (rewards.h) and group advantages (advantages.h), identical on the SP ranks;
+//   4. reference log-probs (beta > 0) and old log-probs (num_iterations > 1), inference mode;
+//   5. num_iterations updates: grpo_local_gradients on this rank's chunks, one all-reduce (sum)
+//      of the gradients over the world, AdamW with divisor 1 (the loss's weights already hold
+//      the global normaliser).
+// Rank 0 prints a progress line and writes output_dir/metrics.jsonl; checkpoints like SFT's
+// (a resumed run reproduces the same prompts and rollout seeds: both depend only on the step).
+#pragma once
+
+#include "data/tokenizer.h"
+#include "rl/prompts.h"
+#include "rl/repeat_sampler.h"
+#include "train/training_setup.h"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace ringlm {
+
+struct GrpoSetup {
+    TrainingSetup base;  // config, topology, model, sequence layout, ring attention (no corpus/sampler)
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::vector<Prompt> prompts;
+    std::unique_ptr<RepeatSampler> sampler;
+    std::optional<Llama> reference;  // frozen copy of the initial weights when beta > 0
+    int64_t total_steps = 0;
+};
+
+// Every check (config, prompts, batch shape) before anything is computed or written.
+GrpoSetup make_grpo_setup(const Config& config);
+
+struct GrpoStepMetrics {
+    int64_t step = 0;
+    double loss = 0, reward_mean = 0, reward_std = 0, kl = 0, clip_fraction = 0, grad_norm = 0, learning_rate = 0;
+    std::vector<std::pair<std::string, double>> reward_means;  // per function
+    double completion_length = 0, stopped_fraction = 0;
+    double generation_seconds = 0, training_seconds = 0, tokens_per_second = 0;
+};
+
+struct GrpoSummary {
+    int64_t first_step = 0, last_step = 0;
+    std::vector<GrpoStepMetrics> steps;
+};
+
+GrpoSummary run_grpo(GrpoSetup& setup);
+
+}  // namespace ringlm

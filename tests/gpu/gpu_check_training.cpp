@@ -1,0 +1,276 @@
+// The model on the GPU: the same training run on the CPU and CUDA backends, stories260K greedy
+// generation on both, and the training step's speed (MFU). Everything here is core-only
+// (model, batches, AdamW, LR schedule, tokenizer): no MPI, HDF5 or YAML on the GPU machine.
+#include "cuda_backend.h"
+#include "cuda_check.h"
+#include "data/batch.h"
+#include "data/tokenizer.h"
+#include "gpu_check.h"
+#include "model/generate.h"
+#include "model/llama2c_checkpoint.h"
+#include "ops/ops.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace ringlm::gpu_check {
+
+namespace {
+
+// --- training: the same run on both backends -------------------------------------------------
+
+constexpr int64_t training_steps = 20;
+constexpr double training_tolerance = 1e-4;  // relative, per step's loss
+constexpr uint64_t data_seed = 20261128;     // fixed: the same data and weights on every machine
+
+// Two documents per row (a packed row: attention must respect the boundary), a few padding
+// tokens at the end; fresh rows for every step. Tokens follow a learnable rule,
+// next = (5 * token + 1) mod V three times in four, else a random token, so the loss falls.
+std::vector<TokenBatch> random_batches(int64_t steps, int64_t rows, int64_t sequence_len, int64_t vocab_size) {
+    std::mt19937_64 rng(data_seed);
+    const int32_t V = static_cast<int32_t>(vocab_size);
+    std::uniform_int_distribution<int32_t> random_token(0, V - 1), quarter(0, 3);
+    std::vector<std::vector<int32_t>> documents;
+    std::vector<TokenBatch> batches;
+    const int64_t padding = 5;
+    for (int64_t step = 0; step < steps; step++) {
+        std::vector<PackedRow> packed;
+        for (int64_t row = 0; row < rows; row++) {
+            const int64_t first_length = sequence_len / 3 + (step * 7 + row * 37) % (sequence_len / 3);
+            PackedRow packed_row;
+            for (int64_t length : {first_length, sequence_len - padding - first_length}) {
+                std::vector<int32_t> tokens(static_cast<size_t>(length));
+                tokens[0] = random_token(rng);
+                for (size_t t = 1; t < tokens.size(); t++)
+                    tokens[t] = quarter(rng) == 0 ? random_token(rng) : (5 * tokens[t - 1] + 1) % V;
+                packed_row.pieces.push_back({static_cast<int64_t>(documents.size()), 0, length});
+                packed_row.used += length;
+                documents.push_back(std::move(tokens));
+            }
+            packed.push_back(packed_row);
+        }
+        const DocumentReader reader = [&documents](int64_t document) {
+            return DocumentTokens{documents[static_cast<size_t>(document)], {}};
+        };
+        batches.push_back(make_token_batch(packed, sequence_len, reader, SequenceLayout{}));
+    }
+    return batches;
+}
+
+// One optimizer step per batch, as the trainer does it (one micro batch, one rank): the loss
+// before each update, per loss token.
+std::vector<double> train(const ModelConfig& config, Device device, const Tensor& initial_parameters,
+                          const std::vector<TokenBatch>& batches) {
+    Llama model = make_llama(config, device);
+    backend(model.parameters).copy(model.parameters, initial_parameters);
+    AdamW optimizer = make_adamw(model, AdamWSettings{0.9, 0.95, 1e-8, 0.1, 1.0});
+    std::vector<double> losses;
+    for (size_t step = 0; step < batches.size(); step++) {
+        const double loss_tokens = static_cast<double>(count_loss_tokens(batches[step]));
+        const TokenBatch batch = to_device(batches[step], device);
+        backend(model.gradients).fill(model.gradients, 0.0);
+        Tape tape;
+        Grads grads;
+        bind_gradients(model, grads);
+        Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch));
+        tape.backward(loss_sum, grads);
+        losses.push_back(backend(loss_sum).sum(loss_sum) / loss_tokens);
+        const double lr = learning_rate_at(static_cast<int64_t>(step), static_cast<int64_t>(batches.size()), 2, 1e-3,
+                                           LrScheduler::cosine);
+        adamw_step(optimizer, model, lr, loss_tokens);
+    }
+    return losses;
+}
+
+void check_training_run(Checker& checker) {
+    const std::string name = "train 20 steps dim 256 L4 H8/4 V512, 4x512 tokens: CPU vs CUDA losses";
+    checker.check(name, [&] {
+        ModelConfig config;
+        config.dim = 256;
+        config.n_layers = 4;
+        config.n_heads = 8;
+        config.n_kv_heads = 4;
+        config.ffn_dim = 768;
+        config.vocab_size = 512;
+        config.max_position = 512;
+        config.tied_embeddings = false;
+        const std::vector<TokenBatch> batches = random_batches(training_steps, 4, 512, config.vocab_size);
+        Llama initial = make_llama(config, Device::cpu);
+        init_llama_weights(initial, data_seed);
+
+        using Clock = std::chrono::steady_clock;
+        const auto cpu_start = Clock::now();
+        const std::vector<double> cpu_losses = train(config, Device::cpu, initial.parameters, batches);
+        const auto gpu_start = Clock::now();
+        const std::vector<double> gpu_losses = train(config, Device::cuda, initial.parameters, batches);
+        const auto end = Clock::now();
+
+        double worst = -1;
+        int64_t worst_step = 0;
+        for (size_t step = 0; step < cpu_losses.size(); step++) {
+            const double error = std::fabs(gpu_losses[step] - cpu_losses[step]) / std::fabs(cpu_losses[step]);
+            if (!(error <= worst)) {  // a NaN becomes the worst
+                worst = error;
+                worst_step = static_cast<int64_t>(step) + 1;
+            }
+        }
+        auto print_curve = [](const char* label, const std::vector<double>& losses, double seconds) {
+            std::printf("      %s losses (%.1f s):", label, seconds);
+            for (double loss : losses) std::printf(" %.6f", loss);
+            std::printf("\n");
+        };
+        print_curve("CPU ", cpu_losses, std::chrono::duration<double>(gpu_start - cpu_start).count());
+        print_curve("CUDA", gpu_losses, std::chrono::duration<double>(end - gpu_start).count());
+        char detail[160];
+        std::snprintf(detail, sizeof detail, "worst step %lld: error %.2e (tolerance %.0e); loss %.4f -> %.4f",
+                      static_cast<long long>(worst_step), worst, training_tolerance, cpu_losses.front(),
+                      cpu_losses.back());
+        // the run must also learn, or equal curves would prove little
+        const bool learned = cpu_losses.back() < cpu_losses.front() - 0.05;
+        checker.add(name, worst <= training_tolerance && learned, learned ? detail : std::string(detail) + ", NOT LEARNING");
+    });
+}
+
+// --- stories260K: greedy generation on both backends -----------------------------------------
+
+void check_generation(Checker& checker) {
+    const std::string name = "stories260K greedy 40 tokens: CUDA tokens == CPU tokens";
+    checker.check(name, [&] {
+        const std::string directory = std::string(RINGLM_SOURCE_DIR) + "/data/stories260K/";
+        const Llama2cCheckpoint checkpoint = load_llama2c_checkpoint(directory + "stories260K.bin");
+        const auto tokenizer = load_tokenizer(directory + "tok512.bin", checkpoint.config.vocab_size);
+        const std::vector<int32_t> prompt = tokenizer->encode("Once upon a time", true, false);
+        SamplingOptions options;
+        options.max_new_tokens = 40;
+        options.stop_at_bos_or_eos = false;  // always 40 tokens to compare
+        std::vector<int32_t> generated[2];
+        for (Device device : {Device::cpu, Device::cuda}) {
+            Llama model = make_llama(checkpoint.config, device);
+            load_parameters(model, checkpoint.parameters, directory + "stories260K.bin");
+            generated[static_cast<int>(device)] = generate(model, prompt, options);
+        }
+        const std::vector<int32_t>& cpu_tokens = generated[0];
+        const std::vector<int32_t>& gpu_tokens = generated[1];
+        std::vector<int32_t> story = prompt;
+        story.insert(story.end(), gpu_tokens.begin(), gpu_tokens.end());
+        std::printf("      CUDA: \"%s\"\n", tokenizer->decode(story).c_str());
+        size_t first_difference = 0;
+        while (first_difference < cpu_tokens.size() && first_difference < gpu_tokens.size() &&
+               cpu_tokens[first_difference] == gpu_tokens[first_difference])
+            first_difference++;
+        const bool same = cpu_tokens == gpu_tokens && cpu_tokens.size() == 40;
+        char detail[96];
+        if (same) {
+            std::snprintf(detail, sizeof detail, "all %zu tokens equal", cpu_tokens.size());
+        } else {
+            std::snprintf(detail, sizeof detail, "%zu CPU / %zu CUDA tokens, first difference at token %zu",
+                          cpu_tokens.size(), gpu_tokens.size(), first_difference);
+        }
+        checker.add(name, same, detail);
+    });
+}
+
+// --- the training step's speed ----------------------------------------------------------------
+
+// Weights for a speed run: a 1M-value random block tiled over the parameters (drawing 500M
+// normal values on the host would take longer than the whole measurement).
+void fill_parameters_quickly(Llama& model) {
+    const int64_t block = 1 << 20;
+    Tensor host = empty({block}, DType::f32, Device::cpu);
+    std::mt19937_64 rng(data_seed);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (int64_t i = 0; i < block; i++) host.data<float>()[i] = normal(rng);
+    const int64_t n = model.parameters.numel();
+    for (int64_t begin = 0; begin < n; begin += block) {
+        Tensor slice = model.parameters.rows(begin, std::min(n, begin + block));
+        backend(slice).copy(slice, host.rows(0, slice.numel()));
+    }
+    for (const NamedParameter& p : model.named) {
+        if (p.decay) continue;  // norms start at 1
+        Tensor norm = p.value;
+        backend(norm).fill(norm, 1.0);
+    }
+}
+
+}  // namespace
+
+void check_training(Checker& checker) {
+    check_training_run(checker);
+    check_generation(checker);
+}
+
+void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks) {
+    const std::string name = "train step MFU, f32, dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
+    try {
+        ModelConfig config;
+        config.dim = 2048;
+        config.n_layers = 8;
+        config.n_heads = 16;
+        config.n_kv_heads = 8;
+        config.ffn_dim = 5632;
+        config.vocab_size = 32000;
+        config.max_position = 2048;
+        config.tied_embeddings = false;
+        const int64_t sequences = 4, sequence_len = 2048, tokens = sequences * sequence_len;
+        Llama model = make_llama(config, Device::cuda);
+        fill_parameters_quickly(model);
+        AdamW optimizer = make_adamw(model, AdamWSettings{});
+        const std::vector<TokenBatch> batches = random_batches(1, sequences, sequence_len, config.vocab_size);
+        const double loss_tokens = static_cast<double>(count_loss_tokens(batches[0]));
+        const TokenBatch host_batch = batches[0];
+
+        // One whole step as the trainer runs it: batch to the device, forward, backward, AdamW;
+        // reading the loss waits for the device.
+        auto step = [&] {
+            const TokenBatch batch = to_device(host_batch, Device::cuda);
+            backend(model.gradients).fill(model.gradients, 0.0);
+            Tape tape;
+            Grads grads;
+            bind_gradients(model, grads);
+            Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch));
+            tape.backward(loss_sum, grads);
+            const double loss = backend(loss_sum).sum(loss_sum) / loss_tokens;
+            adamw_step(optimizer, model, 1e-4, loss_tokens);
+            CUDA_CHECK(cudaStreamSynchronize(cuda_compute_stream()));  // the update too
+            return loss;
+        };
+        using Clock = std::chrono::steady_clock;
+        const int warmup_steps = 1, timed_steps = 3;
+        for (int i = 0; i < warmup_steps; i++) step();
+        const auto start = Clock::now();
+        double loss = 0;
+        for (int i = 0; i < timed_steps; i++) loss = step();
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count() / timed_steps;
+
+        // Model FLOPs of one step (the MFU convention of PaLM, Chowdhery et al. 2022, appendix B):
+        //   6 * P * tokens                       forward (2) + backward (4) of every weight matrix,
+        //                                        P = parameters less the embedding table (a lookup)
+        //   + 6 * L * dim * sequence_len^2 per sequence   attention scores and values:
+        //                                        12 * L * dim * T^2 with the causal half skipped
+        const double matrix_parameters = static_cast<double>(model.n_parameters() - config.vocab_size * config.dim);
+        const double T = static_cast<double>(sequence_len);
+        const double flops = 6.0 * matrix_parameters * static_cast<double>(tokens) +
+                             static_cast<double>(sequences) * 6.0 * static_cast<double>(config.n_layers) *
+                                 static_cast<double>(config.dim) * T * T;
+        const double achieved = flops / seconds / 1e12;  // TFLOP/s
+        char result[32], detail[200];
+        std::snprintf(result, sizeof result, "%.0f tokens/s", static_cast<double>(tokens) / seconds);
+        std::snprintf(detail, sizeof detail,
+                      "%.3f s/step, %.1f TFLOP/s: MFU %.1f%% of bf16 GEMM peak %.0f, %.1f%% of f32 GEMM %.1f "
+                      "(loss %.3f)",
+                      seconds, achieved, 100.0 * achieved / peaks.bf16_tflops, peaks.bf16_tflops,
+                      100.0 * achieved / peaks.f32_tflops, peaks.f32_tflops, loss);
+        std::printf("BENCH %-46s %s  (%s)\n", name.c_str(), result, detail);
+        std::fflush(stdout);
+        rows.push_back({name, result, detail, !std::isfinite(loss)});
+    } catch (const std::exception& error) {
+        std::printf("FAIL  %-46s exception: %s\n", name.c_str(), error.what());
+        rows.push_back({name, "FAIL", std::string("exception: ") + error.what(), true});
+    }
+}
+
+}  // namespace ringlm::gpu_check
