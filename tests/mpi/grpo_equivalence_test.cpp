@@ -140,8 +140,15 @@ TEST(GrpoEquivalence, RolloutsAndOneStepMatchSingleRank) {
                 const GrpoLocalResult expected = grpo_local_gradients(setup.model, prompts, all, all_advantages, single,
                                                                       normaliser, settings, &single_old, &single_ref);
 
-                EXPECT_LE(std::fabs(totals[0] - expected.loss) / std::fabs(expected.loss), 1e-5)
-                    << case_name << ": loss " << totals[0] << " vs " << expected.loss;
+                // The loss averages terms of size ~|A| whose advantages sum to zero per group, so
+                // the total can cancel to ~1e-4 of its terms: measure the error against the size
+                // of the terms (mean |A|), not against the cancelled total alone.
+                double mean_abs_advantage = 0;
+                for (double a : all_advantages) mean_abs_advantage += std::fabs(a) / static_cast<double>(all_advantages.size());
+                const double loss_scale = std::max(std::fabs(expected.loss), mean_abs_advantage);
+                EXPECT_LE(std::fabs(totals[0] - expected.loss) / loss_scale, 1e-5)
+                    << case_name << ": loss " << totals[0] << " vs " << expected.loss << " (terms of size " << loss_scale
+                    << ")";
                 EXPECT_NEAR(totals[1], expected.statistics.clipped, 1.0) << case_name << ": clipped tokens (one may flip by rounding)";
                 int64_t offset = 0;
                 for (const NamedParameter& p : setup.model.named) {
