@@ -71,7 +71,7 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
     setup.config = config;
     if (for_training) validate_for_training(config);
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
-    setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree));
+    setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree), config.source);
     const Topology& topology = setup.topology;
     if (config.parallel.backend != Device::cpu)
         fail_uniform("{}: backend '{}' is not available in this build (the CUDA backend runs its kernels through "
