@@ -4,6 +4,8 @@ namespace ringlm {
 
 namespace {
 
+double attention_compute_seconds = 0;
+
 void check_inputs(const RingAttentionInputs& in) {
     const int64_t T = in.q.size(0);
     if (in.q.dim() != 3 || in.k.dim() != 3 || in.k.shape() != in.v.shape() || in.k.size(0) != T ||
@@ -19,6 +21,18 @@ void check_inputs(const RingAttentionInputs& in) {
 bool is_all_gather(RingAttnFunc variant) { return variant == RingAttnFunc::varlen_llama3; }
 
 }  // namespace
+
+AttentionComputeTimer::AttentionComputeTimer() : start_(std::chrono::steady_clock::now()) {}
+
+AttentionComputeTimer::~AttentionComputeTimer() {
+    attention_compute_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+double take_ring_compute_seconds() {
+    const double seconds = attention_compute_seconds;
+    attention_compute_seconds = 0;
+    return seconds;
+}
 
 Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay) {
