@@ -36,7 +36,8 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"ring_wait_s", m.ring_wait_seconds},
                           {"attention_s", m.ring_compute_seconds},
                           {"allreduce_s", m.allreduce_seconds},
-                          {"peak_mem_bytes", m.peak_memory_bytes}};
+                          {"peak_mem_bytes", m.peak_memory_bytes},
+                          {"activation_peak_bytes", m.activation_peak_bytes}};
     jsonl_ << record.dump() << '\n';
     jsonl_.flush();
 }

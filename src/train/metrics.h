@@ -19,7 +19,9 @@ struct StepMetrics {
     double ring_wait_seconds = 0;     // blocked on the SP ring / all-gather (communication not hidden)
     double ring_compute_seconds = 0;  // inside ring attention's block kernels
     double allreduce_seconds = 0;     // gradient all-reduce
-    int64_t peak_memory_bytes = 0;  // the largest over all ranks
+    int64_t peak_memory_bytes = 0;      // the step's peak bytes in use, the largest over all ranks
+    int64_t activation_peak_bytes = 0;  // that peak minus the bytes in use at the step's start
+                                        // (weights, gradients, optimizer state), largest over ranks
     std::string layout;  // "S=2 D=1 batch_zigzag"
 };
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -68,10 +69,18 @@ std::string layout_text(const TrainingSetup& setup) {
                        setup.topology.sp_size > 1 ? name(setup.variant) : std::string_view("local attention"));
 }
 
-int64_t peak_memory_over_ranks() {
-    int64_t peak = static_cast<int64_t>(cpu_allocator().stats().peak_bytes_in_use);
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (memory)");
-    return peak;
+// The step's peak bytes in use, and its peak activation bytes: the peak minus what was in use
+// when the step began (parameters, gradients, optimizer state, the data), i.e. what the forward
+// and backward themselves held at most. Each the largest over all ranks.
+struct MemoryPeaks {
+    int64_t peak_bytes = 0, activation_peak_bytes = 0;
+};
+
+MemoryPeaks memory_peaks_over_ranks(size_t bytes_at_step_start) {
+    const size_t peak = cpu_allocator().stats().peak_bytes_in_use;
+    int64_t peaks[2] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start))};
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, peaks, 2, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (memory)");
+    return {peaks[0], peaks[1]};
 }
 
 bool any_rank_stopping() {
@@ -140,6 +149,7 @@ TrainSummary run_training(TrainingSetup& setup) {
     int64_t step = summary.first_step;
     for (; step < setup.total_steps; step++) {
         const auto step_start = Clock::now();
+        const size_t bytes_at_step_start = cpu_allocator().stats().bytes_in_use;
         cpu_allocator().reset_peak();
         const StepResult result = accumulate_gradients(setup, step);
         const double loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
@@ -167,7 +177,9 @@ TrainSummary run_training(TrainingSetup& setup) {
         m.ring_wait_seconds = result.ring_wait_seconds;
         m.ring_compute_seconds = result.ring_compute_seconds;
         m.allreduce_seconds = result.allreduce_seconds;
-        m.peak_memory_bytes = peak_memory_over_ranks();
+        const MemoryPeaks memory = memory_peaks_over_ranks(bytes_at_step_start);
+        m.peak_memory_bytes = memory.peak_bytes;
+        m.activation_peak_bytes = memory.activation_peak_bytes;
         m.layout = layout_text(setup);
         if ((step + 1) % c.output.logging_steps == 0 || step + 1 == setup.total_steps) log.step(m);
 
