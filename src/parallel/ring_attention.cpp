@@ -39,8 +39,11 @@ Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, co
     check_inputs(in);
     Tensor out, lse;
     if (replay && replay->out.defined()) {
+        // Used once: from here on the tape node alone holds them, so they are freed as soon as
+        // this layer's backward has run (not kept until the next micro batch).
         out = replay->out;
         lse = replay->lse;
+        *replay = AttentionReplay{};
     } else {
         out = empty(in.q.shape(), DType::f32, in.q.device());
         lse = empty({in.q.size(0), in.q.size(1)}, DType::f32, in.q.device());

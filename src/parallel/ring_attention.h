@@ -68,7 +68,7 @@ struct AttentionReplay {
 
 // The op: forward through the chosen variant, one tape node whose backward runs the
 // variant's backward. With `replay`: an empty replay is filled; a filled one is used
-// instead of computing (the recompute pass of activation checkpointing).
+// instead of computing (the recompute pass of activation checkpointing) and emptied.
 Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay = nullptr);
 

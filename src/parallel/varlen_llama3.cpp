@@ -89,9 +89,12 @@ struct KvGather {
     Tensor k_all, v_all;      // [S*T, stride, D]
     std::unique_ptr<PendingExchange> k_pending, v_pending;
 
+    // Completes the gather and frees the send slices (only the gathered K/V are read after).
     void wait() {
         k_pending->wait();
         v_pending->wait();
+        k_local = Tensor();
+        v_local = Tensor();
     }
 };
 
