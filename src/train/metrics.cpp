@@ -32,6 +32,7 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"tokens", m.tokens},
                           {"tokens_per_s", m.tokens_per_second},
                           {"step_s", m.step_seconds},
+                          {"cpu_s", m.cpu_seconds},
                           {"compute_s", m.compute_seconds},
                           {"ring_wait_s", m.ring_wait_seconds},
                           {"attention_s", m.ring_compute_seconds},

@@ -13,6 +13,7 @@ struct StepMetrics {
     double loss = 0, learning_rate = 0, grad_norm = 0;
     int64_t tokens = 0;  // loss tokens of the global batch
     double step_seconds = 0, tokens_per_second = 0;
+    double cpu_seconds = 0;  // CPU time of the step on the busiest rank (all its threads)
     double elapsed_seconds = 0, eta_seconds = 0;
     // per-step time split, this rank (seconds)
     double compute_seconds = 0;       // forward + backward, ring waits excluded

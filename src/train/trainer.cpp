@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -69,18 +70,28 @@ std::string layout_text(const TrainingSetup& setup) {
                        setup.topology.sp_size > 1 ? name(setup.variant) : std::string_view("local attention"));
 }
 
-// The step's peak bytes in use, and its peak activation bytes: the peak minus what was in use
-// when the step began (parameters, gradients, optimizer state, the data), i.e. what the forward
-// and backward themselves held at most. Each the largest over all ranks.
-struct MemoryPeaks {
+// CPU seconds this process has used (all its threads).
+double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Per step, each the largest over all ranks: the peak bytes in use; the peak activation bytes,
+// i.e. the peak minus what was in use when the step began (parameters, gradients, optimizer
+// state, the data): what forward and backward themselves held at most; and the CPU seconds of
+// the busiest rank (below the step time when ranks wait or share cores with other work).
+struct RankMaxima {
     int64_t peak_bytes = 0, activation_peak_bytes = 0;
+    double cpu_seconds = 0;
 };
 
-MemoryPeaks memory_peaks_over_ranks(size_t bytes_at_step_start) {
+RankMaxima maxima_over_ranks(size_t bytes_at_step_start, double cpu_seconds) {
     const size_t peak = cpu_allocator().stats().peak_bytes_in_use;
-    int64_t peaks[2] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start))};
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, peaks, 2, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (memory)");
-    return {peaks[0], peaks[1]};
+    int64_t values[3] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start)),
+                         static_cast<int64_t>(cpu_seconds * 1e6)};
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, 3, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (maxima)");
+    return {values[0], values[1], static_cast<double>(values[2]) * 1e-6};
 }
 
 bool any_rank_stopping() {
@@ -149,6 +160,7 @@ TrainSummary run_training(TrainingSetup& setup) {
     int64_t step = summary.first_step;
     for (; step < setup.total_steps; step++) {
         const auto step_start = Clock::now();
+        const double cpu_at_step_start = process_cpu_seconds();
         const size_t bytes_at_step_start = cpu_allocator().stats().bytes_in_use;
         cpu_allocator().reset_peak();
         const StepResult result = accumulate_gradients(setup, step);
@@ -177,9 +189,10 @@ TrainSummary run_training(TrainingSetup& setup) {
         m.ring_wait_seconds = result.ring_wait_seconds;
         m.ring_compute_seconds = result.ring_compute_seconds;
         m.allreduce_seconds = result.allreduce_seconds;
-        const MemoryPeaks memory = memory_peaks_over_ranks(bytes_at_step_start);
-        m.peak_memory_bytes = memory.peak_bytes;
-        m.activation_peak_bytes = memory.activation_peak_bytes;
+        const RankMaxima maxima = maxima_over_ranks(bytes_at_step_start, process_cpu_seconds() - cpu_at_step_start);
+        m.peak_memory_bytes = maxima.peak_bytes;
+        m.activation_peak_bytes = maxima.activation_peak_bytes;
+        m.cpu_seconds = maxima.cpu_seconds;
         m.layout = layout_text(setup);
         if ((step + 1) % c.output.logging_steps == 0 || step + 1 == setup.total_steps) log.step(m);
 
