@@ -4,6 +4,8 @@ namespace ringlm {
 
 namespace {
 
+double attention_compute_seconds = 0;
+
 void check_inputs(const RingAttentionInputs& in) {
     const int64_t T = in.q.size(0);
     if (in.q.dim() != 3 || in.k.dim() != 3 || in.k.shape() != in.v.shape() || in.k.size(0) != T ||
@@ -20,13 +22,28 @@ bool is_all_gather(RingAttnFunc variant) { return variant == RingAttnFunc::varle
 
 }  // namespace
 
+AttentionComputeTimer::AttentionComputeTimer() : start_(std::chrono::steady_clock::now()) {}
+
+AttentionComputeTimer::~AttentionComputeTimer() {
+    attention_compute_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+double take_ring_compute_seconds() {
+    const double seconds = attention_compute_seconds;
+    attention_compute_seconds = 0;
+    return seconds;
+}
+
 Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay) {
     check_inputs(in);
     Tensor out, lse;
     if (replay && replay->out.defined()) {
+        // Used once: from here on the tape node alone holds them, so they are freed as soon as
+        // this layer's backward has run (not kept until the next micro batch).
         out = replay->out;
         lse = replay->lse;
+        *replay = AttentionReplay{};
     } else {
         out = empty(in.q.shape(), DType::f32, in.q.device());
         lse = empty({in.q.size(0), in.q.size(1)}, DType::f32, in.q.device());

@@ -20,6 +20,8 @@
 #include "config/config.h"
 #include "parallel/transport.h"
 
+#include <chrono>
+
 namespace ringlm {
 
 // What each implementation receives: this rank's tensors.
@@ -37,12 +39,26 @@ void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tens
 // dq [T, H, D], dk, dv [T, Hkv, D]: accumulated into. out and lse are the final forward's.
 void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                         const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
-// Seconds this rank spent computing in ring_pass_forward/backward (attention blocks, merges)
-// since the last call, and reset it: the "attention compute" of the step metrics.
-double take_ring_compute_seconds();
 void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
 void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                             const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+
+// Seconds this rank spent computing inside ring attention (attention block kernels, merges,
+// head slicing), whichever variant runs, since the last call, and reset it: the "attention
+// compute" of the step metrics. Time blocked on the Transport is its wait time, not this.
+double take_ring_compute_seconds();
+// Adds the seconds of its lifetime to that counter: one per compute phase of a variant. On an
+// asynchronous device this is the time to queue the kernels; the ring wait then holds the rest.
+class AttentionComputeTimer {
+public:
+    AttentionComputeTimer();
+    ~AttentionComputeTimer();
+    AttentionComputeTimer(const AttentionComputeTimer&) = delete;
+    AttentionComputeTimer& operator=(const AttentionComputeTimer&) = delete;
+
+private:
+    std::chrono::steady_clock::time_point start_;
+};
 
 // A layer's attention output and LSE from the first forward of a checkpointed layer, so the
 // recomputation during backward does not run the ring (or the all-gather) again.
@@ -52,7 +68,7 @@ struct AttentionReplay {
 
 // The op: forward through the chosen variant, one tape node whose backward runs the
 // variant's backward. With `replay`: an empty replay is filled; a filled one is used
-// instead of computing (the recompute pass of activation checkpointing).
+// instead of computing (the recompute pass of activation checkpointing) and emptied.
 Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay = nullptr);
 

@@ -18,26 +18,10 @@
 #include "backend/backend.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace ringlm {
 
 namespace {
-
-double ring_compute_seconds = 0;
-
-// Seconds of one compute phase, added to ring_compute_seconds. On an asynchronous device this
-// is the time to queue the kernels; the ring wait then holds the rest.
-class ComputeTimer {
-public:
-    ComputeTimer() : start_(std::chrono::steady_clock::now()) {}
-    ~ComputeTimer() {
-        ring_compute_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    }
-
-private:
-    std::chrono::steady_clock::time_point start_;
-};
 
 // A K/V block with its mask data: what travels around the ring in forward and backward.
 struct KvBlock {
@@ -95,12 +79,6 @@ std::unique_ptr<PendingExchange> start_next_block(Transport& transport, const Kv
 
 }  // namespace
 
-double take_ring_compute_seconds() {
-    const double seconds = ring_compute_seconds;
-    ring_compute_seconds = 0;
-    return seconds;
-}
-
 // --- forward ------------------------------------------------------------------------------
 
 // out, lse = the merge over the S blocks of attention_block_forward(q, block):
@@ -119,7 +97,7 @@ void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tens
         KvBlock& next = buffers[step % 2];
         std::unique_ptr<PendingExchange> next_in_flight = start_next_block(transport, current, next, step, S);
         {
-            ComputeTimer timer;
+            AttentionComputeTimer timer;
             if (step == 0) {
                 compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, current), in.scale);
             } else if (block_can_contribute(queries, block_range(current.index, current.segment))) {
@@ -164,13 +142,13 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
         std::unique_ptr<PendingExchange> next_in_flight = start_next_block(transport, current, next, step, S);
         if (step == 0) {
             // the own block starts its accumulator here
-            ComputeTimer timer;
+            AttentionComputeTimer timer;
             compute.attention_block_backward(dq, sending_dk, sending_dv, dout, in.q, current.k, current.v, out, lse,
                                              mask_for(in, current), in.scale);
         } else {
             const bool contributes = block_can_contribute(queries, block_range(current.index, current.segment));
             if (contributes) {
-                ComputeTimer timer;
+                AttentionComputeTimer timer;
                 if (!block_dk.defined()) {
                     block_dk = empty_like(sending_dk);
                     block_dv = empty_like(sending_dv);
@@ -183,7 +161,7 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
             // this block's accumulator, sent by the previous rank at its step t-1
             gradients_in_flight->wait();
             if (contributes) {
-                ComputeTimer timer;
+                AttentionComputeTimer timer;
                 compute.axpy(arriving_dk, block_dk, 1.0);
                 compute.axpy(arriving_dv, block_dv, 1.0);
             }
@@ -201,7 +179,7 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
     if (gradients_in_flight) gradients_in_flight->wait();
     const Tensor& home_dk = S > 1 ? arriving_dk : sending_dk;
     const Tensor& home_dv = S > 1 ? arriving_dv : sending_dv;
-    ComputeTimer timer;
+    AttentionComputeTimer timer;
     compute.axpy(dk, home_dk, 1.0);
     compute.axpy(dv, home_dv, 1.0);
 }

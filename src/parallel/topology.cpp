@@ -2,8 +2,12 @@
 
 #include "util/error.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <climits>
+#include <string>
+#include <vector>
 
 namespace ringlm {
 
@@ -26,18 +30,22 @@ void check_mpi(int code, const char* what) {
     fail("{} failed: {}", what, std::string(text, length));
 }
 
-Topology make_topology(int sequence_parallel_degree, const std::string& source) {
+Topology make_topology(int sequence_parallel_degree, const std::string& config_source) {
     Topology t;
     MPI_Comm_size(MPI_COMM_WORLD, &t.world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &t.rank);
     const int S = sequence_parallel_degree;
-    if (S < 1) fail_uniform("{}: sequence_parallel_degree {} must be at least 1", source, S);
+    const std::string where = config_source.empty() ? "" : config_source + ": ";
+    if (S < 1) fail_uniform("{}sequence_parallel_degree {} must be at least 1", where, S);
     if (t.world_size % S != 0) {
-        std::string divisors;
+        // "1, 2 or 4"
+        std::vector<std::string> divisors;
         for (int d = 1; d <= t.world_size; d++)
-            if (t.world_size % d == 0) divisors += (divisors.empty() ? "" : " or ") + std::to_string(d);
-        fail_uniform("{}: sequence_parallel_degree {} must divide the {} ranks (try {}, or run on a multiple of {} ranks)",
-                     source, S, t.world_size, divisors, S);
+            if (t.world_size % d == 0) divisors.push_back(std::to_string(d));
+        std::string choices = divisors.back();
+        if (divisors.size() > 1)
+            choices = fmt::format("{} or {}", fmt::join(divisors.begin(), divisors.end() - 1, ", "), divisors.back());
+        fail_uniform("{}sequence_parallel_degree {} must divide the {} ranks (try {})", where, S, t.world_size, choices);
     }
     t.sp_size = S;
     t.sp_rank = t.rank % S;

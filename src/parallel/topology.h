@@ -38,9 +38,9 @@ struct Topology {
     MpiComm sp_comm, dp_comm, node_comm;
 };
 
-// Refuses, on every rank with the same message (starting with `source`, the config file),
-// S < 1 and world % S != 0.
-Topology make_topology(int sequence_parallel_degree, const std::string& source);
+// Refuses, on every rank with the same message (a UniformError: rank 0 prints it once), S < 1
+// and world % S != 0; the message starts with config_source when one is given.
+Topology make_topology(int sequence_parallel_degree, const std::string& config_source = "");
 
 // Sums over MPI_COMM_WORLD, in place. Errors name the call.
 void allreduce_sum(double* values, int count);

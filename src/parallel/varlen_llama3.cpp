@@ -18,6 +18,7 @@
 #include "backend/backend.h"
 
 #include <memory>
+#include <optional>
 
 namespace ringlm {
 
@@ -88,9 +89,12 @@ struct KvGather {
     Tensor k_all, v_all;      // [S*T, stride, D]
     std::unique_ptr<PendingExchange> k_pending, v_pending;
 
+    // Completes the gather and frees the send slices (only the gathered K/V are read after).
     void wait() {
         k_pending->wait();
         v_pending->wait();
+        k_local = Tensor();
+        v_local = Tensor();
     }
 };
 
@@ -118,6 +122,7 @@ struct KvReduce {
     void add_into(Tensor& dk, Tensor& dv) {
         dk_pending->wait();
         dv_pending->wait();
+        AttentionComputeTimer timer;
         add_head_slice(dk, dk_own, first_head);
         add_head_slice(dv, dv_own, first_head);
     }
@@ -141,6 +146,7 @@ void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, 
         std::unique_ptr<KvGather> next;
         if (group + 1 < d.groups) next = start_kv_gather(transport, in, d, group + 1);
         current->wait();
+        AttentionComputeTimer timer;
         const int64_t first_q_head = current->first_head * d.G, q_heads = d.stride * d.G;
         if (d.groups == 1) {
             compute.attention_block_forward(out, lse, in.q, current->k_all, current->v_all, mask, in.scale);
@@ -173,6 +179,7 @@ void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in,
         current->wait();
         const int64_t first_q_head = current->first_head * d.G, q_heads = d.stride * d.G;
         auto reduce = std::make_unique<KvReduce>();
+        std::optional<AttentionComputeTimer> timer(std::in_place);  // stopped before the exchanges
         reduce->first_head = current->first_head;
         reduce->dk_all = zeros(current->k_all.shape(), DType::f32, in.k.device());
         reduce->dv_all = zeros(current->v_all.shape(), DType::f32, in.v.device());
@@ -189,6 +196,7 @@ void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in,
                                              current->v_all, group_out, group_lse, mask, in.scale);
             add_head_slice(dq, group_dq, first_q_head);
         }
+        timer.reset();
         reduce->dk_own = empty({d.T, d.stride, d.D}, DType::f32, in.k.device());
         reduce->dv_own = empty({d.T, d.stride, d.D}, DType::f32, in.v.device());
         reduce->dk_pending = transport.reduce_scatter(reduce->dk_all, reduce->dk_own);

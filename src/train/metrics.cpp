@@ -32,11 +32,13 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"tokens", m.tokens},
                           {"tokens_per_s", m.tokens_per_second},
                           {"step_s", m.step_seconds},
+                          {"cpu_s", m.cpu_seconds},
                           {"compute_s", m.compute_seconds},
                           {"ring_wait_s", m.ring_wait_seconds},
                           {"attention_s", m.ring_compute_seconds},
                           {"allreduce_s", m.allreduce_seconds},
-                          {"peak_mem_bytes", m.peak_memory_bytes}};
+                          {"peak_mem_bytes", m.peak_memory_bytes},
+                          {"activation_peak_bytes", m.activation_peak_bytes}};
     jsonl_ << record.dump() << '\n';
     jsonl_.flush();
 }

@@ -13,13 +13,16 @@ struct StepMetrics {
     double loss = 0, learning_rate = 0, grad_norm = 0;
     int64_t tokens = 0;  // loss tokens of the global batch
     double step_seconds = 0, tokens_per_second = 0;
+    double cpu_seconds = 0;  // CPU time of the step on the busiest rank (all its threads)
     double elapsed_seconds = 0, eta_seconds = 0;
     // per-step time split, this rank (seconds)
     double compute_seconds = 0;       // forward + backward, ring waits excluded
     double ring_wait_seconds = 0;     // blocked on the SP ring / all-gather (communication not hidden)
     double ring_compute_seconds = 0;  // inside ring attention's block kernels
     double allreduce_seconds = 0;     // gradient all-reduce
-    int64_t peak_memory_bytes = 0;  // the largest over all ranks
+    int64_t peak_memory_bytes = 0;      // the step's peak bytes in use, the largest over all ranks
+    int64_t activation_peak_bytes = 0;  // that peak minus the bytes in use at the step's start
+                                        // (weights, gradients, optimizer state), largest over ranks
     std::string layout;  // "S=2 D=1 batch_zigzag"
 };
 

@@ -12,8 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -81,11 +83,29 @@ std::string layout_text(const TrainingSetup& setup) {
                        setup.topology.sp_size > 1 ? name(setup.variant) : std::string_view("local attention"));
 }
 
-// Peak bytes of the device the model runs on (host memory for cpu, GPU memory for cuda).
-int64_t peak_memory_over_ranks(Device device) {
-    int64_t peak = static_cast<int64_t>(allocator_for(device).stats().peak_bytes_in_use);
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (memory)");
-    return peak;
+// CPU seconds this process has used (all its threads).
+double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Per step, each the largest over all ranks: the peak bytes in use on the model's device (host
+// memory for cpu, GPU memory for cuda); the peak activation bytes, i.e. the peak minus what was
+// in use when the step began (parameters, gradients, optimizer state, the data): what forward
+// and backward themselves held at most; and the CPU seconds of the busiest rank (below the step
+// time when ranks wait or share cores with other work).
+struct RankMaxima {
+    int64_t peak_bytes = 0, activation_peak_bytes = 0;
+    double cpu_seconds = 0;
+};
+
+RankMaxima maxima_over_ranks(Device device, size_t bytes_at_step_start, double cpu_seconds) {
+    const size_t peak = allocator_for(device).stats().peak_bytes_in_use;
+    int64_t values[3] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start)),
+                         static_cast<int64_t>(cpu_seconds * 1e6)};
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, 3, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (maxima)");
+    return {values[0], values[1], static_cast<double>(values[2]) * 1e-6};
 }
 
 bool any_rank_stopping() {
@@ -161,6 +181,8 @@ TrainSummary run_training(TrainingSetup& setup) {
     int64_t step = summary.first_step;
     for (; step < setup.total_steps; step++) {
         const auto step_start = Clock::now();
+        const double cpu_at_step_start = process_cpu_seconds();
+        const size_t bytes_at_step_start = allocator_for(model.parameters.device()).stats().bytes_in_use;
         allocator_for(model.parameters.device()).reset_peak();
         mllog.step_begin(setup, step);
         const StepResult result = accumulate_gradients(setup, step);
@@ -189,7 +211,11 @@ TrainSummary run_training(TrainingSetup& setup) {
         m.ring_wait_seconds = result.ring_wait_seconds;
         m.ring_compute_seconds = result.ring_compute_seconds;
         m.allreduce_seconds = result.allreduce_seconds;
-        m.peak_memory_bytes = peak_memory_over_ranks(model.parameters.device());
+        const RankMaxima maxima = maxima_over_ranks(model.parameters.device(), bytes_at_step_start,
+                                                    process_cpu_seconds() - cpu_at_step_start);
+        m.peak_memory_bytes = maxima.peak_bytes;
+        m.activation_peak_bytes = maxima.activation_peak_bytes;
+        m.cpu_seconds = maxima.cpu_seconds;
         m.layout = layout_text(setup);
         if ((step + 1) % c.output.logging_steps == 0 || step + 1 == setup.total_steps) log.step(m);
 

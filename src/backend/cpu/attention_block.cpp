@@ -2,10 +2,13 @@
 // the softmax runs online over key tiles (running max m, running sum l, output accumulator),
 // so no [Tq, Tk] matrix ever exists; memory is O(T). The formulas are in backend.h.
 //
-// Layout. Each call first packs its operands head-major and tile-padded, so every tile is one
-// contiguous block the small matrix products below stream through:
+// Layout. Operands are packed head-major and tile-padded, so every tile is one contiguous
+// block the small matrix products below stream through:
 //   queries  [H][Tq_padded][Dp]   (q pre-multiplied by scale, so scores = Q K^T directly)
 //   keys     [Hkv][Tk_padded][Dp] and, transposed per key tile, [Hkv][key tiles][Dp][key_tile]
+// Forward packs everything up front (every query tile reads every key tile); backward packs
+// the queries up front and each key/value tile inside the one work item that reads it, so its
+// scratch does not grow with the number of keys.
 // Dp is D rounded up to a multiple of 32 (the zero padding changes no dot product), padded
 // rows are zero and masked out.
 //
@@ -210,22 +213,35 @@ void pack_head_major(T* dst, const T* src, int64_t rows, int64_t heads, int64_t 
     }
 }
 
-// dst[h][tile][d][j] = src[tile * key_tile + j][h][d]: each key tile transposed, for the
-// products that need K^T (scores) or V^T (dP), zero-padded.
+// One key tile of head h, transposed: dst[d][j] = src[tile * key_tile + j][h][d], [Dp][key_tile],
+// zero-padded; for the products that need K^T (scores) or V^T (dP).
+template <typename T>
+void pack_transposed_tile(T* dst, const T* src, int64_t rows, int64_t heads, int64_t h, int64_t D, int64_t tile,
+                          int64_t Dp) {
+    for (int64_t d = 0; d < Dp; d++) {
+        for (int64_t j = 0; j < key_tile; j++) {
+            const int64_t t = tile * key_tile + j;
+            dst[d * key_tile + j] = (t < rows && d < D) ? src[(t * heads + h) * D + d] : T(0);
+        }
+    }
+}
+
+// One key tile of head h, row-major: dst[j][d] = src[tile * key_tile + j][h][d], [key_tile][Dp].
+template <typename T>
+void pack_tile(T* dst, const T* src, int64_t rows, int64_t heads, int64_t h, int64_t D, int64_t tile, int64_t Dp) {
+    for (int64_t j = 0; j < key_tile; j++) {
+        const int64_t t = tile * key_tile + j;
+        for (int64_t d = 0; d < Dp; d++) dst[j * Dp + d] = (t < rows && d < D) ? src[(t * heads + h) * D + d] : T(0);
+    }
+}
+
+// dst[h][tile] = every key tile of every head transposed (pack_transposed_tile), [heads][tiles][Dp][key_tile].
 template <typename T>
 void pack_transposed_tiles(T* dst, const T* src, int64_t rows, int64_t heads, int64_t D, int64_t tiles, int64_t Dp) {
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t h = 0; h < heads; h++) {
-        for (int64_t tile = 0; tile < tiles; tile++) {
-            T* out = dst + (h * tiles + tile) * Dp * key_tile;
-            for (int64_t d = 0; d < Dp; d++) {
-                for (int64_t j = 0; j < key_tile; j++) {
-                    const int64_t t = tile * key_tile + j;
-                    out[d * key_tile + j] = (t < rows && d < D) ? src[(t * heads + h) * D + d] : T(0);
-                }
-            }
-        }
-    }
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t tile = 0; tile < tiles; tile++)
+            pack_transposed_tile(dst + (h * tiles + tile) * Dp * key_tile, src, rows, heads, h, D, tile, Dp);
 }
 
 // Scratch memory from the caching allocator, so steady-state training allocates nothing.
@@ -341,17 +357,15 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         const std::vector<TileRange> k_tiles = tile_ranges(mask_data.k_index, mask_data.k_segment, d.Tk, key_tile);
         const T minus_infinity = -std::numeric_limits<T>::infinity();
 
-        Tensor q_holder, dout_holder, k_holder, kt_holder, vt_holder, row_holder, dq_holder, thread_holder;
+        // Queries and dout are packed whole (every work item reads all of them); keys and values
+        // tile by tile inside the work item that owns the tile (each tile is read by one item
+        // only), so no key-sized scratch exists: the all-gathered K/V of varlen_llama3 can be
+        // the whole sequence.
+        Tensor q_holder, dout_holder, row_holder, dq_holder, thread_holder;
         T* q_packed = scratch<T>(q_holder, d.H * d.Tq_padded * d.Dp);
         T* dout_packed = scratch<T>(dout_holder, d.H * d.Tq_padded * d.Dp);
-        T* k_packed = scratch<T>(k_holder, d.Hkv * d.Tk_padded * d.Dp);
-        T* k_transposed = scratch<T>(kt_holder, d.Hkv * d.Tk_padded * d.Dp);
-        T* v_transposed = scratch<T>(vt_holder, d.Hkv * d.Tk_padded * d.Dp);
         pack_head_major(q_packed, q.data<T>(), d.Tq, d.H, d.D, d.Tq_padded, d.Dp, T(scale));
         pack_head_major(dout_packed, dout.data<T>(), d.Tq, d.H, d.D, d.Tq_padded, d.Dp, T(1));
-        pack_head_major(k_packed, k.data<T>(), d.Tk, d.Hkv, d.D, d.Tk_padded, d.Dp, T(1));
-        pack_transposed_tiles(k_transposed, k.data<T>(), d.Tk, d.Hkv, d.D, d.key_tiles, d.Dp);
-        pack_transposed_tiles(v_transposed, v.data<T>(), d.Tk, d.Hkv, d.D, d.key_tiles, d.Dp);
 
         // per query row and head, [H][Tq_padded]: delta_i = sum(dout_i * out_i), and the lse
         // (padding rows: delta 0, lse -inf, so they contribute nothing)
@@ -380,9 +394,10 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         T* dq_partial = scratch<T>(dq_holder, splits * dq_size);
         std::fill(dq_partial, dq_partial + splits * dq_size, T(0));
 
-        // per thread: P, dS, P^T, dS^T (tile x tile each), dK and dV accumulators (key_tile x Dp)
+        // per thread: P, dS, P^T, dS^T (tile x tile each), dK and dV accumulators, the key tile
+        // (row-major and transposed) and the value tile transposed (key_tile x Dp each)
         const int64_t tile_area = query_tile * key_tile;
-        const int64_t per_thread = 4 * tile_area + 2 * key_tile * d.Dp;
+        const int64_t per_thread = 4 * tile_area + 5 * key_tile * d.Dp;
         T* thread_scratch = scratch<T>(thread_holder, per_thread * threads);
         T* dk_data = dk.data<T>();
         T* dv_data = dv.data<T>();
@@ -396,15 +411,18 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
             T* dscores_t = probabilities_t + tile_area;
             T* dk_acc = dscores_t + tile_area;
             T* dv_acc = dk_acc + key_tile * d.Dp;
+            T* k_tile = dv_acc + key_tile * d.Dp;
+            T* k_tile_t = k_tile + key_tile * d.Dp;
+            T* v_tile_t = k_tile_t + key_tile * d.Dp;
             T* my_dq = dq_partial + split * dq_size;
 
             for (int64_t kt = split; kt < d.key_tiles; kt += splits) {
                 const TileRange& k_range = k_tiles[kt];
                 std::fill(dk_acc, dk_acc + key_tile * d.Dp, T(0));
                 std::fill(dv_acc, dv_acc + key_tile * d.Dp, T(0));
-                const T* k_tile = k_packed + (hk * d.Tk_padded + kt * key_tile) * d.Dp;
-                const T* k_tile_t = k_transposed + (hk * d.key_tiles + kt) * d.Dp * key_tile;
-                const T* v_tile_t = v_transposed + (hk * d.key_tiles + kt) * d.Dp * key_tile;
+                pack_tile(k_tile, k.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, d.Dp);
+                pack_transposed_tile(k_tile_t, k.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, d.Dp);
+                pack_transposed_tile(v_tile_t, v.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, d.Dp);
 
                 for (int64_t h = hk * d.group; h < (hk + 1) * d.group; h++) {
                     for (int64_t qt = 0; qt < d.query_tiles; qt++) {
