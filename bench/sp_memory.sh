@@ -51,8 +51,8 @@ YAML
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 echo "sequence_len $SEQUENCE_LEN, dim 64, 2 layers, 4 heads / 2 KV heads, gradient checkpointing, 1 thread per rank"
 single=$(run 1 "")
-printf "%-30s %3s %14s %10s\n" variant S "activation MiB" "x S=1"
-printf "%-30s %3s %14s %10s\n" "(local attention)" 1 "$(mib "$single")" "1.000"
+printf "%-34s %3s %14s %10s\n" variant S "activation MiB" "x S=1"
+printf "%-34s %3s %14s %10s\n" "(local attention)" 1 "$(mib "$single")" "1.000"
 # varlen_llama3 holds the all-gathered K/V (and dK/dV) of the whole sequence for the KV heads
 # it gathers at once: heads_k_stride 1 (axolotl's setting) and all of them (0) are both shown.
 for setting in batch_ring: batch_zigzag: batch_stripe: varlen_llama3:1 varlen_llama3:0; do
@@ -60,7 +60,7 @@ for setting in batch_ring: batch_zigzag: batch_stripe: varlen_llama3:1 varlen_ll
     label=$variant${stride:+ (heads_k_stride $stride)}
     for S in 2 4; do
         bytes=$(run "$S" "$variant" "$stride")
-        printf "%-30s %3s %14s %10s\n" "$label" "$S" "$(mib "$bytes")" \
+        printf "%-34s %3s %14s %10s\n" "$label" "$S" "$(mib "$bytes")" \
             "$(awk -v a="$bytes" -v b="$single" 'BEGIN { printf "%.3f", a / b }')"
     done
 done

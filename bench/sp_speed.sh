@@ -21,7 +21,8 @@ RINGLM="$BUILD/ringlm"
 SCRATCH=$(mktemp -d /tmp/ringlm_sp_speed.XXXXXX)
 trap 'rm -rf "$SCRATCH"' EXIT
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-MPIRUN=(mpirun --oversubscribe)
+# Not pinned: on a node shared with other work the scheduler can move a rank off a busy core.
+MPIRUN=(mpirun --oversubscribe --bind-to none)
 if [ "$(id -u)" = 0 ]; then MPIRUN+=(--allow-run-as-root); fi
 WARMUP=2 MEASURED=5
 

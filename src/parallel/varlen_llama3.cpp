@@ -18,7 +18,6 @@
 #include "backend/backend.h"
 
 #include <memory>
-#include <optional>
 
 namespace ringlm {
 
@@ -179,24 +178,25 @@ void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in,
         current->wait();
         const int64_t first_q_head = current->first_head * d.G, q_heads = d.stride * d.G;
         auto reduce = std::make_unique<KvReduce>();
-        std::optional<AttentionComputeTimer> timer(std::in_place);  // stopped before the exchanges
         reduce->first_head = current->first_head;
-        reduce->dk_all = zeros(current->k_all.shape(), DType::f32, in.k.device());
-        reduce->dv_all = zeros(current->v_all.shape(), DType::f32, in.v.device());
-        if (d.groups == 1) {
-            compute.attention_block_backward(dq, reduce->dk_all, reduce->dv_all, dout, in.q, current->k_all,
-                                             current->v_all, out, lse, mask, in.scale);
-        } else {
-            const Tensor q = head_slice(in.q, first_q_head, q_heads);
-            const Tensor group_out = head_slice(out, first_q_head, q_heads);
-            const Tensor group_lse = head_slice(lse, first_q_head, q_heads);
-            const Tensor group_dout = head_slice(dout, first_q_head, q_heads);
-            Tensor group_dq = zeros(q.shape(), DType::f32, dq.device());
-            compute.attention_block_backward(group_dq, reduce->dk_all, reduce->dv_all, group_dout, q, current->k_all,
-                                             current->v_all, group_out, group_lse, mask, in.scale);
-            add_head_slice(dq, group_dq, first_q_head);
+        {
+            AttentionComputeTimer timer;
+            reduce->dk_all = zeros(current->k_all.shape(), DType::f32, in.k.device());
+            reduce->dv_all = zeros(current->v_all.shape(), DType::f32, in.v.device());
+            if (d.groups == 1) {
+                compute.attention_block_backward(dq, reduce->dk_all, reduce->dv_all, dout, in.q, current->k_all,
+                                                 current->v_all, out, lse, mask, in.scale);
+            } else {
+                const Tensor q = head_slice(in.q, first_q_head, q_heads);
+                const Tensor group_out = head_slice(out, first_q_head, q_heads);
+                const Tensor group_lse = head_slice(lse, first_q_head, q_heads);
+                const Tensor group_dout = head_slice(dout, first_q_head, q_heads);
+                Tensor group_dq = zeros(q.shape(), DType::f32, dq.device());
+                compute.attention_block_backward(group_dq, reduce->dk_all, reduce->dv_all, group_dout, q,
+                                                 current->k_all, current->v_all, group_out, group_lse, mask, in.scale);
+                add_head_slice(dq, group_dq, first_q_head);
+            }
         }
-        timer.reset();
         reduce->dk_own = empty({d.T, d.stride, d.D}, DType::f32, in.k.device());
         reduce->dv_own = empty({d.T, d.stride, d.D}, DType::f32, in.v.device());
         reduce->dk_pending = transport.reduce_scatter(reduce->dk_all, reduce->dk_own);

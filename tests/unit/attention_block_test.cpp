@@ -3,6 +3,7 @@
 // ring attention produces: packed documents, GQA, zigzag / striped / shifted index sets,
 // tiles that are wholly invisible, rows that see no key, Tq != Tk.
 #include "ops/ops.h"
+#include "tensor/allocator.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -351,6 +352,33 @@ TEST(AttentionOp, RejectsMismatchedShapes) {
     EXPECT_NE(message_of(zeros({4, 2, 8}), zeros({4, 2, 8}), zeros({3, 2, 8})).find("attention"), std::string::npos);
     // mask of the wrong length
     EXPECT_NE(message_of(zeros({5, 2, 8}), zeros({4, 2, 8}), zeros({4, 2, 8})).find("attention"), std::string::npos);
+}
+
+// The backward's scratch does not grow with the number of keys: varlen_llama3 hands it the
+// all-gathered keys of the whole sequence for this rank's few queries, and sequence
+// parallelism only saves memory if nothing in the kernel is sized by those keys. 64 queries
+// against 256 and against 8192 keys: the same extra bytes at the allocator's peak (packing all
+// 8192 keys, as the kernel once did, would add 3 x 2 heads x 8192 x 32 floats = 6 MiB).
+TEST(AttentionBlock, BackwardScratchDoesNotGrowWithKeys) {
+    std::mt19937_64 rng(fresh_seed());
+    auto backward_scratch_bytes = [&](int32_t keys) {
+        const int64_t Tq = 64, H = 4, Hkv = 2, D = 16;
+        const Case c{"", H, Hkv, D, true, std::vector<int32_t>(keys, 0), range(keys - 64, keys), range(0, keys)};
+        Tensor q = random_uniform({Tq, H, D}, DType::f32, rng), dout = random_uniform({Tq, H, D}, DType::f32, rng);
+        Tensor k = random_uniform({keys, Hkv, D}, DType::f32, rng), v = random_uniform({keys, Hkv, D}, DType::f32, rng);
+        const AttentionMask mask = mask_of(c);
+        Tensor out = empty({Tq, H, D}), lse = empty({Tq, H});
+        backend(q).attention_block_forward(out, lse, q, k, v, mask, 0.25);
+        Tensor dq = zeros({Tq, H, D}), dk = zeros({keys, Hkv, D}), dv = zeros({keys, Hkv, D});
+        const size_t before = cpu_allocator().stats().bytes_in_use;
+        cpu_allocator().reset_peak();
+        backend(q).attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, 0.25);
+        const size_t scratch_bytes = cpu_allocator().stats().peak_bytes_in_use - before;
+        EXPECT_TRUE(all_finite(dk) && max_abs(dk) > 0);  // the keys were used
+        return scratch_bytes;
+    };
+    const size_t few = backward_scratch_bytes(256), many = backward_scratch_bytes(8192);
+    EXPECT_LE(many, few + 4096) << "scratch for 256 keys " << few << " B, for 8192 keys " << many << " B";
 }
 
 }  // namespace ringlm
