@@ -28,13 +28,7 @@ Config make_config(uint64_t seed, int S, RingAttnFunc variant) {
     Config c;
     c.source = "grpo_equivalence_test";
     c.model.has_model_config = true;
-    c.model.model_config.dim = 32;
-    c.model.model_config.n_layers = 2;
-    c.model.model_config.n_heads = 4;
-    c.model.model_config.n_kv_heads = 2;
-    c.model.model_config.ffn_dim = 48;
-    c.model.model_config.vocab_size = 61;
-    c.model.model_config.max_position = 96;
+    c.model.model_config = tiny_model_config(96);
     c.data.sequence_len = 64;
     c.training.micro_batch_size = 4;
     c.training.gradient_accumulation_steps = 2;

@@ -49,13 +49,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
-    c.model.model_config.dim = 32;
-    c.model.model_config.n_layers = 2;
-    c.model.model_config.n_heads = 4;
-    c.model.model_config.n_kv_heads = 2;
-    c.model.model_config.ffn_dim = 48;
-    c.model.model_config.vocab_size = 61;
-    c.model.model_config.max_position = 128;
+    c.model.model_config = tiny_model_config(128);
     c.data.datasets = {{corpus}};
     c.data.sequence_len = 96;
     c.data.sample_packing = packing;
