@@ -39,6 +39,16 @@ run() {
         if [ -n "$found" ]; then extra+=(-DCUDA_cublasLt_LIBRARY="$found"); fi
     fi
 
+    # cuDNN (the cuDNN attention rows) likewise: the toolkit's, else a pip wheel's (nvidia/cudnn).
+    if ! ls "$toolkit_lib"/libcudnn.so* >/dev/null 2>&1; then
+        local cudnn_lib
+        cudnn_lib=$(find / -xdev -name 'libcudnn.so*' -path '*nvidia*' 2>/dev/null | head -1)
+        echo "cuDNN not in $toolkit_lib; using ${cudnn_lib:-nothing found}"
+        if [ -n "$cudnn_lib" ]; then
+            extra+=(-DCUDNN_LIBRARY="$cudnn_lib" -DCUDNN_INCLUDE_DIR="$(dirname "$(dirname "$cudnn_lib")")/include")
+        fi
+    fi
+
     echo "== build ($BUILD_DIR)"
     local start=$SECONDS
     # fmt and BLAS are ignored even where installed, so this build is the same here and there.
