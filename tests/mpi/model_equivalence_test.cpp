@@ -3,9 +3,11 @@
 // 2 (with activation checkpointing in the accumulation runs, so the replay path is covered),
 // one training step's loss equals the single-rank run on the same global batch within 1e-6
 // relative, and every parameter gradient within 1e-5.
-// With bf16 matmuls (`bf16: true`) the same holds, with the tolerances measured for it: the
-// bf16 rounding is per element, so only f32 summation order differs (ring merges), and that
-// moves a value across a bf16 rounding boundary now and then.
+// With bf16 matmuls (`bf16: true`) the same holds: the bf16 rounding is per element, so only
+// the f32 summation order differs (ring merges), as in f32. Measured (S=2, 4; D=1, 2): loss
+// within 5e-8, most gradients within 1e-5, but a sum that lands on the other side of a bf16
+// rounding boundary moves that element by 2^-9 and what depends on it: up to 1.6e-3 seen on
+// a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
 //
 // The single-rank reference runs on each rank alone: D = 1, accumulation = D x accumulation
 // (the sampler deals the same rows), local attention, no communication.
@@ -157,6 +159,7 @@ TEST(ModelEquivalence, BatchStripe) {
 }
 TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
     check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
+    check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
 }
 TEST(ModelEquivalence, VarlenLlama3) {
     check_equivalence(RingAttnFunc::varlen_llama3, true);
