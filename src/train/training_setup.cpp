@@ -107,6 +107,7 @@ TrainingSetup make_model_setup(const Config& config) {
     select_device(config, topology);
 
     setup.model = make_model(config);
+    if (config.training.bf16) enable_bf16_matmuls(setup.model);
     const ModelConfig& model_config = setup.model.config;
     if (config.data.sequence_len > model_config.max_position)
         fail_uniform("{}: sequence_len {} exceeds the model's max_position {}", config.source, config.data.sequence_len,
