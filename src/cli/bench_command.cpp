@@ -67,13 +67,7 @@ void run_bench(BenchOptions& options) {
 void register_bench_command(CLI::App& app) {
     auto options = std::make_shared<BenchOptions>();
     BenchPoint& p = options->point;
-    // Defaults: the peer-comparison model (dim 512, 8 layers, 8 heads, 2 KV heads, ffn 1376, vocab 4096).
-    p.model.dim = 512;
-    p.model.n_layers = 8;
-    p.model.n_heads = 8;
-    p.model.n_kv_heads = 2;
-    p.model.ffn_dim = 1376;
-    p.model.vocab_size = 4096;
+    p.model = peer_model_config();  // the defaults
     CLI::App* command = app.add_subcommand("bench", "time training steps on synthetic tokens (one sweep point)");
     command->add_option("--dim", p.model.dim, "model width")->capture_default_str();
     command->add_option("--layers", p.model.n_layers, "decoder layers")->capture_default_str();

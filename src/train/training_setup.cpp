@@ -63,6 +63,8 @@ void select_device(const Config& config, const Topology& topology) {
 #endif
 }
 
+}  // namespace
+
 ChunkLayout chunk_layout_for(RingAttnFunc variant) {
     switch (variant) {
         case RingAttnFunc::batch_zigzag: return ChunkLayout::zigzag;
@@ -72,6 +74,8 @@ ChunkLayout chunk_layout_for(RingAttnFunc variant) {
     }
     return ChunkLayout::contiguous;
 }
+
+namespace {
 
 // Ring attention as the model's attention. With activation checkpointing each layer's
 // attention output and LSE from the first forward are kept (per micro batch, recognised by
