@@ -31,6 +31,10 @@
 namespace ringlm {
 namespace {
 
+// A query tile has 64 rows, or fewer when the block has fewer queries (a multiple of 8, the
+// rows of multiply_add's register block): decoding with a KV cache (Tq = 1) then computes 8
+// rows, not 64. Each query row's arithmetic is the same whatever the tile height (rows are
+// independent, padded rows add exact zeros), so results do not depend on it.
 constexpr int64_t query_tile = 64;
 constexpr int64_t key_tile = 64;
 constexpr int64_t head_dim_multiple = 32;  // the width of multiply_add's register block
@@ -63,11 +67,11 @@ enum class Visibility { none, all, some };
 
 // none: segment ranges are disjoint, or (causal) every key comes after every query.
 // all: one segment on both sides, every key at or before every query, and both tiles full.
-Visibility tile_visibility(const TileRange& q, const TileRange& k, bool causal) {
+Visibility tile_visibility(const TileRange& q, const TileRange& k, bool causal, int64_t query_rows) {
     if (q.segment_max < k.segment_min || k.segment_max < q.segment_min) return Visibility::none;
     if (causal && k.index_min > q.index_max) return Visibility::none;
     const bool one_segment = q.segment_min == q.segment_max && k.segment_min == k.segment_max;
-    const bool full = q.count == query_tile && k.count == key_tile;
+    const bool full = q.count == query_rows && k.count == key_tile;
     if (one_segment && full && (!causal || k.index_max <= q.index_min)) return Visibility::all;
     return Visibility::some;
 }
@@ -79,9 +83,9 @@ struct MaskView {
 
 // scores[i][j] = -inf where key j is invisible to query i (or either is padding).
 template <typename T>
-void mask_scores(T* scores, const MaskView& mask, const TileRange& q, const TileRange& k) {
+void mask_scores(T* scores, const MaskView& mask, const TileRange& q, const TileRange& k, int64_t query_rows) {
     const T minus_infinity = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < query_tile; i++) {
+    for (int64_t i = 0; i < query_rows; i++) {
         T* row = scores + i * key_tile;
         if (i >= q.count) {
             std::fill(row, row + key_tile, minus_infinity);
@@ -182,6 +186,7 @@ void transpose(T* dst, const T* src, int64_t rows, int64_t cols) {
 struct Dims {
     int64_t Tq, Tk, H, Hkv, D;
     int64_t Dp;                     // D padded to a multiple of 32
+    int64_t query_rows;             // rows of a query tile: query_tile, or fewer for a short block
     int64_t query_tiles, key_tiles;  // tile counts
     int64_t Tq_padded, Tk_padded;
     int64_t group;                  // query heads per kv head
@@ -192,9 +197,10 @@ Dims dims_of(const Tensor& q, const Tensor& k) {
     d.Tq = q.size(0), d.H = q.size(1), d.D = q.size(2);
     d.Tk = k.size(0), d.Hkv = k.size(1);
     d.Dp = (d.D + head_dim_multiple - 1) / head_dim_multiple * head_dim_multiple;
-    d.query_tiles = (d.Tq + query_tile - 1) / query_tile;
+    d.query_rows = std::min(query_tile, std::max<int64_t>(8, (d.Tq + 7) / 8 * 8));
+    d.query_tiles = (d.Tq + d.query_rows - 1) / d.query_rows;
     d.key_tiles = (d.Tk + key_tile - 1) / key_tile;
-    d.Tq_padded = d.query_tiles * query_tile;
+    d.Tq_padded = d.query_tiles * d.query_rows;
     d.Tk_padded = d.key_tiles * key_tile;
     d.group = d.H / d.Hkv;
     return d;
@@ -256,13 +262,13 @@ MaskView mask_view(const AttentionMask& mask) {
             mask.k_segment.data<int32_t>(), mask.causal};
 }
 
-// scores[query_tile][key_tile] = Q_tile K_tile^T (q already scaled), masked unless all visible.
+// scores[query_rows][key_tile] = Q_tile K_tile^T (q already scaled), masked unless all visible.
 template <typename T>
-void tile_scores(T* scores, const T* q_tile, const T* k_tile_transposed, int64_t Dp, const MaskView& mask,
-                 const TileRange& q, const TileRange& k, Visibility visibility) {
-    std::fill(scores, scores + query_tile * key_tile, T(0));
-    multiply_add(scores, key_tile, q_tile, Dp, k_tile_transposed, key_tile, query_tile, Dp, key_tile);
-    if (visibility == Visibility::some) mask_scores(scores, mask, q, k);
+void tile_scores(T* scores, const T* q_tile, const T* k_tile_transposed, int64_t Dp, int64_t query_rows,
+                 const MaskView& mask, const TileRange& q, const TileRange& k, Visibility visibility) {
+    std::fill(scores, scores + query_rows * key_tile, T(0));
+    multiply_add(scores, key_tile, q_tile, Dp, k_tile_transposed, key_tile, query_rows, Dp, key_tile);
+    if (visibility == Visibility::some) mask_scores(scores, mask, q, k, query_rows);
 }
 
 }  // namespace
@@ -274,7 +280,7 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
     dispatch_floating("attention_block_forward", q.dtype(), [&]<typename T>(T) {
         const Dims d = dims_of(q, k);
         const MaskView mask_data = mask_view(mask);
-        const std::vector<TileRange> q_tiles = tile_ranges(mask_data.q_index, mask_data.q_segment, d.Tq, query_tile);
+        const std::vector<TileRange> q_tiles = tile_ranges(mask_data.q_index, mask_data.q_segment, d.Tq, d.query_rows);
         const std::vector<TileRange> k_tiles = tile_ranges(mask_data.k_index, mask_data.k_segment, d.Tk, key_tile);
 
         Tensor q_holder, kt_holder, v_holder, thread_holder;
@@ -286,7 +292,7 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
         pack_head_major(v_packed, v.data<T>(), d.Tk, d.Hkv, d.D, d.Tk_padded, d.Dp, T(1));
 
         // per thread: scores/probabilities, output accumulator, running max and sum
-        const int64_t per_thread = query_tile * key_tile + query_tile * d.Dp + 2 * query_tile;
+        const int64_t per_thread = d.query_rows * key_tile + d.query_rows * d.Dp + 2 * d.query_rows;
         T* thread_scratch = scratch<T>(thread_holder, per_thread * omp_get_max_threads());
         T* out_data = out.data<T>();
         T* lse_data = lse.data<T>();
@@ -297,22 +303,22 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
             const int64_t h = item / d.query_tiles, qt = item % d.query_tiles, hk = h / d.group;
             const TileRange& q_range = q_tiles[qt];
             T* scores = thread_scratch + per_thread * omp_get_thread_num();
-            T* acc = scores + query_tile * key_tile;
-            T* running_max = acc + query_tile * d.Dp;
-            T* running_sum = running_max + query_tile;
-            std::fill(acc, acc + query_tile * d.Dp, T(0));
-            std::fill(running_max, running_max + query_tile, minus_infinity);
-            std::fill(running_sum, running_sum + query_tile, T(0));
-            const T* q_tile = q_packed + (h * d.Tq_padded + qt * query_tile) * d.Dp;
+            T* acc = scores + d.query_rows * key_tile;
+            T* running_max = acc + d.query_rows * d.Dp;
+            T* running_sum = running_max + d.query_rows;
+            std::fill(acc, acc + d.query_rows * d.Dp, T(0));
+            std::fill(running_max, running_max + d.query_rows, minus_infinity);
+            std::fill(running_sum, running_sum + d.query_rows, T(0));
+            const T* q_tile = q_packed + (h * d.Tq_padded + qt * d.query_rows) * d.Dp;
 
             for (int64_t kt = 0; kt < d.key_tiles; kt++) {
-                const Visibility visibility = tile_visibility(q_range, k_tiles[kt], mask.causal);
+                const Visibility visibility = tile_visibility(q_range, k_tiles[kt], mask.causal, d.query_rows);
                 if (visibility == Visibility::none) continue;
-                tile_scores(scores, q_tile, k_transposed + (hk * d.key_tiles + kt) * d.Dp * key_tile, d.Dp, mask_data,
-                            q_range, k_tiles[kt], visibility);
+                tile_scores(scores, q_tile, k_transposed + (hk * d.key_tiles + kt) * d.Dp * key_tile, d.Dp, d.query_rows,
+                            mask_data, q_range, k_tiles[kt], visibility);
                 // online softmax: m' = max(m, max_j s_j);  p_j = exp(s_j - m');
                 // l' = l exp(m - m') + sum_j p_j;  acc' = acc exp(m - m') + P V
-                for (int64_t i = 0; i < query_tile; i++) {
+                for (int64_t i = 0; i < d.query_rows; i++) {
                     T* row = scores + i * key_tile;
                     const T new_max = std::max(running_max[i], row_max(row, key_tile));
                     if (new_max == minus_infinity) {  // nothing visible yet: p = 0, keep m = -inf
@@ -329,7 +335,7 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
                     running_max[i] = new_max;
                 }
                 const T* v_tile = v_packed + (hk * d.Tk_padded + kt * key_tile) * d.Dp;
-                multiply_add(acc, d.Dp, scores, key_tile, v_tile, d.Dp, query_tile, key_tile, d.Dp);
+                multiply_add(acc, d.Dp, scores, key_tile, v_tile, d.Dp, d.query_rows, key_tile, d.Dp);
             }
 
             // out = acc / l,  lse = m + log l;  a row that saw no key: out = 0, lse = -inf
@@ -353,7 +359,7 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
     dispatch_floating("attention_block_backward", q.dtype(), [&]<typename T>(T) {
         const Dims d = dims_of(q, k);
         const MaskView mask_data = mask_view(mask);
-        const std::vector<TileRange> q_tiles = tile_ranges(mask_data.q_index, mask_data.q_segment, d.Tq, query_tile);
+        const std::vector<TileRange> q_tiles = tile_ranges(mask_data.q_index, mask_data.q_segment, d.Tq, d.query_rows);
         const std::vector<TileRange> k_tiles = tile_ranges(mask_data.k_index, mask_data.k_segment, d.Tk, key_tile);
         const T minus_infinity = -std::numeric_limits<T>::infinity();
 
@@ -396,7 +402,7 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
 
         // per thread: P, dS, P^T, dS^T (tile x tile each), dK and dV accumulators, the key tile
         // (row-major and transposed) and the value tile transposed (key_tile x Dp each)
-        const int64_t tile_area = query_tile * key_tile;
+        const int64_t tile_area = d.query_rows * key_tile;
         const int64_t per_thread = 4 * tile_area + 5 * key_tile * d.Dp;
         T* thread_scratch = scratch<T>(thread_holder, per_thread * threads);
         T* dk_data = dk.data<T>();
@@ -426,14 +432,15 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
 
                 for (int64_t h = hk * d.group; h < (hk + 1) * d.group; h++) {
                     for (int64_t qt = 0; qt < d.query_tiles; qt++) {
-                        const Visibility visibility = tile_visibility(q_tiles[qt], k_range, mask.causal);
+                        const Visibility visibility = tile_visibility(q_tiles[qt], k_range, mask.causal, d.query_rows);
                         if (visibility == Visibility::none) continue;
-                        const int64_t row0 = h * d.Tq_padded + qt * query_tile;
+                        const int64_t row0 = h * d.Tq_padded + qt * d.query_rows;
                         const T* q_tile = q_packed + row0 * d.Dp;
                         const T* dout_tile = dout_packed + row0 * d.Dp;
-                        tile_scores(probabilities, q_tile, k_tile_t, d.Dp, mask_data, q_tiles[qt], k_range, visibility);
+                        tile_scores(probabilities, q_tile, k_tile_t, d.Dp, d.query_rows, mask_data, q_tiles[qt],
+                                    k_range, visibility);
                         // P_ij = exp(s_ij - lse_i), 0 where masked or the row sees nothing
-                        for (int64_t i = 0; i < query_tile; i++) {
+                        for (int64_t i = 0; i < d.query_rows; i++) {
                             T* row = probabilities + i * key_tile;
                             const T row_lse = lse_packed[row0 + i];
                             if (row_lse == minus_infinity) {
@@ -444,21 +451,22 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
                         }
                         // dP = dO V^T;  dS_ij = P_ij (dP_ij - delta_i)
                         std::fill(dscores, dscores + tile_area, T(0));
-                        multiply_add(dscores, key_tile, dout_tile, d.Dp, v_tile_t, key_tile, query_tile, d.Dp, key_tile);
-                        for (int64_t i = 0; i < query_tile; i++) {
+                        multiply_add(dscores, key_tile, dout_tile, d.Dp, v_tile_t, key_tile, d.query_rows, d.Dp, key_tile);
+                        for (int64_t i = 0; i < d.query_rows; i++) {
                             const T row_delta = delta[row0 + i];
                             const T* p_row = probabilities + i * key_tile;
                             T* ds_row = dscores + i * key_tile;
                             for (int64_t j = 0; j < key_tile; j++) ds_row[j] = p_row[j] * (ds_row[j] - row_delta);
                         }
                         // dV += P^T dO;  dK += dS^T (scale Q)  (q_tile holds scale * q)
-                        transpose(probabilities_t, probabilities, query_tile, key_tile);
-                        multiply_add(dv_acc, d.Dp, probabilities_t, query_tile, dout_tile, d.Dp, key_tile, query_tile, d.Dp);
-                        transpose(dscores_t, dscores, query_tile, key_tile);
-                        multiply_add(dk_acc, d.Dp, dscores_t, query_tile, q_tile, d.Dp, key_tile, query_tile, d.Dp);
+                        transpose(probabilities_t, probabilities, d.query_rows, key_tile);
+                        multiply_add(dv_acc, d.Dp, probabilities_t, d.query_rows, dout_tile, d.Dp, key_tile,
+                                     d.query_rows, d.Dp);
+                        transpose(dscores_t, dscores, d.query_rows, key_tile);
+                        multiply_add(dk_acc, d.Dp, dscores_t, d.query_rows, q_tile, d.Dp, key_tile, d.query_rows, d.Dp);
                         // dQ += scale dS K
                         for (int64_t e = 0; e < tile_area; e++) dscores[e] *= T(scale);
-                        multiply_add(my_dq + row0 * d.Dp, d.Dp, dscores, key_tile, k_tile, d.Dp, query_tile, key_tile, d.Dp);
+                        multiply_add(my_dq + row0 * d.Dp, d.Dp, dscores, key_tile, k_tile, d.Dp, d.query_rows, key_tile, d.Dp);
                     }
                 }
                 // this item alone owns these rows of dk, dv for kv head hk
