@@ -130,6 +130,7 @@ static GrpoSection read_grpo(YamlMap map) {
                                                   fmt::format("{}[{}]", map.key_path("reward_weights"), i), NumberRange{}));
     grpo.reward_command = map.text("reward_command", "");
     grpo.reward_timeout = map.number("reward_timeout", grpo.reward_timeout, positive);
+    grpo.rollout_batch_size = map.integer("rollout_batch_size", grpo.rollout_batch_size, 1);
     map.reject_unknown_keys();
 
     if (grpo.epsilon_high < grpo.epsilon)

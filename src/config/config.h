@@ -155,6 +155,9 @@ struct GrpoSection {
     std::vector<double> reward_weights;
     std::string reward_command;            // "" = none; a program: JSON lines in, one number per line out
     double reward_timeout = 30.0;          // seconds per reward_command batch, > 0
+    // ringlm's own (not TRL's): rollouts decoded together in one batched forward. Part of the
+    // sampling: rollout tokens depend on it (at float rounding), never on S (src/rl/rollout.h).
+    int64_t rollout_batch_size = 16;
     bool operator==(const GrpoSection&) const = default;
 };
 

@@ -108,6 +108,7 @@ std::string to_yaml(const Config& config) {
                        fmt::join(weights, ", "));
     out += fmt::format("  reward_command: {}\n  reward_timeout: {}\n", optional_text(grpo.reward_command),
                        number(grpo.reward_timeout));
+    out += fmt::format("  rollout_batch_size: {}\n", grpo.rollout_batch_size);
     return out;
 }
 

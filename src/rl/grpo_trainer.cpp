@@ -107,6 +107,14 @@ GrpoSummary run_grpo(GrpoSetup& setup) {
                    "loss_type {}, beta {}, {} update(s) per rollout batch\n",
                    setup.prompts.size(), setup.sampler->prompts_per_group(), grpo.num_generations, setup.total_steps,
                    name(grpo.loss_type), grpo.beta, grpo.num_iterations);
+        // Batches are dealt round-robin over the SP ranks; fewer batches than ranks idles some.
+        const int64_t rollout_batches = (sequences_per_group + grpo.rollout_batch_size - 1) / grpo.rollout_batch_size;
+        if (rollout_batches < t.sp_size)
+            fmt::print("warning: {} rollouts per step in batches of trl.rollout_batch_size {} make {} batch(es) for {} "
+                       "sequence-parallel ranks: {} rank(s) idle while sampling; a rollout_batch_size of {} keeps "
+                       "them all busy\n",
+                       sequences_per_group, grpo.rollout_batch_size, rollout_batches, t.sp_size,
+                       t.sp_size - rollout_batches, std::max<int64_t>(1, sequences_per_group / t.sp_size));
         std::fflush(stdout);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -121,7 +129,8 @@ GrpoSummary run_grpo(GrpoSetup& setup) {
     };
 
     const RolloutSettings rollout_settings{grpo.num_generations, grpo.max_completion_length, grpo.temperature,
-                                           grpo.top_p, static_cast<uint64_t>(c.training.seed)};
+                                           grpo.top_p, static_cast<uint64_t>(c.training.seed),
+                                           grpo.rollout_batch_size};
     const GrpoBatchLayout layout{c.training.micro_batch_size, setup.base.layout, &setup.base.forward};
     const GrpoLossSettings loss_settings{grpo.epsilon, grpo.epsilon_high, grpo.beta};
     const int64_t total_updates = setup.total_steps * grpo.num_iterations;

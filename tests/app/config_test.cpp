@@ -116,6 +116,7 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     EXPECT_EQ(grpo.reward_weights, (std::vector<double>{1.0, 0.25, 2.0}));
     EXPECT_EQ(grpo.reward_command, "python3 scripts/reward.py --strict");
     EXPECT_EQ(grpo.reward_timeout, 12.5);
+    EXPECT_EQ(grpo.rollout_batch_size, 4);
 
     EXPECT_NO_THROW(validate_for_training(config));
     EXPECT_NO_THROW(validate_for_grpo(config));
