@@ -11,9 +11,9 @@ void Tape::record(const char* op, const Tensor& output, Backward backward) {
                           }});
 }
 
-void Tape::record(const char* op, std::vector<Tensor> outputs, BackwardMulti backward) {
+void Tape::record(const char* op, const std::vector<Tensor>& outputs, BackwardMulti backward) {
     if (!recording()) return;
-    nodes_.push_back(Node{op, std::move(outputs), std::move(backward)});
+    nodes_.push_back(Node{op, std::vector<TensorDescriptor>(outputs.begin(), outputs.end()), std::move(backward)});
 }
 
 void Tape::backward(const Tensor& output, const Tensor& doutput, Grads& grads) {
@@ -31,7 +31,7 @@ void Tape::backward(const Tensor& output, const Tensor& doutput, Grads& grads) {
         }
         if (!any) continue;
         node->backward(grads, dys);
-        for (const Tensor& out : node->outputs) grads.drop(out);
+        for (const TensorDescriptor& out : node->outputs) grads.drop(out);
         node->backward = nullptr;  // free what the node saved as soon as it has run
     }
     nodes_.clear();

@@ -3,6 +3,10 @@
 // needs. backward() walks the nodes in reverse; a node whose outputs received no gradient
 // is skipped.
 //
+// A node names its outputs by descriptor (id, shape, dtype, device) and does not hold them:
+// an activation is freed as soon as nothing needs its values (no later op saved it for its
+// backward and the caller let go of it), not when backward ends.
+//
 // No-grad mode (inference, generation): a tape made with Tape::Mode::inference records
 // nothing, so ops keep no saved tensors alive.
 #pragma once
@@ -26,7 +30,7 @@ public:
     void record(const char* op, const Tensor& output, Backward backward);
     // Several outputs: dys[i] is the gradient of outputs[i], or an undefined Tensor if none
     // flowed into it (the node still runs if any output has one).
-    void record(const char* op, std::vector<Tensor> outputs, BackwardMulti backward);
+    void record(const char* op, const std::vector<Tensor>& outputs, BackwardMulti backward);
 
     // Seeds the gradient of `output` with `doutput` (same shape) and runs every node in
     // reverse. The tape is empty afterwards; bound gradients hold the results.
@@ -40,7 +44,7 @@ public:
 private:
     struct Node {
         const char* op;
-        std::vector<Tensor> outputs;
+        std::vector<TensorDescriptor> outputs;
         BackwardMulti backward;
     };
     Mode mode_;

@@ -74,9 +74,12 @@ Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier,
         compute.cross_entropy_forward(losses_chunk, lse_chunk, logits, labels.rows(begin, end));
     }
 
-    tape.record("cross_entropy", losses, [hidden, classifier, classifier_compute, labels, lse, chunk_rows](
-                                              Grads& grads, const Tensor& dlosses) {
-        const int64_t T = hidden.rows(), V = classifier.rows();
+    // Backward reads hidden, classifier_compute, labels and lse; of the classifier (f32, a
+    // separate tensor in bf16) only its gradient.
+    tape.record("cross_entropy", losses,
+                [hidden, classifier = TensorDescriptor(classifier), classifier_compute, labels, lse, chunk_rows](
+                    Grads& grads, const Tensor& dlosses) {
+        const int64_t T = hidden.rows(), V = classifier_compute.rows();
         const bool in_bf16 = hidden.dtype() == DType::bf16;
         Backend& compute = backend(hidden);
         Tensor dhidden = grads.of(hidden);

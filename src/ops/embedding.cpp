@@ -37,7 +37,7 @@ Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids) {
     check_ids_in_range(ids, table.size(0));
     Tensor out = empty({ids.size(0), table.size(1)}, table.dtype(), table.device());
     backend(table).embedding_forward(out, table, ids);
-    tape.record("embedding", out, [table, ids](Grads& grads, const Tensor& dout) {
+    tape.record("embedding", out, [table = TensorDescriptor(table), ids](Grads& grads, const Tensor& dout) {
         backend(dout).embedding_backward(grads.of(table), dout, ids);
     });
     return out;

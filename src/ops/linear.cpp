@@ -22,7 +22,8 @@ Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& w_bf16
     const Tensor w_compute = in_bf16 ? w_bf16 : w;
     Tensor y = empty({x.size(0), w.size(0)}, in_bf16 ? DType::f32 : x.dtype(), x.device());
     backend(x).gemm(y, x, w_compute, false, true, 1.0, 0.0);
-    tape.record("linear", y, [x, w, w_compute](Grads& grads, const Tensor& dy) {
+    // Backward reads x and w_compute; of w (f32, a separate tensor in bf16) only its gradient.
+    tape.record("linear", y, [x, w = TensorDescriptor(w), w_compute](Grads& grads, const Tensor& dy) {
         Backend& compute = backend(x);
         const Tensor dy_compute = x.dtype() == DType::bf16 ? bf16_copy(dy) : dy;
         // beta = 1: gemm accumulates into the gradient buffers

@@ -3,6 +3,7 @@
 //   y[i]     = x[i] cos - x[i+D/2] sin
 //   y[i+D/2] = x[i+D/2] cos + x[i] sin
 //   dx += R(-angle) dy            (the rotation is orthogonal: its transpose is its inverse)
+// Backward does not read x (only its gradient's shape), so x itself is not saved.
 // Position ids are global token positions (see DESIGN.md, data path), so a chunk of a ring
 // rotates exactly as it would in the whole sequence.
 #include "ops/check.h"
@@ -19,7 +20,7 @@ Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, double thet
     if (!(theta > 0)) fail("rope: theta {} must be positive", theta);
     Tensor y = empty_like(x);
     backend(x).rope_forward(y, x, position_ids, theta);
-    tape.record("rope", y, [x, position_ids, theta](Grads& grads, const Tensor& dy) {
+    tape.record("rope", y, [x = TensorDescriptor(x), position_ids, theta](Grads& grads, const Tensor& dy) {
         backend(dy).rope_backward(grads.of(x), dy, position_ids, theta);
     });
     return y;

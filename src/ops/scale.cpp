@@ -1,5 +1,5 @@
 // Multiplication by a constant:
-//   y = alpha * x,   dx += alpha * dy
+//   y = alpha * x,   dx += alpha * dy          (x itself is not saved: backward needs dy only)
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -11,7 +11,7 @@ Tensor scale(Tape& tape, const Tensor& x, double alpha) {
     Tensor y = empty_like(x);
     backend(x).copy(y, x);
     backend(x).scale(y, alpha);
-    tape.record("scale", y, [x, alpha](Grads& grads, const Tensor& dy) {
+    tape.record("scale", y, [x = TensorDescriptor(x), alpha](Grads& grads, const Tensor& dy) {
         backend(dy).axpy(grads.of(x), dy, alpha);
     });
     return y;

@@ -1,7 +1,7 @@
 // Softmax over the last dimension, each row on its own:
 //   y = exp(x - max(x)) / sum(exp(x - max(x)))
 //   dx += y * (dy - sum(dy * y))
-// The backward needs only y, so y is what the node saves.
+// The backward needs only y, so y is what the node saves (and x's descriptor, for dx).
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -13,7 +13,7 @@ Tensor softmax(Tape& tape, const Tensor& x) {
     check_floating("softmax", {&x});
     Tensor y = empty_like(x);
     backend(x).softmax_forward(y, x);
-    tape.record("softmax", y, [x, y](Grads& grads, const Tensor& dy) {
+    tape.record("softmax", y, [x = TensorDescriptor(x), y](Grads& grads, const Tensor& dy) {
         backend(dy).softmax_backward(grads.of(x), dy, y);
     });
     return y;

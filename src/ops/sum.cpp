@@ -10,13 +10,15 @@ Tensor sum(Tape& tape, const Tensor& x) {
     check_floating("sum", {&x});
     Tensor s = empty({1}, x.dtype(), x.device());
     backend(x).fill(s, backend(x).sum(x));
-    tape.record("sum", s, [x](Grads& grads, const Tensor& ds) {
+    // backward needs x's shape, not its values: x itself is not saved
+    tape.record("sum", s, [x = TensorDescriptor(x)](Grads& grads, const Tensor& ds) {
         // ds may live on a device: read its one value through a host copy
         Tensor ds_host = empty({1}, DType::f64, Device::cpu);
         backend(ds).copy(ds_host, ds);
-        Tensor ones = empty_like(x);
-        backend(x).fill(ones, 1.0);
-        backend(x).axpy(grads.of(x), ones, ds_host.data<double>()[0]);
+        Backend& compute = backend_for(x.device);
+        Tensor ones = empty(x.shape, x.dtype, x.device);
+        compute.fill(ones, 1.0);
+        compute.axpy(grads.of(x), ones, ds_host.data<double>()[0]);
     });
     return s;
 }

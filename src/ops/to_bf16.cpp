@@ -30,7 +30,11 @@ Tensor to_bf16(Tape& tape, const Tensor& x) {
     if (!x.defined()) fail("to_bf16: x is undefined");
     check_dtype("to_bf16", "x", x, DType::f32);
     Tensor y = bf16_copy(x);
-    tape.record("to_bf16", y, [x](Grads& grads, const Tensor& dy) { backend(x).axpy(grads.of(x), dy, 1.0); });
+    // The f32 x is not saved (backward adds dy to its gradient), so only the bf16 copy, which
+    // the matmuls save, outlives forward.
+    tape.record("to_bf16", y, [x = TensorDescriptor(x)](Grads& grads, const Tensor& dy) {
+        backend(dy).axpy(grads.of(x), dy, 1.0);
+    });
     return y;
 }
 

@@ -130,6 +130,62 @@ TEST(Tape, NodeWithoutGradientIsSkipped) {
     EXPECT_FALSE(b_defined);
 }
 
+// A node names its outputs by descriptor and does not hold them, and ops whose backward does
+// not read an input do not save it: along scale -> reshape -> rope -> add -> scale only the
+// last output (held by the caller) outlives forward. The same chain in f64 still has the
+// finite-difference gradient, so backward finds every gradient from the descriptors.
+TEST(Tape, ActivationsNoOneNeedsAreFreedDuringForward) {
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    const int64_t T = 16, H = 4, D = 8;  // [T, H * D] f32 is 2 KiB, a whole number of allocator granules
+    Tensor position_ids = random_ints({T}, rng, 0, 1024);
+    auto chain = [&](Tape& tape, const std::vector<Tensor>& in) {
+        Tensor doubled = scale(tape, in[0], 2.0);
+        Tensor rotated = rope(tape, reshape(tape, doubled, {T, H, D}), position_ids, 10000.0);
+        return scale(tape, add(tape, rotated, rotated), 0.5);
+    };
+
+    Tensor x = random_uniform({T, H * D}, DType::f32, rng);
+    Tape tape;
+    const size_t before = bytes_in_use();
+    Tensor y = chain(tape, {x});
+    // before descriptors the tape held doubled, rotated, the sum and y: four times this
+    EXPECT_EQ(bytes_in_use() - before, static_cast<size_t>(T * H * D) * sizeof(float));
+    EXPECT_EQ(tape.size(), 5u);
+    Grads grads;
+    tape.backward(y, random_uniform(y.shape(), DType::f32, rng), grads);
+    ASSERT_NE(grads.find(x), nullptr);
+    EXPECT_EQ(grads.find(x)->shape(), x.shape());
+
+    GradientCheck check = check_gradients_f64(chain, {random_uniform({T, H * D}, DType::f64, rng)}, {0}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+}
+
+// bf16 matmuls: to_bf16 does not save its f32 input, so between forward and backward the
+// linear op holds the bf16 copy of x and nothing of the f32 activation that was cast.
+TEST(Tape, Bf16MatmulKeepsOnlyTheBf16CopyOfItsInput) {
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    const int64_t T = 32, in = 64, out = 16;
+    Tensor w = random_uniform({out, in}, DType::f32, rng);
+    Tensor w_bf16 = empty(w.shape(), DType::bf16);
+    backend(w).copy(w_bf16, w);
+    Tensor x = random_uniform({T, in}, DType::f32, rng);
+    Tape tape;
+    const size_t before = bytes_in_use();
+    Tensor y = linear(tape, to_bf16(tape, scale(tape, x, 3.0)), w, w_bf16);
+    // y (f32 [T, out]) and the bf16 copy of 3x; not 3x itself (f32 [T, in])
+    EXPECT_EQ(bytes_in_use() - before, static_cast<size_t>(T * out) * sizeof(float) + static_cast<size_t>(T * in) * 2);
+    Tensor w_grad = zeros_like(w);
+    Grads grads;
+    grads.bind(w, w_grad);
+    tape.backward(y, random_uniform(y.shape(), DType::f32, rng), grads);
+    ASSERT_NE(grads.find(x), nullptr);
+    EXPECT_EQ(grads.find(x)->dtype(), DType::f32);
+    EXPECT_GT(max_abs(*grads.find(x)), 0) << "seed " << seed;
+    EXPECT_GT(max_abs(w_grad), 0) << "seed " << seed;
+}
+
 // Gradient accumulation: two micro batches, one bound buffer holding the sum of both.
 TEST(Tape, BoundGradientAccumulatesAcrossBackwardPasses) {
     const uint64_t seed = fresh_seed();
