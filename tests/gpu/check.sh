@@ -2,8 +2,8 @@
 # The GPU check, run from the repository root on a GPU machine (after tests/gpu/prepare_carry.sh
 # here, carrying .gpucheck): prints the device, builds the core layers + CUDA backend in
 # core-only mode (no MPI/HDF5/YAML/GTest there; fmt header-only from .gpucheck, the no-BLAS
-# CPU GEMM as the reference), runs gpu_check (kernels, a 20-step CPU vs CUDA training run,
-# stories260K generation, benchmarks, training-step MFU), and ends with its table. Everything is also
+# CPU GEMM as the reference), runs gpu_check (kernels, the NCCL transport on one rank, a
+# 20-step CPU vs CUDA training run, stories260K generation, benchmarks, training-step MFU), and ends with its table. Everything is also
 # written to $OUT/gpu_check.log when $OUT is set. Exit status: gpu_check's (non-zero if any
 # check failed, the build failed, or no CUDA device was found).
 #
@@ -37,6 +37,16 @@ run() {
         found=$(find / -xdev -name 'libcublasLt.so*' -path '*nvidia*' 2>/dev/null | head -1)
         echo "cuBLASLt not in $toolkit_lib; using ${found:-nothing found}"
         if [ -n "$found" ]; then extra+=(-DCUDA_cublasLt_LIBRARY="$found"); fi
+    fi
+    # NCCL (the transport's 1-rank check) likewise; without it gpu_check shows a SKIPPED row.
+    if ! ls "$toolkit_lib"/libnccl.so* >/dev/null 2>&1; then
+        local nccl_lib nccl_header
+        nccl_lib=$(find / -xdev -name 'libnccl.so*' 2>/dev/null | head -1)
+        nccl_header=$(find / -xdev -name nccl.h -not -path '*/nccl_device/*' 2>/dev/null | head -1)
+        echo "NCCL not in $toolkit_lib; using ${nccl_lib:-no library found}, ${nccl_header:-no nccl.h found}"
+        if [ -n "$nccl_lib" ] && [ -n "$nccl_header" ]; then
+            extra+=(-DNCCL_LIBRARY="$nccl_lib" -DNCCL_INCLUDE_DIR="$(dirname "$nccl_header")")
+        fi
     fi
 
     echo "== build ($BUILD_DIR)"
