@@ -1,6 +1,7 @@
 // Transport: how the ranks of a sequence-parallel group exchange tensors. One interface, two
-// implementations: MPI (here) and NCCL (cuda/, with the CUDA backend). Ring attention talks
-// only to this; nothing above the parallel layer knows which one runs.
+// implementations: MPI (mpi_transport.cpp, host tensors) and NCCL (cuda/nccl_transport.cpp,
+// device tensors). Ring attention talks only to this; nothing above the parallel layer knows
+// which one runs.
 //
 // Every exchange is non-blocking: start it, compute, then wait() on what it returned. The
 // time spent inside wait() is the "ring wait" of the metrics: communication the compute did
