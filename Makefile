@@ -26,8 +26,14 @@ test: build
 run: build
 	scripts/demo.sh $(BUILD)
 
+# Kernels, AdamW and the training step in one process; then one ring attention step per
+# variant on 2 ranks, one thread each, unpinned (bench/ring_step_bench.cpp).
+RING_BENCH_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+                 OMPI_MCA_mpi_yield_when_idle=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
 bench: build
 	$(BUILD)/bench/ringlm_bench --benchmark_counters_tabular=true
+	$(RING_BENCH_ENV) mpiexec -np 2 --bind-to none $(BUILD)/bench/ringlm_ring_bench --benchmark_counters_tabular=true
 
 clean:
 	rm -rf $(BUILD)

@@ -4,47 +4,18 @@
 #
 #   bench/sp_memory.sh [BUILD_DIR] [SEQUENCE_LEN]        (defaults: build, 16384)
 #
-# A tiny fresh model (dim 64, 2 layers, 4 heads, 2 KV heads, vocabulary 512) so the
-# activations, not the weights, are what is measured; gradient checkpointing on, micro batch
-# 1, one row of SEQUENCE_LEN tokens cut from the Austen novels (one document per novel), no
-# packing. The number is activation_peak_bytes of metrics.jsonl: the step's peak bytes in use
+# The tiny fresh model of bench/sp_common.sh; gradient checkpointing on, micro batch 1, one
+# row of SEQUENCE_LEN tokens cut from the Austen novels (one document per novel), no packing. The number is activation_peak_bytes of metrics.jsonl: the step's peak bytes in use
 # minus those in use when the step began (weights, gradients, optimizer state), the largest
 # over the ranks, over 2 steps. One thread per rank.
 set -euo pipefail
 BUILD=${1:-build}
 SEQUENCE_LEN=${2:-16384}
-RINGLM="$BUILD/ringlm"
-SCRATCH=$(mktemp -d /tmp/ringlm_sp_memory.XXXXXX)
-trap 'rm -rf "$SCRATCH"' EXIT
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-MPIRUN=(mpirun --oversubscribe)
-if [ "$(id -u)" = 0 ]; then MPIRUN+=(--allow-run-as-root); fi
-
-"$RINGLM" prepare --tokenizer data/stories260K/tok512.bin --output "$SCRATCH/novels.h5" data/austen > /dev/null 2>&1
+source "$(dirname "$0")/sp_common.sh"
 
 run() {  # run S VARIANT [HEADS_K_STRIDE] -> prints activation_peak_bytes
     local name="S$1_${2:-local}_${3:-0}"
-    cat > "$SCRATCH/$name.yaml" <<YAML
-model_config:
-  dim: 64
-  n_layers: 2
-  n_heads: 4
-  n_kv_heads: 2
-  vocab_size: 512
-datasets:
-  - path: $SCRATCH/novels.h5
-sequence_len: $SEQUENCE_LEN
-micro_batch_size: 1
-gradient_checkpointing: true
-max_steps: 2
-learning_rate: 0.001
-output_dir: $SCRATCH/$name
-sequence_parallel_degree: $1
-${2:+ring_attn_func: $2}
-${3:+heads_k_stride: $3}
-YAML
-    "${MPIRUN[@]}" -np "$1" "$RINGLM" train "$SCRATCH/$name.yaml" > "$SCRATCH/$name.log" 2>&1 \
-        || { echo "$name failed:" >&2; tail -5 "$SCRATCH/$name.log" >&2; exit 1; }
+    train_tiny "$name" "$1" "$2" "${3:-}" 2 "gradient_checkpointing: true"
     grep -o '"activation_peak_bytes":[0-9]*' "$SCRATCH/$name/metrics.jsonl" | cut -d: -f2 | sort -n | tail -1
 }
 

@@ -4,8 +4,7 @@
 #
 #   bench/sp_speed.sh [BUILD_DIR] [SEQUENCE_LEN] [REPEATS]     (defaults: build, 8192, 3)
 #
-# A tiny fresh model (dim 64, 2 layers, 4 heads, 2 KV heads, vocabulary 512; attention is most
-# of the work at this length), micro batch 1, no packing, no gradient checkpointing (with it,
+# The tiny fresh model of bench/sp_common.sh (attention is most of the work at this length), micro batch 1, no packing, no gradient checkpointing (with it,
 # S = 1 would recompute attention while S > 1 replays the kept output: not the same work).
 # Each run: 2 warm-up steps, then the median step_s of 5 steps. Each repeat measures S = 1 and
 # then the four S = 2 variants, so a ratio compares runs close in time; the last table gives the
@@ -17,41 +16,14 @@ set -euo pipefail
 BUILD=${1:-build}
 SEQUENCE_LEN=${2:-8192}
 REPEATS=${3:-3}
-RINGLM="$BUILD/ringlm"
-SCRATCH=$(mktemp -d /tmp/ringlm_sp_speed.XXXXXX)
-trap 'rm -rf "$SCRATCH"' EXIT
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-# Not pinned: on a node shared with other work the scheduler can move a rank off a busy core.
-MPIRUN=(mpirun --oversubscribe --bind-to none)
-if [ "$(id -u)" = 0 ]; then MPIRUN+=(--allow-run-as-root); fi
 WARMUP=2 MEASURED=5
-
-"$RINGLM" prepare --tokenizer data/stories260K/tok512.bin --output "$SCRATCH/novels.h5" data/austen > /dev/null 2>&1
+source "$(dirname "$0")/sp_common.sh"
 
 # run S VARIANT -> "step_s cpu_s attention_s ring_wait_s other_s": medians over the measured
 # steps of step_s and of cpu_s (the busiest rank's CPU time), the split of rank 0's median step
 run() {
     local name="S$1_${2:-local}"
-    rm -rf "$SCRATCH/$name"
-    cat > "$SCRATCH/$name.yaml" <<YAML
-model_config:
-  dim: 64
-  n_layers: 2
-  n_heads: 4
-  n_kv_heads: 2
-  vocab_size: 512
-datasets:
-  - path: $SCRATCH/novels.h5
-sequence_len: $SEQUENCE_LEN
-micro_batch_size: 1
-max_steps: $((WARMUP + MEASURED))
-learning_rate: 0.001
-output_dir: $SCRATCH/$name
-sequence_parallel_degree: $1
-${2:+ring_attn_func: $2}
-YAML
-    "${MPIRUN[@]}" -np "$1" "$RINGLM" train "$SCRATCH/$name.yaml" > "$SCRATCH/$name.log" 2>&1 \
-        || { echo "$name failed:" >&2; tail -5 "$SCRATCH/$name.log" >&2; exit 1; }
+    train_tiny "$name" "$1" "$2" "" $((WARMUP + MEASURED))
     # the measured steps sorted by step_s; the middle one
     grep '"step_s"' "$SCRATCH/$name/metrics.jsonl" | tail -n "$MEASURED" | python3 -c '
 import json, sys

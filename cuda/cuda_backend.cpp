@@ -6,10 +6,14 @@
 #include "backend/cpu/cpu_backend.h"
 #include "cuda_allocator.h"
 #include "cuda_check.h"
+#include "cudnn_attention.h"
 #include "gemm.h"
 #include "kernels.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <vector>
 
 namespace ringlm {
@@ -85,10 +89,24 @@ CudaBackend::CudaBackend() {
     register_allocator(Device::cuda, allocator_.get());
     gemm_ = std::make_unique<kernels::LtGemm>();
     reduction_scratch_ = empty({kernels::reduction_blocks + 1}, DType::f64, Device::cuda);
+    if (const char* choice = std::getenv("RINGLM_ATTENTION"))
+        attention_kernel_ = parse_attention_kernel(choice, "environment RINGLM_ATTENTION");
     register_backend(Device::cuda, this);
 }
 
 CudaBackend::~CudaBackend() = default;
+
+AttentionKernel parse_attention_kernel(const std::string& name, const char* where) {
+    if (name == "tiled") return AttentionKernel::tiled;
+    if (name == "cudnn") return AttentionKernel::cudnn;
+    if (name == "auto") return AttentionKernel::automatic;
+    fail("{}: attention kernel '{}' is not one of tiled, cudnn, auto", where, name);
+}
+
+CudnnAttention& CudaBackend::cudnn_attention() {
+    if (!cudnn_attention_) cudnn_attention_ = std::make_unique<CudnnAttention>(stream_);
+    return *cudnn_attention_;
+}
 
 // --- memory --------------------------------------------------------------------------------
 
@@ -338,9 +356,33 @@ kernels::AttentionArgs attention_args(const char* kernel, const Tensor& q, const
 
 }  // namespace
 
+// cuDNN where attention_kernel_ allows it and the case is one cuDNN serves (cudnn_attention.h):
+// `run` computes the call with it (causal: the diagonal block's mask). With `auto`, a graph
+// cuDNN refuses is reported once and left to the tiled kernel. True when cuDNN computed it.
+bool CudaBackend::try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
+                                      const std::function<void(CudnnAttention&, bool causal)>& run) {
+    if (attention_kernel_ == AttentionKernel::tiled) return false;
+    bool causal = false;
+    if (!cudnn_attention().unsupported_reason(q, k, mask, &causal).empty()) return false;
+    try {
+        run(cudnn_attention(), causal);
+        return true;
+    } catch (const Error& error) {
+        if (attention_kernel_ == AttentionKernel::cudnn) throw;
+        if (!cudnn_fallback_reported_)
+            std::fprintf(stderr, "ringlm: warning: %s; using the tiled attention kernel instead\n", error.what());
+        cudnn_fallback_reported_ = true;
+        return false;
+    }
+}
+
 void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                                           const AttentionMask& mask, double scale) {
     const char* kernel = "attention_block_forward";
+    if (try_cudnn_attention(q, k, mask, [&](CudnnAttention& cudnn, bool causal) {
+            cudnn.forward(out, lse, q, k, v, causal, scale);
+        }))
+        return;
     const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
     Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
     kernels::attention_block_forward(f32(kernel, out, "out"), f32(kernel, lse, "lse"), f32(kernel, q, "q"),
@@ -357,6 +399,10 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
                                            const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                            const AttentionMask& mask, double scale) {
     const char* kernel = "attention_block_backward";
+    if (try_cudnn_attention(q, k, mask, [&](CudnnAttention& cudnn, bool causal) {
+            cudnn.backward(dq, dk, dv, dout, q, k, v, out, lse, causal, scale);
+        }))
+        return;
     const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
     Tensor work = scratch(kernels::attention_scratch_bytes(args, true));
     kernels::attention_block_backward(f32(kernel, dq, "dq"), f32(kernel, dk, "dk"), f32(kernel, dv, "dv"),

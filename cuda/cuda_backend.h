@@ -11,14 +11,28 @@
 
 #include <cuda_runtime.h>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace ringlm {
 
 class CudaAllocator;
+class CudnnAttention;
 namespace kernels {
 class LtGemm;
 }
+
+// Which kernel computes attention_block_forward/_backward (environment RINGLM_ATTENTION):
+// - tiled: always the own f32 kernel (attention_block*.cu), 1e-5 agreement with the CPU;
+// - cudnn: cuDNN's fused flash attention (bf16 inputs, cudnn_attention.h) for the blocks it
+//   serves, the tiled kernel for the rest; a cuDNN failure is an error;
+// - auto: as cudnn, but a graph cuDNN cannot build falls back to the tiled kernel (one warning).
+// The default is tiled until tests/gpu/check.sh has verified the cuDNN rows on a GPU; then
+// auto is the intended default.
+enum class AttentionKernel { tiled, cudnn, automatic };
+// Parses "tiled", "cudnn", "auto"; throws for anything else, naming `where`.
+AttentionKernel parse_attention_kernel(const std::string& name, const char* where);
 
 // The number of CUDA devices; 0 when there is none or no driver (never throws).
 int cuda_device_count();
@@ -36,6 +50,10 @@ public:
     ~CudaBackend() override;
     const char* name() const override { return "cuda"; }
     cudaStream_t stream() const { return stream_; }
+    AttentionKernel attention_kernel() const { return attention_kernel_; }
+    void set_attention_kernel(AttentionKernel kernel) { attention_kernel_ = kernel; }
+    // Made on first use (cudnnCreate loads cuDNN; a tiled-only run never does).
+    CudnnAttention& cudnn_attention();
 
     void copy(Tensor& dst, const Tensor& src) override;
     void fill(Tensor& x, double value) override;
@@ -78,6 +96,11 @@ private:
     std::unique_ptr<CudaAllocator> allocator_;
     std::unique_ptr<kernels::LtGemm> gemm_;
     Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
+    std::unique_ptr<CudnnAttention> cudnn_attention_;
+    AttentionKernel attention_kernel_ = AttentionKernel::tiled;
+    bool cudnn_fallback_reported_ = false;  // auto: the first cuDNN failure is reported once
+    bool try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
+                             const std::function<void(CudnnAttention&, bool causal)>& run);
 };
 
 }  // namespace ringlm

@@ -89,6 +89,18 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
                               const float* v, const float* out, const float* lse, const AttentionArgs& args,
                               void* scratch, cudaStream_t stream);
 
+// --- attention_layout.cu (around the cuDNN attention graphs, cudnn_attention.cpp) ---------
+// dst [cols, rows] = src [rows, cols]^T  (the LSE between [T, H] and cuDNN's [H, T] stats)
+void transpose(float* dst, const float* src, int64_t rows, int64_t cols, cudaStream_t stream);
+// y[i] += x[i], x bf16 (cuDNN's gradients into the f32 ones, which ACCUMULATE)
+void accumulate_bf16(float* y, const void* x, int64_t n, cudaStream_t stream);
+// Reads a mask's structure into result[7] (device memory): {all q and k segments equal,
+// q_index contiguous (q_index[i] = q_index[0] + i), k_index contiguous, min q_index,
+// max q_index, min k_index, max k_index}. Tq, Tk >= 1.
+void classify_attention_mask(int32_t* result, const int32_t* q_index, const int32_t* q_segment,
+                             const int32_t* k_index, const int32_t* k_segment, int64_t Tq, int64_t Tk,
+                             cudaStream_t stream);
+
 // --- columns.cu --------------------------------------------------------------------------
 // src [rows, src_cols], dst [rows, dst_cols]:
 //   gather_columns:       dst[r, c] = src[r, begin + c],   c < dst_cols

@@ -12,12 +12,12 @@ void Grads::bind(const Tensor& value, const Tensor& grad) {
 
 Tensor& Grads::of(const Tensor& x) {
     auto [entry, inserted] = entries_.try_emplace(x.id());
-    if (inserted) entry->second.grad = zeros_like(x);
+    if (inserted) entry->second.grad = zeros(x.shape(), gradient_dtype(x.dtype()), x.device());
     return entry->second.grad;
 }
 
 void Grads::accumulate(const Tensor& x, const Tensor& contribution) {
-    if (contribution.shape() != x.shape() || contribution.dtype() != x.dtype())
+    if (contribution.shape() != x.shape() || contribution.dtype() != gradient_dtype(x.dtype()))
         fail("grads: gradient {} does not match tensor {}", contribution.describe(), x.describe());
     auto entry = entries_.find(x.id());
     if (entry == entries_.end()) {

@@ -10,11 +10,16 @@
 
 namespace ringlm {
 
+// The gradient of a bf16 tensor (an activation cast for a bf16 matmul) is kept in f32: its
+// contributions accumulate without bf16 rounding, and the cast's backward passes it on as is.
+inline DType gradient_dtype(DType dtype) { return dtype == DType::bf16 ? DType::f32 : dtype; }
+
 class Grads {
 public:
     // Gradients of `value` accumulate into `grad` (same shape) and outlive backward.
     void bind(const Tensor& value, const Tensor& grad);
-    // The gradient buffer of x, zero-filled on first use. Backward kernels accumulate into it.
+    // The gradient buffer of x (gradient_dtype), zero-filled on first use. Backward kernels
+    // accumulate into it.
     Tensor& of(const Tensor& x);
     // grad(x) += contribution. When x has no gradient yet, x's gradient becomes the
     // contribution itself (no copy): the caller must not write to it afterwards.

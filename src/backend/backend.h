@@ -5,7 +5,7 @@
 // Conventions, the same for every kernel:
 // - Tensors are contiguous row-major. Floating kernels accept f32 and f64 (f64 exists so
 //   gradients can be checked against finite differences); all floating operands of one call
-//   share a dtype. Token ids, labels, positions, global indices and segment ids are i32.
+//   share a dtype, except gemm's bf16 operands with an f32 result (see gemm) and copy. Token ids, labels, positions, global indices and segment ids are i32.
 // - Backward kernels ACCUMULATE into their gradient outputs (dx += ...), because a tensor
 //   used twice receives two contributions. Forward kernels overwrite their outputs.
 // - Shapes are checked by the ops; kernels trust them.
@@ -55,6 +55,8 @@ public:
     // C = alpha * op(A) @ op(B) + beta * C, op(X) = X^T when transpose_x.
     // 2-D: A [M, K] (or [K, M]), B [K, N] (or [N, K]), C [M, N].
     // 3-D: batched over dim 0 with the same shapes per batch; a 2-D B is shared by all.
+    // Dtypes: a, b, c share f32 or f64, or a and b are bf16 and c is f32 (bf16 matmuls with f32
+    // accumulation: the CPU widens the operands to f32, exactly, and runs its f32 gemm).
     virtual void gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b,
                       double alpha, double beta) = 0;
 

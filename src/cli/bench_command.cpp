@@ -67,13 +67,7 @@ void run_bench(BenchOptions& options) {
 void register_bench_command(CLI::App& app) {
     auto options = std::make_shared<BenchOptions>();
     BenchPoint& p = options->point;
-    // Defaults: the peer-comparison model (dim 512, 8 layers, 8 heads, 2 KV heads, ffn 1376, vocab 4096).
-    p.model.dim = 512;
-    p.model.n_layers = 8;
-    p.model.n_heads = 8;
-    p.model.n_kv_heads = 2;
-    p.model.ffn_dim = 1376;
-    p.model.vocab_size = 4096;
+    p.model = peer_model_config();  // the defaults
     CLI::App* command = app.add_subcommand("bench", "time training steps on synthetic tokens (one sweep point)");
     command->add_option("--dim", p.model.dim, "model width")->capture_default_str();
     command->add_option("--layers", p.model.n_layers, "decoder layers")->capture_default_str();
@@ -92,6 +86,7 @@ void register_bench_command(CLI::App& app) {
     command->add_option("--steps", p.measured_steps, "measured steps (median reported)")->check(CLI::PositiveNumber)
         ->capture_default_str();
     command->add_flag("--gradient-checkpointing", p.gradient_checkpointing, "recompute layers in backward");
+    command->add_flag("--bf16", p.bf16, "matmuls in bf16 with f32 master weights (config bf16: true)");
     command->add_option("--sgemm-repeats", p.sgemm_repeats, "sgemm calls timed before each measured step, for the peak (0: none)")->capture_default_str();
     command->add_option("--work-dir", p.work_dir, "where the synthetic token file is written")->capture_default_str();
     command->add_option("--csv", options->csv, "append one CSV row here (header when the file is new)");

@@ -118,6 +118,7 @@ struct TrainingSection {
     double adam_beta2 = 0.999;             // (HF: 0.999)
     double adam_epsilon = 1e-8;            // (HF: 1e-8)
     bool gradient_checkpointing = false;   // recompute each layer in backward (axolotl: false)
+    bool bf16 = false;                     // matmuls in bf16, f32 master weights and accumulation (axolotl: bf16)
     int64_t seed = 42;                     // init, sampler, dropout-free sampling (axolotl: 42)
     bool operator==(const TrainingSection&) const = default;
 };

@@ -73,8 +73,8 @@ std::string to_yaml(const Config& config) {
                        number(training.max_grad_norm));
     out += fmt::format("adam_beta1: {}\nadam_beta2: {}\nadam_epsilon: {}\n", number(training.adam_beta1),
                        number(training.adam_beta2), number(training.adam_epsilon));
-    out += fmt::format("gradient_checkpointing: {}\nseed: {}\n", boolean(training.gradient_checkpointing),
-                       training.seed);
+    out += fmt::format("gradient_checkpointing: {}\nbf16: {}\nseed: {}\n", boolean(training.gradient_checkpointing),
+                       boolean(training.bf16), training.seed);
 
     const OutputSection& output = config.output;
     out += "\n# --- output\n";

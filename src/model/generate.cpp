@@ -1,6 +1,7 @@
 #include "model/generate.h"
 
 #include "data/batch.h"
+#include "data/tokenizer.h"
 #include "ops/ops.h"
 
 #include <algorithm>
@@ -10,62 +11,99 @@
 
 namespace ringlm {
 
-KvCache make_kv_cache(const Llama& model, int64_t capacity) {
-    const ModelConfig& c = model.config;
-    KvCache cache;
-    cache.capacity = capacity;
-    const Device device = model.parameters.device();
-    for (int64_t i = 0; i < c.n_layers; i++) {
-        cache.k.push_back(zeros({capacity, c.n_kv_heads, c.head_dim()}, DType::f32, device));
-        cache.v.push_back(zeros({capacity, c.n_kv_heads, c.head_dim()}, DType::f32, device));
-    }
-    return cache;
-}
-
 namespace {
 
 Tensor host_i32(const std::vector<int32_t>& values) { return from_vector<int32_t>(values, {static_cast<int64_t>(values.size())}); }
 
 }  // namespace
 
-std::vector<float> decode_step(const Llama& model, KvCache& cache, const std::vector<int32_t>& tokens) {
+BatchKvCache make_batch_kv_cache(const Llama& model, int64_t sequences, int64_t capacity) {
     const ModelConfig& c = model.config;
-    const int64_t n = static_cast<int64_t>(tokens.size()), start = cache.length, end = start + n, D = c.head_dim();
-    if (n == 0) fail("generate: no tokens to decode");
-    if (end > cache.capacity)
-        fail("generate: {} tokens exceed the KV cache of {} (the model's max_position is {})", end, cache.capacity,
-             c.max_position);
     const Device device = model.parameters.device();
-    std::vector<int32_t> positions(n), key_positions(end), query_segments(n, 0), key_segments(end, 0);
-    std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start));
-    std::iota(key_positions.begin(), key_positions.end(), 0);
-    Tensor ids = to_device(host_i32(tokens), device), position_ids = to_device(host_i32(positions), device);
-    AttentionMask mask{position_ids, to_device(host_i32(query_segments), device),
-                       to_device(host_i32(key_positions), device), to_device(host_i32(key_segments), device), true};
+    BatchKvCache cache;
+    cache.capacity = capacity;
+    cache.lengths.assign(static_cast<size_t>(sequences), 0);
+    for (int64_t i = 0; i < c.n_layers; i++) {
+        cache.k.push_back(zeros({sequences * capacity, c.n_kv_heads, c.head_dim()}, DType::f32, device));
+        cache.v.push_back(zeros({sequences * capacity, c.n_kv_heads, c.head_dim()}, DType::f32, device));
+    }
+    std::vector<int32_t> positions(static_cast<size_t>(capacity));
+    std::iota(positions.begin(), positions.end(), 0);
+    cache.key_positions = to_device(host_i32(positions), device);
+    cache.zero_segments = zeros({capacity}, DType::i32, device);
+    return cache;
+}
+
+std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& cache,
+                                            const std::vector<int64_t>& sequences,
+                                            const std::vector<std::vector<int32_t>>& new_tokens) {
+    const ModelConfig& c = model.config;
+    const int64_t B = static_cast<int64_t>(sequences.size()), D = c.head_dim();
+    if (B == 0 || new_tokens.size() != sequences.size())
+        fail("generate: {} sequences with {} token lists to decode", B, new_tokens.size());
+    // The batch's rows: sequence i's new tokens are rows [row_begin[i], row_begin[i + 1]).
+    std::vector<int64_t> row_begin(static_cast<size_t>(B) + 1, 0);
+    std::vector<int32_t> ids, positions, last_rows;
+    for (int64_t i = 0; i < B; i++) {
+        const int64_t sequence = sequences[i], n = static_cast<int64_t>(new_tokens[i].size());
+        if (sequence < 0 || sequence >= static_cast<int64_t>(cache.lengths.size()) || n == 0)
+            fail("generate: sequence {} of a KV cache for {}, with {} new tokens", sequence, cache.lengths.size(), n);
+        const int64_t start = cache.lengths[sequence];
+        if (start + n > cache.capacity)
+            fail("generate: {} tokens exceed the KV cache of {} (the model's max_position is {})", start + n,
+                 cache.capacity, c.max_position);
+        for (int64_t t = 0; t < n; t++) {
+            ids.push_back(new_tokens[i][t]);
+            positions.push_back(static_cast<int32_t>(start + t));
+        }
+        row_begin[i + 1] = row_begin[i] + n;
+        last_rows.push_back(static_cast<int32_t>(row_begin[i + 1] - 1));
+    }
+    const int64_t T = row_begin[B];
+    const Device device = model.parameters.device();
+    Tensor token_ids = to_device(host_i32(ids), device), position_ids = to_device(host_i32(positions), device);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
 
     Tape tape(Tape::Mode::inference);
-    Tensor x = embedding(tape, model.tok_embeddings, ids);
+    Tensor x = embedding(tape, model.tok_embeddings, token_ids);
     for (int64_t l = 0; l < c.n_layers; l++) {
         const LlamaLayer& layer = model.layers[l];
         Tensor xn = rmsnorm(tape, x, layer.attention_norm, c.norm_eps);
-        Tensor q = rope(tape, linear(tape, xn, layer.wq).view({n, c.n_heads, D}), position_ids, c.rope_theta);
-        Tensor k = rope(tape, linear(tape, xn, layer.wk).view({n, c.n_kv_heads, D}), position_ids, c.rope_theta);
-        Tensor v = linear(tape, xn, layer.wv).view({n, c.n_kv_heads, D});
-        Tensor k_slot = cache.k[l].rows(start, end), v_slot = cache.v[l].rows(start, end);
-        backend(k).copy(k_slot, k);
-        backend(v).copy(v_slot, v);
-        Tensor attended = attention(tape, q, cache.k[l].rows(0, end), cache.v[l].rows(0, end), mask,
-                                    1.0 / std::sqrt(static_cast<double>(D)));
-        Tensor h = add(tape, x, linear(tape, attended.view({n, c.n_heads * D}), layer.wo));
+        Tensor q = rope(tape, linear(tape, xn, layer.wq).view({T, c.n_heads, D}), position_ids, c.rope_theta);
+        Tensor k = rope(tape, linear(tape, xn, layer.wk).view({T, c.n_kv_heads, D}), position_ids, c.rope_theta);
+        Tensor v = linear(tape, xn, layer.wv).view({T, c.n_kv_heads, D});
+        // Attention per sequence, against its own cache: one call over the packed batch with
+        // segment ids would compute (and mask) every sequence's keys for every query tile.
+        Tensor attended = empty({T, c.n_heads, D}, DType::f32, device);
+        for (int64_t i = 0; i < B; i++) {
+            const int64_t first = row_begin[i], last = row_begin[i + 1], n = last - first;
+            const int64_t slot = sequences[i] * cache.capacity, start = cache.lengths[sequences[i]], end = start + n;
+            Tensor k_new = cache.k[l].rows(slot + start, slot + end), v_new = cache.v[l].rows(slot + start, slot + end);
+            backend(k).copy(k_new, k.rows(first, last));
+            backend(v).copy(v_new, v.rows(first, last));
+            AttentionMask mask{position_ids.rows(first, last), cache.zero_segments.rows(0, n),
+                               cache.key_positions.rows(0, end), cache.zero_segments.rows(0, end), true};
+            Tensor out = attention(tape, q.rows(first, last), cache.k[l].rows(slot, slot + end),
+                                   cache.v[l].rows(slot, slot + end), mask, scale);
+            Tensor destination = attended.rows(first, last);
+            backend(out).copy(destination, out);
+        }
+        Tensor h = add(tape, x, linear(tape, attended.view({T, c.n_heads * D}), layer.wo));
         Tensor hn = rmsnorm(tape, h, layer.ffn_norm, c.norm_eps);
         x = add(tape, h, linear(tape, swiglu(tape, linear(tape, hn, layer.w1), linear(tape, hn, layer.w3)), layer.w2));
     }
-    cache.length = end;
-    Tensor last = rmsnorm(tape, x.rows(n - 1, n), model.norm, c.norm_eps);
-    Tensor logits = linear(tape, last, model.output);
-    Tensor host = empty({c.vocab_size}, DType::f32);
+    for (int64_t i = 0; i < B; i++) cache.lengths[sequences[i]] += row_begin[i + 1] - row_begin[i];
+
+    // Logits of each sequence's last new token only. Decoding (one token each) that is every
+    // row; after a prefill the rows are picked out with the embedding lookup's gather.
+    Tensor last = T == B ? x : embedding(tape, x, to_device(host_i32(last_rows), device));
+    Tensor logits = linear(tape, rmsnorm(tape, last, model.norm, c.norm_eps), model.output);
+    Tensor host = empty({B, c.vocab_size}, DType::f32);
     backend(logits).copy(host, logits);  // the backend of a device tensor copies to the host
-    return to_vector<float>(host);
+    const float* values = host.data<float>();
+    std::vector<std::vector<float>> result(static_cast<size_t>(B));
+    for (int64_t i = 0; i < B; i++) result[i].assign(values + i * c.vocab_size, values + (i + 1) * c.vocab_size);
+    return result;
 }
 
 int32_t sample_token(const std::vector<float>& logits, const SamplingOptions& options, std::mt19937_64& rng) {
@@ -95,22 +133,56 @@ int32_t sample_token(const std::vector<float>& logits, const SamplingOptions& op
     return probabilities[kept - 1].second;
 }
 
+std::vector<Completion> generate_batch(const Llama& model, const std::vector<std::vector<int32_t>>& prompts,
+                                       const std::vector<uint64_t>& seeds, const SamplingOptions& options) {
+    const int64_t B = static_cast<int64_t>(prompts.size()), max_position = model.config.max_position;
+    if (seeds.size() != prompts.size()) fail("generate: {} prompts but {} seeds", prompts.size(), seeds.size());
+    std::vector<Completion> completions(static_cast<size_t>(B));
+    if (B == 0 || options.max_new_tokens <= 0) return completions;
+    int64_t capacity = 0;
+    for (const std::vector<int32_t>& prompt : prompts) {
+        const int64_t length = static_cast<int64_t>(prompt.size());
+        if (length == 0) fail("generate: empty prompt");
+        if (length > max_position)
+            fail("generate: a prompt of {} tokens exceeds the model's max_position {}", length, max_position);
+        capacity = std::max(capacity, std::min(max_position, length + options.max_new_tokens));
+    }
+    BatchKvCache cache = make_batch_kv_cache(model, B, capacity);
+    std::vector<std::mt19937_64> rngs;
+    for (uint64_t seed : seeds) rngs.emplace_back(seed);
+
+    // The prefill feeds every prompt; each later step feeds each running sequence its last token.
+    std::vector<int64_t> running(static_cast<size_t>(B));
+    std::iota(running.begin(), running.end(), 0);
+    std::vector<std::vector<int32_t>> inputs = prompts;
+    while (!running.empty()) {
+        const std::vector<std::vector<float>> logits = decode_step(model, cache, running, inputs);
+        std::vector<int64_t> still_running;
+        std::vector<std::vector<int32_t>> next_inputs;
+        for (size_t i = 0; i < running.size(); i++) {
+            const int64_t sequence = running[i];
+            Completion& completion = completions[sequence];
+            const int32_t next = sample_token(logits[i], options, rngs[sequence]);
+            completion.tokens.push_back(next);
+            // llama2.c's stories end with BOS; EOS ends other models' text.
+            completion.stopped = options.stop_at_bos_or_eos && (next == bos_id || next == eos_id);
+            const bool full = static_cast<int64_t>(completion.tokens.size()) == options.max_new_tokens ||
+                              cache.lengths[sequence] == max_position;
+            if (completion.stopped || full) continue;
+            still_running.push_back(sequence);
+            next_inputs.push_back({next});
+        }
+        running = std::move(still_running);
+        inputs = std::move(next_inputs);
+    }
+    return completions;
+}
+
 std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& prompt, const SamplingOptions& options) {
     if (prompt.empty()) fail("generate: empty prompt");
-    const int64_t capacity = std::min<int64_t>(model.config.max_position,
-                                               static_cast<int64_t>(prompt.size()) + options.max_new_tokens);
-    KvCache cache = make_kv_cache(model, capacity);
-    std::mt19937_64 rng(options.seed);
-    std::vector<int32_t> generated;
-    std::vector<float> logits = decode_step(model, cache, prompt);
-    while (static_cast<int64_t>(generated.size()) < options.max_new_tokens) {
-        const int32_t next = sample_token(logits, options, rng);
-        if (options.stop_at_bos_or_eos && (next == 1 || next == 2)) break;
-        generated.push_back(next);
-        if (cache.length >= cache.capacity) break;
-        logits = decode_step(model, cache, {next});
-    }
-    return generated;
+    Completion completion = generate_batch(model, {prompt}, {options.seed}, options)[0];
+    if (completion.stopped) completion.tokens.pop_back();
+    return completion.tokens;
 }
 
 }  // namespace ringlm

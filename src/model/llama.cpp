@@ -4,6 +4,7 @@
 #include "ops/ops.h"
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 
@@ -14,6 +15,25 @@ const NamedParameter& Llama::find(const std::string& name) const {
         if (p.name == name) return p;
     fail("model: no parameter named '{}'", name);
 }
+
+namespace {
+
+// The structured fields from the named views that `take` returns (of either buffer).
+void wire_layers(const ModelConfig& c, const std::function<Tensor(const std::string&)>& take, Tensor& tok_embeddings,
+                 Tensor& norm, Tensor& output, std::vector<LlamaLayer>& layers) {
+    tok_embeddings = take("tok_embeddings");
+    norm = take("norm");
+    output = c.tied_embeddings ? tok_embeddings : take("output");
+    for (int64_t i = 0; i < c.n_layers; i++) {
+        const std::string layer = "layers." + std::to_string(i) + ".";
+        layers.push_back({take(layer + "attention_norm"), take(layer + "attention.wq"), take(layer + "attention.wk"),
+                          take(layer + "attention.wv"), take(layer + "attention.wo"), take(layer + "ffn_norm"),
+                          take(layer + "feed_forward.w1"), take(layer + "feed_forward.w2"),
+                          take(layer + "feed_forward.w3")});
+    }
+}
+
+}  // namespace
 
 Llama make_llama(const ModelConfig& c, Device device) {
     if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
@@ -55,19 +75,31 @@ Llama make_llama(const ModelConfig& c, Device device) {
         offset += n;
     }
     // Wire the named views into the structured fields (same tensors, same ids).
-    auto take = [&](const std::string& name) { return model.find(name).value; };
-    model.tok_embeddings = take("tok_embeddings");
-    model.norm = take("norm");
-    model.output = c.tied_embeddings ? model.tok_embeddings : take("output");
-    for (int64_t i = 0; i < c.n_layers; i++) {
-        const std::string layer = "layers." + std::to_string(i) + ".";
-        model.layers.push_back({take(layer + "attention_norm"), take(layer + "attention.wq"),
-                                take(layer + "attention.wk"), take(layer + "attention.wv"),
-                                take(layer + "attention.wo"), take(layer + "ffn_norm"),
-                                take(layer + "feed_forward.w1"), take(layer + "feed_forward.w2"),
-                                take(layer + "feed_forward.w3")});
-    }
+    wire_layers(c, [&](const std::string& name) { return model.find(name).value; }, model.tok_embeddings, model.norm,
+                model.output, model.layers);
     return model;
+}
+
+void enable_bf16_matmuls(Llama& model) {
+    model.parameters_bf16 = empty(model.parameters.shape(), DType::bf16, model.parameters.device());
+    // the bf16 view of a parameter sits at the same offset as its f32 view
+    std::map<std::string, Tensor> views;
+    int64_t offset = 0;
+    for (const NamedParameter& p : model.named) {
+        const int64_t n = p.value.numel();
+        views[p.name] = model.parameters_bf16.rows(offset, offset + n).view(p.value.shape());
+        offset += n;
+    }
+    Tensor tok_embeddings, norm;
+    model.layers_bf16.clear();
+    wire_layers(model.config, [&](const std::string& name) { return views.at(name); }, tok_embeddings, norm,
+                model.output_bf16, model.layers_bf16);
+    update_bf16_weights(model);
+}
+
+void update_bf16_weights(Llama& model) {
+    if (!model.bf16_matmuls()) return;
+    backend(model.parameters).copy(model.parameters_bf16, model.parameters);
 }
 
 void init_llama_weights(Llama& model, uint64_t seed) {
@@ -82,6 +114,7 @@ void init_llama_weights(Llama& model, uint64_t seed) {
         for (int64_t i = 0; i < host.numel(); i++) values[i] = is_norm ? 1.0f : static_cast<float>(normal(rng));
         backend(p.value).copy(p.value, host);
     }
+    update_bf16_weights(model);
 }
 
 void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source) {
@@ -96,6 +129,7 @@ void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tens
     }
     for (const NamedParameter& p : model.named)
         if (!loaded.count(p.name)) fail("{}: parameter '{}' is missing", source, p.name);
+    update_bf16_weights(model);
 }
 
 void bind_gradients(const Llama& model, Grads& grads) {
@@ -116,18 +150,28 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     const LlamaLayer& layer = model.layers[layer_index];
     const ModelConfig& c = model.config;
     const int64_t T = x.size(0), D = c.head_dim();
+    // bf16 matmuls: each matmul input is cast once (a bf16 copy shared by the projections that
+    // read it) and multiplies the weight's bf16 copy; everything between matmuls stays f32.
+    const bool in_bf16 = model.bf16_matmuls();
+    auto matmul_input = [&](const Tensor& input) { return in_bf16 ? to_bf16(tape, input) : input; };
+    auto project = [&](const Tensor& input, Tensor LlamaLayer::*weight) {
+        return linear(tape, input, layer.*weight, in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor());
+    };
 
     // attention: q, k, v projections, RoPE on q and k, attention, output projection
-    Tensor xn = rmsnorm(tape, x, layer.attention_norm, c.norm_eps);
-    Tensor q = rope(tape, reshape(tape, linear(tape, xn, layer.wq), {T, c.n_heads, D}), batch.position_ids, c.rope_theta);
-    Tensor k = rope(tape, reshape(tape, linear(tape, xn, layer.wk), {T, c.n_kv_heads, D}), batch.position_ids, c.rope_theta);
-    Tensor v = reshape(tape, linear(tape, xn, layer.wv), {T, c.n_kv_heads, D});
+    Tensor xn = matmul_input(rmsnorm(tape, x, layer.attention_norm, c.norm_eps));
+    Tensor q = rope(tape, reshape(tape, project(xn, &LlamaLayer::wq), {T, c.n_heads, D}), batch.position_ids,
+                    c.rope_theta);
+    Tensor k = rope(tape, reshape(tape, project(xn, &LlamaLayer::wk), {T, c.n_kv_heads, D}), batch.position_ids,
+                    c.rope_theta);
+    Tensor v = reshape(tape, project(xn, &LlamaLayer::wv), {T, c.n_kv_heads, D});
     Tensor attended = options.attention(tape, q, k, v, batch, 1.0 / std::sqrt(static_cast<double>(D)), layer_index);
-    Tensor h = add(tape, x, linear(tape, reshape(tape, attended, {T, c.n_heads * D}), layer.wo));
+    Tensor h = add(tape, x, project(matmul_input(reshape(tape, attended, {T, c.n_heads * D})), &LlamaLayer::wo));
 
     // MLP: w2(silu(w1 x) * w3 x)
-    Tensor hn = rmsnorm(tape, h, layer.ffn_norm, c.norm_eps);
-    Tensor mlp = linear(tape, swiglu(tape, linear(tape, hn, layer.w1), linear(tape, hn, layer.w3)), layer.w2);
+    Tensor hn = matmul_input(rmsnorm(tape, h, layer.ffn_norm, c.norm_eps));
+    Tensor gated = swiglu(tape, project(hn, &LlamaLayer::w1), project(hn, &LlamaLayer::w3));
+    Tensor mlp = project(matmul_input(gated), &LlamaLayer::w2);
     return add(tape, h, mlp);
 }
 
@@ -149,6 +193,9 @@ Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, con
 
 Tensor llama_token_losses(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
     Tensor hidden = llama_hidden(tape, model, batch, options);
+    if (model.bf16_matmuls())  // the LM head in bf16 too; lse and losses stay f32
+        return cross_entropy(tape, to_bf16(tape, hidden), model.output, batch.labels, options.loss_chunk_rows,
+                             model.output_bf16);
     return cross_entropy(tape, hidden, model.output, batch.labels, options.loss_chunk_rows);
 }
 

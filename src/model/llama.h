@@ -5,6 +5,9 @@
 //   losses = cross_entropy(norm(h), output or tok_embeddings, labels)
 // Parameters live in ONE contiguous f32 buffer (llm.c style) carved into named views; their
 // gradients in a second buffer with the same layout; the optimizer's moments in two more.
+// bf16 matmuls (config `bf16: true`): a bf16 copy of the parameter buffer, same layout, feeds
+// every matmul (projections and the LM head); the f32 buffer stays the master copy that the
+// optimizer updates, checkpoints store and norms, embeddings read.
 #pragma once
 
 #include "autograd/tape.h"
@@ -38,8 +41,14 @@ struct Llama {
     std::vector<NamedParameter> named;
     Tensor tok_embeddings, norm, output;  // output == tok_embeddings when tied
     std::vector<LlamaLayer> layers;
+    // bf16 matmuls: parameters_bf16 = bf16(parameters), the same views carved from it (their
+    // norm fields are unused); undefined / empty when the model computes in f32.
+    Tensor parameters_bf16;
+    Tensor output_bf16;
+    std::vector<LlamaLayer> layers_bf16;
 
     int64_t n_parameters() const { return parameters.numel(); }
+    bool bf16_matmuls() const { return parameters_bf16.defined(); }
     const NamedParameter& find(const std::string& name) const;
 };
 
@@ -51,6 +60,12 @@ void init_llama_weights(Llama& model, uint64_t seed);
 // Copies named host tensors into the model's parameters (on any device); every parameter
 // must be given once, with its shape. `source` names where they came from in errors.
 void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source);
+// From now on the model's matmuls run in bf16 (with f32 accumulation) on a bf16 copy of the
+// parameters, made here.
+void enable_bf16_matmuls(Llama& model);
+// parameters_bf16 = bf16(parameters), one conversion: after anything writes the parameters
+// (init, load, optimizer step). Does nothing when the model computes in f32.
+void update_bf16_weights(Llama& model);
 // Makes gradients flow into model.gradients.
 void bind_gradients(const Llama& model, Grads& grads);
 

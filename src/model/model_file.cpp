@@ -61,6 +61,7 @@ ModelConfig read_model_config(const hdf5::File& file, const std::string& path) {
 
 void read_model_weights(const hdf5::File& file, const std::string& path, Llama& model) {
     for (NamedParameter& p : model.named) read_float_dataset(file, path, "/model/" + p.name, p.value);
+    update_bf16_weights(model);
 }
 
 bool is_hdf5_file(const std::string& path) {

@@ -11,7 +11,11 @@ namespace ringlm {
 // The same elements in another shape (a view: no copy forward, none backward either).
 Tensor reshape(Tape& tape, const Tensor& x, Shape shape);
 // y = x @ w^T                      x [T, in], w [out, in] (PyTorch's nn.Linear layout), y [T, out]
-Tensor linear(Tape& tape, const Tensor& x, const Tensor& w);
+// A bf16 x (from to_bf16) multiplies w_bf16, w's bf16 copy, with f32 accumulation: y is f32
+// and the gradient goes to w (f32).
+Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& w_bf16 = Tensor());
+// bf16(x) for the bf16 matmuls; the gradient passes back unchanged (in f32)
+Tensor to_bf16(Tape& tape, const Tensor& x);
 // c = op(a) @ op(b), 2-D or batched 3-D (see Backend::gemm)
 Tensor matmul(Tape& tape, const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 // elementwise, same shapes
@@ -33,9 +37,10 @@ Tensor softmax(Tape& tape, const Tensor& x);
 // Per-token loss -log softmax(hidden @ classifier^T)[label], 0 where label == -100.
 // hidden [T, C], classifier [V, C], labels i32 [T] -> losses [T]. The logits are made
 // `chunk_rows` tokens at a time (forward and again in backward), so the [T, V] logits
-// tensor never exists.
+// tensor never exists. A bf16 hidden (from to_bf16) multiplies classifier_bf16, the
+// classifier's bf16 copy, into f32 logits; the softmax, the lse and the losses stay f32.
 Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier, const Tensor& labels,
-                     int64_t chunk_rows = 256);
+                     int64_t chunk_rows = 256, const Tensor& classifier_bf16 = Tensor());
 // Attention of q against one block of k, v (see Backend::attention_block_forward).
 // Returns out [Tq, H, D]; the lse [Tq, H] is saved for backward and returned through *lse
 // when asked.

@@ -1,6 +1,5 @@
 #include "rl/rollout.h"
 
-#include "data/tokenizer.h"
 #include "model/generate.h"
 #include "parallel/topology.h"
 
@@ -18,6 +17,11 @@ uint64_t mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+// The SP rank that samples rollout j: the owner of its batch j / batch_size.
+int batch_owner(int64_t j, const RolloutSettings& settings, int S) {
+    return static_cast<int>((j / settings.batch_size) % S);
+}
+
 }  // namespace
 
 uint64_t rollout_seed(uint64_t seed, int64_t step, int64_t prompt, int64_t generation) {
@@ -25,50 +29,59 @@ uint64_t rollout_seed(uint64_t seed, int64_t step, int64_t prompt, int64_t gener
                static_cast<uint64_t>(generation));
 }
 
-Rollout sample_rollout(const Llama& model, const std::vector<int32_t>& prompt_tokens, int64_t prompt_index,
-                       int64_t generation, int64_t step, const RolloutSettings& settings) {
+std::vector<Rollout> sample_rollout_batch(const Llama& model, const std::vector<Prompt>& prompts,
+                                          const std::vector<int64_t>& prompt_indices, int64_t step,
+                                          const RolloutSettings& settings, int64_t begin, int64_t end) {
+    const int64_t G = settings.num_generations;
+    std::vector<std::vector<int32_t>> batch_prompts;
+    std::vector<uint64_t> seeds;
+    std::vector<Rollout> rollouts;
+    for (int64_t j = begin; j < end; j++) {
+        const int64_t prompt = prompt_indices[static_cast<size_t>(j / G)];
+        batch_prompts.push_back(prompts[static_cast<size_t>(prompt)].tokens);
+        seeds.push_back(rollout_seed(settings.seed, step, prompt, j % G));
+        rollouts.push_back(Rollout{prompt, j % G, {}, false});
+    }
     SamplingOptions sampling;
+    sampling.max_new_tokens = settings.max_completion_length;
     sampling.temperature = settings.temperature;
     sampling.top_p = settings.top_p;
-    std::mt19937_64 rng(rollout_seed(settings.seed, step, prompt_index, generation));
-    Rollout rollout{prompt_index, generation, {}, false};
-    const int64_t capacity = static_cast<int64_t>(prompt_tokens.size()) + settings.max_completion_length;
-    KvCache cache = make_kv_cache(model, capacity);
-    std::vector<float> logits = decode_step(model, cache, prompt_tokens);
-    while (static_cast<int64_t>(rollout.completion.size()) < settings.max_completion_length) {
-        const int32_t next = sample_token(logits, sampling, rng);
-        rollout.completion.push_back(next);
-        // llama2.c's stories end with BOS; EOS ends other models' text. The stop token stays
-        // in the completion (it carries loss: how the policy learns when to stop).
-        if (next == bos_id || next == eos_id) {
-            rollout.stopped = true;
-            break;
-        }
-        if (static_cast<int64_t>(rollout.completion.size()) == settings.max_completion_length) break;
-        logits = decode_step(model, cache, {next});
+    // llama2.c's stories end with BOS; EOS ends other models' text. The stop token stays in
+    // the completion (it carries loss: how the policy learns when to stop).
+    sampling.stop_at_bos_or_eos = true;
+    std::vector<Completion> completions = generate_batch(model, batch_prompts, seeds, sampling);
+    for (size_t i = 0; i < rollouts.size(); i++) {
+        rollouts[i].completion = std::move(completions[i].tokens);
+        rollouts[i].stopped = completions[i].stopped;
     }
-    return rollout;
+    return rollouts;
 }
 
 std::vector<Rollout> generate_rollouts(const Llama& model, const std::vector<Prompt>& prompts,
                                        const std::vector<int64_t>& prompt_indices, int64_t step,
                                        const RolloutSettings& settings, MPI_Comm sp_comm) {
+    if (settings.batch_size < 1) fail("grpo: rollout batch size {} must be at least 1", settings.batch_size);
     int S = 1, sp_rank = 0;
     if (sp_comm != MPI_COMM_NULL) {
         check_mpi(MPI_Comm_size(sp_comm, &S), "MPI_Comm_size (rollouts)");
         check_mpi(MPI_Comm_rank(sp_comm, &sp_rank), "MPI_Comm_rank (rollouts)");
     }
-    const int64_t G = settings.num_generations, total = static_cast<int64_t>(prompt_indices.size()) * G;
+    const int64_t total = static_cast<int64_t>(prompt_indices.size()) * settings.num_generations;
     std::vector<Rollout> rollouts(static_cast<size_t>(total));
-    // Mine: j mod S == sp_rank. Sent as [length, stopped, tokens...] per rollout.
+    // Mine: the batches b with b mod S == sp_rank. Sent as [length, stopped, tokens...] per
+    // rollout, in rollout order.
     std::vector<int32_t> mine;
-    for (int64_t j = sp_rank; j < total; j += S) {
-        const int64_t prompt = prompt_indices[static_cast<size_t>(j / G)];
-        Rollout rollout = sample_rollout(model, prompts[static_cast<size_t>(prompt)].tokens, prompt, j % G, step, settings);
-        mine.push_back(static_cast<int32_t>(rollout.completion.size()));
-        mine.push_back(rollout.stopped ? 1 : 0);
-        mine.insert(mine.end(), rollout.completion.begin(), rollout.completion.end());
-        rollouts[static_cast<size_t>(j)] = std::move(rollout);
+    for (int64_t begin = static_cast<int64_t>(sp_rank) * settings.batch_size; begin < total;
+         begin += static_cast<int64_t>(S) * settings.batch_size) {
+        const int64_t end = std::min(total, begin + settings.batch_size);
+        std::vector<Rollout> batch = sample_rollout_batch(model, prompts, prompt_indices, step, settings, begin, end);
+        for (int64_t j = begin; j < end; j++) {
+            Rollout& rollout = batch[static_cast<size_t>(j - begin)];
+            mine.push_back(static_cast<int32_t>(rollout.completion.size()));
+            mine.push_back(rollout.stopped ? 1 : 0);
+            mine.insert(mine.end(), rollout.completion.begin(), rollout.completion.end());
+            rollouts[static_cast<size_t>(j)] = std::move(rollout);
+        }
     }
     if (S == 1) return rollouts;
 
@@ -80,18 +93,18 @@ std::vector<Rollout> generate_rollouts(const Llama& model, const std::vector<Pro
     check_mpi(MPI_Allgatherv(mine.data(), my_count, MPI_INT32_T, all.data(), counts.data(), displacements.data(),
                              MPI_INT32_T, sp_comm),
               "MPI_Allgatherv (rollouts)");
-    for (int r = 0; r < S; r++) {
-        size_t at = static_cast<size_t>(displacements[r]);
-        for (int64_t j = r; j < total; j += S) {
-            Rollout& rollout = rollouts[static_cast<size_t>(j)];
-            const int32_t length = all[at], stopped = all[at + 1];
-            rollout.prompt = prompt_indices[static_cast<size_t>(j / G)];
-            rollout.generation = j % G;
-            rollout.stopped = stopped != 0;
-            rollout.completion.assign(all.begin() + static_cast<std::ptrdiff_t>(at + 2),
-                                      all.begin() + static_cast<std::ptrdiff_t>(at + 2 + static_cast<size_t>(length)));
-            at += 2 + static_cast<size_t>(length);
-        }
+    std::vector<size_t> at(displacements.begin(), displacements.end());  // each rank's next record
+    const int64_t G = settings.num_generations;
+    for (int64_t j = 0; j < total; j++) {
+        size_t& next = at[static_cast<size_t>(batch_owner(j, settings, S))];
+        Rollout& rollout = rollouts[static_cast<size_t>(j)];
+        const int32_t length = all[next], stopped = all[next + 1];
+        rollout.prompt = prompt_indices[static_cast<size_t>(j / G)];
+        rollout.generation = j % G;
+        rollout.stopped = stopped != 0;
+        rollout.completion.assign(all.begin() + static_cast<std::ptrdiff_t>(next + 2),
+                                  all.begin() + static_cast<std::ptrdiff_t>(next + 2 + static_cast<size_t>(length)));
+        next += 2 + static_cast<size_t>(length);
     }
     return rollouts;
 }

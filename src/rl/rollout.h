@@ -1,14 +1,18 @@
-// Rollouts: the G completions of each of a step's prompts, sampled with the KV cache
-// (model/generate.h) in inference mode on each rank's full replica.
+// Rollouts: the G completions of each of a step's prompts, sampled in batches with the KV
+// cache (model/generate.h) in inference mode on each rank's full replica.
 //
-// Work split: the step's rollouts j = prompt_slot x G + generation are dealt round-robin to
-// the S ranks of the SP group (rank r samples those with j mod S == r: G/S of every prompt when
-// S divides G, one more for some ranks otherwise), then all-gathered over the SP communicator,
-// so every SP rank holds the whole rollout batch and no rank idles while others sample.
+// Work split: the step's rollouts j = prompt_slot x G + generation are cut into batches of
+// `batch_size` consecutive rollouts; batch b is sampled by SP rank b mod S (round-robin over
+// batches), as one batched decode; then the rollouts are all-gathered over the SP
+// communicator, so every SP rank holds the whole rollout batch.
 //
 // Determinism: rollout (prompt, generation) at `step` samples with its own rng seeded from
-// (seed, step, prompt index, generation index), and decodes alone (its own KV cache), so its
-// tokens do not depend on S, on which rank sampled it, or on the others in the batch.
+// (seed, step, prompt index, generation index), and is decoded in the batch j / batch_size,
+// whose members do not depend on S. That matters: a BLAS GEMM's row results change with the
+// number of rows and a row's place among them (model/generate.h), so a rank batching "all of
+// its rollouts" would give other tokens for another S. Batches fixed by j alone give the same
+// tokens whatever S and whichever rank samples them. (Another batch_size may change them,
+// at the level of rounding.)
 #pragma once
 
 #include "model/llama.h"
@@ -35,14 +39,18 @@ struct RolloutSettings {
     int64_t max_completion_length = 1;  // tokens, the stop token included
     double temperature = 1.0, top_p = 1.0;
     uint64_t seed = 0;
+    // Rollouts decoded together. Fixed, never derived from S (see Determinism above); larger
+    // batches make larger GEMMs, smaller ones spread a step's rollouts over more SP ranks.
+    int64_t batch_size = 16;
 };
 
 // The rng seed of one rollout: a hash of (seed, step, prompt, generation).
 uint64_t rollout_seed(uint64_t seed, int64_t step, int64_t prompt, int64_t generation);
 
-// One completion of `prompt_tokens`, decoded alone with a KV cache.
-Rollout sample_rollout(const Llama& model, const std::vector<int32_t>& prompt_tokens, int64_t prompt_index,
-                       int64_t generation, int64_t step, const RolloutSettings& settings);
+// Rollouts j in [begin, end) of the step (j = prompt slot x G + generation), as one batch.
+std::vector<Rollout> sample_rollout_batch(const Llama& model, const std::vector<Prompt>& prompts,
+                                          const std::vector<int64_t>& prompt_indices, int64_t step,
+                                          const RolloutSettings& settings, int64_t begin, int64_t end);
 
 // All G completions of every prompt in `prompt_indices`, in order (prompt slot major), on
 // every rank of `sp_comm` (MPI_COMM_NULL or size 1: this rank samples all of them).

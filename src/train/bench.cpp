@@ -73,6 +73,7 @@ Config bench_config(const BenchPoint& point, const std::string& dataset) {
     c.training.learning_rate = 1e-4;
     c.training.lr_scheduler = LrScheduler::constant;
     c.training.gradient_checkpointing = point.gradient_checkpointing;
+    c.training.bf16 = point.bf16;
     c.output.output_dir = point.work_dir;
     c.parallel.sequence_parallel_degree = point.sequence_parallel_degree;
     c.parallel.ring_attn_func = point.ring_attn_func;
@@ -87,6 +88,18 @@ long minor_page_faults() {
 }
 
 }  // namespace
+
+ModelConfig peer_model_config() {
+    ModelConfig m;
+    m.dim = 512;
+    m.n_layers = 8;
+    m.n_heads = 8;
+    m.n_kv_heads = 2;
+    m.ffn_dim = 1376;
+    m.vocab_size = 4096;
+    m.tied_embeddings = true;
+    return m;
+}
 
 int64_t matmul_parameters(const ModelConfig& m) {
     const int64_t attention = m.dim * m.dim /*wq*/ + 2 * m.kv_dim() * m.dim /*wk, wv*/ + m.dim * m.dim /*wo*/;
@@ -117,7 +130,7 @@ double SgemmProbe::measure(int64_t repeats, int64_t warmups) {
     return 2.0 * static_cast<double>(a.rows() * b.rows() * a.cols()) / median(seconds);
 }
 
-BenchResult run_bench_point(const BenchPoint& point) {
+TrainingSetup make_bench_setup(const BenchPoint& point) {
     int world = 1, rank = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &world);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -127,7 +140,12 @@ BenchResult run_bench_point(const BenchPoint& point) {
     const int64_t dp = world / point.sequence_parallel_degree;
     const int64_t total_steps = point.warmup_steps + point.measured_steps;
     const std::string dataset = write_synthetic_tokens(point, point.micro_batch * dp * total_steps, rank);
-    TrainingSetup setup = make_training_setup(bench_config(point, dataset), true);
+    return make_training_setup(bench_config(point, dataset), true);
+}
+
+BenchResult run_bench_point(const BenchPoint& point) {
+    const int64_t total_steps = point.warmup_steps + point.measured_steps;
+    TrainingSetup setup = make_bench_setup(point);
     const Topology& t = setup.topology;
     Llama& model = setup.model;
     AdamW optimizer = make_adamw(model, AdamWSettings{});

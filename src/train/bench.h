@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "tensor/tensor.h"
+#include "train/training_setup.h"
 
 #include <cstdint>
 #include <optional>
@@ -35,6 +36,7 @@ struct BenchPoint {
     int64_t threads = 1;                    // per rank
     int64_t warmup_steps = 2, measured_steps = 5;
     bool gradient_checkpointing = false;
+    bool bf16 = false;                      // config `bf16`: matmuls in bf16 (f32 master weights)
     int64_t sgemm_repeats = 3;              // sgemm calls timed before each measured step (0: none)
     std::string work_dir = "bench_out";     // the synthetic token file goes here
 };
@@ -63,6 +65,10 @@ struct BenchResult {
     double system_allocations_per_step = 0, page_faults_per_step = 0;
 };
 
+// The model of the PyTorch peer comparison (issue 8): Llama dim 512, 8 layers, 8 heads, 2 KV
+// heads (head_dim 64), ffn 1376, vocabulary 4096, tied embeddings; 24.26 M parameters.
+ModelConfig peer_model_config();
+
 double model_flops_per_step(const ModelConfig& model, int64_t sequence_len, int64_t sequences);
 int64_t matmul_parameters(const ModelConfig& model);
 
@@ -73,6 +79,11 @@ struct SgemmProbe {
     double measure(int64_t repeats, int64_t warmups);
     Tensor a, b, c;
 };
+
+// The trainer's setup for the point: the synthetic token file (rows for warmup_steps +
+// measured_steps) and make_training_setup on it, so a caller can run accumulate_gradients and
+// adamw_step for steps 0 .. warmup_steps + measured_steps - 1. Collective over MPI_COMM_WORLD.
+TrainingSetup make_bench_setup(const BenchPoint& point);
 
 // Runs on every rank of MPI_COMM_WORLD; rank 0's result has every field filled.
 BenchResult run_bench_point(const BenchPoint& point);

@@ -35,6 +35,7 @@ double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens)
         b.adamw_update(value, grad, m, v, step);
         offset += n;
     }
+    update_bf16_weights(model);  // the bf16 copy the next forward multiplies by
     return norm;
 }
 

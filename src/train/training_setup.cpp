@@ -109,6 +109,8 @@ TransportKind resolve_transport(const Config& config, const Topology& topology, 
     return nccl ? TransportKind::nccl : TransportKind::mpi;
 }
 
+}  // namespace
+
 ChunkLayout chunk_layout_for(RingAttnFunc variant) {
     switch (variant) {
         case RingAttnFunc::batch_zigzag: return ChunkLayout::zigzag;
@@ -118,6 +120,8 @@ ChunkLayout chunk_layout_for(RingAttnFunc variant) {
     }
     return ChunkLayout::contiguous;
 }
+
+namespace {
 
 // Ring attention as the model's attention. With activation checkpointing each layer's
 // attention output and LSE from the first forward are kept (per micro batch, recognised by
@@ -163,6 +167,7 @@ TrainingSetup make_model_setup(const Config& config) {
 #endif
 
     setup.model = make_model(config);
+    if (config.training.bf16) enable_bf16_matmuls(setup.model);
     const ModelConfig& model_config = setup.model.config;
     if (config.data.sequence_len > model_config.max_position)
         fail_uniform("{}: sequence_len {} exceeds the model's max_position {}", config.source, config.data.sequence_len,

@@ -39,6 +39,10 @@ struct TrainingSetup {
     const Corpus& evaluation_corpus() const { return eval_corpus ? *eval_corpus : *corpus; }
 };
 
+// How a rank cuts its rows for a ring variant: zigzag and stripe their own layouts, batch_ring
+// and varlen_llama3 contiguous chunks.
+ChunkLayout chunk_layout_for(RingAttnFunc variant);
+
 // The part every command shares: threads, topology, the model (base_model or fresh), the
 // sequence layout and, when S > 1, the transport and ring attention as the model's attention.
 // `ringlm grpo` builds on this with its own prompt data (src/rl).

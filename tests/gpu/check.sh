@@ -38,14 +38,23 @@ run() {
         echo "cuBLASLt not in $toolkit_lib; using ${found:-nothing found}"
         if [ -n "$found" ]; then extra+=(-DCUDA_cublasLt_LIBRARY="$found"); fi
     fi
-    # NCCL (the transport's 1-rank check) likewise; without it gpu_check shows a SKIPPED row.
+    # NCCL (the transport's 1-rank rows) likewise: the toolkit's, else a pip wheel's (nvidia/nccl);
+    # without it gpu_check shows one SKIPPED row.
     if ! ls "$toolkit_lib"/libnccl.so* >/dev/null 2>&1; then
-        local nccl_lib nccl_header
-        nccl_lib=$(find / -xdev -name 'libnccl.so*' 2>/dev/null | head -1)
-        nccl_header=$(find / -xdev -name nccl.h -not -path '*/nccl_device/*' 2>/dev/null | head -1)
-        echo "NCCL not in $toolkit_lib; using ${nccl_lib:-no library found}, ${nccl_header:-no nccl.h found}"
-        if [ -n "$nccl_lib" ] && [ -n "$nccl_header" ]; then
-            extra+=(-DNCCL_LIBRARY="$nccl_lib" -DNCCL_INCLUDE_DIR="$(dirname "$nccl_header")")
+        local nccl_lib
+        nccl_lib=$(find / -xdev -name 'libnccl.so*' -path '*nvidia*' 2>/dev/null | head -1)
+        echo "NCCL not in $toolkit_lib; using ${nccl_lib:-nothing found}"
+        if [ -n "$nccl_lib" ]; then
+            extra+=(-DNCCL_LIBRARY="$nccl_lib" -DNCCL_INCLUDE_DIR="$(dirname "$(dirname "$nccl_lib")")/include")
+        fi
+    fi
+    # cuDNN (the cuDNN attention rows) likewise: the toolkit's, else a pip wheel's (nvidia/cudnn).
+    if ! ls "$toolkit_lib"/libcudnn.so* >/dev/null 2>&1; then
+        local cudnn_lib
+        cudnn_lib=$(find / -xdev -name 'libcudnn.so*' -path '*nvidia*' 2>/dev/null | head -1)
+        echo "cuDNN not in $toolkit_lib; using ${cudnn_lib:-nothing found}"
+        if [ -n "$cudnn_lib" ]; then
+            extra+=(-DCUDNN_LIBRARY="$cudnn_lib" -DCUDNN_INCLUDE_DIR="$(dirname "$(dirname "$cudnn_lib")")/include")
         fi
     fi
 

@@ -85,10 +85,14 @@ double bench_gemm(std::vector<Row>& rows, int64_t M, int64_t N, int64_t K, DType
 }
 
 // Causal self-attention over T tokens, one document. FLOPs: 4 T^2 H D / 2 forward (causal
-// halves the 4 T^2 H D of QK^T and PV), 2.5 times that backward.
-void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, int64_t D, std::mt19937_64& rng) {
+// halves the 4 T^2 H D of QK^T and PV), 2.5 times that backward. `kernel` picks the tiled f32
+// kernel ("f32" rows) or cuDNN's fused attention ("cudnn" rows: the Backend call as training
+// makes it, so including the mask check, the f32 <-> bf16 conversions and the LSE transposes).
+void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, int64_t D, AttentionKernel kernel,
+                     std::mt19937_64& rng) {
     const std::string shape = "T " + std::to_string(T) + ", H " + std::to_string(H) + "/" + std::to_string(Hkv) +
                               ", D " + std::to_string(D) + ", causal";
+    const std::string kind = kernel == AttentionKernel::tiled ? "f32 " : "cudnn ";
     const double forward_flops = 4.0 * double(T) * double(T) * double(H) * double(D) / 2.0;
     const Tensor q = random_device({T, H, D}, rng), k = random_device({T, Hkv, D}, rng), v = random_device({T, Hkv, D}, rng);
     std::vector<int32_t> index(T), segment(T, 0);
@@ -97,20 +101,23 @@ void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, 
     const AttentionMask mask{index_device, segment_device, index_device, segment_device, true};
     const double scale = 1.0 / std::sqrt(double(D));
     Tensor out = empty({T, H, D}, DType::f32, Device::cuda), lse = empty({T, H}, DType::f32, Device::cuda);
-    bench(rows, "attention fwd f32 " + shape, [&] {
+    CudaBackend& cuda = static_cast<CudaBackend&>(gpu());
+    cuda.set_attention_kernel(kernel);
+    bench(rows, "attention fwd " + kind + shape, [&] {
         const double milliseconds =
             median_milliseconds([&] { gpu().attention_block_forward(out, lse, q, k, v, mask, scale); });
-        report(rows, "attention fwd f32 " + shape, forward_flops, milliseconds);
+        report(rows, "attention fwd " + kind + shape, forward_flops, milliseconds);
     });
-    bench(rows, "attention bwd f32 " + shape, [&] {
+    bench(rows, "attention bwd " + kind + shape, [&] {
         gpu().attention_block_forward(out, lse, q, k, v, mask, scale);
         const Tensor dout = random_device({T, H, D}, rng);
         Tensor dq = zeros({T, H, D}, DType::f32, Device::cuda);
         Tensor dk = zeros({T, Hkv, D}, DType::f32, Device::cuda), dv = zeros({T, Hkv, D}, DType::f32, Device::cuda);
         const double milliseconds = median_milliseconds(
             [&] { gpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale); });
-        report(rows, "attention bwd f32 " + shape, 2.5 * forward_flops, milliseconds);
+        report(rows, "attention bwd " + kind + shape, 2.5 * forward_flops, milliseconds);
     });
+    cuda.set_attention_kernel(AttentionKernel::tiled);
 }
 
 }  // namespace
@@ -121,7 +128,8 @@ BenchPeaks run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng) {
     peaks.bf16_tflops = bench_gemm(rows, 4096, 4096, 4096, DType::bf16, rng);
     peaks.f32_tflops = std::max(peaks.f32_tflops, bench_gemm(rows, 8192, 2048, 2048, DType::f32, rng));
     peaks.bf16_tflops = std::max(peaks.bf16_tflops, bench_gemm(rows, 8192, 2048, 2048, DType::bf16, rng));
-    bench_attention(rows, 8192, 32, 8, 128, rng);
+    bench_attention(rows, 8192, 32, 8, 128, AttentionKernel::tiled, rng);
+    bench_attention(rows, 8192, 32, 8, 128, AttentionKernel::cudnn, rng);
     return peaks;
 }
 

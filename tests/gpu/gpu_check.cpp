@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
         check_elementwise(checker, rng);
         check_layers(checker, rng);
         check_attention(checker, rng);
+        check_cudnn_attention(checker, rng);
         kernels::synchronize_after_launch = false;  // the model runs at full speed from here
         check_nccl(checker, rng);  // after the sync above is off: it checks that nothing waits
         check_training(checker);

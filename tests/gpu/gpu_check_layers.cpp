@@ -1,7 +1,12 @@
 // GPU check of the layer kernels: RMSNorm, RoPE, SwiGLU, embedding, softmax, cross-entropy,
 // AdamW, column slices; CUDA against CPU on the same random inputs (see gpu_check.cpp for the rules).
+// Then the bf16 matmul ops of mixed-precision training (to_bf16 + linear, the bf16 LM head),
+// forward and backward through the tape on both backends.
 #include "gpu_check.h"
+#include "ops/ops.h"
 #include "test_util.h"
+
+#include <array>
 
 namespace ringlm::gpu_check {
 
@@ -178,6 +183,59 @@ void check_columns(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// --- bf16 matmul ops: output and input gradients on one device, inputs bound to zeroed grads ---
+
+// op(tape, first bf16 input, second f32 weight, its bf16 copy) -> output; upstream gradient dy.
+using Bf16Op = std::function<Tensor(Tape&, const Tensor&, const Tensor&, const Tensor&)>;
+
+std::array<Tensor, 3> run_bf16_op(const Bf16Op& op, const Tensor& x, const Tensor& w, const Tensor& dy) {
+    Tape tape;
+    Grads grads;
+    Tensor dx = zeros_like(x), dw = zeros_like(w);
+    grads.bind(x, dx);
+    grads.bind(w, dw);
+    Tensor w_bf16 = empty(w.shape(), DType::bf16, w.device());
+    backend(w).copy(w_bf16, w);
+    Tensor y = op(tape, to_bf16(tape, x), w, w_bf16);
+    tape.backward(y, dy, grads);
+    return {y, dx, dw};
+}
+
+void compare_bf16_op(Checker& checker, const std::string& name, const Bf16Op& op, const Tensor& x, const Tensor& w,
+                     const Tensor& dy) {
+    checker.check(name, [&] {
+        const std::array<Tensor, 3> on_cpu = run_bf16_op(op, x, w, dy);
+        const std::array<Tensor, 3> on_gpu = run_bf16_op(op, to_device(x), to_device(w), to_device(dy));
+        checker.compare(name + " forward", on_gpu[0], on_cpu[0], bf16_tolerance);
+        checker.compare(name + " backward dx", on_gpu[1], on_cpu[1], bf16_tolerance);
+        checker.compare(name + " backward dw", on_gpu[2], on_cpu[2], bf16_tolerance);
+    });
+}
+
+void check_bf16_matmuls(Checker& checker, std::mt19937_64& rng) {
+    // y = bf16(x) @ bf16(w)^T in f32; dx = bf16(dy) @ bf16(w), dw = bf16(dy)^T @ bf16(x)
+    const int64_t T = 300, in = 512, out = 384;
+    const Tensor x = random_uniform({T, in}, DType::f32, rng), w = random_uniform({out, in}, DType::f32, rng);
+    const Tensor dy = random_uniform({T, out}, DType::f32, rng);
+    compare_bf16_op(checker, "linear bf16 (to_bf16 + linear)",
+                    [](Tape& tape, const Tensor& x_bf16, const Tensor& weight, const Tensor& weight_bf16) {
+                        return linear(tape, x_bf16, weight, weight_bf16);
+                    },
+                    x, w, dy);
+    // the LM head: f32 logits from bf16 hidden and classifier, chunked, lse and losses in f32
+    const int64_t V = 1000;
+    const Tensor hidden = random_uniform({T, in}, DType::f32, rng), classifier = random_uniform({V, in}, DType::f32, rng);
+    const Tensor labels = random_ints({T}, rng, 0, static_cast<int32_t>(V));
+    const Tensor dlosses = random_uniform({T}, DType::f32, rng, 0.5, 1.5);
+    compare_bf16_op(checker, "cross_entropy bf16 head",
+                    [&labels](Tape& tape, const Tensor& hidden_bf16, const Tensor& weight, const Tensor& weight_bf16) {
+                        const Tensor labels_here =
+                            hidden_bf16.device() == Device::cpu ? labels : to_device(labels);
+                        return cross_entropy(tape, hidden_bf16, weight, labels_here, 128, weight_bf16);
+                    },
+                    hidden, classifier, dlosses);
+}
+
 }  // namespace
 
 void check_layers(Checker& checker, std::mt19937_64& rng) {
@@ -189,6 +247,7 @@ void check_layers(Checker& checker, std::mt19937_64& rng) {
     check_cross_entropy(checker, rng);
     check_adamw(checker, rng);
     check_columns(checker, rng);
+    check_bf16_matmuls(checker, rng);
 }
 
 }  // namespace ringlm::gpu_check

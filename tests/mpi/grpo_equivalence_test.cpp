@@ -63,7 +63,8 @@ Llama perturbed_copy(const Llama& model, uint64_t seed, double noise) {
 }
 
 constexpr int64_t G = 4;
-RolloutSettings rollout_settings(uint64_t seed) { return RolloutSettings{G, 20, 1.0, 0.95, seed}; }
+// Batches of 3 rollouts: a step's 8 are batches of 3, 3 and 2, dealt unevenly over S = 2 and 4.
+RolloutSettings rollout_settings(uint64_t seed) { return RolloutSettings{G, 20, 1.0, 0.95, seed, 3}; }
 
 }  // namespace
 

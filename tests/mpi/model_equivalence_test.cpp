@@ -3,6 +3,11 @@
 // 2 (with activation checkpointing in the accumulation runs, so the replay path is covered),
 // one training step's loss equals the single-rank run on the same global batch within 1e-6
 // relative, and every parameter gradient within 1e-5.
+// With bf16 matmuls (`bf16: true`) the same holds: the bf16 rounding is per element, so only
+// the f32 summation order differs (ring merges), as in f32. Measured (S=2, 4; D=1, 2): loss
+// within 5e-8, most gradients within 1e-5, but a sum that lands on the other side of a bf16
+// rounding boundary moves that element by 2^-9 and what depends on it: up to 1.6e-3 seen on
+// a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
 //
 // The single-rank reference runs on each rank alone: D = 1, accumulation = D x accumulation
 // (the sampler deals the same rows), local attention, no communication.
@@ -45,7 +50,7 @@ std::string write_corpus(uint64_t seed) {
 }
 
 Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, bool packing, int S,
-                   int64_t accumulation) {
+                   int64_t accumulation, bool bf16) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
@@ -56,6 +61,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.micro_batch_size = 2;
     c.training.gradient_accumulation_steps = accumulation;
     c.training.gradient_checkpointing = accumulation == 2;
+    c.training.bf16 = bf16;
     c.training.max_steps = 1;
     c.training.seed = static_cast<int64_t>(seed % 100000);
     c.parallel.sequence_parallel_degree = S;
@@ -95,14 +101,18 @@ Reference single_rank_reference(TrainingSetup& parallel, const Config& config) {
     return reference;
 }
 
-void check_equivalence(RingAttnFunc variant, bool packing) {
+struct Tolerances {
+    double loss = 1e-6, gradient = 1e-5;
+};
+
+void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {}) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
         if (W % S) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, packing, S, accumulation);
+            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16);
             TrainingSetup setup = make_training_setup(config, true);
             const StepResult step = accumulate_gradients(setup, 0);
             const double loss = step.loss_sum / step.loss_tokens;
@@ -110,19 +120,23 @@ void check_equivalence(RingAttnFunc variant, bool packing) {
             backend(parallel_gradients).copy(parallel_gradients, setup.model.gradients);
             const Reference reference = single_rank_reference(setup, config);
 
-            const std::string where = fmt::format("{} packing {} S={} D={} accumulation {} (seed {})", name(variant),
-                                                  packing, S, W / S, accumulation, seed);
-            EXPECT_LE(std::fabs(loss - reference.loss) / reference.loss, 1e-6)
-                << where << ": loss " << loss << " vs " << reference.loss;
+            const std::string where = fmt::format("{} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
+                                                  name(variant), packing, bf16, S, W / S, accumulation, seed);
+            const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
+            EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
+            double worst_gradient = 0;
             int64_t offset = 0;
             for (const NamedParameter& p : setup.model.named) {
                 const int64_t n = p.value.numel();
-                EXPECT_LE(max_relative_error(parallel_gradients.rows(offset, offset + n),
-                                             reference.gradients.rows(offset, offset + n)),
-                          1e-5)
-                    << where << ": gradient of " << p.name;
+                const double error = max_relative_error(parallel_gradients.rows(offset, offset + n),
+                                                        reference.gradients.rows(offset, offset + n));
+                EXPECT_LE(error, tolerances.gradient) << where << ": gradient of " << p.name;
+                worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
+            if (bf16 && world_rank() == 0)
+                std::printf("%s: loss error %.2e, worst gradient error %.2e\n", where.c_str(), loss_error,
+                            worst_gradient);
         }
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -142,6 +156,10 @@ TEST(ModelEquivalence, BatchZigzag) {
 TEST(ModelEquivalence, BatchStripe) {
     check_equivalence(RingAttnFunc::batch_stripe, true);
     check_equivalence(RingAttnFunc::batch_stripe, false);
+}
+TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
+    check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
+    check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
 }
 TEST(ModelEquivalence, VarlenLlama3) {
     check_equivalence(RingAttnFunc::varlen_llama3, true);

@@ -4,6 +4,7 @@
 // threading, not ours, is what parallelises it. Built without BLAS (only the GPU check's
 // core-only build, where this GEMM is the reference and trains the CPU side of its training
 // comparison), blocked OpenMP loops do the same in f32, as sgemm does.
+// bf16 operands (the bf16 matmuls of mixed-precision training) are widened to f32 first.
 #include "backend/cpu/cpu_backend.h"
 
 #ifdef RINGLM_WITH_BLAS
@@ -102,6 +103,18 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
 
 void CpuBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, double alpha,
                       double beta) {
+    if (a.dtype() == DType::bf16 || b.dtype() == DType::bf16) {
+        // bf16 a, b into an f32 c: each bf16 operand widened to f32 (exact), then sgemm. The
+        // products of bf16 values are exact in f32 too, so this is the GPU's math (bf16
+        // inputs, f32 accumulation) up to the order of the sums.
+        if (a.dtype() != DType::bf16 || b.dtype() != DType::bf16 || c.dtype() != DType::f32)
+            fail("gemm: a {}, b {}, c {}: bf16 operands take bf16 a and b with an f32 c", a.describe(), b.describe(),
+                 c.describe());
+        Tensor a_f32 = empty(a.shape(), DType::f32), b_f32 = empty(b.shape(), DType::f32);
+        copy(a_f32, a);
+        copy(b_f32, b);
+        return gemm(c, a_f32, b_f32, transpose_a, transpose_b, alpha, beta);
+    }
     const bool batched = a.dim() == 3;
     const int64_t batch = batched ? a.size(0) : 1;
     const int64_t M = transpose_a ? a.size(-1) : a.size(-2);

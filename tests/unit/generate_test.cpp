@@ -1,0 +1,179 @@
+// Batched KV-cache generation (src/model/generate.h):
+//  - decode_step's logits for a batch of sequences of different lengths, fed prompt by
+//    prefill and then token by token with sequences leaving the batch, equal the logits of a
+//    full forward of each sequence alone (no cache) within 1e-5 relative;
+//  - generate_batch gives each prompt exactly the tokens of generating it alone, greedy and
+//    sampled with top-p, in a batch where some completions stop early, some run to
+//    max_new_tokens and one is cut at the model's max_position.
+#include "model/generate.h"
+
+#include "ops/ops.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ringlm {
+using namespace ringlm::testing;
+
+namespace {
+
+// Small, GQA, untied, a vocabulary of 12 (so BOS/EOS come up often when sampling), and a
+// max_position short enough for one prompt to reach it.
+ModelConfig small_config() {
+    ModelConfig c;
+    c.dim = 32;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.ffn_dim = 48;
+    c.vocab_size = 12;
+    c.max_position = 40;
+    c.tied_embeddings = false;
+    return c;
+}
+
+Llama random_model(uint64_t seed) {
+    Llama model = make_llama(small_config());
+    init_llama_weights(model, seed);
+    // Larger than GPT-2's 0.02 so the logits are far from uniform (and vary with the input).
+    float* values = model.parameters.data<float>();
+    for (int64_t i = 0; i < model.parameters.numel(); i++) values[i] *= 10.0f;
+    for (const NamedParameter& p : model.named)
+        if (!p.decay) std::fill(p.value.data<float>(), p.value.data<float>() + p.value.numel(), 1.0f);
+    return model;
+}
+
+std::vector<int32_t> random_tokens(std::mt19937_64& rng, int64_t length, int32_t vocab) {
+    std::vector<int32_t> tokens{1};  // BOS first
+    while (static_cast<int64_t>(tokens.size()) < length) tokens.push_back(static_cast<int32_t>(3 + rng() % (vocab - 3)));
+    return tokens;
+}
+
+// Logits of every position of `tokens` by a full forward without a cache, f64 on the host:
+// logits[t][v] = sum_c hidden[t][c] output[v][c].
+std::vector<std::vector<double>> full_forward_logits(const Llama& model, const std::vector<int32_t>& tokens) {
+    const int64_t T = static_cast<int64_t>(tokens.size()), C = model.config.dim, V = model.config.vocab_size;
+    std::vector<int32_t> positions(static_cast<size_t>(T)), segments(static_cast<size_t>(T), 0), labels(tokens.size(), -100);
+    for (int64_t t = 0; t < T; t++) positions[t] = static_cast<int32_t>(t);
+    TokenBatch batch{from_vector<int32_t>(tokens, {T}), from_vector<int32_t>(positions, {T}),
+                     from_vector<int32_t>(positions, {T}), from_vector<int32_t>(segments, {T}),
+                     from_vector<int32_t>(labels, {T})};
+    Tape tape(Tape::Mode::inference);
+    const Tensor hidden = llama_hidden(tape, model, batch);
+    const float* h = hidden.data<float>();
+    const float* w = model.output.data<float>();
+    std::vector<std::vector<double>> logits(static_cast<size_t>(T), std::vector<double>(static_cast<size_t>(V)));
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t v = 0; v < V; v++) {
+            double sum = 0;
+            for (int64_t c = 0; c < C; c++) sum += static_cast<double>(h[t * C + c]) * w[v * C + c];
+            logits[t][v] = sum;
+        }
+    return logits;
+}
+
+double relative_error(const std::vector<float>& actual, const std::vector<double>& expected) {
+    double scale = 0, error = 0;
+    for (size_t i = 0; i < expected.size(); i++) {
+        scale = std::max(scale, std::abs(expected[i]));
+        error = std::max(error, std::abs(actual[i] - expected[i]));
+    }
+    return error / std::max(scale, 1e-30);
+}
+
+}  // namespace
+
+TEST(Generate, BatchedDecodeMatchesFullForward) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    const Llama model = random_model(seed);
+    // Sequence i: a prompt of prompt_lengths[i] tokens, then continuation tokens fed one at a
+    // time until it reaches total_lengths[i] (sequences leave the batch at different steps).
+    const std::vector<int64_t> prompt_lengths{5, 1, 13, 8, 30}, total_lengths{12, 9, 14, 30, 40};
+    const int64_t B = static_cast<int64_t>(prompt_lengths.size());
+    std::vector<std::vector<int32_t>> sequences;
+    for (int64_t i = 0; i < B; i++) sequences.push_back(random_tokens(rng, total_lengths[i], 12));
+
+    BatchKvCache cache = make_batch_kv_cache(model, B, 40);
+    std::vector<int64_t> running;
+    std::vector<std::vector<int32_t>> inputs;
+    for (int64_t i = 0; i < B; i++) {
+        running.push_back(i);
+        inputs.emplace_back(sequences[i].begin(), sequences[i].begin() + prompt_lengths[i]);
+    }
+    std::vector<std::vector<std::vector<float>>> decoded(static_cast<size_t>(B));  // [i][position]
+    for (int64_t i = 0; i < B; i++) decoded[i].resize(static_cast<size_t>(total_lengths[i]));
+    while (!running.empty()) {
+        const auto logits = decode_step(model, cache, running, inputs);
+        std::vector<int64_t> next_running;
+        std::vector<std::vector<int32_t>> next_inputs;
+        for (size_t r = 0; r < running.size(); r++) {
+            const int64_t i = running[r], length = cache.lengths[i];
+            decoded[i][static_cast<size_t>(length - 1)] = logits[r];
+            if (length == total_lengths[i]) continue;
+            next_running.push_back(i);
+            next_inputs.push_back({sequences[i][static_cast<size_t>(length)]});
+        }
+        running = next_running;
+        inputs = next_inputs;
+    }
+    double worst = 0;
+    for (int64_t i = 0; i < B; i++) {
+        const auto expected = full_forward_logits(model, sequences[i]);
+        for (int64_t t = prompt_lengths[i] - 1; t < total_lengths[i]; t++) {
+            const double error = relative_error(decoded[i][t], expected[t]);
+            worst = std::max(worst, error);
+            EXPECT_LE(error, 1e-5) << "sequence " << i << " position " << t;
+        }
+    }
+    std::printf("batched decode vs full forward: max relative error %.2e\n", worst);
+}
+
+TEST(Generate, BatchEqualsOneAtATime) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    const Llama model = random_model(seed);
+    for (const double temperature : {0.0, 1.0}) {
+        SamplingOptions options;
+        options.max_new_tokens = 14;
+        options.temperature = temperature;
+        options.top_p = 0.9;
+        // Draw prompts until the batch covers every way to end: a stop token, max_new_tokens,
+        // and max_position (the 32-token prompt: 40 - 32 < 14 new tokens).
+        std::vector<std::vector<int32_t>> prompts;
+        std::vector<uint64_t> seeds;
+        std::vector<Completion> alone;
+        bool covered = false;
+        for (int attempt = 0; attempt < 50 && !covered; attempt++) {
+            prompts.clear(), seeds.clear(), alone.clear();
+            for (int64_t length : {3, 1, 9, 32, 6, 14, 2, 5}) {
+                prompts.push_back(random_tokens(rng, length, 12));
+                seeds.push_back(rng());
+                alone.push_back(generate_batch(model, {prompts.back()}, {seeds.back()}, options)[0]);
+            }
+            const bool some_stop = std::any_of(alone.begin(), alone.end(), [](const Completion& c) { return c.stopped; });
+            const bool some_full = std::any_of(alone.begin(), alone.end(), [&](const Completion& c) {
+                return !c.stopped && static_cast<int64_t>(c.tokens.size()) == options.max_new_tokens;
+            });
+            covered = some_stop && some_full && alone[3].tokens.size() == 9 && !alone[3].stopped;
+        }
+        ASSERT_TRUE(covered) << "temperature " << temperature << ": no draw of 50 ended every way";
+        const std::vector<Completion> batched = generate_batch(model, prompts, seeds, options);
+        for (size_t i = 0; i < prompts.size(); i++) {
+            EXPECT_EQ(batched[i].tokens, alone[i].tokens) << "temperature " << temperature << ", prompt " << i;
+            EXPECT_EQ(batched[i].stopped, alone[i].stopped) << "temperature " << temperature << ", prompt " << i;
+        }
+        // generate() is the batch of one, without the stop token.
+        options.seed = seeds[0];
+        std::vector<int32_t> expected = alone[0].tokens;
+        if (alone[0].stopped) expected.pop_back();
+        EXPECT_EQ(generate(model, prompts[0], options), expected);
+    }
+}
+
+}  // namespace ringlm
