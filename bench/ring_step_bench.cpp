@@ -19,6 +19,7 @@
 //              machine's other tenants too
 #include "bench_util.h"
 #include "data/batch.h"
+#include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "parallel/topology.h"
 #include "train/training_setup.h"

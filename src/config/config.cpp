@@ -21,6 +21,7 @@ std::string_view name(LrScheduler value) { return lr_scheduler_names[static_cast
 std::string_view name(LogFormat value) { return log_format_names[static_cast<size_t>(value)]; }
 std::string_view name(RingAttnFunc value) { return ring_attn_func_names[static_cast<size_t>(value)]; }
 std::string_view name(Device value) { return backend_names[static_cast<size_t>(value)]; }
+std::string_view name(TransportKind value) { return transport_names[static_cast<size_t>(value)]; }
 std::string_view name(RlMethod value) { return rl_method_names[static_cast<size_t>(value)]; }
 std::string_view name(GrpoLossType value) { return grpo_loss_type_names[static_cast<size_t>(value)]; }
 
@@ -209,6 +210,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     parallel.ring_attn_func = top.choice<RingAttnFunc>("ring_attn_func", ring_attn_func_names);
     parallel.flash_attention = top.boolean("flash_attention", parallel.flash_attention);
     parallel.backend = top.choice<Device>("backend", backend_names).value_or(parallel.backend);
+    parallel.transport = top.choice<TransportKind>("transport", transport_names).value_or(parallel.transport);
     parallel.threads = top.integer("threads", parallel.threads, 0);
 
     config.rl = top.choice<RlMethod>("rl", rl_method_names);
@@ -228,6 +230,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     if (data.val_set_size > 0 && !data.test_datasets.empty())
         top.fail_key("val_set_size", "and test_datasets are both given: evaluate on a held-out fraction of datasets "
                                      "or on test_datasets, not both");
+    if (parallel.transport == TransportKind::nccl && parallel.backend != Device::cuda)
+        top.fail_key("transport", "nccl needs backend: cuda (NCCL moves GPU memory); with backend cpu use transport "
+                                  "mpi or auto");
     if (training.max_steps == 0 && training.num_epochs == 0)
         top.fail_key("num_epochs", "is 0 and max_steps is not set: give max_steps (optimizer steps) or num_epochs > 0");
     return config;

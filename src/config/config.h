@@ -43,6 +43,11 @@ inline constexpr std::array<std::string_view, 4> ring_attn_func_names{"batch_rin
 // `backend:` spells Device (tensor/device.h) in the same order: cpu, cuda.
 inline constexpr std::array<std::string_view, 2> backend_names{"cpu", "cuda"};
 
+// `transport:` how SP ranks exchange K/V and how gradients are summed: auto = nccl with backend
+// cuda (when every rank has its own GPU), mpi with backend cpu.
+enum class TransportKind : uint8_t { automatic, mpi, nccl };
+inline constexpr std::array<std::string_view, 3> transport_names{"auto", "mpi", "nccl"};
+
 enum class RlMethod : uint8_t { grpo };
 inline constexpr std::array<std::string_view, 1> rl_method_names{"grpo"};
 
@@ -56,6 +61,7 @@ std::string_view name(LrScheduler value);
 std::string_view name(LogFormat value);
 std::string_view name(RingAttnFunc value);
 std::string_view name(Device value);
+std::string_view name(TransportKind value);
 std::string_view name(RlMethod value);
 std::string_view name(GrpoLossType value);
 
@@ -133,6 +139,7 @@ struct ParallelSection {
     std::optional<RingAttnFunc> ring_attn_func;  // unset: resolve_ring_attn_func
     bool flash_attention = false;          // accepted for axolotl configs; the CPU kernel is always flash-style
     Device backend = Device::cpu;          // cpu | cuda
+    TransportKind transport = TransportKind::automatic;  // auto | mpi | nccl (nccl needs backend cuda)
     int64_t threads = 0;                   // OpenMP threads per rank; 0 = OpenMP's default (OMP_NUM_THREADS)
     bool operator==(const ParallelSection&) const = default;
 };

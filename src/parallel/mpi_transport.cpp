@@ -2,19 +2,14 @@
 // MPI_Ireduce_scatter_block for the all-gather variants. Host tensors only (the NCCL
 // transport moves device tensors). Floating tensors are f32 (the ring's partials are fp32 by
 // design), i32 for indices and segments.
+#include "parallel/mpi_transport.h"
+
 #include "parallel/topology.h"
-#include "parallel/transport.h"
 
 #include <chrono>
 #include <thread>
 
 namespace ringlm {
-
-double Transport::take_wait_seconds() {
-    const double seconds = wait_seconds_;
-    wait_seconds_ = 0;
-    return seconds;
-}
 
 namespace {
 

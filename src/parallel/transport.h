@@ -1,15 +1,18 @@
 // Transport: how the ranks of a sequence-parallel group exchange tensors. One interface, two
-// implementations: MPI (here) and NCCL (cuda/, with the CUDA backend). Ring attention talks
-// only to this; nothing above the parallel layer knows which one runs.
+// implementations: MPI (mpi_transport.cpp, host tensors) and NCCL (cuda/nccl_transport.cpp,
+// device tensors). Ring attention talks only to this; nothing above the parallel layer knows
+// which one runs.
 //
 // Every exchange is non-blocking: start it, compute, then wait() on what it returned. The
 // time spent inside wait() is the "ring wait" of the metrics: communication the compute did
-// not hide.
+// not hide (MPI). The NCCL transport's wait() only orders the GPU's compute stream after the
+// exchange, so its host wait is near zero and unhidden communication shows as a longer step.
+//
+// This header needs no MPI (the NCCL transport builds in the GPU check's core-only build);
+// make_mpi_transport is in parallel/mpi_transport.h.
 #pragma once
 
 #include "tensor/tensor.h"
-
-#include <mpi.h>
 
 #include <memory>
 #include <vector>
@@ -41,13 +44,14 @@ public:
     virtual std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) = 0;
 
     // Seconds spent in wait() since the last call (and reset it).
-    double take_wait_seconds();
+    double take_wait_seconds() {
+        const double seconds = wait_seconds_;
+        wait_seconds_ = 0;
+        return seconds;
+    }
 
 protected:
     double wait_seconds_ = 0;
 };
-
-// Transport of an SP group over MPI (the group's communicator from Topology).
-std::unique_ptr<Transport> make_mpi_transport(MPI_Comm sp_comm);
 
 }  // namespace ringlm

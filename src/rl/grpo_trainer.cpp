@@ -9,6 +9,7 @@
 #include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/stop_signal.h"
+#include "train/trainer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -186,7 +187,7 @@ GrpoSummary run_grpo(GrpoSetup& setup) {
                                      old_logps.empty() ? nullptr : &old_logps, ref_logps.empty() ? nullptr : &ref_logps);
             double totals[4] = {local.loss, local.statistics.tokens, local.statistics.kl_sum, local.statistics.clipped};
             if (t.world_size > 1) {
-                allreduce_sum(model.gradients.data<float>(), model.gradients.numel());
+                allreduce_gradients(setup.base, model.gradients);
                 allreduce_sum(totals, 4);
             }
             if (!std::isfinite(totals[0]))

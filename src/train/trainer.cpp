@@ -26,18 +26,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Sums the gradients over the world. MPI reduces host memory here (no CUDA-aware MPI is
-// assumed), so device gradients go through a host copy: correct, not fast (a device -> host ->
-// device round trip of the whole buffer per step; the NCCL transport will reduce on the GPU).
-void allreduce_gradients(Tensor& gradients) {
+}  // namespace
+
+// NCCL sums device gradients on the GPUs (setup.gradient_allreduce). Otherwise MPI reduces host
+// memory (no CUDA-aware MPI is assumed), so device gradients go through a host copy: correct,
+// not fast (a device -> host -> device round trip of the whole buffer per step).
+void allreduce_gradients(const TrainingSetup& setup, Tensor& gradients) {
+    if (setup.gradient_allreduce) return setup.gradient_allreduce(gradients);
     if (gradients.device() == Device::cpu) return allreduce_sum(gradients.data<float>(), gradients.numel());
     Tensor host = empty(gradients.shape(), DType::f32, Device::cpu);
     backend(gradients).copy(host, gradients);
     allreduce_sum(host.data<float>(), host.numel());
     backend(gradients).copy(gradients, host);
 }
-
-}  // namespace
 
 StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     const Config& c = setup.config;
@@ -66,7 +67,7 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
 
     const auto allreduce_start = Clock::now();
     if (setup.topology.world_size > 1) {
-        allreduce_gradients(model.gradients);
+        allreduce_gradients(setup, model.gradients);
         double totals[2] = {result.loss_sum, result.loss_tokens};
         allreduce_sum(totals, 2);
         result.loss_sum = totals[0];

@@ -29,4 +29,8 @@ struct StepResult {
 };
 StepResult accumulate_gradients(TrainingSetup& setup, int64_t step);
 
+// Sums a gradient buffer over the world in place: NCCL on the device when the setup has it
+// (backend cuda, transport nccl), else MPI on the host (device buffers through a host copy).
+void allreduce_gradients(const TrainingSetup& setup, Tensor& gradients);
+
 }  // namespace ringlm

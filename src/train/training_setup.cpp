@@ -2,6 +2,7 @@
 
 #include "backend/cpu/cpu_threads.h"
 #include "model/pretrained.h"
+#include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "train/checkpoint.h"
 
@@ -14,6 +15,9 @@
 // the CUDA backend is built (CMakeLists.txt), so a CPU-only build needs no CUDA at all.
 #ifdef RINGLM_WITH_CUDA
 #include "cuda_backend.h"
+#endif
+#ifdef RINGLM_WITH_NCCL
+#include "parallel/nccl_bootstrap.h"
 #endif
 
 namespace ringlm {
@@ -40,14 +44,13 @@ Llama make_model(const Config& config) {
 // `backend: cuda`: this rank's GPU, local_rank % device count, becomes its device (ranks on
 // one node share the node's GPUs round-robin). Every rank decides the same: the device count
 // is the minimum over the world, so a node without a GPU stops every rank with one message.
-// S > 1 is refused: the MPI ring transport sends host buffers and the model's K/V would be
-// device tensors; that needs the NCCL transport (not built yet).
-void select_device(const Config& config, const Topology& topology) {
-    if (config.parallel.backend == Device::cpu) return;
-    if (topology.sp_size > 1)
-        fail_uniform("{}: backend cuda with sequence_parallel_degree {} needs the NCCL transport, which is not built "
-                     "yet; use sequence_parallel_degree 1 on the GPU (data parallelism works), or backend cpu",
-                     config.source, topology.sp_size);
+struct DeviceChoice {
+    int device = -1;   // this rank's GPU; -1 for backend cpu
+    int devices = 0;   // GPUs per node (the fewest of any node)
+};
+
+DeviceChoice select_device(const Config& config, const Topology& topology) {
+    if (config.parallel.backend == Device::cpu) return {};
 #ifdef RINGLM_WITH_CUDA
     int devices = cuda_device_count();
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, &devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce (devices)");
@@ -55,12 +58,55 @@ void select_device(const Config& config, const Topology& topology) {
         fail_uniform("{}: backend cuda, but no CUDA device was found (on at least one node of this run); use "
                      "backend cpu, or run on GPU nodes",
                      config.source);
-    init_cuda_backend(topology.local_rank % devices);
+    const int device = topology.local_rank % devices;
+    init_cuda_backend(device);
+    return {device, devices};
 #else
     fail_uniform("{}: backend cuda, but this ringlm was built without the CUDA backend (nvcc was not found); "
                  "rebuild with the CUDA toolkit installed (cmake -DRINGLM_CUDA=on), or use backend cpu",
                  config.source);
 #endif
+}
+
+// `transport:` resolved to mpi or nccl, the same on every rank. auto: nccl with backend cuda
+// when every rank has a GPU of its own (NCCL refuses two ranks of a communicator on one GPU),
+// else mpi. With backend cuda the MPI transport serves S = 1 only: it moves host memory and the
+// ring's K/V live on the GPU (the gradients go through a host copy).
+TransportKind resolve_transport(const Config& config, const Topology& topology, int devices) {
+    const TransportKind configured = config.parallel.transport;
+    if (config.parallel.backend == Device::cpu) return TransportKind::mpi;  // nccl refused by the config parser
+    int most_ranks_on_a_node = topology.local_size;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &most_ranks_on_a_node, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
+              "MPI_Allreduce (ranks per node)");
+    const bool gpu_per_rank = topology.world_size == 1 || most_ranks_on_a_node <= devices;
+#ifdef RINGLM_WITH_NCCL
+    const bool nccl_built = true;
+#else
+    const bool nccl_built = false;
+#endif
+    if (configured == TransportKind::nccl && !nccl_built)
+        fail_uniform("{}: transport nccl, but this ringlm was built without NCCL (nccl.h and libnccl were not found "
+                     "next to the CUDA toolkit); install NCCL and rebuild, or use transport auto",
+                     config.source);
+    if (configured == TransportKind::nccl && !gpu_per_rank)
+        fail_uniform("{}: transport nccl needs a GPU per rank (NCCL refuses two ranks on one GPU), but a node runs {} "
+                     "ranks on {} GPU(s); start at most {} ranks per node, or use transport mpi with "
+                     "sequence_parallel_degree 1",
+                     config.source, most_ranks_on_a_node, devices, devices);
+    const bool nccl = configured == TransportKind::nccl ||
+                      (configured == TransportKind::automatic && nccl_built && gpu_per_rank);
+    if (!nccl && topology.sp_size > 1) {
+        const std::string why = configured == TransportKind::mpi ? "transport is mpi"
+                                : !nccl_built ? "this ringlm was built without NCCL"
+                                              : fmt::format("a node runs {} ranks on {} GPU(s), and NCCL needs a GPU "
+                                                            "per rank",
+                                                            most_ranks_on_a_node, devices);
+        fail_uniform("{}: backend cuda with sequence_parallel_degree {} needs the NCCL transport (the MPI transport "
+                     "moves host memory, the ring's K/V live on the GPU), but {}; use transport nccl (or auto) "
+                     "with a GPU per rank, sequence_parallel_degree 1, or backend cpu",
+                     config.source, topology.sp_size, why);
+    }
+    return nccl ? TransportKind::nccl : TransportKind::mpi;
 }
 
 }  // namespace
@@ -108,7 +154,17 @@ TrainingSetup make_model_setup(const Config& config) {
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
     setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree), config.source);
     const Topology& topology = setup.topology;
-    select_device(config, topology);
+    const DeviceChoice device = select_device(config, topology);
+    setup.transport_kind = resolve_transport(config, topology, device.devices);
+#ifdef RINGLM_WITH_NCCL
+    NcclGroups nccl_groups;
+    if (setup.transport_kind == TransportKind::nccl && topology.world_size > 1) {
+        nccl_groups = make_nccl_groups(topology, device.device);
+        setup.gradient_allreduce = nccl_gradient_allreduce(nccl_groups);
+    }
+#else
+    (void)device;
+#endif
 
     setup.model = make_model(config);
     if (config.training.bf16) enable_bf16_matmuls(setup.model);
@@ -125,7 +181,11 @@ TrainingSetup make_model_setup(const Config& config) {
     setup.layout = SequenceLayout{chunk_layout_for(variant), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
     if (topology.sp_size > 1) {
-        setup.transport = make_mpi_transport(topology.sp_comm.get());
+#ifdef RINGLM_WITH_NCCL
+        if (setup.transport_kind == TransportKind::nccl)
+            setup.transport = std::make_unique<NcclTransport>(nccl_groups.sp, cuda_compute_stream());
+#endif
+        if (!setup.transport) setup.transport = make_mpi_transport(topology.sp_comm.get());
         setup.forward.attention = sequence_parallel_attention(*setup.transport, variant, config.parallel.heads_k_stride,
                                                               config.training.gradient_checkpointing,
                                                               model_config.n_layers);
@@ -184,9 +244,10 @@ std::string launch_summary(const TrainingSetup& setup) {
     const char* core_type = std::getenv("OPENBLAS_CORETYPE");
     const int64_t global_batch = t.dp_size * c.training.micro_batch_size * c.training.gradient_accumulation_steps;
     return fmt::format(
-        "ringlm: world {} on {} node(s), sequence_parallel_degree S={} x data-parallel D={}, backend {}, {} thread(s) "
-        "per rank, BLAS core type {}; global batch {} sequences x {} tokens ({} x micro batch {} x accumulation {})",
-        t.world_size, t.nodes, t.sp_size, t.dp_size, name(c.parallel.backend), cpu_threads(),
+        "ringlm: world {} on {} node(s), sequence_parallel_degree S={} x data-parallel D={}, backend {}, transport {}, "
+        "{} thread(s) per rank, BLAS core type {}; global batch {} sequences x {} tokens ({} x micro batch {} x "
+        "accumulation {})",
+        t.world_size, t.nodes, t.sp_size, t.dp_size, name(c.parallel.backend), name(setup.transport_kind), cpu_threads(),
         core_type && *core_type ? core_type : "auto-detected", global_batch, c.data.sequence_len, t.dp_size,
         c.training.micro_batch_size, c.training.gradient_accumulation_steps);
 }

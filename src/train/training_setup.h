@@ -11,6 +11,7 @@
 #include "parallel/topology.h"
 #include "parallel/transport.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,10 @@ struct TrainingSetup {
     SequenceLayout layout;
     RingAttnFunc variant = RingAttnFunc::batch_zigzag;  // resolved; used when sp_size > 1
     std::unique_ptr<Transport> transport;               // the SP group's; null when sp_size == 1
+    TransportKind transport_kind = TransportKind::mpi;  // resolved from config.parallel.transport: mpi or nccl
+    // Sums the gradient buffer over the world in place on the device (NCCL); empty: the
+    // trainer's MPI all-reduce through host memory.
+    std::function<void(Tensor&)> gradient_allreduce;
     ForwardOptions forward;
     int64_t total_steps = 0;
     std::optional<std::string> resume_from;  // checkpoint to load, resolved from resume_from_checkpoint
@@ -47,7 +52,7 @@ TrainingSetup make_model_setup(const Config& config);
 // latest checkpoint in output_dir).
 TrainingSetup make_training_setup(const Config& config, bool for_training);
 
-// One line on rank 0: world, nodes, S, D, backend, threads, BLAS core type, global batch.
+// One line on rank 0: world, nodes, S, D, backend, transport, threads, BLAS core type, global batch.
 std::string launch_summary(const TrainingSetup& setup);
 
 }  // namespace ringlm

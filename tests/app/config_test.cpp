@@ -98,6 +98,7 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     EXPECT_EQ(parallel.ring_attn_func, RingAttnFunc::batch_stripe);
     EXPECT_TRUE(parallel.flash_attention);
     EXPECT_EQ(parallel.backend, Device::cuda);
+    EXPECT_EQ(parallel.transport, TransportKind::nccl);
     EXPECT_EQ(parallel.threads, 3);
 
     EXPECT_EQ(config.rl, RlMethod::grpo);

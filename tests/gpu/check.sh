@@ -2,8 +2,8 @@
 # The GPU check, run from the repository root on a GPU machine (after tests/gpu/prepare_carry.sh
 # here, carrying .gpucheck): prints the device, builds the core layers + CUDA backend in
 # core-only mode (no MPI/HDF5/YAML/GTest there; fmt header-only from .gpucheck, the no-BLAS
-# CPU GEMM as the reference), runs gpu_check (kernels, a 20-step CPU vs CUDA training run,
-# stories260K generation, benchmarks, training-step MFU), and ends with its table. Everything is also
+# CPU GEMM as the reference), runs gpu_check (kernels, the NCCL transport on one rank, a
+# 20-step CPU vs CUDA training run, stories260K generation, benchmarks, training-step MFU), and ends with its table. Everything is also
 # written to $OUT/gpu_check.log when $OUT is set. Exit status: gpu_check's (non-zero if any
 # check failed, the build failed, or no CUDA device was found).
 #
@@ -38,7 +38,16 @@ run() {
         echo "cuBLASLt not in $toolkit_lib; using ${found:-nothing found}"
         if [ -n "$found" ]; then extra+=(-DCUDA_cublasLt_LIBRARY="$found"); fi
     fi
-
+    # NCCL (the transport's 1-rank rows) likewise: the toolkit's, else a pip wheel's (nvidia/nccl);
+    # without it gpu_check shows one SKIPPED row.
+    if ! ls "$toolkit_lib"/libnccl.so* >/dev/null 2>&1; then
+        local nccl_lib
+        nccl_lib=$(find / -xdev -name 'libnccl.so*' -path '*nvidia*' 2>/dev/null | head -1)
+        echo "NCCL not in $toolkit_lib; using ${nccl_lib:-nothing found}"
+        if [ -n "$nccl_lib" ]; then
+            extra+=(-DNCCL_LIBRARY="$nccl_lib" -DNCCL_INCLUDE_DIR="$(dirname "$(dirname "$nccl_lib")")/include")
+        fi
+    fi
     # cuDNN (the cuDNN attention rows) likewise: the toolkit's, else a pip wheel's (nvidia/cudnn).
     if ! ls "$toolkit_lib"/libcudnn.so* >/dev/null 2>&1; then
         local cudnn_lib

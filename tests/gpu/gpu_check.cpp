@@ -1,8 +1,8 @@
 // GPU check: every Backend kernel on the CUDA backend against the CPU backend on the same
-// random inputs (fresh seed, printed; RINGLM_TEST_SEED repeats a run), then the model on both
-// backends (a 20-step training run, stories260K generation: gpu_check_training.cpp), then
-// benchmarks (gpu_bench.cpp; the training step's MFU), then one short table. Exit status 1 if
-// any check failed.
+// random inputs (fresh seed, printed; RINGLM_TEST_SEED repeats a run), the NCCL transport on
+// one rank (gpu_check_nccl.cpp), then the model on both backends (a 20-step training run,
+// stories260K generation: gpu_check_training.cpp), then benchmarks (gpu_bench.cpp; the
+// training step's MFU), then one short table. Exit status 1 if any check failed.
 //
 // Rules: forward outputs are poisoned with NaN before each run (an element a kernel forgets
 // to write fails, since NaN never passes); gradient outputs ACCUMULATE, so both sides start
@@ -250,6 +250,7 @@ int main(int argc, char** argv) {
         check_attention(checker, rng);
         check_cudnn_attention(checker, rng);
         kernels::synchronize_after_launch = false;  // the model runs at full speed from here
+        check_nccl(checker, rng);  // after the sync above is off: it checks that nothing waits
         check_training(checker);
         if (benchmarks) {
             const BenchPeaks peaks = run_benchmarks(rows, rng);

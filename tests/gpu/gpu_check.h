@@ -1,7 +1,7 @@
 // What the GPU check's files share: the rows of the final table, the comparison helper, and
 // device <-> host helpers. gpu_check.cpp: main, memory, GEMM, elementwise;
 // gpu_check_layers.cpp: the layer kernels; gpu_check_attention.cpp: attention;
-// gpu_check_cudnn.cpp: cuDNN attention;
+// gpu_check_cudnn.cpp: cuDNN attention; gpu_check_nccl.cpp: the NCCL transport (1 rank);
 // gpu_check_training.cpp: the model (training, generation, step speed); gpu_bench.cpp: the
 // kernel timings.
 #pragma once
@@ -54,6 +54,8 @@ void check_layers(Checker& checker, std::mt19937_64& rng);
 void check_attention(Checker& checker, std::mt19937_64& rng);
 // gpu_check_cudnn.cpp: cuDNN's fused attention against the tiled kernel, and the dispatch.
 void check_cudnn_attention(Checker& checker, std::mt19937_64& rng);
+// gpu_check_nccl.cpp: the NCCL transport on a 1-rank communicator (a SKIPPED row without NCCL).
+void check_nccl(Checker& checker, std::mt19937_64& rng);
 // gpu_check_training.cpp: 20 training steps on both backends, stories260K generation on both.
 void check_training(Checker& checker);
 BenchPeaks run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng);

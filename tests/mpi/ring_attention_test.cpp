@@ -7,6 +7,7 @@
 // it (chunk_indices), through a Tape so the backward is the one training runs. The world is split
 // into sequence-parallel groups of every S that divides it, so one mpiexec covers several S.
 #include "data/batch.h"
+#include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "parallel/topology.h"
 #include "mpi/mpi_test_util.h"

@@ -6,6 +6,7 @@
 // rows at its global positions. The reference is the attention block kernel in f64 on the
 // whole batch: one rank, no gathering, no head groups.
 #include "data/batch.h"
+#include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "mpi/mpi_test_util.h"
 

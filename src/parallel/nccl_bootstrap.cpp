@@ -1,0 +1,45 @@
+// NCCL bootstrap over MPI (see nccl_bootstrap.h). Compiled to nothing without NCCL.
+#ifdef RINGLM_WITH_NCCL
+#include "parallel/nccl_bootstrap.h"
+
+#include "cuda_backend.h"
+#include "cuda_check.h"
+
+namespace ringlm {
+
+std::shared_ptr<NcclCommunicator> make_nccl_communicator(MPI_Comm comm, int device) {
+    int rank = 0, size = 1;
+    check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank (NCCL bootstrap)");
+    check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size (NCCL bootstrap)");
+    ncclUniqueId id{};
+    if (rank == 0) id = nccl_unique_id();
+    check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm), "MPI_Bcast (NCCL unique id)");
+    return std::make_shared<NcclCommunicator>(id, rank, size, device);
+}
+
+NcclGroups make_nccl_groups(const Topology& topology, int device) {
+    NcclGroups groups;
+    // Every rank makes the same calls in the same order (SP first), so no rank waits in one
+    // group's init while a peer waits in the other's.
+    if (topology.sp_size > 1) groups.sp = make_nccl_communicator(topology.sp_comm.get(), device);
+    if (topology.dp_size > 1) groups.dp = make_nccl_communicator(topology.dp_comm.get(), device);
+    return groups;
+}
+
+std::function<void(Tensor&)> nccl_gradient_allreduce(const NcclGroups& groups) {
+    const cudaStream_t compute = cuda_compute_stream();
+    // Transports of their own (own streams) over the shared communicators: by the time
+    // gradients are summed every ring exchange of the step has been waited on, so the
+    // communicators see the same sequence of operations on every rank.
+    std::shared_ptr<NcclTransport> sp, dp;
+    if (groups.sp) sp = std::make_shared<NcclTransport>(groups.sp, compute);
+    if (groups.dp) dp = std::make_shared<NcclTransport>(groups.dp, compute);
+    return [sp, dp, compute](Tensor& gradients) {
+        if (sp) sp->all_reduce_sum(gradients)->wait();
+        if (dp) dp->all_reduce_sum(gradients)->wait();
+        CUDA_CHECK(cudaStreamSynchronize(compute));
+    };
+}
+
+}  // namespace ringlm
+#endif  // RINGLM_WITH_NCCL

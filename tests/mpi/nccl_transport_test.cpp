@@ -1,0 +1,183 @@
+// The NCCL transport between ranks, bootstrapped over MPI as a training run does it
+// (src/parallel/nccl_bootstrap.cpp): the ring around an SP group of every rank, the
+// all-gather / reduce-scatter / all-reduce of the group, and the gradient all-reduce over the
+// world through the SP and DP communicators. Every result is compared bit for bit with what the
+// other ranks sent (each rank regenerates every rank's inputs from the shared seed); sums are of
+// small integers held in f32, so they are exact in any order.
+//
+// It needs a GPU per rank (NCCL refuses two ranks of a communicator on one GPU): elsewhere,
+// here in CI included, every test is skipped with a line saying why, the same on every rank.
+#include "mpi/mpi_test_util.h"
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#ifdef RINGLM_WITH_NCCL
+#include "cuda_backend.h"
+#include "parallel/nccl_bootstrap.h"
+#include "parallel/topology.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace ringlm::testing {
+namespace {
+
+// Empty when every rank can run NCCL on a GPU of its own; otherwise why not (the same on every
+// rank: a skip on some ranks only would leave the others waiting in a collective).
+std::string nccl_unavailable() {
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank(), MPI_INFO_NULL, &node);
+    int ranks_on_node = 0;
+    MPI_Comm_size(node, &ranks_on_node);
+    MPI_Comm_free(&node);
+    int most_ranks = ranks_on_node, fewest_devices = cuda_device_count();
+    MPI_Allreduce(MPI_IN_PLACE, &most_ranks, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &fewest_devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (most_ranks <= fewest_devices) return "";
+    return "the NCCL transport needs a GPU per rank: a node runs " + std::to_string(most_ranks) + " ranks on " +
+           std::to_string(fewest_devices) + " CUDA device(s)";
+}
+
+#define SKIP_WITHOUT_GPU_PER_RANK()                           \
+    do {                                                      \
+        const std::string reason_ = nccl_unavailable();       \
+        if (!reason_.empty()) GTEST_SKIP() << reason_;        \
+    } while (0)
+
+Tensor to_device(const Tensor& host) {
+    Tensor device = empty(host.shape(), host.dtype(), Device::cuda);
+    backend_for(Device::cuda).copy(device, host);
+    return device;
+}
+
+Tensor to_host(const Tensor& device) {
+    Tensor host = empty(device.shape(), device.dtype(), Device::cpu);
+    backend_for(Device::cuda).copy(host, device);
+    return host;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+    return a.bytes() == b.bytes() && a.dtype() == b.dtype() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+}
+
+// Small integers in f32: any order of summation gives the same bits.
+Tensor integer_valued(Shape shape, std::mt19937_64& rng) {
+    const Tensor ints = random_ints(shape, rng, -1000, 1000);
+    Tensor x = empty(shape, DType::f32);
+    for (int64_t i = 0; i < x.numel(); i++) x.data<float>()[i] = static_cast<float>(ints.data<int32_t>()[i]);
+    return x;
+}
+
+// What rank `rank` sends around the ring: K f32, V bf16, indices i32.
+std::vector<Tensor> ring_payload(uint64_t seed, int rank) {
+    std::mt19937_64 rng(seed + static_cast<uint64_t>(rank));
+    return {random_uniform({33, 2, 16}, DType::f32, rng), to_dtype(random_uniform({33, 2, 16}, DType::f32, rng),
+                                                                   DType::bf16),
+            random_ints({33}, rng, 0, 1 << 20)};
+}
+
+Topology topology_on_own_gpu(int sequence_parallel_degree) {
+    Topology topology = make_topology(sequence_parallel_degree);
+    EXPECT_TRUE(init_cuda_backend(topology.local_rank));
+    return topology;
+}
+
+TEST(NcclTransport, RingShiftGoesAroundTheGroup) {
+    SKIP_WITHOUT_GPU_PER_RANK();
+    const uint64_t seed = shared_seed();
+    const Topology topology = topology_on_own_gpu(world_size());
+    const NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
+    NcclTransport transport(groups.sp, cuda_compute_stream());
+    const int S = transport.sp_size(), rank = transport.sp_rank();
+    // Double-buffered as ring attention does it: at step t this rank holds rank (r - t)'s block.
+    std::vector<Tensor> current, next;
+    for (const Tensor& t : ring_payload(seed, rank)) current.push_back(to_device(t));
+    for (const Tensor& t : current) next.push_back(empty_like(t));
+    for (int step = 1; step <= S; step++) {
+        transport.ring_shift(current, next)->wait();
+        std::swap(current, next);
+        const int origin = ((rank - step) % S + S) % S;
+        const std::vector<Tensor> expected = ring_payload(seed, origin);
+        for (size_t i = 0; i < expected.size(); i++)
+            EXPECT_TRUE(same_bits(to_host(current[i]), expected[i]))
+                << "seed " << seed << ", rank " << rank << ", step " << step << ": tensor " << i << " ("
+                << expected[i].describe() << ") is not rank " << origin << "'s";
+    }
+}
+
+TEST(NcclTransport, CollectivesOfTheGroup) {
+    SKIP_WITHOUT_GPU_PER_RANK();
+    const uint64_t seed = shared_seed();
+    const Topology topology = topology_on_own_gpu(world_size());
+    const NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
+    NcclTransport transport(groups.sp, cuda_compute_stream());
+    const int S = transport.sp_size(), rank = transport.sp_rank();
+    const int64_t n = 21;
+    std::vector<Tensor> inputs;  // every rank's [S * n, 3], integer valued
+    for (int r = 0; r < S; r++) {
+        std::mt19937_64 rng(seed + static_cast<uint64_t>(r));
+        inputs.push_back(integer_valued({S * n, 3}, rng));
+    }
+    const Tensor mine = inputs[static_cast<size_t>(rank)];
+
+    // all-gather of each rank's first n rows: rank order
+    Tensor gathered = empty({S * n, 3}, DType::f32, Device::cuda);
+    transport.all_gather(to_device(mine.rows(0, n)), gathered)->wait();
+    Tensor expected_gather = empty({S * n, 3}, DType::f32);
+    for (int r = 0; r < S; r++)
+        std::memcpy(expected_gather.rows(r * n, (r + 1) * n).raw(), inputs[static_cast<size_t>(r)].rows(0, n).raw(),
+                    static_cast<size_t>(n * 3) * sizeof(float));
+    EXPECT_TRUE(same_bits(to_host(gathered), expected_gather)) << "seed " << seed << ": all_gather";
+
+    // reduce-scatter: this rank's rows of the sum; all-reduce: the whole sum
+    Tensor sum = empty({S * n, 3}, DType::f32);
+    for (int64_t i = 0; i < sum.numel(); i++) {
+        float total = 0;
+        for (const Tensor& input : inputs) total += input.data<float>()[i];
+        sum.data<float>()[i] = total;
+    }
+    Tensor scattered = empty({n, 3}, DType::f32, Device::cuda);
+    transport.reduce_scatter(to_device(mine), scattered)->wait();
+    EXPECT_TRUE(same_bits(to_host(scattered), sum.rows(rank * n, (rank + 1) * n)))
+        << "seed " << seed << ": reduce_scatter";
+    const Tensor reduced = to_device(mine);
+    transport.all_reduce_sum(reduced)->wait();
+    EXPECT_TRUE(same_bits(to_host(reduced), sum)) << "seed " << seed << ": all_reduce_sum";
+}
+
+// S = 2: at 2 ranks one SP group, at 4 ranks two SP groups across two DP groups, so the
+// gradients go through both communicators.
+TEST(NcclTransport, GradientAllReduceSumsOverTheWorld) {
+    SKIP_WITHOUT_GPU_PER_RANK();
+    if (world_size() % 2 != 0) GTEST_SKIP() << "needs an even number of ranks";
+    const uint64_t seed = shared_seed();
+    const Topology topology = topology_on_own_gpu(2);
+    const NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
+    const auto allreduce = nccl_gradient_allreduce(groups);
+    std::vector<Tensor> gradients;
+    for (int r = 0; r < topology.world_size; r++) {
+        std::mt19937_64 rng(seed + static_cast<uint64_t>(r));
+        gradients.push_back(integer_valued({1000}, rng));
+    }
+    Tensor expected = empty({1000}, DType::f32);
+    for (int64_t i = 0; i < expected.numel(); i++) {
+        float total = 0;
+        for (const Tensor& g : gradients) total += g.data<float>()[i];
+        expected.data<float>()[i] = total;
+    }
+    Tensor mine = to_device(gradients[static_cast<size_t>(topology.rank)]);
+    allreduce(mine);
+    EXPECT_TRUE(same_bits(to_host(mine), expected))
+        << "seed " << seed << ", rank " << topology.rank << " (S=2, D=" << topology.dp_size << ")";
+}
+
+}  // namespace
+}  // namespace ringlm::testing
+
+#else  // a build without NCCL (no CUDA toolkit, or no NCCL next to it)
+
+TEST(NcclTransport, NeedsNccl) { GTEST_SKIP() << "this build has no NCCL transport (RINGLM_WITH_NCCL is off)"; }
+
+#endif
