@@ -140,4 +140,17 @@ GradientCheck check_f32_against_f64(const OpUnderTest& op, const std::vector<Ten
     return result;
 }
 
+ModelConfig tiny_model_config(int64_t vocab_size, int64_t max_position, bool tied_embeddings, int64_t ffn_dim) {
+    ModelConfig c;
+    c.dim = 32;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.ffn_dim = ffn_dim;
+    c.vocab_size = vocab_size;
+    c.max_position = max_position;
+    c.tied_embeddings = tied_embeddings;
+    return c;
+}
+
 }  // namespace ringlm::testing

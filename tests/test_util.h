@@ -7,6 +7,7 @@
 
 #include "autograd/tape.h"
 #include "backend/backend.h"
+#include "model/model_config.h"
 
 #include <functional>
 #include <random>
@@ -49,5 +50,10 @@ GradientCheck check_gradients_f64(const OpUnderTest& op, std::vector<Tensor> inp
 // of `differentiable` inputs. Returns the worst relative error.
 GradientCheck check_f32_against_f64(const OpUnderTest& op, const std::vector<Tensor>& inputs_f64,
                                     const std::vector<int>& differentiable, std::mt19937_64& rng);
+
+// The small fresh model the model-level tests train and sample: dim 32, 2 layers, 4 query
+// heads over 2 KV heads (GQA), ffn 48 unless given.
+ModelConfig tiny_model_config(int64_t vocab_size, int64_t max_position, bool tied_embeddings = false,
+                              int64_t ffn_dim = 48);
 
 }  // namespace ringlm::testing

@@ -17,18 +17,7 @@ using namespace ringlm::testing;
 
 namespace {
 
-ModelConfig tiny_config() {
-    ModelConfig c;
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 64;
-    c.vocab_size = 67;
-    c.max_position = 64;
-    c.tied_embeddings = false;
-    return c;
-}
+ModelConfig tiny_config() { return tiny_model_config(67, 64, false, 64); }
 
 // Rows of two documents each whose tokens follow next = (5 token + 1) mod V three times in
 // four (so the loss falls), fresh rows every step.

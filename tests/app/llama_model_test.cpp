@@ -76,18 +76,7 @@ void compare_with_reference(const ModelConfig& config, bool checkpointing) {
     std::filesystem::remove_all(folder);
 }
 
-ModelConfig small_config(bool tied) {
-    ModelConfig c;
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 48;
-    c.vocab_size = 61;
-    c.max_position = 64;
-    c.tied_embeddings = tied;
-    return c;
-}
+ModelConfig small_config(bool tied) { return tiny_model_config(61, 64, tied); }
 
 }  // namespace
 

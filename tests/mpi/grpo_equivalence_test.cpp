@@ -28,7 +28,7 @@ Config make_config(uint64_t seed, int S, RingAttnFunc variant) {
     Config c;
     c.source = "grpo_equivalence_test";
     c.model.has_model_config = true;
-    c.model.model_config = tiny_model_config(96);
+    c.model.model_config = tiny_model_config(61, 96, true);
     c.data.sequence_len = 64;
     c.training.micro_batch_size = 4;
     c.training.gradient_accumulation_steps = 2;

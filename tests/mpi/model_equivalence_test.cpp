@@ -54,7 +54,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
-    c.model.model_config = tiny_model_config(128);
+    c.model.model_config = tiny_model_config(61, 128, true);
     c.data.datasets = {{corpus}};
     c.data.sequence_len = 96;
     c.data.sample_packing = packing;

@@ -28,18 +28,4 @@ inline uint64_t shared_seed() {
     return seed;
 }
 
-// The small fresh model the SP equivalence tests train: dim 32, 2 layers, 4 query heads over
-// 2 KV heads (GQA), ffn 48, a vocabulary of 61.
-inline ModelConfig tiny_model_config(int64_t max_position) {
-    ModelConfig c;
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 48;
-    c.vocab_size = 61;
-    c.max_position = max_position;
-    return c;
-}
-
 }  // namespace ringlm::testing

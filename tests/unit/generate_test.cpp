@@ -21,20 +21,9 @@ using namespace ringlm::testing;
 
 namespace {
 
-// Small, GQA, untied, a vocabulary of 12 (so BOS/EOS come up often when sampling), and a
-// max_position short enough for one prompt to reach it.
-ModelConfig small_config() {
-    ModelConfig c;
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 48;
-    c.vocab_size = 12;
-    c.max_position = 40;
-    c.tied_embeddings = false;
-    return c;
-}
+// A vocabulary of 12 (so BOS/EOS come up often when sampling), and a max_position short
+// enough for one prompt to reach it.
+ModelConfig small_config() { return tiny_model_config(12, 40); }
 
 Llama random_model(uint64_t seed) {
     Llama model = make_llama(small_config());
