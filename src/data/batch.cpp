@@ -3,6 +3,9 @@
 #include "backend/backend.h"
 #include "util/error.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace ringlm {
 
 namespace {
@@ -80,6 +83,14 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
     int32_t* global = batch.global_index.data<int32_t>();
     int32_t* segments = batch.segment_ids.data<int32_t>();
     int32_t* labels = batch.labels.data<int32_t>();
+    // Every rank's chunk ranges, from the whole rows this rank assembles anyway.
+    std::vector<std::vector<int32_t>> chunks;
+    for (int64_t rank = 0; rank < sequence.sp_size; rank++)
+        chunks.push_back(chunk_indices(padded, SequenceLayout{sequence.layout, sequence.sp_size, rank}));
+    batch.sp_chunk_ranges.assign(chunks.size(), ChunkRange{std::numeric_limits<int32_t>::max(),
+                                                           std::numeric_limits<int32_t>::min(),
+                                                           std::numeric_limits<int32_t>::max(),
+                                                           std::numeric_limits<int32_t>::min()});
     int64_t out = 0;
     for (size_t r = 0; r < rows.size(); r++) {
         // A row holds at most sequence_len pieces plus its padding: sequence_len + 1 segment ids.
@@ -93,7 +104,17 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
             labels[out] = row.targets[index];
             out++;
         }
+        for (size_t rank = 0; rank < chunks.size(); rank++) {
+            ChunkRange& range = batch.sp_chunk_ranges[rank];
+            for (int32_t index : chunks[rank]) {
+                range.index_min = std::min(range.index_min, index);
+                range.index_max = std::max(range.index_max, index);
+                range.segment_min = std::min(range.segment_min, row.segment_ids[index]);
+                range.segment_max = std::max(range.segment_max, row.segment_ids[index]);
+            }
+        }
     }
+    if (rows.empty()) batch.sp_chunk_ranges.clear();
     return batch;
 }
 
@@ -115,7 +136,7 @@ TokenBatch to_device(const TokenBatch& batch, Device device) {
     if (device == batch.input_ids.device()) return batch;
     return TokenBatch{to_device(batch.input_ids, device), to_device(batch.position_ids, device),
                       to_device(batch.global_index, device), to_device(batch.segment_ids, device),
-                      to_device(batch.labels, device)};
+                      to_device(batch.labels, device), batch.sp_chunk_ranges};
 }
 
 }  // namespace ringlm

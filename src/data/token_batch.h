@@ -3,7 +3,16 @@
 
 #include "tensor/tensor.h"
 
+#include <vector>
+
 namespace ringlm {
+
+// The global-index and segment-id ranges of one sequence-parallel rank's chunk of a micro
+// batch: enough for ring attention to skip a K/V block no query can see without reading the
+// block's tensors (on a GPU, reading them would stall the host every ring step).
+struct ChunkRange {
+    int32_t index_min = 0, index_max = 0, segment_min = 0, segment_max = 0;
+};
 
 // One micro batch of tokens as the model sees them: several rows (sequences) flattened into
 // one token list. Attention never crosses a segment boundary, so distinct rows and distinct
@@ -15,6 +24,8 @@ struct TokenBatch {
     Tensor global_index;  // i32 [T]
     Tensor segment_ids;   // i32 [T]
     Tensor labels;        // i32 [T], next-token targets, -100 = no loss
+    // Host data: the ChunkRange of every rank of the SP group, in rank order (empty: unknown).
+    std::vector<ChunkRange> sp_chunk_ranges;
     int64_t tokens() const { return input_ids.numel(); }
 };
 

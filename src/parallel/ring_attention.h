@@ -18,6 +18,7 @@
 
 #include "autograd/tape.h"
 #include "config/config.h"
+#include "data/token_batch.h"
 #include "parallel/transport.h"
 
 #include <chrono>
@@ -32,6 +33,9 @@ struct RingAttentionInputs {
     Tensor segment_ids;   // i32 [T]
     double scale = 1.0;
     int64_t heads_k_stride = 0;  // varlen_llama3: KV heads per all-gather (0 = all)
+    // Every SP rank's index/segment ranges (TokenBatch::sp_chunk_ranges), so the ring pass can
+    // skip invisible blocks without reading index tensors; empty: it reads them (on the host).
+    std::vector<ChunkRange> chunk_ranges;
 };
 
 // out [T, H, D], lse f32 [T, H]: overwritten.

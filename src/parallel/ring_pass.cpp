@@ -33,12 +33,10 @@ KvBlock empty_block_like(const KvBlock& block) {
     return {empty_like(block.k), empty_like(block.v), empty_like(block.index), empty_like(block.segment)};
 }
 
-// The ranges of a block's global indices and segment ids, read on the host.
-struct BlockRange {
-    int32_t index_min = 0, index_max = 0, segment_min = 0, segment_max = 0;
-};
-
-BlockRange block_range(const Tensor& index, const Tensor& segment) {
+// The ranges of the block SP rank `owner` started with: from the batch when the data layer
+// gave them (no device read, so no host stall on a GPU), else read from the block's tensors.
+ChunkRange block_range(const RingAttentionInputs& in, int owner, const Tensor& index, const Tensor& segment) {
+    if (!in.chunk_ranges.empty()) return in.chunk_ranges.at(static_cast<size_t>(owner));
     auto on_host = [](const Tensor& x) {
         if (x.device() == Device::cpu) return x;
         Tensor host = empty(x.shape(), x.dtype(), Device::cpu);
@@ -55,10 +53,16 @@ BlockRange block_range(const Tensor& index, const Tensor& segment) {
     return {*index_min, *index_max, *segment_min, *segment_max};
 }
 
+// The SP rank whose block this rank holds at ring step `step`: (rank - step) mod S.
+int block_owner(const Transport& transport, int step) {
+    const int S = transport.sp_size();
+    return ((transport.sp_rank() - step) % S + S) % S;
+}
+
 // False when no key of the block can be visible to any query (causal): every key comes after
 // every query (batch_ring's blocks from later ranks) or the segment ranges are disjoint. The
 // kernel would find that tile by tile; skipping here saves the call.
-bool block_can_contribute(const BlockRange& queries, const BlockRange& keys) {
+bool block_can_contribute(const ChunkRange& queries, const ChunkRange& keys) {
     if (keys.index_min > queries.index_max) return false;
     if (keys.segment_max < queries.segment_min || queries.segment_max < keys.segment_min) return false;
     return true;
@@ -88,7 +92,7 @@ std::unique_ptr<PendingExchange> start_next_block(Transport& transport, const Kv
 void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse) {
     Backend& compute = backend(in.q);
     const int S = transport.sp_size();
-    const BlockRange queries = block_range(in.global_index, in.segment_ids);
+    const ChunkRange queries = block_range(in, transport.sp_rank(), in.global_index, in.segment_ids);
     KvBlock current{in.k, in.v, in.global_index, in.segment_ids};
     KvBlock buffers[2];        // the caller's k, v are never received into
     Tensor block_out, block_lse;  // one block's partial result, made when first needed
@@ -100,7 +104,8 @@ void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tens
             AttentionComputeTimer timer;
             if (step == 0) {
                 compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, current), in.scale);
-            } else if (block_can_contribute(queries, block_range(current.index, current.segment))) {
+            } else if (block_can_contribute(queries, block_range(in, block_owner(transport, step), current.index,
+                                                                 current.segment))) {
                 if (!block_out.defined()) {
                     block_out = empty_like(out);
                     block_lse = empty_like(lse);
@@ -126,7 +131,7 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
                         const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
     Backend& compute = backend(in.q);
     const int S = transport.sp_size();
-    const BlockRange queries = block_range(in.global_index, in.segment_ids);
+    const ChunkRange queries = block_range(in, transport.sp_rank(), in.global_index, in.segment_ids);
     KvBlock current{in.k, in.v, in.global_index, in.segment_ids};
     KvBlock buffers[2];
     // The travelling accumulators (f32): `sending` leaves this step, `arriving` receives the
@@ -146,7 +151,8 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
             compute.attention_block_backward(dq, sending_dk, sending_dv, dout, in.q, current.k, current.v, out, lse,
                                              mask_for(in, current), in.scale);
         } else {
-            const bool contributes = block_can_contribute(queries, block_range(current.index, current.segment));
+            const ChunkRange keys = block_range(in, block_owner(transport, step), current.index, current.segment);
+            const bool contributes = block_can_contribute(queries, keys);
             if (contributes) {
                 AttentionComputeTimer timer;
                 if (!block_dk.defined()) {

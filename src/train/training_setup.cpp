@@ -136,7 +136,8 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
     return [&transport, variant, heads_k_stride, checkpointing, n_layers, replays](
                Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch, double scale,
                int64_t layer) {
-        RingAttentionInputs in{q, k, v, batch.global_index, batch.segment_ids, scale, heads_k_stride};
+        RingAttentionInputs in{q, k, v, batch.global_index, batch.segment_ids, scale, heads_k_stride,
+                               batch.sp_chunk_ranges};
         if (!checkpointing) return ring_attention(tape, transport, variant, in);
         if (replays->batch_id != batch.input_ids.id()) {
             replays->batch_id = batch.input_ids.id();

@@ -1,0 +1,67 @@
+// TokenBatch::sp_chunk_ranges: every SP rank's global-index and segment-id ranges, which ring
+// attention trusts to skip blocks without reading them. Checked against what each rank's own
+// batch actually holds (its tensors), for every layout and S = 1..4 on random packed rows.
+#include "data/batch.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace ringlm {
+using namespace ringlm::testing;
+
+namespace {
+
+ChunkRange range_of_tensors(const TokenBatch& batch) {
+    const int32_t* index = batch.global_index.data<int32_t>();
+    const int32_t* segment = batch.segment_ids.data<int32_t>();
+    const int64_t T = batch.tokens();
+    return {*std::min_element(index, index + T), *std::max_element(index, index + T),
+            *std::min_element(segment, segment + T), *std::max_element(segment, segment + T)};
+}
+
+}  // namespace
+
+TEST(ChunkRanges, EqualWhatEachRankHolds) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    const int64_t sequence_len = 37;  // not a multiple of any 2S: padding on every layout
+    // Random documents, packed into 3 rows of pieces (some rows not full).
+    std::vector<std::vector<int32_t>> documents;
+    std::vector<PackedRow> rows(3);
+    for (PackedRow& row : rows) {
+        const int64_t fill = 1 + static_cast<int64_t>(rng() % sequence_len);
+        while (row.used < fill) {
+            const int64_t length = std::min<int64_t>(1 + static_cast<int64_t>(rng() % 12), fill - row.used);
+            documents.emplace_back(static_cast<size_t>(length), 5);
+            row.pieces.push_back(DocumentPiece{static_cast<int64_t>(documents.size()) - 1, 0, length});
+            row.used += length;
+        }
+    }
+    const DocumentReader reader = [&](int64_t d) { return DocumentTokens{documents[static_cast<size_t>(d)], {}}; };
+
+    for (const ChunkLayout layout : {ChunkLayout::contiguous, ChunkLayout::zigzag, ChunkLayout::striped}) {
+        for (int64_t S = 1; S <= 4; S++) {
+            std::vector<TokenBatch> batches;
+            for (int64_t rank = 0; rank < S; rank++)
+                batches.push_back(make_token_batch(rows, sequence_len, reader, SequenceLayout{layout, S, rank}));
+            for (int64_t rank = 0; rank < S; rank++) {
+                ASSERT_EQ(batches[rank].sp_chunk_ranges.size(), static_cast<size_t>(S));
+                for (int64_t owner = 0; owner < S; owner++) {
+                    const ChunkRange expected = range_of_tensors(batches[owner]);
+                    const ChunkRange& got = batches[rank].sp_chunk_ranges[owner];
+                    SCOPED_TRACE(::testing::Message() << "layout " << static_cast<int>(layout) << ", S " << S
+                                                      << ", rank " << rank << ", owner " << owner);
+                    EXPECT_EQ(got.index_min, expected.index_min);
+                    EXPECT_EQ(got.index_max, expected.index_max);
+                    EXPECT_EQ(got.segment_min, expected.segment_min);
+                    EXPECT_EQ(got.segment_max, expected.segment_max);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace ringlm
