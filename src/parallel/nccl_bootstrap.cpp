@@ -19,10 +19,11 @@ std::shared_ptr<NcclCommunicator> make_nccl_communicator(MPI_Comm comm, int devi
 
 NcclGroups make_nccl_groups(const Topology& topology, int device) {
     NcclGroups groups;
-    // Every rank makes the same calls in the same order (SP first), so no rank waits in one
-    // group's init while a peer waits in the other's.
+    // Every rank makes the same calls in the same order (SP, DP, world), so no rank waits in
+    // one group's init while a peer waits in another's.
     if (topology.sp_size > 1) groups.sp = make_nccl_communicator(topology.sp_comm.get(), device);
     if (topology.dp_size > 1) groups.dp = make_nccl_communicator(topology.dp_comm.get(), device);
+    if (topology.sp_size > 1 && topology.dp_size > 1) groups.world = make_nccl_communicator(MPI_COMM_WORLD, device);
     return groups;
 }
 
@@ -31,12 +32,11 @@ std::function<void(Tensor&)> nccl_gradient_allreduce(const NcclGroups& groups) {
     // Transports of their own (own streams) over the shared communicators: by the time
     // gradients are summed every ring exchange of the step has been waited on, so the
     // communicators see the same sequence of operations on every rank.
-    std::shared_ptr<NcclTransport> sp, dp;
-    if (groups.sp) sp = std::make_shared<NcclTransport>(groups.sp, compute);
-    if (groups.dp) dp = std::make_shared<NcclTransport>(groups.dp, compute);
-    return [sp, dp, compute](Tensor& gradients) {
-        if (sp) sp->all_reduce_sum(gradients)->wait();
-        if (dp) dp->all_reduce_sum(gradients)->wait();
+    const std::shared_ptr<NcclCommunicator> world = groups.world ? groups.world : groups.sp ? groups.sp : groups.dp;
+    if (!world) return [](Tensor&) {};  // one rank: nothing to sum
+    const auto transport = std::make_shared<NcclTransport>(world, compute);
+    return [transport, compute](Tensor& gradients) {
+        transport->all_reduce_sum(gradients)->wait();
         CUDA_CHECK(cudaStreamSynchronize(compute));
     };
 }
