@@ -29,34 +29,24 @@ run() {
     local generator=()
     if command -v ninja >/dev/null; then generator=(-G Ninja); fi
     local extra=()
-    # cuBLASLt normally comes with the toolkit; if not, take the one PyTorch's wheels bring.
     local toolkit_lib
     toolkit_lib="$(dirname "$(dirname "$(readlink -f "$nvcc")")")/lib64"
-    if ! ls "$toolkit_lib"/libcublasLt.so* >/dev/null 2>&1; then
+    # A library normally next to the toolkit; if it is not there, the one a pip wheel brings
+    # (nvidia/*, as PyTorch installs them): cuBLASLt (needed), NCCL (the transport's 1-rank
+    # rows; without it one SKIPPED row) and cuDNN (the cuDNN attention rows).
+    # usage: use_wheel_library LIBNAME LIBRARY_VARIABLE [INCLUDE_VARIABLE]
+    use_wheel_library() {
+        if ls "$toolkit_lib/$1".so* >/dev/null 2>&1; then return; fi
         local found
-        found=$(find / -xdev -name 'libcublasLt.so*' -path '*nvidia*' 2>/dev/null | head -1)
-        echo "cuBLASLt not in $toolkit_lib; using ${found:-nothing found}"
-        if [ -n "$found" ]; then extra+=(-DCUDA_cublasLt_LIBRARY="$found"); fi
-    fi
-    # NCCL (the transport's 1-rank rows) likewise: the toolkit's, else a pip wheel's (nvidia/nccl);
-    # without it gpu_check shows one SKIPPED row.
-    if ! ls "$toolkit_lib"/libnccl.so* >/dev/null 2>&1; then
-        local nccl_lib
-        nccl_lib=$(find / -xdev -name 'libnccl.so*' -path '*nvidia*' 2>/dev/null | head -1)
-        echo "NCCL not in $toolkit_lib; using ${nccl_lib:-nothing found}"
-        if [ -n "$nccl_lib" ]; then
-            extra+=(-DNCCL_LIBRARY="$nccl_lib" -DNCCL_INCLUDE_DIR="$(dirname "$(dirname "$nccl_lib")")/include")
-        fi
-    fi
-    # cuDNN (the cuDNN attention rows) likewise: the toolkit's, else a pip wheel's (nvidia/cudnn).
-    if ! ls "$toolkit_lib"/libcudnn.so* >/dev/null 2>&1; then
-        local cudnn_lib
-        cudnn_lib=$(find / -xdev -name 'libcudnn.so*' -path '*nvidia*' 2>/dev/null | head -1)
-        echo "cuDNN not in $toolkit_lib; using ${cudnn_lib:-nothing found}"
-        if [ -n "$cudnn_lib" ]; then
-            extra+=(-DCUDNN_LIBRARY="$cudnn_lib" -DCUDNN_INCLUDE_DIR="$(dirname "$(dirname "$cudnn_lib")")/include")
-        fi
-    fi
+        found=$(find / -xdev -name "$1.so*" -path '*nvidia*' 2>/dev/null | head -1)
+        echo "$1 not in $toolkit_lib; using ${found:-nothing found}"
+        if [ -z "$found" ]; then return; fi
+        extra+=("-D$2=$found")
+        if [ -n "${3:-}" ]; then extra+=("-D$3=$(dirname "$(dirname "$found")")/include"); fi
+    }
+    use_wheel_library libcublasLt CUDA_cublasLt_LIBRARY
+    use_wheel_library libnccl NCCL_LIBRARY NCCL_INCLUDE_DIR
+    use_wheel_library libcudnn CUDNN_LIBRARY CUDNN_INCLUDE_DIR
 
     echo "== build ($BUILD_DIR)"
     local start=$SECONDS
