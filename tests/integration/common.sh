@@ -16,6 +16,27 @@ make_corpus() {
     "$RINGLM" prepare --tokenizer data/stories260K/tok512.bin --split paragraphs --output "$SCRATCH/austen.h5" \
         data/austen/persuasion.txt data/austen/northangerabbey.txt > /dev/null 2>&1 || fail "prepare failed"
 }
+# A GRPO config for stories260K on data/grpo_prompts.jsonl at S = 2 (4 x 2 sequences per step);
+# the `trl:` map and any other lines come from stdin.
+write_grpo_config() {  # write_grpo_config FILE OUTPUT_DIR MAX_STEPS
+    {
+        cat <<YAML
+rl: grpo
+base_model: data/stories260K/stories260K.bin
+tokenizer: data/stories260K/tok512.bin
+datasets:
+  - path: data/grpo_prompts.jsonl
+micro_batch_size: 4
+gradient_accumulation_steps: 2
+max_steps: $3
+learning_rate: 0.001
+sequence_parallel_degree: 2
+output_dir: $2
+seed: 3
+YAML
+        cat
+    } > "$1"
+}
 # A training config for stories260K on that corpus; extra YAML lines come from stdin.
 write_config() {  # write_config FILE OUTPUT_DIR MAX_STEPS
     {

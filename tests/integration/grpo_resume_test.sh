@@ -15,16 +15,7 @@ for line in sys.stdin:
     print(text.count("e") / max(len(text), 1))
 PY
 grpo_config() {  # grpo_config FILE OUTPUT_DIR
-    cat > "$1" <<YAML
-rl: grpo
-base_model: data/stories260K/stories260K.bin
-tokenizer: data/stories260K/tok512.bin
-datasets:
-  - path: data/grpo_prompts.jsonl
-micro_batch_size: 4
-gradient_accumulation_steps: 2
-max_steps: 4
-learning_rate: 0.001
+    write_grpo_config "$1" "$2" 4 <<YAML
 lr_scheduler: constant
 trl:
   num_generations: 4
@@ -32,11 +23,8 @@ trl:
   beta: 0.04
   reward_funcs: []
   reward_command: python3 $SCRATCH/letters.py
-sequence_parallel_degree: 2
 save_steps: 2
 resume_from_checkpoint: auto
-output_dir: $2
-seed: 3
 YAML
 }
 # The per-step values of metrics.jsonl, exactly as written.

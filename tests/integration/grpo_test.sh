@@ -11,16 +11,7 @@ for line in sys.stdin:
     print(json.loads(line)["completion"].lower().count("happy"))
 PY
 grpo_config() {  # grpo_config FILE OUTPUT_DIR REWARD_COMMAND TIMEOUT
-    cat > "$1" <<YAML
-rl: grpo
-base_model: data/stories260K/stories260K.bin
-tokenizer: data/stories260K/tok512.bin
-datasets:
-  - path: data/grpo_prompts.jsonl
-micro_batch_size: 4
-gradient_accumulation_steps: 2
-max_steps: 2
-learning_rate: 0.001
+    write_grpo_config "$1" "$2" 2 <<YAML
 trl:
   num_generations: 4
   max_completion_length: 16
@@ -28,9 +19,6 @@ trl:
   reward_funcs: [regex_format, length]
   reward_command: $3
   reward_timeout: $4
-sequence_parallel_degree: 2
-output_dir: $2
-seed: 3
 YAML
 }
 
