@@ -67,7 +67,9 @@ void compare_with_reference(const ModelConfig& config, bool checkpointing) {
     run_python_reference("llama_reference.py", folder + "/in " + folder + "/out --dtype float64");
     std::map<std::string, Tensor> expected = read_reference_folder(folder + "/out");
 
-    EXPECT_LE(max_relative_error(logits, expected.at("logits")), 1e-5) << "logits, seed " << seed;
+    // f32 through 2 layers with weights x5: measured median 1.9e-6, worst 1.05e-5 over ~60
+    // seeds; a wrong formula gives 1e-3 or more.
+    EXPECT_LE(max_relative_error(logits, expected.at("logits")), 3e-5) << "logits, seed " << seed;
     const double reference_loss = expected.at("loss").data<double>()[0];
     EXPECT_LE(std::fabs(loss.data<float>()[0] - reference_loss) / std::fabs(reference_loss), 1e-6)
         << "loss " << loss.data<float>()[0] << " vs " << reference_loss << ", seed " << seed;
