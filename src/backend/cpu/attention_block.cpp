@@ -19,11 +19,11 @@
 // bits run to run for a given thread count. splits = 1 when there are at least as many kv
 // heads as threads (then no extra buffer exists).
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/vector_exp.h"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -105,27 +105,6 @@ void mask_scores(T* scores, const MaskView& mask, const TileRange& q, const Tile
 }
 
 // --- arithmetic that vectorises ---------------------------------------------------------
-
-// exp for the softmax. float: Cephes expf (relative error under 1e-7), written branch-free
-// so loops that call it vectorise (std::exp and std::floor do not without -ffast-math):
-// exp(x) = 2^n exp(r), n = round(x / ln 2) (adding and subtracting 1.5 * 2^23 rounds to an
-// integer), r = x - n ln 2 with ln 2 split in two constants for precision. Anything below
-// -87.3 (including -inf) gives exactly 0. double (the gradient-check type): std::exp.
-inline float softmax_exp(float x) {
-    const float clamped = std::min(std::max(x, -87.3f), 88.0f);
-    const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float exp_r = p * r * r + r + 1.0f;
-    const float two_to_n = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-    return x < -87.3f ? 0.0f : exp_r * two_to_n;
-}
-inline double softmax_exp(double x) { return std::exp(x); }
 
 // Reductions over one tile row in 16 independent lanes: the lanes are vectorised without
 // reassociating (which the compiler may not do for floats on its own).
@@ -325,8 +304,8 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
                         std::fill(row, row + key_tile, T(0));
                         continue;
                     }
-                    for (int64_t j = 0; j < key_tile; j++) row[j] = softmax_exp(row[j] - new_max);
-                    const T correction = softmax_exp(running_max[i] - new_max);
+                    for (int64_t j = 0; j < key_tile; j++) row[j] = vector_exp(row[j] - new_max);
+                    const T correction = vector_exp(running_max[i] - new_max);
                     running_sum[i] = running_sum[i] * correction + row_sum(row, key_tile);
                     if (correction != T(1)) {
                         T* acc_row = acc + i * d.Dp;
@@ -447,7 +426,7 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
                                 std::fill(row, row + key_tile, T(0));
                                 continue;
                             }
-                            for (int64_t j = 0; j < key_tile; j++) row[j] = softmax_exp(row[j] - row_lse);
+                            for (int64_t j = 0; j < key_tile; j++) row[j] = vector_exp(row[j] - row_lse);
                         }
                         // dP = dO V^T;  dS_ij = P_ij (dP_ij - delta_i)
                         std::fill(dscores, dscores + tile_area, T(0));
