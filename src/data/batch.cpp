@@ -77,7 +77,7 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
     const std::vector<int32_t> keep = chunk_indices(padded, sequence);
     const int64_t per_row = static_cast<int64_t>(keep.size()), T = per_row * static_cast<int64_t>(rows.size());
     TokenBatch batch{empty({T}, DType::i32), empty({T}, DType::i32), empty({T}, DType::i32),
-                     empty({T}, DType::i32), empty({T}, DType::i32)};
+                     empty({T}, DType::i32), empty({T}, DType::i32), {}};
     int32_t* ids = batch.input_ids.data<int32_t>();
     int32_t* positions = batch.position_ids.data<int32_t>();
     int32_t* global = batch.global_index.data<int32_t>();
