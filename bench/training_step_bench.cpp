@@ -6,7 +6,7 @@
 //   TrainingStep  `ringlm bench`'s step (make_bench_setup: the trainer's setup on a synthetic
 //                 token file; accumulate_gradients + adamw_step): data read, forward, backward,
 //                 clipping, AdamW, on 1 thread. Counters: tokens/s, and model FLOP/s by
-//                 bench.h's model_flops_per_step (6 N_matmul tokens + causal attention).
+//                 model_flops.h's model_flops_per_step (6 N_matmul tokens + causal attention).
 // Fixed iterations after one warm-up step: a step takes seconds on a CPU core. Rates are over
 // the CPU time of the calling thread, as in ops_bench.cpp (all of the work at one
 // thread; on a shared machine wall time also measures the other tenants: both columns print).

@@ -101,20 +101,6 @@ ModelConfig peer_model_config() {
     return m;
 }
 
-int64_t matmul_parameters(const ModelConfig& m) {
-    const int64_t attention = m.dim * m.dim /*wq*/ + 2 * m.kv_dim() * m.dim /*wk, wv*/ + m.dim * m.dim /*wo*/;
-    const int64_t feed_forward = 3 * m.ffn_dim * m.dim;
-    return m.n_layers * (attention + feed_forward) + m.vocab_size * m.dim;
-}
-
-double model_flops_per_step(const ModelConfig& m, int64_t sequence_len, int64_t sequences) {
-    const double tokens = static_cast<double>(sequence_len * sequences);
-    const double T = static_cast<double>(sequence_len);
-    // 6 * N_matmul * tokens + 6 * n_layers * T^2 * dim per sequence (causal)
-    return 6.0 * static_cast<double>(matmul_parameters(m)) * tokens +
-           6.0 * static_cast<double>(m.n_layers) * T * T * static_cast<double>(m.dim) * static_cast<double>(sequences);
-}
-
 SgemmProbe::SgemmProbe(int64_t m, int64_t n, int64_t k) : a(zeros({m, k})), b(zeros({n, k})), c(zeros({m, n})) {
     backend(a).fill(a, 0.5);
     backend(b).fill(b, 0.25);

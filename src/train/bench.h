@@ -3,20 +3,14 @@
 // of random documents exactly sequence_len long, so what is timed is what training runs:
 // data read, forward, backward, ring attention, gradient all-reduce, AdamW.
 //
-// Model FLOPs (what MFU counts; recomputation under activation checkpointing is not counted):
-//   per step = 6 * N_matmul * tokens  +  6 * n_layers * T^2 * dim * sequences
-//   N_matmul = parameters that multiply activations: per layer wq, wk, wv, wo, w1, w2, w3, plus
-//              the classifier (vocab * dim, tied or not); norms and the embedding lookup are not
-//              matmuls. 6 = 2 (multiply-add) * 3 (forward, and backward's two GEMMs).
-//   attention: Q K^T and P V are 2 * T^2 * dim each for full attention; causal needs half the
-//              score matrix, so forward 2 * T^2 * dim, backward twice that: 6 * T^2 * dim per
-//              layer per sequence of T tokens (PaLM's 12 * L * dim * T^2, halved for causality).
+// Model FLOPs (what MFU counts): src/model/model_flops.h.
 // The peak for MFU is measured, not quoted: sgemm at M=2048 N=1376 K=512 (the FFN shape of the
 // peer model) right before every measured step, on every rank at the same moment; the median
 // over steps, summed over ranks.
 #pragma once
 
 #include "config/config.h"
+#include "model/model_flops.h"
 #include "tensor/tensor.h"
 #include "train/training_setup.h"
 
@@ -49,7 +43,7 @@ struct BenchResult {
     std::vector<double> step_seconds;       // rank 0, every measured step
     double step_median = 0, step_min = 0, step_max = 0;
     double tokens_per_second = 0;           // global, from the median step
-    double model_flops_per_step = 0;        // the formula above
+    double model_flops_per_step = 0;        // model_flops.h
     double model_flops_per_second = 0;      // global
     double sgemm_flops_per_second = 0;      // summed over ranks, measured concurrently
     double sgemm_flops_per_second_rank0 = 0;
@@ -68,9 +62,6 @@ struct BenchResult {
 // The model of the PyTorch peer comparison (issue 8): Llama dim 512, 8 layers, 8 heads, 2 KV
 // heads (head_dim 64), ffn 1376, vocabulary 4096, tied embeddings; 24.26 M parameters.
 ModelConfig peer_model_config();
-
-double model_flops_per_step(const ModelConfig& model, int64_t sequence_len, int64_t sequences);
-int64_t matmul_parameters(const ModelConfig& model);
 
 // sgemm FLOP/s (2 M N K per call) at M x N x K: C = A B^T on fixed operands, median of
 // `repeats` calls after `warmups`.

@@ -9,6 +9,7 @@
 #include "gpu_check.h"
 #include "model/generate.h"
 #include "model/llama2c_checkpoint.h"
+#include "model/model_flops.h"
 #include "ops/ops.h"
 #include "tensor/allocator.h"
 #include "train/lr_schedule.h"
@@ -66,8 +67,24 @@ std::vector<TokenBatch> random_batches(int64_t steps, int64_t rows, int64_t sequ
     return batches;
 }
 
-// One optimizer step per batch, as the trainer does it (one micro batch, one rank): the loss
-// before each update, per loss token.
+// One optimizer step on one micro batch (host tensors), as the trainer does it on one rank:
+// batch to the model's device, forward, backward, AdamW. Returns the loss before the update,
+// per loss token (reading it waits for the device's forward and backward).
+double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, double learning_rate) {
+    const double loss_tokens = static_cast<double>(count_loss_tokens(host_batch));
+    const TokenBatch batch = to_device(host_batch, model.parameters.device());
+    backend(model.gradients).fill(model.gradients, 0.0);
+    Tape tape;
+    Grads grads;
+    bind_gradients(model, grads);
+    Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch));
+    tape.backward(loss_sum, grads);
+    const double loss = backend(loss_sum).sum(loss_sum) / loss_tokens;
+    adamw_step(optimizer, model, learning_rate, loss_tokens);
+    return loss;
+}
+
+// One optimizer step per batch: the loss before each update.
 std::vector<double> train(const ModelConfig& config, Device device, const Tensor& initial_parameters,
                           const std::vector<TokenBatch>& batches, bool bf16) {
     Llama model = make_llama(config, device);
@@ -76,18 +93,9 @@ std::vector<double> train(const ModelConfig& config, Device device, const Tensor
     AdamW optimizer = make_adamw(model, AdamWSettings{0.9, 0.95, 1e-8, 0.1, 1.0});
     std::vector<double> losses;
     for (size_t step = 0; step < batches.size(); step++) {
-        const double loss_tokens = static_cast<double>(count_loss_tokens(batches[step]));
-        const TokenBatch batch = to_device(batches[step], device);
-        backend(model.gradients).fill(model.gradients, 0.0);
-        Tape tape;
-        Grads grads;
-        bind_gradients(model, grads);
-        Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch));
-        tape.backward(loss_sum, grads);
-        losses.push_back(backend(loss_sum).sum(loss_sum) / loss_tokens);
         const double lr = learning_rate_at(static_cast<int64_t>(step), static_cast<int64_t>(batches.size()), 2, 1e-3,
                                            LrScheduler::cosine);
-        adamw_step(optimizer, model, lr, loss_tokens);
+        losses.push_back(train_step(model, optimizer, batches[step], lr));
     }
     return losses;
 }
@@ -232,22 +240,10 @@ void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks, bool b
         fill_parameters_quickly(model);
         if (bf16) enable_bf16_matmuls(model);
         AdamW optimizer = make_adamw(model, AdamWSettings{});
-        const std::vector<TokenBatch> batches = random_batches(1, sequences, sequence_len, config.vocab_size);
-        const double loss_tokens = static_cast<double>(count_loss_tokens(batches[0]));
-        const TokenBatch host_batch = batches[0];
+        const TokenBatch host_batch = random_batches(1, sequences, sequence_len, config.vocab_size)[0];
 
-        // One whole step as the trainer runs it: batch to the device, forward, backward, AdamW;
-        // reading the loss waits for the device.
         auto step = [&] {
-            const TokenBatch batch = to_device(host_batch, Device::cuda);
-            backend(model.gradients).fill(model.gradients, 0.0);
-            Tape tape;
-            Grads grads;
-            bind_gradients(model, grads);
-            Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch));
-            tape.backward(loss_sum, grads);
-            const double loss = backend(loss_sum).sum(loss_sum) / loss_tokens;
-            adamw_step(optimizer, model, 1e-4, loss_tokens);
+            const double loss = train_step(model, optimizer, host_batch, 1e-4);
             CUDA_CHECK(cudaStreamSynchronize(cuda_compute_stream()));  // the update too
             return loss;
         };
@@ -260,17 +256,8 @@ void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks, bool b
         for (int i = 0; i < timed_steps; i++) loss = step();
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count() / timed_steps;
 
-        // Model FLOPs of one step (the MFU convention of PaLM, Chowdhery et al. 2022, appendix B):
-        //   6 * P * tokens                       forward (2) + backward (4) of every weight matrix,
-        //                                        P = parameters less the embedding table (a lookup)
-        //   + 6 * L * dim * sequence_len^2 per sequence   attention scores and values:
-        //                                        12 * L * dim * T^2 with the causal half skipped
-        const double matrix_parameters = static_cast<double>(model.n_parameters() - config.vocab_size * config.dim);
-        const double T = static_cast<double>(sequence_len);
-        const double flops = 6.0 * matrix_parameters * static_cast<double>(tokens) +
-                             static_cast<double>(sequences) * 6.0 * static_cast<double>(config.n_layers) *
-                                 static_cast<double>(config.dim) * T * T;
-        const double achieved = flops / seconds / 1e12;  // TFLOP/s
+        // Model FLOPs as `ringlm bench` counts them (model_flops.h: PaLM's MFU convention)
+        const double achieved = model_flops_per_step(config, sequence_len, sequences) / seconds / 1e12;  // TFLOP/s
         char result[32], detail[200];
         std::snprintf(result, sizeof result, "%.0f tokens/s", static_cast<double>(tokens) / seconds);
         std::snprintf(detail, sizeof detail,
