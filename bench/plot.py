@@ -19,6 +19,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def group_by(rows, key):
+    """{key(row): [rows]}, in the rows' order."""
+    groups = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return groups
+
+
+def finish(fig, ax, path, xlabel, ylabel, title, xticks=None):
+    """Labels, legend and the PNG: the same for every plot."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if xticks is not None:
+        ax.set_xticks(xticks)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main():
     path, out = sys.argv[1], sys.argv[2]
     rows = list(csv.DictReader(open(path)))
@@ -34,58 +55,36 @@ def main():
         writer.writerows(rows)
 
     # strong scaling
+    sp_degrees = sorted({int(r["S"]) for r in rows})
     fig, ax = plt.subplots(figsize=(6, 4))
-    by_length = defaultdict(list)
-    for r in rows:
-        by_length[int(r["sequence_len"])].append(r)
-    for length, points in sorted(by_length.items()):
+    for length, points in sorted(group_by(rows, lambda r: int(r["sequence_len"])).items()):
         points.sort(key=lambda r: int(r["S"]))
         s = [int(r["S"]) for r in points]
         line, = ax.plot(s, [num(r, "tokens_per_s") for r in points], "o-", label=f"T = {length}")
         if s[0] == 1:
             ax.plot(s, [x * num(points[0], "tokens_per_s") for x in s], "--", color=line.get_color(), alpha=0.4)
-    ax.set_xlabel("sequence-parallel degree S (ranks)")
-    ax.set_ylabel("tokens/s (global)")
-    ax.set_title("Strong scaling (dashed: ideal)")
-    ax.set_xticks(sorted({int(r["S"]) for r in rows}))
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(f"{out}/strong_scaling.png", dpi=120)
+    finish(fig, ax, f"{out}/strong_scaling.png", "sequence-parallel degree S (ranks)", "tokens/s (global)",
+           "Strong scaling (dashed: ideal)", sp_degrees)
 
     # weak scaling: fixed tokens per rank
     fig, ax = plt.subplots(figsize=(6, 4))
-    by_share = defaultdict(list)
-    for r in rows:
-        by_share[int(r["sequence_len"]) // int(r["S"])].append(r)
-    for share, points in sorted(by_share.items()):
+    for share, points in sorted(group_by(rows, lambda r: int(r["sequence_len"]) // int(r["S"])).items()):
         if len(points) < 2:
             continue
         points.sort(key=lambda r: int(r["S"]))
         ax.plot([int(r["S"]) for r in points], [num(r, "step_s_median") for r in points], "o-",
                 label=f"{share} tokens per rank")
-    ax.set_xlabel("sequence-parallel degree S (T = S x tokens per rank)")
-    ax.set_ylabel("step time, median (s)")
-    ax.set_title("Weak scaling (flat = ideal for linear cost; attention grows as T)")
-    ax.set_xticks(sorted({int(r["S"]) for r in rows}))
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(f"{out}/weak_scaling.png", dpi=120)
+    finish(fig, ax, f"{out}/weak_scaling.png", "sequence-parallel degree S (T = S x tokens per rank)",
+           "step time, median (s)", "Weak scaling (flat = ideal for linear cost; attention grows as T)", sp_degrees)
 
     # memory
     fig, ax = plt.subplots(figsize=(6, 4))
-    by_s = defaultdict(list)
-    for r in rows:
-        by_s[int(r["S"])].append(r)
-    for s, points in sorted(by_s.items()):
+    for s, points in sorted(group_by(rows, lambda r: int(r["S"])).items()):
         points.sort(key=lambda r: int(r["sequence_len"]))
         ax.plot([int(r["sequence_len"]) for r in points], [num(r, "peak_mem_bytes_per_rank") / 2**20 for r in points],
                 "o-", label=f"S = {s}")
-    ax.set_xlabel("sequence length T (tokens)")
-    ax.set_ylabel("peak memory per rank (MiB, allocator)")
-    ax.set_title("Per-rank memory vs sequence length")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(f"{out}/memory.png", dpi=120)
+    finish(fig, ax, f"{out}/memory.png", "sequence length T (tokens)", "peak memory per rank (MiB, allocator)",
+           "Per-rank memory vs sequence length")
 
     # time split
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(rows)), 4))
@@ -99,11 +98,7 @@ def main():
         bottom = [b + v for b, v in zip(bottom, values)]
     rest = [max(0.0, num(r, "step_s_median") - b) for r, b in zip(rows, bottom)]
     ax.bar(labels, rest, bottom=bottom, label="rest")
-    ax.set_ylabel("seconds per step (rank 0, medians)")
-    ax.set_title("Time split per step")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(f"{out}/time_split.png", dpi=120)
+    finish(fig, ax, f"{out}/time_split.png", None, "seconds per step (rank 0, medians)", "Time split per step")
     print(f"plots in {out}: strong_scaling.png weak_scaling.png memory.png time_split.png")
 
 
