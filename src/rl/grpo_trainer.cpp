@@ -123,10 +123,7 @@ GrpoSummary run_grpo(GrpoSetup& setup) {
     install_stop_signal_handlers();
     const std::string config_yaml = to_yaml(c);
     auto save = [&](int64_t steps_done) {
-        const std::string path = checkpoint_path(c.output.output_dir, steps_done);
-        if (rank_zero) save_checkpoint(path, model, optimizer, CheckpointState{steps_done}, config_yaml);
-        MPI_Barrier(MPI_COMM_WORLD);
-        if (rank_zero) fmt::print("checkpoint: {}\n", path);
+        save_run_checkpoint(c.output.output_dir, model, optimizer, steps_done, config_yaml);
     };
 
     const RolloutSettings rollout_settings{grpo.num_generations, grpo.max_completion_length, grpo.temperature,

@@ -2,6 +2,8 @@
 
 #include "model/model_file.h"
 
+#include <mpi.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -46,6 +48,20 @@ void save_checkpoint(const std::string& path, const Llama& model, const AdamW& o
     fsync_path(temporary);
     if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("{}: cannot rename to {}", temporary, path);
     fsync_path(std::filesystem::path(path).parent_path().string());  // the rename itself
+}
+
+std::string save_run_checkpoint(const std::string& output_dir, const Llama& model, const AdamW& optimizer,
+                                int64_t steps_done, const std::string& config_yaml) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    const std::string path = checkpoint_path(output_dir, steps_done);
+    if (rank == 0) save_checkpoint(path, model, optimizer, CheckpointState{steps_done}, config_yaml);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        fmt::print("checkpoint: {}\n", path);
+        std::fflush(stdout);
+    }
+    return path;
 }
 
 ModelConfig read_checkpoint_model_config(const std::string& path) {

@@ -22,6 +22,11 @@ struct CheckpointState {
 std::string checkpoint_path(const std::string& output_dir, int64_t step);
 void save_checkpoint(const std::string& path, const Llama& model, const AdamW& optimizer, const CheckpointState& state,
                      const std::string& config_yaml);
+// The training loops' save, called by every rank: rank 0 writes output_dir's checkpoint of
+// `steps_done` (the weights are the same on every rank), every rank waits until it exists,
+// then rank 0 prints its path. Returns the path.
+std::string save_run_checkpoint(const std::string& output_dir, const Llama& model, const AdamW& optimizer,
+                                int64_t steps_done, const std::string& config_yaml);
 // The model's shape as stored in a checkpoint (to build the model before loading into it).
 ModelConfig read_checkpoint_model_config(const std::string& path);
 // Loads weights (and, when `optimizer` is given, its moments and step) into an existing model.

@@ -167,14 +167,7 @@ TrainSummary run_training(TrainingSetup& setup) {
     install_stop_signal_handlers();
     const std::string config_yaml = to_yaml(c);
     auto save = [&](int64_t steps_done) {
-        const std::string path = checkpoint_path(c.output.output_dir, steps_done);
-        if (rank_zero) save_checkpoint(path, model, optimizer, CheckpointState{steps_done}, config_yaml);
-        MPI_Barrier(MPI_COMM_WORLD);
-        summary.last_checkpoint = path;
-        if (rank_zero) {
-            fmt::print("checkpoint: {}\n", path);
-            std::fflush(stdout);
-        }
+        summary.last_checkpoint = save_run_checkpoint(c.output.output_dir, model, optimizer, steps_done, config_yaml);
     };
 
     if (summary.first_step == 0) report_eval(setup, log, mllog, "before training", 0);
