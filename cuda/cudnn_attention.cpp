@@ -83,6 +83,16 @@ const Descriptor& causal_mask(GraphBuilder& graph, const Shape4& s, const Descri
     return masked;
 }
 
+// scale * q k^T (f32 [1, H, Tq, Tk]): the scores both graphs start from.
+const Descriptor& scaled_scores(GraphBuilder& graph, const Shape4& s, const Descriptor& q,
+                                const Descriptor& k_transposed, const Descriptor& scale) {
+    const Descriptor& products = graph.intermediate(s.scores(), s.score_strides(), f32);
+    graph.matmul(q, k_transposed, products);
+    const Descriptor& scaled = graph.intermediate(s.scores(), s.score_strides(), f32);
+    graph.pointwise(CUDNN_POINTWISE_MUL, products, &scale, nullptr, scaled);
+    return scaled;
+}
+
 // s = scale * q k^T (causal: masked);  m = max_j s;  e = exp(s - m);  l = sum_j e
 // stats = m + log l  (= lse, natural log, of the scaled scores);  p = e / l (bf16);  o = p v
 void build_forward(GraphBuilder& graph, const Shape4& s) {
@@ -93,10 +103,7 @@ void build_forward(GraphBuilder& graph, const Shape4& s) {
     const Descriptor& stats = graph.tensor(per_row(stats_uid, s.H, s.Tq));
     const Descriptor& scale = graph.tensor(scalar(scale_uid));
 
-    const Descriptor& products = graph.intermediate(s.scores(), s.score_strides(), f32);
-    graph.matmul(q, k_transposed, products);
-    const Descriptor* scores = &graph.intermediate(s.scores(), s.score_strides(), f32);
-    graph.pointwise(CUDNN_POINTWISE_MUL, products, &scale, nullptr, *scores);
+    const Descriptor* scores = &scaled_scores(graph, s, q, k_transposed, scale);
     if (s.causal) scores = &causal_mask(graph, s, *scores, graph.tensor(scalar(negative_infinity_uid)));
 
     const Descriptor& row_max = graph.intermediate(s.rows(), s.row_strides(), f32);
@@ -154,10 +161,7 @@ void build_backward(GraphBuilder& graph, const Shape4& s) {
     graph.pointwise(CUDNN_POINTWISE_MUL, delta, &one, nullptr, softmax_sum);
 
     // P = exp(scale q k^T - stats), masked
-    const Descriptor& products = graph.intermediate(s.scores(), s.score_strides(), f32);
-    graph.matmul(q, k_transposed, products);
-    const Descriptor& scaled = graph.intermediate(s.scores(), s.score_strides(), f32);
-    graph.pointwise(CUDNN_POINTWISE_MUL, products, &scale, nullptr, scaled);
+    const Descriptor& scaled = scaled_scores(graph, s, q, k_transposed, scale);
     const Descriptor* centred = &graph.intermediate(s.scores(), s.score_strides(), f32);
     graph.pointwise(CUDNN_POINTWISE_SUB, scaled, &stats, nullptr, *centred);
     if (s.causal) centred = &causal_mask(graph, s, *centred, graph.tensor(scalar(negative_infinity_uid)));
