@@ -62,18 +62,16 @@ std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& ca
     const int64_t T = row_begin[B];
     const Device device = model.parameters.device();
     Tensor token_ids = to_device(host_i32(ids), device), position_ids = to_device(host_i32(positions), device);
-    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-
-    Tape tape(Tape::Mode::inference);
-    Tensor x = embedding(tape, model.tok_embeddings, token_ids);
-    for (int64_t l = 0; l < c.n_layers; l++) {
-        const LlamaLayer& layer = model.layers[l];
-        Tensor xn = rmsnorm(tape, x, layer.attention_norm, c.norm_eps);
-        Tensor q = rope(tape, linear(tape, xn, layer.wq).view({T, c.n_heads, D}), position_ids, c.rope_theta);
-        Tensor k = rope(tape, linear(tape, xn, layer.wk).view({T, c.n_kv_heads, D}), position_ids, c.rope_theta);
-        Tensor v = linear(tape, xn, layer.wv).view({T, c.n_kv_heads, D});
-        // Attention per sequence, against its own cache: one call over the packed batch with
-        // segment ids would compute (and mask) every sequence's keys for every query tile.
+    // The model's own decoder layers, with attention against the cache: each sequence's new
+    // keys and values are appended to its slice, then its queries attend to the whole slice.
+    // Per sequence: one call over the packed batch with segment ids would compute (and mask)
+    // every sequence's keys for every query tile.
+    TokenBatch batch;
+    batch.input_ids = token_ids;
+    batch.position_ids = position_ids;
+    ForwardOptions options;
+    options.attention = [&](Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch&,
+                            double scale, int64_t l) {
         Tensor attended = empty({T, c.n_heads, D}, DType::f32, device);
         for (int64_t i = 0; i < B; i++) {
             const int64_t first = row_begin[i], last = row_begin[i + 1], n = last - first;
@@ -88,16 +86,16 @@ std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& ca
             Tensor destination = attended.rows(first, last);
             backend(out).copy(destination, out);
         }
-        Tensor h = add(tape, x, linear(tape, attended.view({T, c.n_heads * D}), layer.wo));
-        Tensor hn = rmsnorm(tape, h, layer.ffn_norm, c.norm_eps);
-        x = add(tape, h, linear(tape, swiglu(tape, linear(tape, hn, layer.w1), linear(tape, hn, layer.w3)), layer.w2));
-    }
+        return attended;
+    };
+    Tape tape(Tape::Mode::inference);
+    const Tensor hidden = llama_hidden(tape, model, batch, options);  // final norm applied
     for (int64_t i = 0; i < B; i++) cache.lengths[sequences[i]] += row_begin[i + 1] - row_begin[i];
 
     // Logits of each sequence's last new token only. Decoding (one token each) that is every
     // row; after a prefill the rows are picked out with the embedding lookup's gather.
-    Tensor last = T == B ? x : embedding(tape, x, to_device(host_i32(last_rows), device));
-    Tensor logits = linear(tape, rmsnorm(tape, last, model.norm, c.norm_eps), model.output);
+    Tensor last = T == B ? hidden : embedding(tape, hidden, to_device(host_i32(last_rows), device));
+    Tensor logits = linear(tape, last, model.output);
     Tensor host = empty({B, c.vocab_size}, DType::f32);
     backend(logits).copy(host, logits);  // the backend of a device tensor copies to the host
     const float* values = host.data<float>();
