@@ -78,18 +78,35 @@ std::vector<Tensor> ring_payload(uint64_t seed, int rank) {
             random_ints({33}, rng, 0, 1 << 20)};
 }
 
-Topology topology_on_own_gpu(int sequence_parallel_degree) {
+// Element i of the result is the sum of element i over `tensors` (exact: integer valued).
+Tensor elementwise_sum(const std::vector<Tensor>& tensors) {
+    Tensor sum = empty(tensors.front().shape(), DType::f32);
+    for (int64_t i = 0; i < sum.numel(); i++) {
+        float total = 0;
+        for (const Tensor& t : tensors) total += t.data<float>()[i];
+        sum.data<float>()[i] = total;
+    }
+    return sum;
+}
+
+// This rank on its own GPU with the NCCL communicators a training run at this S would build.
+struct NcclRank {
+    Topology topology;
+    NcclGroups groups;
+};
+
+NcclRank nccl_rank(int sequence_parallel_degree) {
     Topology topology = make_topology(sequence_parallel_degree);
     EXPECT_TRUE(init_cuda_backend(topology.local_rank));
-    return topology;
+    NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
+    return {std::move(topology), std::move(groups)};
 }
 
 TEST(NcclTransport, RingShiftGoesAroundTheGroup) {
     SKIP_WITHOUT_GPU_PER_RANK();
     const uint64_t seed = shared_seed();
-    const Topology topology = topology_on_own_gpu(world_size());
-    const NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
-    NcclTransport transport(groups.sp, cuda_compute_stream());
+    const NcclRank nccl = nccl_rank(world_size());
+    NcclTransport transport(nccl.groups.sp, cuda_compute_stream());
     const int S = transport.sp_size(), rank = transport.sp_rank();
     // Double-buffered as ring attention does it: at step t this rank holds rank (r - t)'s block.
     std::vector<Tensor> current, next;
@@ -110,9 +127,8 @@ TEST(NcclTransport, RingShiftGoesAroundTheGroup) {
 TEST(NcclTransport, CollectivesOfTheGroup) {
     SKIP_WITHOUT_GPU_PER_RANK();
     const uint64_t seed = shared_seed();
-    const Topology topology = topology_on_own_gpu(world_size());
-    const NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
-    NcclTransport transport(groups.sp, cuda_compute_stream());
+    const NcclRank nccl = nccl_rank(world_size());
+    NcclTransport transport(nccl.groups.sp, cuda_compute_stream());
     const int S = transport.sp_size(), rank = transport.sp_rank();
     const int64_t n = 21;
     std::vector<Tensor> inputs;  // every rank's [S * n, 3], integer valued
@@ -132,12 +148,7 @@ TEST(NcclTransport, CollectivesOfTheGroup) {
     EXPECT_TRUE(same_bits(to_host(gathered), expected_gather)) << "seed " << seed << ": all_gather";
 
     // reduce-scatter: this rank's rows of the sum; all-reduce: the whole sum
-    Tensor sum = empty({S * n, 3}, DType::f32);
-    for (int64_t i = 0; i < sum.numel(); i++) {
-        float total = 0;
-        for (const Tensor& input : inputs) total += input.data<float>()[i];
-        sum.data<float>()[i] = total;
-    }
+    const Tensor sum = elementwise_sum(inputs);
     Tensor scattered = empty({n, 3}, DType::f32, Device::cuda);
     transport.reduce_scatter(to_device(mine), scattered)->wait();
     EXPECT_TRUE(same_bits(to_host(scattered), sum.rows(rank * n, (rank + 1) * n)))
@@ -153,20 +164,15 @@ TEST(NcclTransport, GradientAllReduceSumsOverTheWorld) {
     SKIP_WITHOUT_GPU_PER_RANK();
     if (world_size() % 2 != 0) GTEST_SKIP() << "needs an even number of ranks";
     const uint64_t seed = shared_seed();
-    const Topology topology = topology_on_own_gpu(2);
-    const NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
-    const auto allreduce = nccl_gradient_allreduce(groups);
+    const NcclRank nccl = nccl_rank(2);
+    const Topology& topology = nccl.topology;
+    const auto allreduce = nccl_gradient_allreduce(nccl.groups);
     std::vector<Tensor> gradients;
     for (int r = 0; r < topology.world_size; r++) {
         std::mt19937_64 rng(seed + static_cast<uint64_t>(r));
         gradients.push_back(integer_valued({1000}, rng));
     }
-    Tensor expected = empty({1000}, DType::f32);
-    for (int64_t i = 0; i < expected.numel(); i++) {
-        float total = 0;
-        for (const Tensor& g : gradients) total += g.data<float>()[i];
-        expected.data<float>()[i] = total;
-    }
+    const Tensor expected = elementwise_sum(gradients);
     Tensor mine = to_device(gradients[static_cast<size_t>(topology.rank)]);
     allreduce(mine);
     EXPECT_TRUE(same_bits(to_host(mine), expected))
