@@ -1,5 +1,5 @@
 // Attention block backward (src/backend/backend.h). With P_ij = exp(scale q_i.k_j - lse_i) on
-// visible pairs (0 elsewhere) and delta_i = sum(dout_i * out_i):
+// visible pairs (0 elsewhere, and in a row at lse = -inf, as on the CPU) and delta_i = sum(dout_i * out_i):
 //   dv_j += sum_i P_ij dout_i;   dS_ij = P_ij (dout_i . v_j - delta_i)
 //   dq_i += scale sum_j dS_ij k_j;   dk_j += scale sum_i dS_ij q_i
 // out and lse are the FINAL ones (after merging ring blocks). Gradients ACCUMULATE.
@@ -125,7 +125,8 @@ __global__ void __launch_bounds__(attention_threads)
 #pragma unroll
                 for (int b = 0; b < P; b++) {
                     const int r = query_lane + attention_lanes * b;
-                    const bool seen = key_valid[a] && q_begin + r < Tq &&
+                    // a row at lse = -inf saw no key in any block: P = 0 (as on the CPU), never exp(+inf)
+                    const bool seen = key_valid[a] && q_begin + r < Tq && query_lse[r] != -INFINITY &&
                                       visible(query_index[r], query_segment[r], key_index[a], key_segment[a], args.causal);
                     const float p = seen ? expf(args.scale * s[a][b] - query_lse[r]) : 0.0f;
                     const int at = (key_lane + attention_lanes * a) * (attention_tile + 1) + r;
@@ -256,7 +257,8 @@ __global__ void __launch_bounds__(attention_threads)
 #pragma unroll
             for (int b = 0; b < P; b++) {
                 const int j = col_lane + attention_lanes * b;
-                const bool seen = row_valid[a] && k_begin + j < Tk &&
+                // a row at lse = -inf saw no key in any block: P = 0 (as on the CPU), never exp(+inf)
+                const bool seen = row_valid[a] && k_begin + j < Tk && row_lse[a] != -INFINITY &&
                                   visible(row_index[a], row_segment[a], key_index[j], key_segment[j], args.causal);
                 const float p = seen ? expf(args.scale * s[a][b] - row_lse[a]) : 0.0f;
                 ds_tile[(row_lane + attention_lanes * a) * (attention_tile + 1) + j] = p * (dp[a][b] - row_delta[a]);
