@@ -87,13 +87,7 @@ __global__ void __launch_bounds__(attention_threads)
         if (!tiles_may_interact(query_summary, k_summaries[k_tile_number], args.causal)) continue;  // uniform
         const int64_t k_begin = k_tile_number * attention_tile;
         __syncthreads();  // the previous tile's k, v, p are no longer read
-        load_tile<max_head_dim>(k_tile, k, k_begin, Tk, args.Hkv, kv_head, D);
-        load_tile<max_head_dim>(v_tile, v, k_begin, Tk, args.Hkv, kv_head, D);
-        for (int j = threadIdx.x; j < attention_tile; j += blockDim.x) {
-            const bool valid = k_begin + j < Tk;
-            key_index[j] = valid ? args.k_index[k_begin + j] : 0;
-            key_segment[j] = valid ? args.k_segment[k_begin + j] : 0;
-        }
+        load_key_tile<max_head_dim>(k_tile, v_tile, key_index, key_segment, k, v, k_begin, kv_head, args);
         __syncthreads();
 
         // s = q . k for this thread's 4 x 4 (rows row_lane + 16a, keys col_lane + 16b)

@@ -1,5 +1,5 @@
 // Attention block backward (src/backend/backend.h). With P_ij = exp(scale q_i.k_j - lse_i) on
-// visible pairs (0 elsewhere) and delta_i = sum(dout_i * out_i):
+// visible pairs (0 elsewhere, and in a row at lse = -inf, as on the CPU) and delta_i = sum(dout_i * out_i):
 //   dv_j += sum_i P_ij dout_i;   dS_ij = P_ij (dout_i . v_j - delta_i)
 //   dq_i += scale sum_j dS_ij k_j;   dk_j += scale sum_i dS_ij q_i
 // out and lse are the FINAL ones (after merging ring blocks). Gradients ACCUMULATE.
@@ -125,7 +125,8 @@ __global__ void __launch_bounds__(attention_threads)
 #pragma unroll
                 for (int b = 0; b < P; b++) {
                     const int r = query_lane + attention_lanes * b;
-                    const bool seen = key_valid[a] && q_begin + r < Tq &&
+                    // a row at lse = -inf saw no key in any block: P = 0 (as on the CPU), never exp(+inf)
+                    const bool seen = key_valid[a] && q_begin + r < Tq && query_lse[r] != -INFINITY &&
                                       visible(query_index[r], query_segment[r], key_index[a], key_segment[a], args.causal);
                     const float p = seen ? expf(args.scale * s[a][b] - query_lse[r]) : 0.0f;
                     const int at = (key_lane + attention_lanes * a) * (attention_tile + 1) + r;
@@ -222,13 +223,7 @@ __global__ void __launch_bounds__(attention_threads)
         if (!tiles_may_interact(query_summary, k_summaries[k_tile_number], args.causal)) continue;  // uniform
         const int64_t k_begin = k_tile_number * attention_tile;
         __syncthreads();  // the previous key tile is no longer read
-        load_tile<max_head_dim>(k_tile, k, k_begin, Tk, args.Hkv, kv_head, D);
-        load_tile<max_head_dim>(v_tile, v, k_begin, Tk, args.Hkv, kv_head, D);
-        for (int j = threadIdx.x; j < attention_tile; j += blockDim.x) {
-            const bool valid = k_begin + j < Tk;
-            key_index[j] = valid ? args.k_index[k_begin + j] : 0;
-            key_segment[j] = valid ? args.k_segment[k_begin + j] : 0;
-        }
+        load_key_tile<max_head_dim>(k_tile, v_tile, key_index, key_segment, k, v, k_begin, kv_head, args);
         __syncthreads();
 
         // s = q_i . k_j and dp = dout_i . v_j for rows row_lane + 16a, keys col_lane + 16b
@@ -262,7 +257,8 @@ __global__ void __launch_bounds__(attention_threads)
 #pragma unroll
             for (int b = 0; b < P; b++) {
                 const int j = col_lane + attention_lanes * b;
-                const bool seen = row_valid[a] && k_begin + j < Tk &&
+                // a row at lse = -inf saw no key in any block: P = 0 (as on the CPU), never exp(+inf)
+                const bool seen = row_valid[a] && k_begin + j < Tk && row_lse[a] != -INFINITY &&
                                   visible(row_index[a], row_segment[a], key_index[j], key_segment[j], args.causal);
                 const float p = seen ? expf(args.scale * s[a][b] - row_lse[a]) : 0.0f;
                 ds_tile[(row_lane + attention_lanes * a) * (attention_tile + 1) + j] = p * (dp[a][b] - row_delta[a]);

@@ -51,6 +51,22 @@ __device__ inline void load_tile(float* tile, const float* x, int64_t begin, int
     }
 }
 
+// Load key tile [k_begin, k_begin + 64) of KV head kv_head: its k and v rows (load_tile) and
+// the keys' global indices and segments (0 past Tk, where the caller masks by k_begin + j < Tk).
+// The forward and the dq kernel each walk the key tiles this way.
+template <int max_head_dim>
+__device__ inline void load_key_tile(float* k_tile, float* v_tile, int32_t* key_index, int32_t* key_segment,
+                                     const float* k, const float* v, int64_t k_begin, int64_t kv_head,
+                                     const AttentionArgs& args) {
+    load_tile<max_head_dim>(k_tile, k, k_begin, args.Tk, args.Hkv, kv_head, args.D);
+    load_tile<max_head_dim>(v_tile, v, k_begin, args.Tk, args.Hkv, kv_head, args.D);
+    for (int j = threadIdx.x; j < attention_tile; j += blockDim.x) {
+        const bool valid = k_begin + j < args.Tk;
+        key_index[j] = valid ? args.k_index[k_begin + j] : 0;
+        key_segment[j] = valid ? args.k_segment[k_begin + j] : 0;
+    }
+}
+
 // Launch helpers (attention_block.cu).
 int64_t attention_tiles(int64_t T);
 // summaries[tile] for the tiles of one side (T tokens).

@@ -1,7 +1,8 @@
 // GPU check of the attention block, forward and backward, CUDA against CPU. The cases cover
 // what the ring variants hand the kernel: a block of a contiguous ring with documents
 // (some query rows see no key: out = 0, lse = -inf), striped and zigzag global indices,
-// GQA and MHA, non-causal with interleaved segments, head sizes that are not multiples of 64.
+// GQA and MHA, non-causal with interleaved segments, head sizes that are not multiples of 64,
+// one query (decoding), a block in which no query sees any key; then attention_merge.
 #include "gpu_check.h"
 #include "test_util.h"
 
@@ -66,6 +67,22 @@ std::vector<AttentionCase> make_cases(std::mt19937_64& rng) {
         c.k_segment.assign(tokens.size(), 5);
         cases.push_back(c);
     }
+    {
+        // Decoding with a KV cache: one query (the newest token) against 300 cached keys; the
+        // query tile is all padding but one row.
+        AttentionCase c{"decode, 1 query, 300 keys, GQA 8/2, D 64", 8, 2, 64, true, {299}, {0}, range(0, 300), {}};
+        c.k_segment.assign(c.k_index.size(), 0);
+        cases.push_back(c);
+    }
+    {
+        // A causal ring block whose keys all come after its queries: every tile pair is skipped,
+        // every row gets out = 0 and lse = -inf, and the backward adds nothing.
+        AttentionCase c{"causal block of future keys only, GQA 4/2, D 64", 4, 2, 64, true, range(0, 70), {},
+                        range(70, 150), {}};
+        c.q_segment.assign(c.q_index.size(), 0);
+        c.k_segment.assign(c.k_index.size(), 0);
+        cases.push_back(c);
+    }
     return cases;
 }
 
@@ -107,10 +124,33 @@ void check_case(Checker& checker, const AttentionCase& c, std::mt19937_64& rng) 
     });
 }
 
+// attention_merge on [T, H, D] partials with every lse case: both finite, either side -inf
+// (it saw no key: the other side is taken as it is), both -inf (out and lse stay).
+void check_merge(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 77, H = 3, D = 40;  // D not a multiple of the warp: lanes past D idle
+    const std::string name = "attention_merge";
+    checker.check(name, [&] {
+        Tensor out = random_uniform({T, H, D}, DType::f32, rng), lse = random_uniform({T, H}, DType::f32, rng, -3, 3);
+        const Tensor out_block = random_uniform({T, H, D}, DType::f32, rng);
+        Tensor lse_block = random_uniform({T, H}, DType::f32, rng, -3, 3);
+        for (int64_t row = 0; row < T * H; row++) {
+            const int64_t kind = row % 4;  // 0 both finite, 1 lse -inf, 2 lse_block -inf, 3 both
+            if (kind == 1 || kind == 3) lse.data<float>()[row] = -INFINITY;
+            if (kind == 2 || kind == 3) lse_block.data<float>()[row] = -INFINITY;
+        }
+        Tensor out_gpu = to_device(out), lse_gpu = to_device(lse);
+        cpu().attention_merge(out, lse, out_block, lse_block);
+        gpu().attention_merge(out_gpu, lse_gpu, to_device(out_block), to_device(lse_block));
+        checker.compare(name + " out", out_gpu, out, f32_tolerance);
+        checker.compare(name + " lse", lse_gpu, lse, f32_tolerance);
+    });
+}
+
 }  // namespace
 
 void check_attention(Checker& checker, std::mt19937_64& rng) {
     for (const AttentionCase& c : make_cases(rng)) check_case(checker, c, rng);
+    check_merge(checker, rng);
 }
 
 }  // namespace ringlm::gpu_check

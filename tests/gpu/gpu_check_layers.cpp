@@ -42,7 +42,7 @@ void check_rope(Checker& checker, std::mt19937_64& rng) {
     const int64_t T = 33, H = 4, D = 64;
     const double theta = 10000.0;
     const Tensor x = random_uniform({T, H, D}, DType::f32, rng);
-    const Tensor positions = random_ints({T}, rng, 0, 4096);
+    const Tensor positions = random_ints({T}, rng, 0, 1 << 17);  // long context: angles up to ~1e5 rad
     checker.check("rope_forward", [&] {
         Tensor y = poisoned({T, H, D}, Device::cpu), y_gpu = poisoned({T, H, D}, Device::cuda);
         cpu().rope_forward(y, x, positions, theta);
