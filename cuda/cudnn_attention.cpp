@@ -217,10 +217,17 @@ float masked_score() {
 struct CudnnAttention::Impl {
     cudaStream_t stream = nullptr;
     cudnnHandle_t handle = nullptr;
-    std::map<PlanKey, std::unique_ptr<cudnn::Plan>> plans;
+    std::map<PlanKey, std::unique_ptr<cudnn::Plan>> plans;  // they reference the handle
     std::map<PlanKey, std::string> failures;  // graphs cuDNN refused: not rebuilt on every call
     Tensor mask_summary;                      // i32 [7] on the device
     std::string last_engine;
+
+    // Here rather than in ~CudnnAttention, so that a constructor that throws after cudnnCreate
+    // (cudnnSetStream, the mask summary's allocation) still destroys the handle.
+    ~Impl() {
+        plans.clear();
+        if (handle) cudnnDestroy(handle);
+    }
 
     cudnn::Plan& plan_for(const Shape4& s, bool backward) {
         const PlanKey key{s.Tq, s.Tk, s.H, s.Hkv, s.D, s.causal, backward};
@@ -256,11 +263,6 @@ CudnnAttention::CudnnAttention(cudaStream_t stream) : impl_(std::make_unique<Imp
     cudnn::check(cudnnCreate(&impl_->handle), "cudnnCreate");
     cudnn::check(cudnnSetStream(impl_->handle, stream), "cudnnSetStream");
     impl_->mask_summary = empty({7}, DType::i32, Device::cuda);
-}
-
-CudnnAttention::~CudnnAttention() {
-    impl_->plans.clear();  // plans reference the handle
-    if (impl_->handle) cudnnDestroy(impl_->handle);
 }
 
 bool CudnnAttention::built_with_cudnn() { return true; }
@@ -362,7 +364,6 @@ std::string CudnnAttention::last_engine() const { return impl_->last_engine; }
 struct CudnnAttention::Impl {};
 
 CudnnAttention::CudnnAttention(cudaStream_t) : impl_(std::make_unique<Impl>()) {}
-CudnnAttention::~CudnnAttention() = default;
 bool CudnnAttention::built_with_cudnn() { return false; }
 
 std::string CudnnAttention::unsupported_reason(const Tensor&, const Tensor&, const AttentionMask&, bool*) {
@@ -381,5 +382,7 @@ void CudnnAttention::backward(Tensor&, Tensor&, Tensor&, const Tensor&, const Te
 std::string CudnnAttention::last_engine() const { return ""; }
 
 #endif  // RINGLM_WITH_CUDNN
+
+CudnnAttention::~CudnnAttention() = default;
 
 }  // namespace ringlm
