@@ -276,6 +276,9 @@ std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k,
     if (Tq == 0 || Tk == 0) return "empty block";
     if (D % 8 != 0 || D > 128) return fmt::format("head dimension {} (cuDNN needs a multiple of 8, at most 128)", D);
     if (Hkv == 0 || H % Hkv != 0) return fmt::format("{} query heads over {} KV heads", H, Hkv);
+    // cudnn_frontend refuses bf16/fp16 SDPA on these two releases ("known bugs"; 9.10.2 fixes them)
+    if (cudnnGetVersion() == 91000 || cudnnGetVersion() == 91001)
+        return fmt::format("cuDNN {} (its SDPA has known bugs; 9.10.2 fixes them)", cudnnGetVersion());
     // cudnn_frontend adds a padding-mask workaround to the backward before cuDNN 9.16 when
     // Tk % 128 != 0; this path builds no padding mask, so it leaves those shapes alone.
     if (cudnnGetVersion() < 91600 && Tk % 128 != 0)
