@@ -358,20 +358,24 @@ kernels::AttentionArgs attention_args(const char* kernel, const Tensor& q, const
 
 // cuDNN where attention_kernel_ allows it and the case is one cuDNN serves (cudnn_attention.h):
 // `run` computes the call with it (causal: the diagonal block's mask). With `auto`, a graph
-// cuDNN refuses is reported once and left to the tiled kernel. True when cuDNN computed it.
+// cuDNN refuses, or a cuDNN that cannot start (cudnnCreate fails: a missing engine library,
+// a driver too old), is reported once and left to the tiled kernel. True when cuDNN computed it.
 bool CudaBackend::try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
                                       const std::function<void(CudnnAttention&, bool causal)>& run) {
     if (attention_kernel_ == AttentionKernel::tiled) return false;
-    bool causal = false;
-    if (!cudnn_attention().unsupported_reason(q, k, mask, &causal).empty()) return false;
     try {
-        run(cudnn_attention(), causal);
+        CudnnAttention& cudnn = cudnn_attention();
+        bool causal = false;
+        if (!cudnn.unsupported_reason(q, k, mask, &causal).empty()) return false;
+        run(cudnn, causal);
         return true;
     } catch (const Error& error) {
         if (attention_kernel_ == AttentionKernel::cudnn) throw;
         if (!cudnn_fallback_reported_)
             std::fprintf(stderr, "ringlm: warning: %s; using the tiled attention kernel instead\n", error.what());
         cudnn_fallback_reported_ = true;
+        // no handle: every later call would retry cudnnCreate and fail the same way
+        if (!cudnn_attention_) attention_kernel_ = AttentionKernel::tiled;
         return false;
     }
 }

@@ -27,7 +27,8 @@ class LtGemm;
 // - tiled: always the own f32 kernel (attention_block*.cu), 1e-5 agreement with the CPU;
 // - cudnn: cuDNN's fused flash attention (bf16 inputs, cudnn_attention.h) for the blocks it
 //   serves, the tiled kernel for the rest; a cuDNN failure is an error;
-// - auto: as cudnn, but a graph cuDNN cannot build falls back to the tiled kernel (one warning).
+// - auto: as cudnn, but a graph cuDNN cannot build falls back to the tiled kernel (one warning),
+//   and a cuDNN that cannot start (cudnnCreate fails) turns the kernel to tiled for good.
 // The default is tiled until tests/gpu/check.sh has verified the cuDNN rows on a GPU; then
 // auto is the intended default.
 enum class AttentionKernel { tiled, cudnn, automatic };

@@ -217,10 +217,17 @@ float masked_score() {
 struct CudnnAttention::Impl {
     cudaStream_t stream = nullptr;
     cudnnHandle_t handle = nullptr;
-    std::map<PlanKey, std::unique_ptr<cudnn::Plan>> plans;
+    std::map<PlanKey, std::unique_ptr<cudnn::Plan>> plans;  // they reference the handle
     std::map<PlanKey, std::string> failures;  // graphs cuDNN refused: not rebuilt on every call
     Tensor mask_summary;                      // i32 [7] on the device
     std::string last_engine;
+
+    // Here rather than in ~CudnnAttention, so that a constructor that throws after cudnnCreate
+    // (cudnnSetStream, the mask summary's allocation) still destroys the handle.
+    ~Impl() {
+        plans.clear();
+        if (handle) cudnnDestroy(handle);
+    }
 
     cudnn::Plan& plan_for(const Shape4& s, bool backward) {
         const PlanKey key{s.Tq, s.Tk, s.H, s.Hkv, s.D, s.causal, backward};
@@ -258,11 +265,6 @@ CudnnAttention::CudnnAttention(cudaStream_t stream) : impl_(std::make_unique<Imp
     impl_->mask_summary = empty({7}, DType::i32, Device::cuda);
 }
 
-CudnnAttention::~CudnnAttention() {
-    impl_->plans.clear();  // plans reference the handle
-    if (impl_->handle) cudnnDestroy(impl_->handle);
-}
-
 bool CudnnAttention::built_with_cudnn() { return true; }
 
 std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k, const AttentionMask& mask,
@@ -274,6 +276,9 @@ std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k,
     if (Tq == 0 || Tk == 0) return "empty block";
     if (D % 8 != 0 || D > 128) return fmt::format("head dimension {} (cuDNN needs a multiple of 8, at most 128)", D);
     if (Hkv == 0 || H % Hkv != 0) return fmt::format("{} query heads over {} KV heads", H, Hkv);
+    // cudnn_frontend refuses bf16/fp16 SDPA on these two releases ("known bugs"; 9.10.2 fixes them)
+    if (cudnnGetVersion() == 91000 || cudnnGetVersion() == 91001)
+        return fmt::format("cuDNN {} (its SDPA has known bugs; 9.10.2 fixes them)", cudnnGetVersion());
     // cudnn_frontend adds a padding-mask workaround to the backward before cuDNN 9.16 when
     // Tk % 128 != 0; this path builds no padding mask, so it leaves those shapes alone.
     if (cudnnGetVersion() < 91600 && Tk % 128 != 0)
@@ -362,7 +367,6 @@ std::string CudnnAttention::last_engine() const { return impl_->last_engine; }
 struct CudnnAttention::Impl {};
 
 CudnnAttention::CudnnAttention(cudaStream_t) : impl_(std::make_unique<Impl>()) {}
-CudnnAttention::~CudnnAttention() = default;
 bool CudnnAttention::built_with_cudnn() { return false; }
 
 std::string CudnnAttention::unsupported_reason(const Tensor&, const Tensor&, const AttentionMask&, bool*) {
@@ -381,5 +385,7 @@ void CudnnAttention::backward(Tensor&, Tensor&, Tensor&, const Tensor&, const Te
 std::string CudnnAttention::last_engine() const { return ""; }
 
 #endif  // RINGLM_WITH_CUDNN
+
+CudnnAttention::~CudnnAttention() = default;
 
 }  // namespace ringlm

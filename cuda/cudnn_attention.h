@@ -16,7 +16,7 @@
 //   key j is visible to query i iff j <= i (cuDNN's top-left causal mask, row >= column; with
 //   equal ranges top-left and bottom-right alignment coincide; a diagonal block whose ranges
 //   differ in length would need bottom-right alignment and falls back);
-// - D a multiple of 8 and <= 128, H a multiple of Hkv (GQA/MQA).
+// - D a multiple of 8 and <= 128, H a multiple of Hkv (GQA/MQA); cuDNN not 9.10.0/9.10.1.
 // Deciding this reads the mask on the device: one small kernel and a stream synchronisation
 // per call (the indices live on the device), paid only when the cuDNN path is enabled.
 //

@@ -6,7 +6,8 @@
 // Cases: the causal diagonal block and a non-causal block (T 1024, GQA 8/2), a ring-like fully
 // visible block with Tq != Tk; then the backend's dispatch (RINGLM_ATTENTION=cudnn): a supported
 // case goes to cuDNN, a segment mask falls back to the tiled kernel.
-// A graph cuDNN refuses fails its row with cuDNN's message (Checker::check catches it).
+// A graph cuDNN refuses fails its row with cuDNN's message (Checker::check catches it); the
+// engine rows name the engine config each direction ran with (only after it ran).
 #include "cuda_backend.h"
 #include "cudnn_attention.h"
 #include "gpu_check.h"
@@ -87,6 +88,7 @@ void check_case(Checker& checker, const CudnnCase& c, std::mt19937_64& rng) {
     checker.check(forward, [&] {
         Tensor out_cudnn = poisoned({Tq, c.H, c.D}, Device::cuda), lse_cudnn = poisoned({Tq, c.H}, Device::cuda);
         cudnn.forward(out_cudnn, lse_cudnn, q, k, v, causal, scale);
+        checker.add("cudnn engine fwd: " + c.label, true, cudnn.last_engine());
         checker.compare(forward + " out", out_cudnn, to_host(out), bf16_tolerance);
         checker.compare(forward + " lse", lse_cudnn, to_host(lse), bf16_tolerance);
     });
@@ -103,11 +105,11 @@ void check_case(Checker& checker, const CudnnCase& c, std::mt19937_64& rng) {
         gpu().attention_block_backward(dq, dk, dv, rounded_to_bf16(dout), q_rounded, k_rounded, v_rounded, out, lse,
                                        mask, scale);
         cudnn.backward(dq_cudnn, dk_cudnn, dv_cudnn, dout, q, k, v, out, lse, causal, scale);
+        checker.add("cudnn engine bwd: " + c.label, true, cudnn.last_engine());
         checker.compare(backward + " dq", added(dq_cudnn, dq_start), added(dq, dq_start), bf16_tolerance);
         checker.compare(backward + " dk", added(dk_cudnn, dk_start), added(dk, dk_start), bf16_tolerance);
         checker.compare(backward + " dv", added(dv_cudnn, dv_start), added(dv, dv_start), bf16_tolerance);
     });
-    checker.add("cudnn engine: " + c.label, true, cudnn.last_engine());
 }
 
 // RINGLM_ATTENTION=cudnn through the Backend call: `expect_cudnn` cases must differ from the
@@ -150,7 +152,9 @@ void check_cudnn_attention(Checker& checker, std::mt19937_64& rng) {
         {"ring block Tq 512, Tk 768, fully visible, GQA 8/2, D 128", 8, 2, 128, range(1024, 1536), range(0, 768),
          true},
     };
-    for (const CudnnCase& c : cases) check_case(checker, c, rng);
+    // A throw outside a row's own check (cudnnCreate failing, the reference) fails that case's
+    // row only: the NCCL, training and benchmark rows after this still run.
+    for (const CudnnCase& c : cases) checker.check("cudnn attention: " + c.label, [&] { check_case(checker, c, rng); });
 
     check_dispatch(checker, cases[0], true, rng);
     CudnnCase documents{"2 documents (segment mask) -> tiled", 4, 2, 64, range(0, 256), range(0, 256), true};
