@@ -274,6 +274,9 @@ std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k,
         if (!x->defined() || x->device() != Device::cuda) return "an operand is not on the device";
     if (q.dtype() != DType::f32 || k.dtype() != DType::f32) return "operands are not f32";
     if (Tq == 0 || Tk == 0) return "empty block";
+    // Decoding (one or a few new queries against a growing KV cache) would build a new plan
+    // for every cache length, each costing more than the tiled kernel's whole call.
+    if (Tq < min_queries) return fmt::format("{} queries (cuDNN serves blocks of at least {})", Tq, min_queries);
     if (D % 8 != 0 || D > 128) return fmt::format("head dimension {} (cuDNN needs a multiple of 8, at most 128)", D);
     if (Hkv == 0 || H % Hkv != 0) return fmt::format("{} query heads over {} KV heads", H, Hkv);
     // cudnn_frontend refuses bf16/fp16 SDPA on these two releases ("known bugs"; 9.10.2 fixes them)

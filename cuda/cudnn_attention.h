@@ -16,7 +16,9 @@
 //   key j is visible to query i iff j <= i (cuDNN's top-left causal mask, row >= column; with
 //   equal ranges top-left and bottom-right alignment coincide; a diagonal block whose ranges
 //   differ in length would need bottom-right alignment and falls back);
-// - D a multiple of 8 and <= 128, H a multiple of Hkv (GQA/MQA); cuDNN not 9.10.0/9.10.1.
+// - D a multiple of 8 and <= 128, H a multiple of Hkv (GQA/MQA); cuDNN not 9.10.0/9.10.1;
+// - at least min_queries queries: decoding steps (Tq of 1 against a KV cache whose length
+//   grows every token) stay on the tiled kernel instead of building one plan per length.
 // Deciding this reads the mask on the device: one small kernel and a stream synchronisation
 // per call (the indices live on the device), paid only when the cuDNN path is enabled.
 //
@@ -37,6 +39,8 @@ namespace ringlm {
 
 class CudnnAttention {
 public:
+    static constexpr int64_t min_queries = 64;
+
     explicit CudnnAttention(cudaStream_t stream);
     ~CudnnAttention();
 

@@ -161,6 +161,9 @@ void check_cudnn_attention(Checker& checker, std::mt19937_64& rng) {
     documents.k_segment.assign(256, 0);
     for (int j = 100; j < 256; j++) documents.k_segment[j] = 1;  // keys past 100 in another document
     check_dispatch(checker, documents, false, rng);
+    // a decoding step: one new query against 300 cached keys
+    const CudnnCase decoding{"decoding Tq 1, Tk 300 -> tiled", 8, 2, 64, range(299, 300), range(0, 300), true};
+    check_dispatch(checker, decoding, false, rng);
     cuda().set_attention_kernel(AttentionKernel::tiled);
 }
 
