@@ -2,6 +2,7 @@
 // what the ring variants hand the kernel: a block of a contiguous ring with documents
 // (some query rows see no key: out = 0, lse = -inf), striped and zigzag global indices,
 // GQA and MHA, non-causal with interleaved segments, head sizes that are not multiples of 64.
+// Then attention_merge, which folds the ring's blocks together.
 #include "gpu_check.h"
 #include "test_util.h"
 
@@ -107,10 +108,31 @@ void check_case(Checker& checker, const AttentionCase& c, std::mt19937_64& rng) 
     });
 }
 
+// attention_merge, in place on both sides from the same values: rows where the running side,
+// the block, or both saw no key (lse = -inf) next to ordinary ones; D 80 is not a multiple of
+// the kernel's 32 lanes.
+void check_merge(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 97, H = 6, D = 80;
+    checker.check("attention_merge", [&] {
+        const Tensor out_block = random_uniform({T, H, D}, DType::f32, rng);
+        Tensor out = random_uniform({T, H, D}, DType::f32, rng);
+        Tensor lse = random_uniform({T, H}, DType::f32, rng, -5, 5);
+        Tensor lse_block = random_uniform({T, H}, DType::f32, rng, -5, 5);
+        for (int64_t row = 0; row < T * H; row += 7) lse.data<float>()[row] = -INFINITY;
+        for (int64_t row = 0; row < T * H; row += 5) lse_block.data<float>()[row] = -INFINITY;  // rows % 35: both
+        Tensor out_gpu = to_device(out), lse_gpu = to_device(lse);
+        cpu().attention_merge(out, lse, out_block, lse_block);
+        gpu().attention_merge(out_gpu, lse_gpu, to_device(out_block), to_device(lse_block));
+        checker.compare("attention_merge out", out_gpu, out, f32_tolerance);
+        checker.compare("attention_merge lse", lse_gpu, lse, f32_tolerance);
+    });
+}
+
 }  // namespace
 
 void check_attention(Checker& checker, std::mt19937_64& rng) {
     for (const AttentionCase& c : make_cases(rng)) check_case(checker, c, rng);
+    check_merge(checker, rng);
 }
 
 }  // namespace ringlm::gpu_check
