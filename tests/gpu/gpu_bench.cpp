@@ -3,6 +3,7 @@
 // (never zeros: a zero operand runs faster than real data).
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "cudnn_attention.h"
 #include "gpu_check.h"
 
 #include <algorithm>
@@ -50,36 +51,25 @@ double median_milliseconds(const std::function<void()>& run) {
 }
 
 // Adds the row; returns the rate in TFLOP/s.
-double report(std::vector<Row>& rows, const std::string& kernel, double flops, double milliseconds) {
+double report(Checker& checker, const std::string& kernel, double flops, double milliseconds) {
     char result[32], detail[64];
     std::snprintf(result, sizeof result, "%.1f TFLOP/s", flops / (milliseconds * 1e-3) / 1e12);
     std::snprintf(detail, sizeof detail, "median %.3f ms of %d", milliseconds, timed_runs);
-    std::printf("BENCH %-46s %s  (%s)\n", kernel.c_str(), result, detail);
-    std::fflush(stdout);
-    rows.push_back({kernel, result, detail, false});
+    checker.note(kernel, result, detail);
     return flops / (milliseconds * 1e-3) / 1e12;
-}
-
-void bench(std::vector<Row>& rows, const std::string& kernel, const std::function<void()>& body) {
-    try {
-        body();
-    } catch (const std::exception& error) {
-        std::printf("FAIL  %-46s exception: %s\n", kernel.c_str(), error.what());
-        rows.push_back({kernel, "FAIL", std::string("exception: ") + error.what(), true});
-    }
 }
 
 // C [M, N] = A [M, K] @ B^T, B [N, K] (the nn.Linear layout); FLOPs = 2 M N K. Returns the
 // rate in TFLOP/s (0 if it failed).
-double bench_gemm(std::vector<Row>& rows, int64_t M, int64_t N, int64_t K, DType dtype, std::mt19937_64& rng) {
+double bench_gemm(Checker& checker, int64_t M, int64_t N, int64_t K, DType dtype, std::mt19937_64& rng) {
     double tflops = 0;
     const std::string kernel = std::string("gemm ") + dtype_name(dtype) + " " + std::to_string(M) + "x" +
                                std::to_string(N) + "x" + std::to_string(K) + " (A B^T, f32 C)";
-    bench(rows, kernel, [&] {
+    checker.check(kernel, [&] {
         const Tensor a = random_device({M, K}, rng, dtype), b = random_device({N, K}, rng, dtype);
         Tensor c = empty({M, N}, DType::f32, Device::cuda);
         const double milliseconds = median_milliseconds([&] { gpu().gemm(c, a, b, false, true, 1.0, 0.0); });
-        tflops = report(rows, kernel, 2.0 * M * N * K, milliseconds);
+        tflops = report(checker, kernel, 2.0 * M * N * K, milliseconds);
     });
     return tflops;
 }
@@ -88,7 +78,7 @@ double bench_gemm(std::vector<Row>& rows, int64_t M, int64_t N, int64_t K, DType
 // halves the 4 T^2 H D of QK^T and PV), 2.5 times that backward. `kernel` picks the tiled f32
 // kernel ("f32" rows) or cuDNN's fused attention ("cudnn" rows: the Backend call as training
 // makes it, so including the mask check, the f32 <-> bf16 conversions and the LSE transposes).
-void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, int64_t D, AttentionKernel kernel,
+void bench_attention(Checker& checker, int64_t T, int64_t H, int64_t Hkv, int64_t D, AttentionKernel kernel,
                      std::mt19937_64& rng) {
     const std::string shape = "T " + std::to_string(T) + ", H " + std::to_string(H) + "/" + std::to_string(Hkv) +
                               ", D " + std::to_string(D) + ", causal";
@@ -103,33 +93,37 @@ void bench_attention(std::vector<Row>& rows, int64_t T, int64_t H, int64_t Hkv, 
     Tensor out = empty({T, H, D}, DType::f32, Device::cuda), lse = empty({T, H}, DType::f32, Device::cuda);
     CudaBackend& cuda = static_cast<CudaBackend&>(gpu());
     cuda.set_attention_kernel(kernel);
-    bench(rows, "attention fwd " + kind + shape, [&] {
+    checker.check("attention fwd " + kind + shape, [&] {
         const double milliseconds =
             median_milliseconds([&] { gpu().attention_block_forward(out, lse, q, k, v, mask, scale); });
-        report(rows, "attention fwd " + kind + shape, forward_flops, milliseconds);
+        report(checker, "attention fwd " + kind + shape, forward_flops, milliseconds);
     });
-    bench(rows, "attention bwd " + kind + shape, [&] {
+    checker.check("attention bwd " + kind + shape, [&] {
         gpu().attention_block_forward(out, lse, q, k, v, mask, scale);
         const Tensor dout = random_device({T, H, D}, rng);
         Tensor dq = zeros({T, H, D}, DType::f32, Device::cuda);
         Tensor dk = zeros({T, Hkv, D}, DType::f32, Device::cuda), dv = zeros({T, Hkv, D}, DType::f32, Device::cuda);
         const double milliseconds = median_milliseconds(
             [&] { gpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale); });
-        report(rows, "attention bwd " + kind + shape, 2.5 * forward_flops, milliseconds);
+        report(checker, "attention bwd " + kind + shape, 2.5 * forward_flops, milliseconds);
     });
     cuda.set_attention_kernel(AttentionKernel::tiled);
 }
 
 }  // namespace
 
-BenchPeaks run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng) {
+BenchPeaks run_benchmarks(Checker& checker, std::mt19937_64& rng) {
     BenchPeaks peaks;
-    peaks.f32_tflops = bench_gemm(rows, 4096, 4096, 4096, DType::f32, rng);
-    peaks.bf16_tflops = bench_gemm(rows, 4096, 4096, 4096, DType::bf16, rng);
-    peaks.f32_tflops = std::max(peaks.f32_tflops, bench_gemm(rows, 8192, 2048, 2048, DType::f32, rng));
-    peaks.bf16_tflops = std::max(peaks.bf16_tflops, bench_gemm(rows, 8192, 2048, 2048, DType::bf16, rng));
-    bench_attention(rows, 8192, 32, 8, 128, AttentionKernel::tiled, rng);
-    bench_attention(rows, 8192, 32, 8, 128, AttentionKernel::cudnn, rng);
+    peaks.f32_tflops = bench_gemm(checker, 4096, 4096, 4096, DType::f32, rng);
+    peaks.bf16_tflops = bench_gemm(checker, 4096, 4096, 4096, DType::bf16, rng);
+    peaks.f32_tflops = std::max(peaks.f32_tflops, bench_gemm(checker, 8192, 2048, 2048, DType::f32, rng));
+    peaks.bf16_tflops = std::max(peaks.bf16_tflops, bench_gemm(checker, 8192, 2048, 2048, DType::bf16, rng));
+    bench_attention(checker, 8192, 32, 8, 128, AttentionKernel::tiled, rng);
+    if (CudnnAttention::built_with_cudnn()) {
+        bench_attention(checker, 8192, 32, 8, 128, AttentionKernel::cudnn, rng);
+    } else {  // RINGLM_ATTENTION=cudnn would time the tiled kernel again under cuDNN's name
+        checker.note("attention cudnn", "SKIPPED", "built without cuDNN (CMake found no libcudnn)");
+    }
     return peaks;
 }
 

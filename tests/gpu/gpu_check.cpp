@@ -9,6 +9,11 @@
 // from the same random values. Error is normwise over every element,
 // max|actual - expected| / max|expected|: f32 <= 1e-5, bf16 GEMM <= 1e-2, copies exact.
 //
+// A failing check (an exception, a CUDA error, a cuDNN plan failure) fails its row and the next
+// one runs; a sticky CUDA error (a kernel's illegal address) ends the checks with one row that
+// says where, the parts left say NOT RUN, and the table still prints. Rows print as they run,
+// line by line, so a crash or a timeout (tests/gpu/check.sh) keeps what ran.
+//
 // Without a CUDA device it prints "no CUDA device: skipped" and exits 0 (what ctest sees in
 // CI); with --require-device (tests/gpu/check.sh on a GPU machine) it exits 1 instead.
 #include "backend/cpu/cpu_backend.h"
@@ -22,6 +27,9 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace ringlm::gpu_check {
 
@@ -56,18 +64,44 @@ Tensor host_as(const Tensor& host, DType dtype) {
 }
 
 void Checker::check(const std::string& kernel, const std::function<void()>& body) {
+    if (!context_lost.empty()) return;
     try {
         body();
     } catch (const std::exception& error) {
-        add(kernel, false, std::string("exception: ") + error.what());
+        if (context_lost.empty()) add(kernel, false, std::string("exception: ") + error.what());
+    } catch (...) {
+        if (context_lost.empty()) add(kernel, false, "exception of an unknown type");
     }
+    // An error still pending on the device fails this check. One that is reported once is
+    // cleared by cudaGetLastError; a fault inside a kernel (an illegal address, say) is sticky:
+    // it survives that, and every later CUDA call returns it.
+    if (!context_lost.empty()) return;
+    const cudaError_t pending = cudaDeviceSynchronize();
+    if (pending == cudaSuccess) return;
+    cudaGetLastError();
+    if (cudaDeviceSynchronize() == cudaSuccess) {
+        add(kernel + ": CUDA error at the end", false, cudaGetErrorString(pending));
+        return;
+    }
+    context_lost = std::string(cudaGetErrorString(pending)) + ", after \"" + kernel + "\"";
+    add("CUDA context lost", false, context_lost + ": later checks do not run");
 }
 
 void Checker::compare(const std::string& kernel, const Tensor& actual, const Tensor& expected, double tolerance) {
     const Tensor actual_host = actual.device() == Device::cuda ? to_host(actual) : actual;
-    const double error = max_relative_error(actual_host, expected);
-    char detail[64];
-    std::snprintf(detail, sizeof detail, "error %.2e (tolerance %.0e)", error, tolerance);
+    int64_t nans = 0;
+    if (is_floating(actual_host.dtype())) {
+        const Tensor actual_f64 = testing::to_dtype(actual_host, DType::f64);
+        for (int64_t i = 0; i < actual_f64.numel(); i++) nans += std::isnan(actual_f64.data<double>()[i]);
+    }
+    const double error = nans ? INFINITY : max_relative_error(actual_host, expected);
+    char detail[96];
+    if (nans) {
+        std::snprintf(detail, sizeof detail, "%lld of %lld values NaN (tolerance %.0e)", static_cast<long long>(nans),
+                      static_cast<long long>(actual_host.numel()), tolerance);
+    } else {
+        std::snprintf(detail, sizeof detail, "error %.2e (tolerance %.0e)", error, tolerance);
+    }
     add(kernel, error <= tolerance, detail);  // a NaN or infinite error fails
 }
 
@@ -80,8 +114,14 @@ void Checker::compare_value(const std::string& kernel, double actual, double exp
 
 void Checker::add(const std::string& kernel, bool passed, const std::string& detail) {
     std::printf("%s  %-46s %s\n", passed ? "PASS" : "FAIL", kernel.c_str(), detail.c_str());
-    std::fflush(stdout);
     rows.push_back({kernel, passed ? "PASS" : "FAIL", detail, !passed});
+}
+
+void Checker::note(const std::string& kernel, const std::string& result, const std::string& detail, bool failed) {
+    const bool skipped = result == "SKIPPED" || result == "NOT RUN";
+    std::printf("%-5s %-46s %s  (%s)\n", failed ? "FAIL" : (skipped ? "SKIP" : "BENCH"), kernel.c_str(), result.c_str(),
+                detail.c_str());
+    rows.push_back({kernel, result, detail, failed});
 }
 
 namespace {
@@ -212,6 +252,8 @@ void check_elementwise(Checker& checker, std::mt19937_64& rng) {
 int main(int argc, char** argv) {
     using namespace ringlm;
     using namespace ringlm::gpu_check;
+    // Line by line, so a crash or check.sh's timeout keeps every row printed so far in the log.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     bool require_device = false, benchmarks = true;
     for (int i = 1; i < argc; i++) {
         if (std::strcmp(argv[i], "--require-device") == 0) {
@@ -223,55 +265,75 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (!init_cuda_backend()) {
-        int count = 0;
-        const cudaError_t status = cudaGetDeviceCount(&count);
-        std::printf("no CUDA device: skipped (%s)\n",
-                    status == cudaSuccess ? "the runtime reports 0 devices" : cudaGetErrorString(status));
-        return require_device ? 1 : 0;
-    }
+    std::string device_name = "no device";
+    std::vector<Row> rows;
+    Checker checker{rows, ""};
+    const uint64_t seed = testing::fresh_seed();
     try {
+        if (!init_cuda_backend()) {
+            int count = 0;
+            const cudaError_t status = cudaGetDeviceCount(&count);
+            std::printf("no CUDA device: skipped (%s)\n",
+                        status == cudaSuccess ? "the runtime reports 0 devices" : cudaGetErrorString(status));
+            return require_device ? 1 : 0;
+        }
         cudaDeviceProp properties{};
         CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+        device_name = properties.name;
         std::printf("device: %s, %d multiprocessors, %.1f GiB, compute capability %d.%d\n", properties.name,
                     properties.multiProcessorCount, properties.totalGlobalMem / 1073741824.0, properties.major,
                     properties.minor);
-        const uint64_t seed = testing::fresh_seed();
         std::printf("seed %llu (RINGLM_TEST_SEED=%llu repeats this run)\n", static_cast<unsigned long long>(seed),
                     static_cast<unsigned long long>(seed));
         std::mt19937_64 rng(seed);
-        std::vector<Row> rows;
-        Checker checker{rows};
-        kernels::synchronize_after_launch = true;  // a kernel that faults is named in its row
-        check_memory(checker, rng);
-        check_gemm(checker, rng);
-        check_elementwise(checker, rng);
-        check_layers(checker, rng);
-        check_attention(checker, rng);
-        check_cudnn_attention(checker, rng);
-        kernels::synchronize_after_launch = false;  // the model runs at full speed from here
-        check_nccl(checker, rng);  // after the sync above is off: it checks that nothing waits
-        check_training(checker);
-        if (benchmarks) {
-            const BenchPeaks peaks = run_benchmarks(rows, rng);
-            bench_training_step(rows, peaks);
+        BenchPeaks peaks;
+        // Each part runs under check(): an exception that escapes it fails one row and the next
+        // part runs; once the context is lost, each part left is one NOT RUN row.
+        const std::vector<std::pair<std::string, std::function<void()>>> parts = {
+            {"memory", [&] {
+                 kernels::synchronize_after_launch = true;  // a kernel that faults is named in its row
+                 check_memory(checker, rng);
+             }},
+            {"gemm", [&] { check_gemm(checker, rng); }},
+            {"elementwise", [&] { check_elementwise(checker, rng); }},
+            {"layers", [&] { check_layers(checker, rng); }},
+            {"attention", [&] { check_attention(checker, rng); }},
+            {"cudnn attention", [&] { check_cudnn_attention(checker, rng); }},
+            {"nccl", [&] {
+                 kernels::synchronize_after_launch = false;  // the model runs at full speed from here
+                 check_nccl(checker, rng);  // after the sync above is off: it checks that nothing waits
+             }},
+            {"training", [&] { check_training(checker); }},
+            {"benchmarks", [&] {
+                 if (benchmarks) peaks = run_benchmarks(checker, rng);
+             }},
+            {"training step MFU", [&] {
+                 if (benchmarks) bench_training_step(checker, peaks);
+             }},
+        };
+        for (const auto& [part, run] : parts) {
+            if (checker.context_lost.empty()) {
+                checker.check(part, run);
+            } else {
+                checker.note(part, "NOT RUN", "CUDA context lost: " + checker.context_lost);
+            }
         }
-
-        int failed = 0;
-        size_t width = 6;
-        for (const Row& row : rows) width = std::max(width, row.kernel.size());
-        std::printf("\n%-*s | %-16s | %s\n", static_cast<int>(width), "kernel", "result", "error or time");
-        std::printf("%s\n", std::string(width + 50, '-').c_str());
-        for (const Row& row : rows) {
-            std::printf("%-*s | %-16s | %s\n", static_cast<int>(width), row.kernel.c_str(), row.result.c_str(),
-                        row.detail.c_str());
-            failed += row.failed;
-        }
-        std::printf("\n%s: %d of %zu rows failed (seed %llu)\n", failed ? "FAILED" : "PASSED", failed, rows.size(),
-                    static_cast<unsigned long long>(seed));
-        return failed ? 1 : 0;
     } catch (const std::exception& error) {
-        std::printf("gpu_check: error: %s\n", error.what());
-        return 1;
+        checker.add("gpu_check", false, std::string("error: ") + error.what());
     }
+
+    int failed = 0;
+    const std::string title = "kernel on " + device_name;
+    size_t width = title.size();
+    for (const Row& row : rows) width = std::max(width, row.kernel.size());
+    std::printf("\n%-*s | %-16s | %s\n", static_cast<int>(width), title.c_str(), "result", "error or time");
+    std::printf("%s\n", std::string(width + 50, '-').c_str());
+    for (const Row& row : rows) {
+        std::printf("%-*s | %-16s | %s\n", static_cast<int>(width), row.kernel.c_str(), row.result.c_str(),
+                    row.detail.c_str());
+        failed += row.failed;
+    }
+    std::printf("\n%s: %d of %zu rows failed (seed %llu)\n", failed ? "FAILED" : "PASSED", failed, rows.size(),
+                static_cast<unsigned long long>(seed));
+    return failed ? 1 : 0;
 }

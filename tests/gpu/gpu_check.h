@@ -34,14 +34,23 @@ Tensor host_as(const Tensor& host, DType dtype);                        // dtype
 
 struct Checker {
     std::vector<Row>& rows;
+    // The sticky CUDA error that ended the checks (a fault inside a kernel: every later CUDA
+    // call returns it), with the check it surfaced after; empty while the context works.
+    std::string context_lost;
 
-    // Runs `body`, which calls compare() for each output; an exception (a CUDA error, or a CPU
-    // kernel not written yet) fails the check with its message.
+    // Runs `body`, which calls compare() for each output; an exception (a CUDA error, a cuDNN
+    // plan failure, or a CPU kernel not written yet) fails the check with its message, and the
+    // next check runs. Then the device is synchronised: a sticky error adds one FAIL row saying
+    // where the context was lost, and every later check() does nothing (main marks the parts
+    // left NOT RUN) instead of each failing with the same error.
     void check(const std::string& kernel, const std::function<void()>& body);
-    // Normwise relative error over every element; NaN never passes.
+    // Normwise relative error over every element; NaN in `actual` never passes (not even
+    // where `expected` is NaN too: both kernels skipping a poisoned element is a failure).
     void compare(const std::string& kernel, const Tensor& actual, const Tensor& expected, double tolerance);
     void compare_value(const std::string& kernel, double actual, double expected, double tolerance);
     void add(const std::string& kernel, bool passed, const std::string& detail);
+    // A row that is no comparison: a measurement ("741.0 TFLOP/s"), SKIPPED or NOT RUN.
+    void note(const std::string& kernel, const std::string& result, const std::string& detail, bool failed = false);
 };
 
 // The best GEMM rates run_benchmarks measured (0 where a benchmark failed), the peaks MFU is
@@ -58,8 +67,9 @@ void check_cudnn_attention(Checker& checker, std::mt19937_64& rng);
 void check_nccl(Checker& checker, std::mt19937_64& rng);
 // gpu_check_training.cpp: 20 training steps on both backends, stories260K generation on both.
 void check_training(Checker& checker);
-BenchPeaks run_benchmarks(std::vector<Row>& rows, std::mt19937_64& rng);
+// gpu_bench.cpp: fixed run counts (3 warm-up, 11 timed), so the time is bounded.
+BenchPeaks run_benchmarks(Checker& checker, std::mt19937_64& rng);
 // gpu_check_training.cpp: a training step of a ~0.5B-parameter model, its MFU against `peaks`.
-void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks);
+void bench_training_step(Checker& checker, const BenchPeaks& peaks);
 
 }  // namespace ringlm::gpu_check

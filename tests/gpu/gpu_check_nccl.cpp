@@ -164,13 +164,10 @@ void check_nccl(Checker& checker, std::mt19937_64& rng) {
 
 #else  // no NCCL where this was built: one row says so (not a failure: the backend itself is checked)
 
-#include <cstdio>
-
 namespace ringlm::gpu_check {
 
 void check_nccl(Checker& checker, std::mt19937_64&) {
-    std::printf("SKIP  %-46s %s\n", "nccl transport", "built without NCCL (nccl.h or libnccl not found)");
-    checker.rows.push_back({"nccl transport", "SKIPPED", "built without NCCL (nccl.h or libnccl not found)", false});
+    checker.note("nccl transport", "SKIPPED", "built without NCCL (nccl.h or libnccl not found)");
 }
 
 }  // namespace ringlm::gpu_check

@@ -222,10 +222,10 @@ void check_training(Checker& checker) {
 
 namespace {
 
-void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks, bool bf16) {
+void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16) {
     const std::string name = std::string("train step MFU, ") + (bf16 ? "bf16" : "f32") +
                              ", dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
-    try {
+    checker.check(name, [&] {
         ModelConfig config;
         config.dim = 2048;
         config.n_layers = 8;
@@ -266,20 +266,15 @@ void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks, bool b
                       seconds, achieved, 100.0 * achieved / peaks.bf16_tflops, peaks.bf16_tflops,
                       100.0 * achieved / peaks.f32_tflops, peaks.f32_tflops, loss,
                       static_cast<double>(allocator_for(Device::cuda).stats().peak_bytes_in_use) / 1073741824.0);
-        std::printf("BENCH %-46s %s  (%s)\n", name.c_str(), result, detail);
-        std::fflush(stdout);
-        rows.push_back({name, result, detail, !std::isfinite(loss)});
-    } catch (const std::exception& error) {
-        std::printf("FAIL  %-46s exception: %s\n", name.c_str(), error.what());
-        rows.push_back({name, "FAIL", std::string("exception: ") + error.what(), true});
-    }
+        checker.note(name, result, detail, !std::isfinite(loss));
+    });
 }
 
 }  // namespace
 
-void bench_training_step(std::vector<Row>& rows, const BenchPeaks& peaks) {
-    bench_training_step(rows, peaks, false);
-    bench_training_step(rows, peaks, true);
+void bench_training_step(Checker& checker, const BenchPeaks& peaks) {
+    bench_training_step(checker, peaks, false);
+    bench_training_step(checker, peaks, true);
 }
 
 }  // namespace ringlm::gpu_check
