@@ -12,6 +12,7 @@ namespace ringlm {
 
 void register_prepare_command(CLI::App& app);
 void register_generate_command(CLI::App& app);
+void register_export_command(CLI::App& app);
 void register_train_command(CLI::App& app);
 void register_eval_command(CLI::App& app);
 void register_bench_command(CLI::App& app);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     ringlm::register_train_command(app);
     ringlm::register_eval_command(app);
     ringlm::register_generate_command(app);
+    ringlm::register_export_command(app);
     ringlm::register_bench_command(app);
     ringlm::register_grpo_command(app);
     try {

@@ -1,13 +1,16 @@
 // llama2.c "legacy" checkpoint import. See llama2c_checkpoint.h and data/README.md.
 #include "model/llama2c_checkpoint.h"
 
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 
 namespace ringlm {
@@ -26,19 +29,27 @@ struct LayerWeights {
 // rotates the halves (i, i + D/2). Reordering each head's rows evens first, odds second makes
 // the pairs line up, with the same frequency per pair. As convert_llama_weights_to_hf.py's
 // permute: view [heads, D/2, 2, in] -> transpose to [heads, 2, D/2, in]:
-//   new row h*D + j*D/2 + i  <-  old row h*D + 2i + j        (j in {0, 1}, i < D/2)
-void interleaved_to_halves(Tensor& weight, int64_t heads, int64_t head_dim) {
+//   halves row h*D + j*D/2 + i  <->  interleaved row h*D + 2i + j      (j in {0, 1}, i < D/2)
+// Import reads interleaved rows into halves rows; export writes them back, the exact inverse.
+Tensor permute_rope_rows(const Tensor& weight, int64_t heads, int64_t head_dim, bool to_halves) {
     const int64_t in = weight.cols(), half = head_dim / 2;
-    Tensor old_rows = empty_like(weight);
-    std::memcpy(old_rows.data<float>(), weight.data<float>(), weight.bytes());
-    const float* from = old_rows.data<float>();
-    float* to = weight.data<float>();
+    Tensor permuted = empty_like(weight);
+    const float* from = weight.data<float>();
+    float* to = permuted.data<float>();
     for (int64_t h = 0; h < heads; h++)
         for (int64_t j = 0; j < 2; j++)
-            for (int64_t i = 0; i < half; i++)
-                std::memcpy(to + (h * head_dim + j * half + i) * in, from + (h * head_dim + 2 * i + j) * in,
-                            in * sizeof(float));
+            for (int64_t i = 0; i < half; i++) {
+                const int64_t halves_row = h * head_dim + j * half + i, interleaved_row = h * head_dim + 2 * i + j;
+                const int64_t to_row = to_halves ? halves_row : interleaved_row;
+                const int64_t from_row = to_halves ? interleaved_row : halves_row;
+                std::memcpy(to + to_row * in, from + from_row * in, in * sizeof(float));
+            }
+    return permuted;
 }
+
+// What run.c and export.py assume without storing it: the legacy header has no field for them.
+constexpr double llama2c_rope_theta = 10000.0;
+constexpr double llama2c_norm_eps = 1e-5;
 
 }  // namespace
 
@@ -76,8 +87,8 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     config.n_kv_heads = n_kv_heads;
     config.vocab_size = V;
     config.max_position = seq_len;
-    config.rope_theta = 10000.0;
-    config.norm_eps = 1e-5;
+    config.rope_theta = llama2c_rope_theta;
+    config.norm_eps = llama2c_norm_eps;
     config.tied_embeddings = tied;
     const int64_t head_dim = config.head_dim(), kv_dim = config.kv_dim();
 
@@ -123,8 +134,8 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     if (!tied) read_into(output = empty({V, dim}), "classifier");
 
     for (auto& layer : layers) {
-        interleaved_to_halves(layer.wq, n_heads, head_dim);
-        interleaved_to_halves(layer.wk, n_kv_heads, head_dim);
+        layer.wq = permute_rope_rows(layer.wq, n_heads, head_dim, true);
+        layer.wk = permute_rope_rows(layer.wk, n_kv_heads, head_dim, true);
     }
 
     Llama2cCheckpoint checkpoint;
@@ -147,6 +158,57 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     parameters.emplace_back("norm", norm);
     if (!tied) parameters.emplace_back("output", output);
     return checkpoint;
+}
+
+int64_t save_llama2c_checkpoint(const std::string& path, const Llama& model) {
+    const ModelConfig& c = model.config;
+    if (model.parameters.device() != Device::cpu) fail("llama2.c export {}: the model must be on the host", path);
+    if (c.rope_theta != llama2c_rope_theta || c.norm_eps != llama2c_norm_eps)
+        fail("llama2.c export {}: the model has rope_theta {} and norm_eps {}, but the llama2.c format stores neither "
+             "and run.c assumes {} and {}: export --format hf instead", path, c.rope_theta, c.norm_eps,
+             llama2c_rope_theta, llama2c_norm_eps);
+    for (int64_t value : {c.dim, c.ffn_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.max_position})
+        if (value > std::numeric_limits<int32_t>::max())
+            fail("llama2.c export {}: {} does not fit the format's int32 header", path, value);
+    const int64_t head_dim = c.head_dim(), seq_len = c.max_position;
+
+    AtomicFile file(path);
+    // header: int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size (negative: a
+    // separate classifier follows the RoPE tables), seq_len
+    const int32_t header[7] = {int32_t(c.dim), int32_t(c.ffn_dim), int32_t(c.n_layers), int32_t(c.n_heads),
+                               int32_t(c.n_kv_heads), int32_t(c.tied_embeddings ? c.vocab_size : -c.vocab_size),
+                               int32_t(seq_len)};
+    file.write(header, sizeof(header));
+    auto write = [&](const Tensor& tensor) { file.write(tensor.data<float>(), tensor.bytes()); };
+    // Each weight for all layers at once, in export.py's legacy_export order.
+    write(model.tok_embeddings);
+    for (const LlamaLayer& layer : model.layers) write(layer.attention_norm);
+    for (const LlamaLayer& layer : model.layers) write(permute_rope_rows(layer.wq, c.n_heads, head_dim, false));
+    for (const LlamaLayer& layer : model.layers) write(permute_rope_rows(layer.wk, c.n_kv_heads, head_dim, false));
+    for (const LlamaLayer& layer : model.layers) write(layer.wv);
+    for (const LlamaLayer& layer : model.layers) write(layer.wo);
+    for (const LlamaLayer& layer : model.layers) write(layer.ffn_norm);
+    for (const LlamaLayer& layer : model.layers) write(layer.w1);
+    for (const LlamaLayer& layer : model.layers) write(layer.w2);
+    for (const LlamaLayer& layer : model.layers) write(layer.w3);
+    write(model.norm);
+    // freq_cis as llama2.c's model.py computes it, in f32 (the importer and later run.c
+    // versions skip it; early run.c read it):
+    //   freq_i = 1 / theta^(2i / head_dim),  cos table [t, i] = cos(t * freq_i), then the sin table
+    Tensor cos_table = empty({seq_len, head_dim / 2}), sin_table = empty({seq_len, head_dim / 2});
+    for (int64_t i = 0; i < head_dim / 2; i++) {
+        const float frequency = 1.0f / std::pow(float(llama2c_rope_theta), float(2 * i) / float(head_dim));
+        for (int64_t t = 0; t < seq_len; t++) {
+            const float angle = float(t) * frequency;
+            cos_table.data<float>()[t * (head_dim / 2) + i] = std::cos(angle);
+            sin_table.data<float>()[t * (head_dim / 2) + i] = std::sin(angle);
+        }
+    }
+    write(cos_table);
+    write(sin_table);
+    if (!c.tied_embeddings) write(model.output);
+    file.commit();
+    return file.bytes_written();
 }
 
 }  // namespace ringlm

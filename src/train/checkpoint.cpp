@@ -1,29 +1,15 @@
 #include "train/checkpoint.h"
 
 #include "model/model_file.h"
+#include "util/atomic_file.h"
 
 #include <mpi.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <regex>
 
 namespace ringlm {
-
-namespace {
-
-void fsync_path(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd < 0) fail("{}: cannot open to fsync", path);
-    const int status = ::fsync(fd);
-    ::close(fd);
-    if (status != 0) fail("{}: fsync failed", path);
-}
-
-}  // namespace
 
 std::string checkpoint_path(const std::string& output_dir, int64_t step) {
     return (std::filesystem::path(output_dir) / fmt::format("checkpoint-{:07d}.h5", step)).string();
@@ -45,9 +31,7 @@ void save_checkpoint(const std::string& path, const Llama& model, const AdamW& o
         hdf5::write_string_attribute(file, "config", config_yaml);
         hdf5::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), temporary, "flush");
     }
-    fsync_path(temporary);
-    if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("{}: cannot rename to {}", temporary, path);
-    fsync_path(std::filesystem::path(path).parent_path().string());  // the rename itself
+    commit_file(temporary, path);
 }
 
 std::string save_run_checkpoint(const std::string& output_dir, const Llama& model, const AdamW& optimizer,

@@ -1,5 +1,6 @@
 // The llama2.c checkpoint loader against the file read independently with plain freads, and
-// its wq/wk permutation against llama2.c's interleaved RoPE.
+// its wq/wk permutation against llama2.c's interleaved RoPE; the exporter against the loader
+// (bit-identical round trips) and against the original stories260K.bin, array by array.
 #include "model/llama2c_checkpoint.h"
 
 #include "test_data.h"
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -267,6 +269,90 @@ TEST(Llama2cCheckpoint, BadFilesAreErrors) {
     with_header({64, 172, 5, 8, 3, 512, 512});
     expect_error(copy.path, {copy.path, "n_kv_heads 3"});
     expect_error("no/such/checkpoint.bin", {"no/such/checkpoint.bin", "cannot open"});
+}
+
+// Every tensor, by name and in order, bit for bit (a value compare would let -0 pass for 0).
+void expect_bit_identical(const std::vector<std::pair<std::string, Tensor>>& actual,
+                          const std::vector<std::pair<std::string, Tensor>>& expected) {
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); i++) {
+        EXPECT_EQ(actual[i].first, expected[i].first);
+        ASSERT_EQ(actual[i].second.shape(), expected[i].second.shape()) << expected[i].first;
+        EXPECT_EQ(std::memcmp(actual[i].second.raw(), expected[i].second.raw(), expected[i].second.bytes()), 0)
+            << expected[i].first << " differs";
+    }
+}
+
+std::vector<std::pair<std::string, Tensor>> parameters_of(const Llama& model) {
+    std::vector<std::pair<std::string, Tensor>> parameters;
+    for (const NamedParameter& p : model.named) parameters.emplace_back(p.name, p.value);
+    return parameters;
+}
+
+// Import, export, import: the same weights bit for bit; and the exported file is the original:
+// every weight array byte for byte (the export's halves -> interleaved permutation undoes the
+// import's), the RoPE tables (which no loader reads) equal to f32 rounding.
+TEST(Llama2cCheckpoint, ExportOfStories260KIsTheOriginal) {
+    const std::string path = source_path("data/stories260K/stories260K.bin");
+    const Llama2cCheckpoint original = load_llama2c_checkpoint(path);
+    Llama model = make_llama(original.config);
+    load_parameters(model, original.parameters, path);
+    TemporaryFile exported("stories260K_export.bin");
+    EXPECT_EQ(save_llama2c_checkpoint(exported.path, model), 1056540);
+    const Llama2cCheckpoint reimported = load_llama2c_checkpoint(exported.path);
+    EXPECT_EQ(reimported.config, original.config);
+    expect_bit_identical(reimported.parameters, original.parameters);
+
+    const RawCheckpoint raw = read_raw(path), raw_exported = read_raw(exported.path);
+    EXPECT_EQ(std::vector<int32_t>({raw_exported.dim, raw_exported.hidden, raw_exported.layers, raw_exported.heads,
+                                    raw_exported.kv_heads, raw_exported.vocab, raw_exported.seq_len}),
+              std::vector<int32_t>({raw.dim, raw.hidden, raw.layers, raw.heads, raw.kv_heads, raw.vocab, raw.seq_len}));
+    ASSERT_EQ(raw_exported.arrays.size(), raw.arrays.size());
+    for (const auto& [name, values] : raw.arrays) {
+        const std::vector<float>& exported_values = raw_exported.arrays.at(name);
+        ASSERT_EQ(exported_values.size(), values.size()) << name;
+        if (name == "rope_tables") {
+            double worst = 0;
+            for (size_t i = 0; i < values.size(); i++) worst = std::max(worst, double(std::abs(exported_values[i] - values[i])));
+            EXPECT_LE(worst, 2e-7) << "RoPE tables";
+        } else {
+            EXPECT_EQ(std::memcmp(exported_values.data(), values.data(), values.size() * sizeof(float)), 0) << name;
+        }
+    }
+}
+
+// A fresh random model, tied and untied (negative vocab_size, classifier after the RoPE
+// tables), with GQA: export then import gives its weights bit for bit.
+TEST(Llama2cCheckpoint, ExportOfRandomModelRoundTrips) {
+    for (bool tied : {true, false}) {
+        const uint64_t seed = testing::fresh_seed();
+        Llama model = make_llama(testing::tiny_model_config(61, 64, tied));
+        init_llama_weights(model, seed);
+        TemporaryFile exported(tied ? "tiny_tied.bin" : "tiny_untied.bin");
+        save_llama2c_checkpoint(exported.path, model);
+        const Llama2cCheckpoint reimported = load_llama2c_checkpoint(exported.path);
+        EXPECT_EQ(reimported.config, model.config) << "tied " << tied;
+        expect_bit_identical(reimported.parameters, parameters_of(model));
+        EXPECT_EQ(read_raw(exported.path).vocab, tied ? 61 : -61);
+        EXPECT_FALSE(std::filesystem::exists(exported.path + ".tmp"));
+    }
+}
+
+// The format has no field for rope_theta or norm_eps and run.c assumes llama2.c's: refuse
+// others rather than write a file that runs a different model.
+TEST(Llama2cCheckpoint, ExportRefusesWhatTheFormatCannotHold) {
+    ModelConfig config = testing::tiny_model_config(61, 64);
+    config.rope_theta = 500000.0;
+    Llama model = make_llama(config);
+    TemporaryFile exported("tiny_theta.bin");
+    try {
+        save_llama2c_checkpoint(exported.path, model);
+        ADD_FAILURE() << "exported a model with rope_theta 500000";
+    } catch (const Error& error) {
+        for (const char* part : {"rope_theta 500000", "--format hf"})
+            EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(exported.path));
 }
 
 }  // namespace
