@@ -9,6 +9,9 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
+#include <optional>
+
 namespace ringlm {
 
 // A bad config is the same on every rank: say it once.
@@ -32,13 +35,25 @@ void run_train(const std::string& path) {
                    summary.last_step, summary.losses.front(), summary.losses.back(), setup.config.output.output_dir);
 }
 
+// --checkpoint as given: a checkpoint file, or a run's output folder (its latest checkpoint).
+// Checked here so the error names the flag, not the base_model it replaces.
+std::string checkpoint_to_evaluate(const std::string& checkpoint) {
+    std::error_code error;
+    if (!std::filesystem::exists(checkpoint, error)) fail_uniform("--checkpoint {}: no such file", checkpoint);
+    if (!std::filesystem::is_directory(checkpoint, error)) return checkpoint;
+    if (const std::optional<std::string> latest = latest_checkpoint(checkpoint)) return *latest;
+    fail_uniform("--checkpoint {}: a folder without checkpoint-NNNNNNN.h5 files", checkpoint);
+}
+
 void run_eval(const std::string& path, const std::string& checkpoint) {
     Config config = load_config_uniform(path);
     if (!checkpoint.empty()) {
-        config.model.base_model = checkpoint;
+        config.model.base_model = checkpoint_to_evaluate(checkpoint);
         config.model.has_model_config = false;
     }
     TrainingSetup setup = make_training_setup(config, false);
+    if (setup.topology.rank == 0 && !checkpoint.empty())
+        fmt::print("eval: weights from {}\n", config.model.base_model);
     if (setup.split.validation.empty())
         fail_uniform("{}: nothing to evaluate: set val_set_size or test_datasets", config.source);
     const EvalResult result = evaluate(setup);
@@ -61,7 +76,8 @@ void register_eval_command(CLI::App& app) {
     auto checkpoint = std::make_shared<std::string>();
     CLI::App* command = app.add_subcommand("eval", "mean loss and perplexity on the held-out split");
     command->add_option("config", *path, "YAML config")->required();
-    command->add_option("--checkpoint", *checkpoint, "evaluate these weights instead of base_model");
+    command->add_option("--checkpoint", *checkpoint,
+                        "evaluate these weights instead of base_model: a checkpoint file, or an output_dir (its latest)");
     command->callback([path, checkpoint] { run_eval(*path, *checkpoint); });
 }
 

@@ -15,10 +15,18 @@ after=$(grep -o '"eval_loss":[^,]*' "$SCRATCH/straight/metrics.jsonl" | tail -1 
 echo "held-out loss: before $before, after $after"
 awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b - 0.1) }' || fail "held-out loss did not fall ($before -> $after)"
 
-# `ringlm eval` on the final checkpoint reproduces the trainer's own held-out loss.
-evaluated=$("$RINGLM" eval "$SCRATCH/straight.yaml" --checkpoint "$SCRATCH/straight/checkpoint-0000010.h5" | sed -n 's/^eval: loss \([0-9.]*\),.*/\1/p')
+# `ringlm eval` on the final checkpoint reproduces the trainer's own held-out loss; given the
+# output folder it takes the latest checkpoint (step 10, not 5); a missing path names the flag.
+"$RINGLM" eval "$SCRATCH/straight.yaml" --checkpoint "$SCRATCH/straight" > "$SCRATCH/eval.log"
+grep -q "^eval: weights from .*checkpoint-0000010.h5" "$SCRATCH/eval.log" || fail "eval of the folder did not take the step-10 checkpoint"
+evaluated=$(sed -n 's/^eval: loss \([0-9.]*\),.*/\1/p' "$SCRATCH/eval.log")
 awk -v e="$evaluated" -v a="$after" 'BEGIN { d = e - a; exit !(d < 1e-4 && d > -1e-4) }' || fail "ringlm eval gave $evaluated, training ended at $after"
 echo "PASS: ringlm eval of the final checkpoint: $evaluated"
+if "$RINGLM" eval "$SCRATCH/straight.yaml" --checkpoint "$SCRATCH/nowhere.h5" > "$SCRATCH/eval_missing.log" 2>&1; then
+    fail "eval of a missing checkpoint succeeded"
+fi
+grep -q "error: --checkpoint $SCRATCH/nowhere.h5: no such file" "$SCRATCH/eval_missing.log" || fail "eval of a missing checkpoint: $(cat "$SCRATCH/eval_missing.log")"
+echo "PASS: ringlm eval refuses a missing checkpoint, naming --checkpoint"
 
 mkdir "$SCRATCH/resumed"
 cp "$SCRATCH/straight/checkpoint-0000005.h5" "$SCRATCH/resumed/"
