@@ -58,7 +58,7 @@ double max_relative_error(const Tensor& actual, const Tensor& expected) {
     double worst = 0, scale = 0;
     for (int64_t i = 0; i < e.numel(); i++) {
         const double ai = a.data<double>()[i], ei = e.data<double>()[i];
-        if (std::isnan(ai) != std::isnan(ei)) return INFINITY;  // NaN never passes
+        if (std::isnan(ai) || std::isnan(ei)) return INFINITY;  // NaN never passes, not even NaN == NaN
         if (std::isinf(ei) || std::isinf(ai)) {
             if (ai != ei) return INFINITY;  // -inf LSE must be -inf exactly
             continue;

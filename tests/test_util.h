@@ -27,6 +27,8 @@ Tensor random_ints(Shape shape, std::mt19937_64& rng, int32_t low, int32_t high)
 // Convert a floating tensor to another floating dtype (integer tensors are returned as is).
 Tensor to_dtype(const Tensor& x, DType dtype);
 
+// Normwise over every element: max|actual - expected| / max|expected|. Infinite (fails any
+// tolerance) when either side has a NaN, or an infinity the other side does not have exactly.
 double max_relative_error(const Tensor& actual, const Tensor& expected);
 double max_abs(const Tensor& x);
 bool all_finite(const Tensor& x);
