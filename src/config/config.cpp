@@ -203,6 +203,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     output.eval_steps = top.integer("eval_steps", output.eval_steps, 0);
     output.resume_from_checkpoint = top.text("resume_from_checkpoint", "");
     output.log_format = top.choice<LogFormat>("log_format", log_format_names).value_or(output.log_format);
+    output.peak_tflops = top.number("peak_tflops", output.peak_tflops, non_negative);
 
     ParallelSection& parallel = config.parallel;
     parallel.sequence_parallel_degree = top.integer("sequence_parallel_degree", parallel.sequence_parallel_degree, 1);

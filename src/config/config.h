@@ -130,6 +130,9 @@ struct OutputSection {
     int64_t eval_steps = 0;                // eval every N steps; 0 = only at the end
     std::string resume_from_checkpoint;    // "" = fresh run; a checkpoint path; "auto" = latest in output_dir
     LogFormat log_format = LogFormat::jsonl;  // mllog adds :::MLLOG lines (issue 8)
+    // ringlm's own: the peak of ONE rank's device in TFLOP/s (e.g. 989 for an H100 SXM's dense
+    // bf16 tensor cores); > 0 adds MFU = model FLOP/s / (peak x ranks) to the progress line.
+    double peak_tflops = 0;
     bool operator==(const OutputSection&) const = default;
 };
 

@@ -19,11 +19,12 @@ MetricsLog::MetricsLog(const std::string& output_dir, bool is_rank_zero) : activ
 
 void MetricsLog::step(const StepMetrics& m) {
     if (!active_) return;
-    fmt::print("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} tok/s | {} | mem {} | {} elapsed, "
-               "ETA {}\n",
-               m.step, m.total_steps, m.loss, m.learning_rate, m.grad_norm, m.tokens_per_second, m.layout,
-               format_bytes(static_cast<double>(m.peak_memory_bytes)), format_duration(m.elapsed_seconds),
-               format_duration(m.eta_seconds));
+    const std::string mfu = m.mfu > 0 ? fmt::format(" MFU {:.1f}%", 100 * m.mfu) : "";
+    fmt::print("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} tok/s {}{} | {} | mem {} | {} "
+               "elapsed, ETA {}\n",
+               m.step, m.total_steps, m.loss, m.learning_rate, m.grad_norm, m.tokens_per_second,
+               format_flops(m.model_flops_per_second), mfu, m.layout, format_bytes(static_cast<double>(m.peak_memory_bytes)),
+               format_duration(m.elapsed_seconds), format_duration(m.eta_seconds));
     std::fflush(stdout);
     nlohmann::json record{{"step", m.step},
                           {"loss", m.loss},
@@ -31,6 +32,7 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"grad_norm", m.grad_norm},
                           {"tokens", m.tokens},
                           {"tokens_per_s", m.tokens_per_second},
+                          {"model_flops_per_s", m.model_flops_per_second},
                           {"step_s", m.step_seconds},
                           {"cpu_s", m.cpu_seconds},
                           {"compute_s", m.compute_seconds},
@@ -39,6 +41,7 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"allreduce_s", m.allreduce_seconds},
                           {"peak_mem_bytes", m.peak_memory_bytes},
                           {"activation_peak_bytes", m.activation_peak_bytes}};
+    if (m.mfu > 0) record["mfu"] = m.mfu;
     jsonl_ << record.dump() << '\n';
     jsonl_.flush();
 }
@@ -55,6 +58,16 @@ std::string format_duration(double seconds) {
     const int64_t s = static_cast<int64_t>(seconds);
     if (s < 3600) return fmt::format("{}m{:02d}s", s / 60, s % 60);
     return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+}
+
+std::string format_flops(double flops_per_second) {
+    const char* units[] = {"FLOP/s", "kFLOP/s", "MFLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s"};
+    int unit = 0;
+    while (flops_per_second >= 1000 && unit < 5) {
+        flops_per_second /= 1000;
+        unit++;
+    }
+    return fmt::format("{:.1f} {}", flops_per_second, units[unit]);
 }
 
 std::string format_bytes(double bytes) {

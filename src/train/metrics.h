@@ -13,6 +13,8 @@ struct StepMetrics {
     double loss = 0, learning_rate = 0, grad_norm = 0;
     int64_t tokens = 0;  // loss tokens of the global batch
     double step_seconds = 0, tokens_per_second = 0;
+    double model_flops_per_second = 0;  // global: model_flops_per_step (model_flops.h) / step time
+    double mfu = 0;                     // model_flops_per_second / (peak_tflops x ranks); 0 = no peak given
     double cpu_seconds = 0;  // CPU time of the step on the busiest rank (all its threads)
     double elapsed_seconds = 0, eta_seconds = 0;
     // per-step time split, this rank (seconds)
@@ -39,6 +41,7 @@ private:
 };
 
 std::string format_duration(double seconds);  // "1h02m", "3m05s", "12.3s"
+std::string format_flops(double flops_per_second);  // "12.3 GFLOP/s" (powers of 1000)
 std::string format_bytes(double bytes);       // "1.5 GiB"
 
 }  // namespace ringlm

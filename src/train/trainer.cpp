@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include "model/model_flops.h"
 #include "ops/ops.h"
 #include "parallel/ring_attention.h"
 #include "tensor/allocator.h"
@@ -198,6 +199,10 @@ TrainSummary run_training(TrainingSetup& setup) {
         m.tokens = static_cast<int64_t>(result.loss_tokens);
         m.step_seconds = seconds_since(step_start);
         m.tokens_per_second = static_cast<double>(setup.sampler->rows_per_step() * c.data.sequence_len) / m.step_seconds;
+        m.model_flops_per_second =
+            model_flops_per_step(model.config, c.data.sequence_len, setup.sampler->rows_per_step()) / m.step_seconds;
+        if (c.output.peak_tflops > 0)
+            m.mfu = m.model_flops_per_second / (c.output.peak_tflops * 1e12 * static_cast<double>(t.world_size));
         m.elapsed_seconds = seconds_since(run_start);
         m.eta_seconds = m.elapsed_seconds / static_cast<double>(step + 1 - summary.first_step) *
                         static_cast<double>(setup.total_steps - step - 1);
