@@ -1,7 +1,10 @@
 #include "test_util.h"
 
+#include "ops/ops.h"
+
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 
 namespace ringlm::testing {
 
@@ -151,6 +154,19 @@ ModelConfig tiny_model_config(int64_t vocab_size, int64_t max_position, bool tie
     c.max_position = max_position;
     c.tied_embeddings = tied_embeddings;
     return c;
+}
+
+TokenBatch random_token_sequence(std::mt19937_64& rng, int64_t T, int32_t vocab) {
+    std::vector<int32_t> ids(T), positions(T), segments(T, 0), labels(T, -100);
+    for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
+    std::iota(positions.begin(), positions.end(), 0);
+    return TokenBatch{from_vector(ids, {T}), from_vector(positions, {T}), from_vector(positions, {T}),
+                      from_vector(segments, {T}), from_vector(labels, {T}), {}};
+}
+
+Tensor model_logits(const Llama& model, const TokenBatch& batch) {
+    Tape no_grad(Tape::Mode::inference);
+    return linear(no_grad, llama_hidden(no_grad, model, batch), model.output);
 }
 
 }  // namespace ringlm::testing

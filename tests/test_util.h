@@ -7,6 +7,7 @@
 
 #include "autograd/tape.h"
 #include "backend/backend.h"
+#include "model/llama.h"
 #include "model/model_config.h"
 
 #include <functional>
@@ -57,5 +58,10 @@ GradientCheck check_f32_against_f64(const OpUnderTest& op, const std::vector<Ten
 // heads over 2 KV heads (GQA), ffn 48 unless given.
 ModelConfig tiny_model_config(int64_t vocab_size, int64_t max_position, bool tied_embeddings = false,
                               int64_t ffn_dim = 48);
+
+// One sequence of `T` random tokens in [0, vocab) at positions 0..T-1, no loss.
+TokenBatch random_token_sequence(std::mt19937_64& rng, int64_t T, int32_t vocab);
+// A model's logits [T, vocab_size] on a batch, without gradients.
+Tensor model_logits(const Llama& model, const TokenBatch& batch);
 
 }  // namespace ringlm::testing

@@ -1,10 +1,10 @@
-// ringlm export (--checkpoint CKPT.h5 | --model MODEL.bin) --output PATH [--format hf|llama2c]
+// ringlm export (--checkpoint CKPT.h5 | --model MODEL.bin|HF_FOLDER) --output PATH [--format hf|llama2c]
 //               [--dtype f32|bf16] [--tokenizer FILE] [--force]
 // A trained model out to other tools: a Hugging Face folder (model.safetensors + config.json;
 // transformers, vLLM, llama.cpp's converters) or a llama2.c .bin (run.c). One process writes;
 // under mpirun the other ranks do nothing.
 #include "cli/commands.h"
-#include "model/hf_export.h"
+#include "model/hf_model.h"
 #include "model/llama2c_checkpoint.h"
 #include "model/model_file.h"
 #include "model/pretrained.h"
@@ -93,10 +93,12 @@ void run_export(const ExportArguments& arguments) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank != 0) return;  // one writer
     if (arguments.checkpoint.empty() == arguments.model.empty())
-        fail("export: give exactly one of --checkpoint (a ringlm HDF5 checkpoint) and --model (a llama2.c .bin)");
+        fail("export: give exactly one of --checkpoint (a ringlm HDF5 checkpoint) and --model (a llama2.c .bin or a "
+             "Hugging Face folder)");
     const std::string input = arguments.checkpoint.empty() ? arguments.model : arguments.checkpoint;
     const char* option = arguments.checkpoint.empty() ? "--model" : "--checkpoint";
-    if (!fs::is_regular_file(input)) fail("{} {}: no such file", option, input);
+    if (!fs::is_regular_file(input) && !(arguments.checkpoint.empty() && fs::is_directory(input)))
+        fail("{} {}: no such file", option, input);
     if (!arguments.checkpoint.empty() && !is_hdf5_file(input))
         fail("--checkpoint {}: not a ringlm checkpoint (HDF5); a llama2.c .bin goes with --model", input);
     if (arguments.format == "llama2c" && arguments.dtype != "f32")
@@ -136,7 +138,7 @@ void register_export_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand(
         "export", "write a model for other tools: Hugging Face safetensors + config.json, or a llama2.c .bin");
     command->add_option("--checkpoint", arguments->checkpoint, "a ringlm checkpoint (HDF5) to export");
-    command->add_option("--model", arguments->model, "a llama2.c checkpoint (.bin) to export");
+    command->add_option("--model", arguments->model, "a llama2.c checkpoint (.bin) or a Hugging Face folder to export");
     command->add_option("--output,-o", arguments->output, "hf: the folder to write; llama2c: the .bin file")
         ->required();
     command->add_option("--format", arguments->format, "hf (transformers, vLLM, llama.cpp converters) or llama2c")

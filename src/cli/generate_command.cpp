@@ -36,9 +36,10 @@ void run_generate(const GenerateArguments& arguments) {
 void register_generate_command(CLI::App& app) {
     auto arguments = std::make_shared<GenerateArguments>();
     CLI::App* command = app.add_subcommand("generate", "continue a prompt with a model (KV cache, greedy or top-p)");
-    command->add_option("--model", arguments->model, "a llama2.c checkpoint (.bin) or a ringlm checkpoint (.h5)")
+    command->add_option("--model", arguments->model,
+                        "a llama2.c checkpoint (.bin), a ringlm checkpoint (.h5) or a Hugging Face folder")
         ->required()
-        ->check(CLI::ExistingFile);
+        ->check(CLI::ExistingPath);
     command->add_option("--tokenizer", arguments->tokenizer, "llama2.c tokenizer file, or 'bytes'")->required();
     command->add_option("--prompt", arguments->prompt, "the text to continue")->required();
     command->add_option("--max-new-tokens", arguments->sampling.max_new_tokens, "tokens to generate")

@@ -225,7 +225,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
         top.fail_key("base_model", "and model_config are both given: keep base_model to fine-tune that checkpoint, "
                                    "or model_config to train a freshly initialised model");
     if (!has_base_model && !model.has_model_config)
-        fail("{}: no model: give base_model (a llama2.c checkpoint) or model_config (dim, n_layers, n_heads, "
+        fail("{}: no model: give base_model (a llama2.c .bin, a ringlm checkpoint or a Hugging Face folder) or model_config (dim, n_layers, n_heads, "
              "vocab_size, ...) for a freshly initialised model",
              source_name);
     if (data.val_set_size > 0 && !data.test_datasets.empty())

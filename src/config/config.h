@@ -76,8 +76,10 @@ RingAttnFunc resolve_ring_attn_func(std::optional<RingAttnFunc> configured, bool
 // --- the sections -------------------------------------------------------------------------
 
 struct ModelSection {
-    // Exactly one of the two. base_model: a llama2.c checkpoint file (shape comes from its
-    // header). model_config: a freshly initialised model of this shape.
+    // Exactly one of the two. base_model: a llama2.c checkpoint file (shape from its header), a
+    // ringlm checkpoint (.h5), or a Hugging Face LlamaForCausalLM folder as save_pretrained
+    // writes it (config.json + model.safetensors or shards; model/hf_model.h says what loads).
+    // model_config: a freshly initialised model of this shape.
     std::string base_model;                // "" = not given
     bool has_model_config = false;
     // model_config keys: dim, n_layers, n_heads, vocab_size required; n_kv_heads defaults

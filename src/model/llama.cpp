@@ -35,16 +35,8 @@ void wire_layers(const ModelConfig& c, const std::function<Tensor(const std::str
 
 }  // namespace
 
-Llama make_llama(const ModelConfig& c, Device device) {
-    if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
-        fail("model: dim {} / n_heads {} / n_kv_heads {} do not give an even head size shared by the KV groups",
-             c.dim, c.n_heads, c.n_kv_heads);
-    struct Slot {
-        std::string name;
-        Shape shape;
-        bool decay;
-    };
-    std::vector<Slot> slots;
+std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& c) {
+    std::vector<ParameterSlot> slots;
     slots.push_back({"tok_embeddings", {c.vocab_size, c.dim}, true});
     for (int64_t i = 0; i < c.n_layers; i++) {
         const std::string layer = "layers." + std::to_string(i) + ".";
@@ -60,15 +52,23 @@ Llama make_llama(const ModelConfig& c, Device device) {
     }
     slots.push_back({"norm", {c.dim}, false});
     if (!c.tied_embeddings) slots.push_back({"output", {c.vocab_size, c.dim}, true});
+    return slots;
+}
+
+Llama make_llama(const ModelConfig& c, Device device) {
+    if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
+        fail("model: dim {} / n_heads {} / n_kv_heads {} do not give an even head size shared by the KV groups",
+             c.dim, c.n_heads, c.n_kv_heads);
+    const std::vector<ParameterSlot> slots = llama_parameter_slots(c);
 
     int64_t total = 0;
-    for (const Slot& slot : slots) total += slot.shape.numel();
+    for (const ParameterSlot& slot : slots) total += slot.shape.numel();
     Llama model;
     model.config = c;
     model.parameters = zeros({total}, DType::f32, device);
     model.gradients = zeros({total}, DType::f32, device);
     int64_t offset = 0;
-    for (const Slot& slot : slots) {
+    for (const ParameterSlot& slot : slots) {
         const int64_t n = slot.shape.numel();
         model.named.push_back({slot.name, model.parameters.rows(offset, offset + n).view(slot.shape),
                                model.gradients.rows(offset, offset + n).view(slot.shape), slot.decay});

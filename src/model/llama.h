@@ -52,6 +52,15 @@ struct Llama {
     const NamedParameter& find(const std::string& name) const;
 };
 
+// Every parameter of a model of this shape, in the buffer's order, with model_config.h's
+// names: what make_llama allocates and what a checkpoint reader must find, before allocating.
+struct ParameterSlot {
+    std::string name;
+    Shape shape;
+    bool decay;  // weight decay applies (matrices), not to norms
+};
+std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& config);
+
 // Allocates the buffers and carves them into the named views; values are left unset.
 Llama make_llama(const ModelConfig& config, Device device = Device::cpu);
 // GPT-2 style: matrices ~ N(0, 0.02), output projections (wo, w2) scaled by 1/sqrt(2 L),

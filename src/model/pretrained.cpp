@@ -1,11 +1,15 @@
 #include "model/pretrained.h"
 
+#include "model/hf_model.h"
 #include "model/llama2c_checkpoint.h"
 #include "model/model_file.h"
+
+#include <filesystem>
 
 namespace ringlm {
 
 Llama load_base_model(const std::string& path, Device device) {
+    if (std::filesystem::is_directory(path)) return load_hf_model(path, device);
     if (is_hdf5_file(path)) {  // a ringlm checkpoint
         hdf5::File file = hdf5::open_file_readonly(path);
         Llama model = make_llama(read_model_config(file, path), device);

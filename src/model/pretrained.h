@@ -1,4 +1,5 @@
-// Loading a model to train or run: a llama2.c checkpoint or a ringlm checkpoint.
+// Loading a model to train or run: a llama2.c checkpoint, a ringlm checkpoint or a Hugging Face
+// folder.
 #pragma once
 
 #include "model/llama.h"
@@ -9,7 +10,8 @@
 
 namespace ringlm {
 
-// A llama2.c checkpoint, or a ringlm checkpoint (HDF5), as a model on `device`.
+// A llama2.c checkpoint, a ringlm checkpoint (HDF5), or a folder as Hugging Face's
+// save_pretrained writes a LlamaForCausalLM (model/hf_model.h), as a model on `device`.
 Llama load_base_model(const std::string& path, Device device = Device::cpu);
 
 }  // namespace ringlm

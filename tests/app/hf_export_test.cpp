@@ -3,36 +3,20 @@
 // dtypes as transformers' LlamaForCausalLM would, runs the Hugging Face Llama forward (float64)
 // and its logits on random tokens must be ringlm's for the same checkpoint, every element.
 #include "data/hdf5_handle.h"
-#include "model/hf_export.h"
+#include "model/hf_model.h"
 #include "model/model_file.h"
 #include "model/pretrained.h"
-#include "ops/ops.h"
 #include "reference_io.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <numeric>
 
 namespace ringlm {
 using namespace ringlm::testing;
 
 namespace {
-
-// One sequence of `T` random tokens at positions 0..T-1, no loss.
-TokenBatch random_sequence(std::mt19937_64& rng, int64_t T, int32_t vocab) {
-    std::vector<int32_t> ids(T), positions(T), segments(T, 0), labels(T, -100);
-    for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
-    std::iota(positions.begin(), positions.end(), 0);
-    return TokenBatch{from_vector(ids, {T}), from_vector(positions, {T}), from_vector(positions, {T}),
-                      from_vector(segments, {T}), from_vector(labels, {T}), {}};
-}
-
-Tensor model_logits(const Llama& model, const TokenBatch& batch) {
-    Tape no_grad(Tape::Mode::inference);
-    return linear(no_grad, llama_hidden(no_grad, model, batch), model.output);
-}
 
 // `weight_scale` multiplies the initial weights: larger makes attention far from uniform, so a
 // wrong layout shows, but also amplifies bf16's rounding of the weights.
@@ -59,7 +43,7 @@ void compare_with_hf_reference(const ModelConfig& config, DType dtype, double we
         arguments += " --bf16-of " + folder + "/hf_f32";
     }
 
-    const TokenBatch batch = random_sequence(rng, 40, static_cast<int32_t>(config.vocab_size));
+    const TokenBatch batch = random_token_sequence(rng, 40, static_cast<int32_t>(config.vocab_size));
     write_reference_folder(folder + "/in", "{}", {{"input_ids", batch.input_ids}});
     run_python_reference("hf_llama_reference.py", arguments);
     const Tensor expected = read_reference_folder(folder + "/out").at("logits");
