@@ -35,12 +35,14 @@ void run_train(const std::string& path) {
                    summary.last_step, summary.losses.front(), summary.losses.back(), setup.config.output.output_dir);
 }
 
-// --checkpoint as given: a checkpoint file, or a run's output folder (its latest checkpoint).
-// Checked here so the error names the flag, not the base_model it replaces.
+// --checkpoint as given: a checkpoint file, a Hugging Face model folder (config.json), or a
+// run's output folder (its latest checkpoint). Checked here so the error names the flag, not
+// the base_model it replaces.
 std::string checkpoint_to_evaluate(const std::string& checkpoint) {
     std::error_code error;
     if (!std::filesystem::exists(checkpoint, error)) fail_uniform("--checkpoint {}: no such file", checkpoint);
     if (!std::filesystem::is_directory(checkpoint, error)) return checkpoint;
+    if (std::filesystem::exists(std::filesystem::path(checkpoint) / "config.json", error)) return checkpoint;
     if (const std::optional<std::string> latest = latest_checkpoint(checkpoint)) return *latest;
     fail_uniform("--checkpoint {}: a folder without checkpoint-NNNNNNN.h5 files", checkpoint);
 }
@@ -77,7 +79,8 @@ void register_eval_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand("eval", "mean loss and perplexity on the held-out split");
     command->add_option("config", *path, "YAML config")->required();
     command->add_option("--checkpoint", *checkpoint,
-                        "evaluate these weights instead of base_model: a checkpoint file, or an output_dir (its latest)");
+                        "evaluate these weights instead of base_model: a checkpoint file, a Hugging Face model "
+                        "folder, or an output_dir (its latest checkpoint)");
     command->callback([path, checkpoint] { run_eval(*path, *checkpoint); });
 }
 

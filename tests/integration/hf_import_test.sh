@@ -65,6 +65,13 @@ from_folder=$(generate "$SCRATCH/sharded")
 [ -n "$from_bin" ] && [ "$from_bin" = "$from_folder" ] || fail "generate from the folder '$from_folder', the .bin '$from_bin'"
 echo "PASS: generate --model FOLDER gives the .bin's tokens: $from_folder"
 
+# eval --checkpoint FOLDER takes a Hugging Face folder as the weights (not as a run's output_dir)
+evaluate() { "$RINGLM" eval "$SCRATCH/bin.yaml" --checkpoint "$1" | sed -n 's/^eval: loss //p'; }
+from_bin=$(evaluate data/stories260K/stories260K.bin)
+from_folder=$(evaluate "$SCRATCH/sharded")
+[ -n "$from_bin" ] && [ "$from_bin" = "$from_folder" ] || fail "eval of the folder '$from_folder', of the .bin '$from_bin'"
+echo "PASS: eval --checkpoint FOLDER equals eval of the .bin: $from_folder"
+
 refused() {  # refused NAME FOLDER EXPECTED: training from FOLDER fails with one line holding EXPECTED
     write_config "$SCRATCH/$1.yaml" "$SCRATCH/$1_out" 3 < /dev/null
     sed -i "s|^base_model: .*|base_model: $2|" "$SCRATCH/$1.yaml"

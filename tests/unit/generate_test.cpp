@@ -50,7 +50,7 @@ std::vector<std::vector<double>> full_forward_logits(const Llama& model, const s
     for (int64_t t = 0; t < T; t++) positions[t] = static_cast<int32_t>(t);
     TokenBatch batch{from_vector<int32_t>(tokens, {T}), from_vector<int32_t>(positions, {T}),
                      from_vector<int32_t>(positions, {T}), from_vector<int32_t>(segments, {T}),
-                     from_vector<int32_t>(labels, {T})};
+                     from_vector<int32_t>(labels, {T}), {}};
     Tape tape(Tape::Mode::inference);
     const Tensor hidden = llama_hidden(tape, model, batch);
     const float* h = hidden.data<float>();
