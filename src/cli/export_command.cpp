@@ -105,7 +105,7 @@ void run_export(const ExportArguments& arguments) {
         fail("--dtype {}: the llama2c format holds f32 only", arguments.dtype);
     check_output(arguments);
 
-    const Llama model = load_base_model(input);
+    const Llama model = load_base_model(input, Device::cpu, ModelUse::inference);
     const ModelConfig& c = model.config;
     fmt::print("export: {} (dim {}, {} layers, {} heads, {} KV heads, vocab {}, {} classifier) -> {} ({}, {})\n",
                input, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.tied_embeddings ? "tied" : "untied",

@@ -19,7 +19,7 @@ struct GenerateArguments {
 };
 
 void run_generate(const GenerateArguments& arguments) {
-    Llama model = load_base_model(arguments.model);
+    Llama model = load_base_model(arguments.model, Device::cpu, ModelUse::inference);
     auto tokenizer = load_tokenizer(arguments.tokenizer, model.config.vocab_size);
     const std::vector<int32_t> prompt = tokenizer->encode(arguments.prompt, true, false);
     const std::vector<int32_t> continuation = generate(model, prompt, arguments.sampling);

@@ -292,7 +292,7 @@ HfExportSummary save_hf_model(const std::string& folder, const Llama& model, DTy
     return summary;
 }
 
-Llama load_hf_model(const std::string& folder, Device device) {
+Llama load_hf_model(const std::string& folder, Device device, ModelUse use) {
     const ModelConfig config = read_hf_config(folder);
     const HfWeights weights = open_hf_weights(folder);
 
@@ -327,7 +327,7 @@ Llama load_hf_model(const std::string& folder, Device device) {
                    ignored.front(), ignored.size() > 1 ? ", ..." : "");
 
     // One tensor at a time: widen straight into the host buffer, or through one host tensor to the GPU.
-    Llama model = make_llama(config, device);
+    Llama model = make_llama(config, device, use);
     for (const NamedParameter& p : model.named) {
         const auto& [file, tensor] = weights.tensors.at(hf_tensor_name(p.name));
         Tensor destination = p.value;

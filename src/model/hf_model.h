@@ -54,7 +54,7 @@ HfExportSummary save_hf_model(const std::string& folder, const Llama& model, DTy
 // The model of a Hugging Face folder on `device`. Checks config.json and every safetensors
 // header first; then converts one tensor at a time from the mapped files straight into the
 // model's parameter buffer (host) or through one tensor-sized host buffer (GPU), so a model
-// is never held twice in f32.
-Llama load_hf_model(const std::string& folder, Device device = Device::cpu);
+// is never held twice in f32. A gradient buffer only when `use` is training.
+Llama load_hf_model(const std::string& folder, Device device = Device::cpu, ModelUse use = ModelUse::training);
 
 }  // namespace ringlm

@@ -55,7 +55,7 @@ std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& c) {
     return slots;
 }
 
-Llama make_llama(const ModelConfig& c, Device device) {
+Llama make_llama(const ModelConfig& c, Device device, ModelUse use) {
     if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
         fail("model: dim {} / n_heads {} / n_kv_heads {} do not give an even head size shared by the KV groups",
              c.dim, c.n_heads, c.n_kv_heads);
@@ -66,12 +66,13 @@ Llama make_llama(const ModelConfig& c, Device device) {
     Llama model;
     model.config = c;
     model.parameters = zeros({total}, DType::f32, device);
-    model.gradients = zeros({total}, DType::f32, device);
+    if (use == ModelUse::training) model.gradients = zeros({total}, DType::f32, device);
     int64_t offset = 0;
     for (const ParameterSlot& slot : slots) {
         const int64_t n = slot.shape.numel();
-        model.named.push_back({slot.name, model.parameters.rows(offset, offset + n).view(slot.shape),
-                               model.gradients.rows(offset, offset + n).view(slot.shape), slot.decay});
+        Tensor grad = use == ModelUse::training ? model.gradients.rows(offset, offset + n).view(slot.shape) : Tensor();
+        model.named.push_back({slot.name, model.parameters.rows(offset, offset + n).view(slot.shape), grad,
+                               slot.decay});
         offset += n;
     }
     // Wire the named views into the structured fields (same tensors, same ids).
@@ -132,7 +133,15 @@ void load_parameters(Llama& model, const std::vector<std::pair<std::string, Tens
     update_bf16_weights(model);
 }
 
+void require_gradients(const Llama& model, const std::string& who) {
+    if (!model.has_gradients())
+        fail("{}: the model ({} parameters) was built for inference and has no gradient buffer; build it with "
+             "ModelUse::training to compute gradients or step an optimizer",
+             who, model.n_parameters());
+}
+
 void bind_gradients(const Llama& model, Grads& grads) {
+    require_gradients(model, "bind_gradients");
     for (const NamedParameter& p : model.named) grads.bind(p.value, p.grad);
 }
 

@@ -4,7 +4,8 @@
 //                    h = h + w2 · (silu(w1 · norm(h)) * (w3 · norm(h)))
 //   losses = cross_entropy(norm(h), output or tok_embeddings, labels)
 // Parameters live in ONE contiguous f32 buffer (llm.c style) carved into named views; their
-// gradients in a second buffer with the same layout; the optimizer's moments in two more.
+// gradients in a second buffer with the same layout (a model built for training only); the
+// optimizer's moments in two more.
 // bf16 matmuls (config `bf16: true`): a bf16 copy of the parameter buffer, same layout, feeds
 // every matmul (projections and the LM head); the f32 buffer stays the master copy that the
 // optimizer updates, checkpoints store and norms, embeddings read.
@@ -25,7 +26,7 @@ namespace ringlm {
 struct NamedParameter {
     std::string name;
     Tensor value;  // a view into Llama::parameters
-    Tensor grad;   // the same view into Llama::gradients
+    Tensor grad;   // the same view into Llama::gradients; undefined for ModelUse::inference
     bool decay;    // weight decay applies (matrices), not to norms
 };
 
@@ -34,10 +35,15 @@ struct LlamaLayer {
     Tensor ffn_norm, w1, w2, w3;
 };
 
+// What a model is built for. Training allocates the gradient buffer (as large as the
+// parameters) and every parameter's grad view. Inference (generate, export, eval, GRPO's frozen
+// reference) leaves both undefined and so holds the weights alone: half the memory in f32.
+enum class ModelUse { training, inference };
+
 struct Llama {
     ModelConfig config;
     Tensor parameters;  // f32 [n_parameters]
-    Tensor gradients;   // f32 [n_parameters]
+    Tensor gradients;   // f32 [n_parameters]; undefined for ModelUse::inference
     std::vector<NamedParameter> named;
     Tensor tok_embeddings, norm, output;  // output == tok_embeddings when tied
     std::vector<LlamaLayer> layers;
@@ -49,6 +55,7 @@ struct Llama {
 
     int64_t n_parameters() const { return parameters.numel(); }
     bool bf16_matmuls() const { return parameters_bf16.defined(); }
+    bool has_gradients() const { return gradients.defined(); }
     const NamedParameter& find(const std::string& name) const;
 };
 
@@ -61,8 +68,12 @@ struct ParameterSlot {
 };
 std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& config);
 
-// Allocates the buffers and carves them into the named views; values are left unset.
-Llama make_llama(const ModelConfig& config, Device device = Device::cpu);
+// Allocates the buffers and carves them into the named views; values are left unset. The
+// gradient buffer only for ModelUse::training.
+Llama make_llama(const ModelConfig& config, Device device = Device::cpu, ModelUse use = ModelUse::training);
+// Throws, naming `who` (what needs the gradients), when the model was built for inference:
+// everything that writes or reads model.gradients calls this first.
+void require_gradients(const Llama& model, const std::string& who);
 // GPT-2 style: matrices ~ N(0, 0.02), output projections (wo, w2) scaled by 1/sqrt(2 L),
 // norms = 1. Deterministic in the seed.
 void init_llama_weights(Llama& model, uint64_t seed);
@@ -75,7 +86,7 @@ void enable_bf16_matmuls(Llama& model);
 // parameters_bf16 = bf16(parameters), one conversion: after anything writes the parameters
 // (init, load, optimizer step). Does nothing when the model computes in f32.
 void update_bf16_weights(Llama& model);
-// Makes gradients flow into model.gradients.
+// Makes gradients flow into model.gradients (a model built for training; else throws).
 void bind_gradients(const Llama& model, Grads& grads);
 
 // Attention of the batch's queries against its keys/values in decoder layer `layer`: the

@@ -8,16 +8,16 @@
 
 namespace ringlm {
 
-Llama load_base_model(const std::string& path, Device device) {
-    if (std::filesystem::is_directory(path)) return load_hf_model(path, device);
+Llama load_base_model(const std::string& path, Device device, ModelUse use) {
+    if (std::filesystem::is_directory(path)) return load_hf_model(path, device, use);
     if (is_hdf5_file(path)) {  // a ringlm checkpoint
         hdf5::File file = hdf5::open_file_readonly(path);
-        Llama model = make_llama(read_model_config(file, path), device);
+        Llama model = make_llama(read_model_config(file, path), device, use);
         read_model_weights(file, path, model);
         return model;
     }
     Llama2cCheckpoint checkpoint = load_llama2c_checkpoint(path);
-    Llama model = make_llama(checkpoint.config, device);
+    Llama model = make_llama(checkpoint.config, device, use);
     load_parameters(model, checkpoint.parameters, path);
     return model;
 }

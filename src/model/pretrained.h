@@ -11,7 +11,8 @@
 namespace ringlm {
 
 // A llama2.c checkpoint, a ringlm checkpoint (HDF5), or a folder as Hugging Face's
-// save_pretrained writes a LlamaForCausalLM (model/hf_model.h), as a model on `device`.
-Llama load_base_model(const std::string& path, Device device = Device::cpu);
+// save_pretrained writes a LlamaForCausalLM (model/hf_model.h), as a model on `device`, with a
+// gradient buffer only when `use` is training (make_llama).
+Llama load_base_model(const std::string& path, Device device = Device::cpu, ModelUse use = ModelUse::training);
 
 }  // namespace ringlm

@@ -68,6 +68,7 @@ GrpoLocalResult grpo_local_gradients(Llama& model, const std::vector<Prompt>& pr
     if (advantages.size() != rollouts.size())
         fail("grpo: {} advantages for {} rollouts", advantages.size(), rollouts.size());
     GrpoLocalResult result;
+    require_gradients(model, "grpo_local_gradients");
     backend(model.gradients).fill(model.gradients, 0.0);
     for (int64_t micro = 0; micro < rollout_micro_batches(rollouts, layout); micro++) {
         const TokenBatch batch = rollout_token_batch(prompts, rollouts, micro, layout);

@@ -73,8 +73,9 @@ GrpoSetup make_grpo_setup(const Config& config) {
                             : static_cast<int64_t>(std::ceil(config.training.num_epochs *
                                                              static_cast<double>(setup.sampler->steps_per_epoch())));
     if (grpo.beta > 0) {
-        // The reference is the initial policy: copied before any checkpoint is loaded.
-        setup.reference = make_llama(model_config, config.parallel.backend);
+        // The reference is the initial policy: copied before any checkpoint is loaded. It is
+        // only scored, never trained: no gradient buffer.
+        setup.reference = make_llama(model_config, config.parallel.backend, ModelUse::inference);
         backend(setup.reference->parameters).copy(setup.reference->parameters, setup.base.model.parameters);
     }
     const std::string& resume = config.output.resume_from_checkpoint;

@@ -5,6 +5,7 @@
 namespace ringlm {
 
 AdamW make_adamw(const Llama& model, const AdamWSettings& settings) {
+    require_gradients(model, "make_adamw");
     AdamW optimizer;
     optimizer.settings = settings;
     optimizer.m = zeros_like(model.parameters);
@@ -13,11 +14,13 @@ AdamW make_adamw(const Llama& model, const AdamWSettings& settings) {
 }
 
 double gradient_norm(const Llama& model, double loss_tokens) {
+    require_gradients(model, "gradient_norm");
     const double sum_squares = backend(model.gradients).dot(model.gradients, model.gradients);
     return std::sqrt(sum_squares) / loss_tokens;
 }
 
 double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens) {
+    require_gradients(model, "adamw_step");
     const AdamWSettings& s = optimizer.settings;
     const double norm = gradient_norm(model, loss_tokens);
     // Clipping: scale the whole gradient so its norm is at most max_grad_norm.

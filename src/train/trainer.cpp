@@ -46,6 +46,7 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     Llama& model = setup.model;
     StepResult result;
     const auto compute_start = Clock::now();
+    require_gradients(model, "accumulate_gradients");
     backend(model.gradients).fill(model.gradients, 0.0);
     for (int64_t micro = 0; micro < c.training.gradient_accumulation_steps; micro++) {
         const std::vector<PackedRow> rows = setup.sampler->micro_batch(step, micro, setup.topology.dp_rank);

@@ -30,13 +30,13 @@ std::vector<std::string> dataset_paths(const std::vector<DatasetEntry>& entries)
     return paths;
 }
 
-Llama make_model(const Config& config) {
+Llama make_model(const Config& config, ModelUse use) {
     if (!config.model.base_model.empty()) {
         if (!std::filesystem::exists(config.model.base_model))
             fail_uniform("{}: base_model '{}' does not exist", config.source, config.model.base_model);
-        return load_base_model(config.model.base_model, config.parallel.backend);
+        return load_base_model(config.model.base_model, config.parallel.backend, use);
     }
-    Llama model = make_llama(config.model.model_config, config.parallel.backend);
+    Llama model = make_llama(config.model.model_config, config.parallel.backend, use);
     init_llama_weights(model, static_cast<uint64_t>(config.training.seed));
     return model;
 }
@@ -149,7 +149,7 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 
 }  // namespace
 
-TrainingSetup make_model_setup(const Config& config) {
+TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     TrainingSetup setup;
     setup.config = config;
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
@@ -167,7 +167,7 @@ TrainingSetup make_model_setup(const Config& config) {
     (void)device;
 #endif
 
-    setup.model = make_model(config);
+    setup.model = make_model(config, use);
     if (config.training.bf16) enable_bf16_matmuls(setup.model);
     const ModelConfig& model_config = setup.model.config;
     if (config.data.sequence_len > model_config.max_position)
@@ -209,7 +209,8 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
             resume_from = resume;
         }
     }
-    TrainingSetup setup = make_model_setup(config);
+    // eval only: the model needs no gradient buffer (half its memory)
+    TrainingSetup setup = make_model_setup(config, for_training ? ModelUse::training : ModelUse::inference);
     setup.resume_from = resume_from;
     const Topology& topology = setup.topology;
     const ModelConfig& model_config = setup.model.config;

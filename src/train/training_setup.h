@@ -45,11 +45,12 @@ ChunkLayout chunk_layout_for(RingAttnFunc variant);
 
 // The part every command shares: threads, topology, the model (base_model or fresh), the
 // sequence layout and, when S > 1, the transport and ring attention as the model's attention.
-// `ringlm grpo` builds on this with its own prompt data (src/rl).
-TrainingSetup make_model_setup(const Config& config);
+// `ringlm grpo` builds on this with its own prompt data (src/rl). `use`: whether the model gets
+// a gradient buffer (make_llama).
+TrainingSetup make_model_setup(const Config& config, ModelUse use = ModelUse::training);
 
-// `for_training` false: eval only (no sampler, no resume; the model from base_model or the
-// latest checkpoint in output_dir).
+// `for_training` false: eval only (no sampler, no resume, no gradient buffer; the model from
+// base_model or the latest checkpoint in output_dir).
 TrainingSetup make_training_setup(const Config& config, bool for_training);
 
 // One line on rank 0: world, nodes, S, D, backend, transport, threads, BLAS core type, global batch.
