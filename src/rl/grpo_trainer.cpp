@@ -77,6 +77,8 @@ GrpoSetup make_grpo_setup(const Config& config) {
         // only scored, never trained: no gradient buffer.
         setup.reference = make_llama(model_config, config.parallel.backend, ModelUse::inference);
         backend(setup.reference->parameters).copy(setup.reference->parameters, setup.base.model.parameters);
+        // Scored with the policy's matmul precision, so the KL measures drift, not bf16 rounding.
+        if (config.training.bf16) enable_bf16_matmuls(*setup.reference);
     }
     const std::string& resume = config.output.resume_from_checkpoint;
     if (resume == "auto") setup.base.resume_from = latest_checkpoint(config.output.output_dir);
