@@ -165,7 +165,7 @@ void check_generation(Checker& checker) {
         options.stop_at_bos_or_eos = false;  // always 40 tokens to compare
         std::vector<int32_t> generated[2];
         for (Device device : {Device::cpu, Device::cuda}) {
-            Llama model = make_llama(checkpoint.config, device);
+            Llama model = make_llama(checkpoint.config, device, ModelUse::inference);  // as `ringlm generate`
             load_parameters(model, checkpoint.parameters, directory + "stories260K.bin");
             generated[static_cast<int>(device)] = generate(model, prompt, options);
         }
