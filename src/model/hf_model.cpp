@@ -263,7 +263,7 @@ ModelConfig read_hf_config(const std::string& folder) {
                  rope_parameters["rope_theta"].dump());
         config.rope_theta = rope_parameters["rope_theta"].get<double>();
     }
-    if (config.dim % config.n_heads != 0 || config.n_heads % config.n_kv_heads != 0 || config.head_dim() % 2 != 0)
+    if (!config.heads_fit())
         fail("{}: hidden_size {} / num_attention_heads {} / num_key_value_heads {} do not give an even head size "
              "shared by the KV groups",
              path, config.dim, config.n_heads, config.n_kv_heads);

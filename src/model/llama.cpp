@@ -56,7 +56,7 @@ std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& c) {
 }
 
 Llama make_llama(const ModelConfig& c, Device device, ModelUse use) {
-    if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
+    if (!c.heads_fit())
         fail("model: dim {} / n_heads {} / n_kv_heads {} do not give an even head size shared by the KV groups",
              c.dim, c.n_heads, c.n_kv_heads);
     const std::vector<ParameterSlot> slots = llama_parameter_slots(c);

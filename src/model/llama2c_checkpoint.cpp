@@ -75,10 +75,6 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     };
     if (dim <= 0 || hidden <= 0 || L <= 0 || n_heads <= 0 || n_kv_heads <= 0 || V == 0 || seq_len <= 0)
         fail("llama2.c checkpoint {}: header has a value <= 0 ({}): not a llama2.c legacy checkpoint", path, header_text());
-    if (dim % n_heads != 0 || n_heads % n_kv_heads != 0 || (dim / n_heads) % 2 != 0)
-        fail("llama2.c checkpoint {}: header {} needs dim divisible by n_heads into an even head size, "
-             "and n_heads divisible by n_kv_heads", path, header_text());
-
     ModelConfig config;
     config.dim = dim;
     config.ffn_dim = hidden;
@@ -90,6 +86,9 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     config.rope_theta = llama2c_rope_theta;
     config.norm_eps = llama2c_norm_eps;
     config.tied_embeddings = tied;
+    if (!config.heads_fit())
+        fail("llama2.c checkpoint {}: header {} needs dim divisible by n_heads into an even head size, "
+             "and n_heads divisible by n_kv_heads", path, header_text());
     const int64_t head_dim = config.head_dim(), kv_dim = config.kv_dim();
 
     // size = header + embedding + per layer (2 norms, wq, wk, wv, wo, w1, w2, w3) + final norm

@@ -35,6 +35,11 @@ struct ModelConfig {
     bool operator==(const ModelConfig&) const = default;
     int64_t head_dim() const { return dim / n_heads; }
     int64_t kv_dim() const { return n_kv_heads * head_dim(); }
+    // dim splits into n_heads heads of an even size (RoPE rotates pairs), shared by the KV
+    // groups (n_kv_heads divides n_heads). Every loader checks it, naming its own file's keys.
+    bool heads_fit() const {
+        return n_heads > 0 && n_kv_heads > 0 && dim % n_heads == 0 && n_heads % n_kv_heads == 0 && head_dim() % 2 == 0;
+    }
 };
 
 }  // namespace ringlm
