@@ -60,24 +60,30 @@ std::string format_duration(double seconds) {
     return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
 }
 
-std::string format_flops(double flops_per_second) {
-    const char* units[] = {"FLOP/s", "kFLOP/s", "MFLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s"};
-    int unit = 0;
-    while (flops_per_second >= 1000 && unit < 5) {
-        flops_per_second /= 1000;
+namespace {
+
+// "{:.1f} {unit}" in the largest of `units` (each `base` times the one before) that keeps the
+// value at least 1.
+template <size_t n>
+std::string format_in_units(double value, double base, const char* const (&units)[n]) {
+    size_t unit = 0;
+    while (value >= base && unit + 1 < n) {
+        value /= base;
         unit++;
     }
-    return fmt::format("{:.1f} {}", flops_per_second, units[unit]);
+    return fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+}  // namespace
+
+std::string format_flops(double flops_per_second) {
+    const char* const units[] = {"FLOP/s", "kFLOP/s", "MFLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s"};
+    return format_in_units(flops_per_second, 1000, units);
 }
 
 std::string format_bytes(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int unit = 0;
-    while (bytes >= 1024 && unit < 4) {
-        bytes /= 1024;
-        unit++;
-    }
-    return fmt::format("{:.1f} {}", bytes, units[unit]);
+    const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    return format_in_units(bytes, 1024, units);
 }
 
 }  // namespace ringlm
