@@ -80,8 +80,9 @@ std::string to_yaml(const Config& config) {
     out += "\n# --- output\n";
     out += fmt::format("output_dir: {}\nsave_steps: {}\nlogging_steps: {}\neval_steps: {}\n", quoted(output.output_dir),
                        output.save_steps, output.logging_steps, output.eval_steps);
-    out += fmt::format("resume_from_checkpoint: {}\nlog_format: {}\npeak_tflops: {}\n",
-                       optional_text(output.resume_from_checkpoint), name(output.log_format), number(output.peak_tflops));
+    out += fmt::format("resume_from_checkpoint: {}\noverwrite_output_dir: {}\nlog_format: {}\npeak_tflops: {}\n",
+                       optional_text(output.resume_from_checkpoint), boolean(output.overwrite_output_dir),
+                       name(output.log_format), number(output.peak_tflops));
 
     const ParallelSection& parallel = config.parallel;
     out += "\n# --- parallel\n";

@@ -80,4 +80,21 @@ void allreduce_sum(float* values, int64_t count) {
     }
 }
 
+void allreduce_max(int64_t* values, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (max)");
+}
+
+void allreduce_sum_over_dp(const Topology& topology, double* values, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, topology.dp_comm.get()),
+              "MPI_Allreduce (data-parallel group)");
+}
+
+bool any_rank(bool mine) {
+    int any = mine ? 1 : 0;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (stop vote)");
+    return any != 0;
+}
+
+void barrier() { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+
 }  // namespace ringlm
