@@ -16,10 +16,13 @@
 # --open-mode=append keeps the output of every run of the job in one file.
 #
 # Failures are never requeued: only a run that exited 0 after its "signal N received:
-# checkpointing" line is. A rank that dies (killed, out of memory, a crash) ends the job step at
-# once (srun --kill-on-bad-exit=1: Slurm kills the other ranks, which would otherwise wait for
-# the dead one); an error or a hang (ringlm's watchdog, collective_timeout_s) aborts every rank;
-# either way srun exits non-zero, the job fails, and a person decides.
+# checkpointing" line is. A rank that dies (killed, out of memory, a crash) ends the job step
+# within seconds: Slurm's PMIx plugin (--mpi=pmix) SIGKILLs the step when a rank's connection
+# drops. (Not --kill-on-bad-exit: srun would then end the step with SIGTERM, which ringlm's
+# ranks take as a preemption request while they wait on the dead rank, and SIGKILL only after
+# the site's KillWait, 30 s by default.) An error or a hang (ringlm's watchdog,
+# collective_timeout_s) aborts every rank. Either way srun exits non-zero, the job fails, and a
+# person decides.
 
 # The program: build/ringlm unless RINGLM names another build (RINGLM=build-cuda/ringlm sbatch ...).
 RINGLM=${RINGLM:-build/ringlm}
@@ -50,7 +53,7 @@ ringlm_train() {
   output=$(mktemp "${TMPDIR:-/tmp}/ringlm-job-${SLURM_JOB_ID:-local}.XXXXXX")
   # Rank 0's stdout goes to the job's output file as usual and, through tee, to $output.
   local status=0
-  srun --mpi=pmix --kill-on-bad-exit=1 "$@" "$RINGLM" train "$config" | tee "$output" || status=${PIPESTATUS[0]}
+  srun --mpi=pmix "$@" "$RINGLM" train "$config" | tee "$output" || status=${PIPESTATUS[0]}
   # The trainer (src/train/trainer.cpp) prints this line when SIGUSR1/SIGTERM stopped it.
   if [ "$status" = 0 ] && grep -q "^signal [0-9]* received: checkpointing" "$output"; then
     local restarts=${SLURM_RESTART_COUNT:-0}

@@ -7,8 +7,8 @@
 #   4. preemption: a job sent `scancel --signal=USR1` mid-run writes a checkpoint, exits 0,
 #      requeues itself, resumes (resume_from_checkpoint: auto) and ends with the losses of the
 #      uninterrupted run of 1, every step;
-#   5. a dead rank: SIGKILL of rank 1 of `srun --kill-on-bad-exit=1 -n 4 ringlm train` ends the
-#      step within 30 s, non-zero, every rank gone;
+#   5. a dead rank: SIGKILL of rank 1 of `srun --mpi=pmix -n 4 ringlm train` (as the job scripts
+#      run it) ends the step within 30 s, non-zero, every rank gone;
 #   6. the same in a job of jobs/cpu.sbatch: the job fails and is not requeued (only a
 #      checkpointed preemption is).
 # Fails, saying why, when Slurm cannot start (not root, packages missing): CI must not skip it.
@@ -160,9 +160,9 @@ echo "preempted job $job: stopped after step $stopped_at with $(basename "$check
   "all 40 losses equal the uninterrupted run's (final $(losses preempt | tail -n 1)) in $(seconds_since "$start") s"
 
 # --- 5. a dead rank under srun ------------------------------------------------------------------------
-# A long run, so the kill surely lands mid-run; --kill-on-bad-exit=1 as the job scripts use it.
+# A long run, so the kill surely lands mid-run; srun as jobs/ringlm_job.sh runs it.
 make_config srun_kill max_steps 100000
-srun --kill-on-bad-exit=1 -n "$ranks" "$ringlm" train "$work/srun_kill.yaml" >"$work/srun_kill.out" 2>&1 &
+srun --mpi=pmix -n "$ranks" "$ringlm" train "$work/srun_kill.yaml" >"$work/srun_kill.out" 2>&1 &
 fault_and_time_exit KILL 1 "$work/srun_kill.yaml" "$work/runs/srun_kill/metrics.jsonl" $! 30 ||
   fail "SIGKILL of rank 1 under srun: $FAULT_RESULT"
 echo "SIGKILL of rank 1 of $ranks (srun): $FAULT_RESULT"
