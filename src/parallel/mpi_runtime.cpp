@@ -1,5 +1,7 @@
 #include "parallel/mpi_runtime.h"
 
+#include "parallel/watchdog.h"
+
 #include <mpi.h>
 
 #include <cstdio>
@@ -24,6 +26,8 @@ MpiRuntime::MpiRuntime(int& argc, char**& argv) {
 MpiRuntime::~MpiRuntime() {
     int finalized = 0;
     MPI_Finalized(&finalized);
+    // MPI_Finalize waits for every rank to arrive: a rank hung before the end would hold it.
+    WatchdogGuard guard("MPI_Finalize", world_size_);
     if (!finalized) MPI_Finalize();
 }
 

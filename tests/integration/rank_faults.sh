@@ -55,23 +55,28 @@ fault_and_time_exit() {
     fi
     start=$(now)
     kill "-$signal" "$victim"
+    local any=1
     for ((i = 0; i < 600; i++)); do
-        local any=0
+        any=0
         alive "$launcher" && any=1
         for pid in $(awk '{ print $2 }' <<< "$pids"); do alive "$pid" && any=1; done
         [ "$any" = 0 ] && break
         sleep 0.1
     done
     elapsed=$(seconds_between "$start" "$(now)")
-    if [ "$own" = 1 ]; then wait "$launcher" || status=$?; else status="not ours (a batch job's srun)"; fi
-    # Nothing left behind, whatever happened above.
+    local outcome="all 4 ranks gone $elapsed s after SIG$signal of rank $rank (pid $victim)"
+    [ "$any" = 0 ] || outcome="the job still ran $elapsed s after SIG$signal of rank $rank (pid $victim): killed it"
+    # Nothing left behind, whatever happened above (a job still running after 60 s: a hang).
+    if [ "$own" = 1 ] && alive "$launcher"; then kill -KILL "$launcher" 2> /dev/null || true; fi
     for pid in $(awk '{ print $2 }' <<< "$pids"); do
         if alive "$pid"; then
             kill -CONT "$pid" 2> /dev/null || true
             kill -KILL "$pid" 2> /dev/null || true
         fi
     done
-    FAULT_RESULT="all 4 ranks gone $elapsed s after SIG$signal of rank $rank (pid $victim), exit status $status"
+    if [ "$own" = 1 ]; then wait "$launcher" || status=$?; else status="not ours (a batch job's srun)"; fi
+    FAULT_RESULT="$outcome, exit status $status"
+    [ "$any" = 0 ] || return 1
     awk -v e="$elapsed" -v l="$limit" 'BEGIN { exit !(e <= l) }' || return 1
     [ "$status" != 0 ]
 }
