@@ -104,7 +104,7 @@ ProcessWatchdog& process_watchdog() {
 }
 
 // How long the abort hooks and MPI_Abort get before this process kills itself; a rank killed
-// by a signal brings the job down too (mpirun; srun with --kill-on-bad-exit).
+// by a signal brings the job down too (mpirun; srun --mpi=pmix).
 constexpr std::chrono::seconds abort_grace{10};
 
 [[noreturn]] void abort_job(ProcessWatchdog& process, const std::string& message) {
