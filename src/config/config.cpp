@@ -214,6 +214,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     parallel.backend = top.choice<Device>("backend", backend_names).value_or(parallel.backend);
     parallel.transport = top.choice<TransportKind>("transport", transport_names).value_or(parallel.transport);
     parallel.threads = top.integer("threads", parallel.threads, 0);
+    parallel.collective_timeout_s = top.number("collective_timeout_s", parallel.collective_timeout_s, non_negative);
 
     config.rl = top.choice<RlMethod>("rl", rl_method_names);
     config.grpo = read_grpo(top.map("trl"));

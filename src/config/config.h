@@ -150,6 +150,10 @@ struct ParallelSection {
     Device backend = Device::cpu;          // cpu | cuda
     TransportKind transport = TransportKind::automatic;  // auto | mpi | nccl (nccl needs backend cuda)
     int64_t threads = 0;                   // OpenMP threads per rank; 0 = OpenMP's default (OMP_NUM_THREADS)
+    // ringlm's own: seconds a rank may wait in one collective or ring step before the watchdog
+    // (src/parallel/watchdog.h) names the operation and aborts the job; 5x for the first step
+    // (warm-up); 0 = no watchdog. Above the longest time one rank may work while others wait.
+    double collective_timeout_s = 300;
     bool operator==(const ParallelSection&) const = default;
 };
 

@@ -92,6 +92,7 @@ std::string to_yaml(const Config& config) {
     out += fmt::format("flash_attention: {}\nbackend: {}\ntransport: {}\nthreads: {}\n",
                        boolean(parallel.flash_attention), name(parallel.backend), name(parallel.transport),
                        parallel.threads);
+    out += fmt::format("collective_timeout_s: {}\n", number(parallel.collective_timeout_s));
 
     const GrpoSection& grpo = config.grpo;
     out += "\n# --- reinforcement learning\n";

@@ -4,6 +4,7 @@
 #include "model/pretrained.h"
 #include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
+#include "parallel/watchdog.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
 
@@ -153,6 +154,7 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     TrainingSetup setup;
     setup.config = config;
+    start_watchdog(config.parallel.collective_timeout_s);
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
     setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree), config.source);
     const Topology& topology = setup.topology;
