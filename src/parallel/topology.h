@@ -46,6 +46,9 @@ Topology make_topology(int sequence_parallel_degree, const std::string& config_s
 void allreduce_sum(double* values, int count);
 void allreduce_sum(float* values, int64_t count);
 
+// `text` as rank `root` of `comm` has it, on every rank (collective: two broadcasts).
+std::string broadcast_string(const std::string& text, int root, MPI_Comm comm);
+
 // Throws an Error naming `what` if an MPI call failed.
 void check_mpi(int code, const char* what);
 

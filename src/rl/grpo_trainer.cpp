@@ -126,7 +126,7 @@ GrpoSummary run_grpo(GrpoSetup& setup) {
     install_stop_signal_handlers();
     const std::string config_yaml = to_yaml(c);
     auto save = [&](int64_t steps_done) {
-        save_run_checkpoint(c.output.output_dir, model, optimizer, steps_done, config_yaml);
+        save_run_checkpoint(c.output.output_dir, model, optimizer, steps_done, config_yaml, c.output.save_total_limit);
     };
 
     const RolloutSettings rollout_settings{grpo.num_generations, grpo.max_completion_length, grpo.temperature,

@@ -169,7 +169,8 @@ TrainSummary run_training(TrainingSetup& setup) {
     install_stop_signal_handlers();
     const std::string config_yaml = to_yaml(c);
     auto save = [&](int64_t steps_done) {
-        summary.last_checkpoint = save_run_checkpoint(c.output.output_dir, model, optimizer, steps_done, config_yaml);
+        summary.last_checkpoint = save_run_checkpoint(c.output.output_dir, model, optimizer, steps_done, config_yaml,
+                                                      c.output.save_total_limit);
     };
 
     if (summary.first_step == 0) report_eval(setup, log, mllog, "before training", 0);
