@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -25,9 +26,16 @@ bool is_rank_zero() {
     return rank == 0;
 }
 
-// HDF5 reports a failed write with the C library's text for errno.
-bool is_disk_full(const std::string& message) {
-    return errno == ENOSPC || message.find(std::strerror(ENOSPC)) != std::string::npos;
+// "no space left on device" or "disk quota exceeded" when that is why a write failed, else
+// empty. HDF5 reports a failed write with the C library's text for errno.
+std::string disk_full_reason(const std::string& message) {
+    for (const int code : {ENOSPC, EDQUOT})
+        if (errno == code || message.find(std::strerror(code)) != std::string::npos) {
+            std::string reason = std::strerror(code);
+            reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+            return reason;
+        }
+    return "";
 }
 
 // open_file_readonly, saying "truncated or corrupt" where HDF5 cannot open a file that has
@@ -103,12 +111,12 @@ void save_checkpoint(const std::string& path, const Llama& model, const AdamW& o
         }
         commit_file(temporary, path);
     } catch (const Error& error) {
-        const bool disk_full = is_disk_full(error.what());
+        const std::string disk_full = disk_full_reason(error.what());
         std::remove(temporary.c_str());
-        if (disk_full)
-            fail("{}: no space left on device while saving the checkpoint (the partial {} is removed, earlier "
-                 "checkpoints are intact; free space, then resume_from_checkpoint: auto)",
-                 path, std::filesystem::path(temporary).filename().string());
+        if (!disk_full.empty())
+            fail("{}: {} while saving the checkpoint (the partial {} is removed, earlier checkpoints are intact; "
+                 "free space, then resume_from_checkpoint: auto)",
+                 path, disk_full, std::filesystem::path(temporary).filename().string());
         throw;
     }
 }
