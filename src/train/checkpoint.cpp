@@ -83,6 +83,18 @@ size_t newest_verified(const std::vector<CheckpointFile>& files, std::vector<std
     return files.size();
 }
 
+// checkpoint-*.h5.tmp files: saves cut short by a kill. Called after a save succeeded, when
+// no save is in progress (rank 0 is the only writer).
+void remove_stale_temporaries(const std::string& output_dir) {
+    static const std::regex pattern(R"(checkpoint-\d+\.h5\.tmp)");
+    for (const auto& entry : std::filesystem::directory_iterator(output_dir)) {
+        if (!std::regex_match(entry.path().filename().string(), pattern)) continue;
+        std::error_code error;
+        std::filesystem::remove(entry.path(), error);
+        if (error) fmt::print("warning: cannot remove {}: {}\n", entry.path().string(), error.message());
+    }
+}
+
 }  // namespace
 
 std::string checkpoint_path(const std::string& output_dir, int64_t step) {
@@ -129,6 +141,7 @@ std::string save_run_checkpoint(const std::string& output_dir, const Llama& mode
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank_zero) {
         fmt::print("checkpoint: {}\n", path);
+        remove_stale_temporaries(output_dir);
         prune_checkpoints(output_dir, save_total_limit);
         std::fflush(stdout);
     }

@@ -27,8 +27,9 @@ void save_checkpoint(const std::string& path, const Llama& model, const AdamW& o
                      const std::string& config_yaml);
 // The training loops' save, called by every rank: rank 0 writes output_dir's checkpoint of
 // `steps_done` (the weights are the same on every rank), every rank waits until it exists,
-// then rank 0 prints its path and, when save_total_limit > 0, prunes output_dir to that many
-// checkpoints (prune_checkpoints). Returns the path.
+// then rank 0 prints its path, removes the temporaries of saves a kill cut short, and, when
+// save_total_limit > 0, prunes output_dir to that many checkpoints (prune_checkpoints).
+// Returns the path.
 std::string save_run_checkpoint(const std::string& output_dir, const Llama& model, const AdamW& optimizer,
                                 int64_t steps_done, const std::string& config_yaml, int64_t save_total_limit);
 // The model's shape as stored in a checkpoint (to build the model before loading into it).

@@ -27,6 +27,15 @@ train straight > "$SCRATCH/straight.log" 2>&1 || fail "uninterrupted run failed:
 # group but they stay in mpirun's session: its processes are the whole job.
 job_processes() { ps -o pid= -s "$1" | tr '\n' ' ' || true; }
 step_logged() { cat "$SCRATCH/killed/metrics.jsonl" 2> /dev/null | grep -c '"loss"' || true; }
+# The name of a checkpoint-*.h5.tmp this run wrote (newer than its start; a killed run's stays
+# until the next save succeeds), with shell builtins only: checked in a tight loop.
+new_temporary() {
+    local file
+    for file in "$SCRATCH/killed"/checkpoint-*.h5.tmp; do
+        [ "$file" -nt "$SCRATCH/started" ] && echo "${file##*/}" && return 0
+    done
+    return 1
+}
 checkpoints() { cd "$SCRATCH/killed" 2> /dev/null && ls checkpoint-*.h5 2> /dev/null | tr '\n' ' ' || true; }
 
 # Kill mode "save": the moment a checkpoint's temporary file appears. Mode "random": once the run
@@ -41,6 +50,8 @@ for attempt in $(seq 10); do
     [ $during_save -eq 0 ] && [ $((attempt % 2)) -eq 0 ] && mode=save
     more=$(( RANDOM % 4 )) delay=$(( RANDOM % 300 ))
     target=$(( $(step_logged) + more ))
+    touch "$SCRATCH/started"
+    sleep 0.01  # a coarse clock must still tell this run's files from the marker
     setsid mpirun -np 2 "$RINGLM" train "$SCRATCH/killed.yaml" >> "$SCRATCH/killed.log" 2>&1 &
     job=$!  # mpirun, the session's leader
     if [ $mode = save ]; then
@@ -49,7 +60,7 @@ for attempt in $(seq 10); do
         while [ "$(job_processes $job | wc -w)" -lt 3 ] && [ $SECONDS -lt $give_up ]; do sleep 0.01; done
         processes=$(job_processes $job)
         while [ $SECONDS -lt $give_up ]; do
-            compgen -G "$SCRATCH/killed/checkpoint-*.h5.tmp" > /dev/null && break
+            new_temporary > /dev/null && break
             kill -0 $job 2> /dev/null || break
         done
     else
@@ -71,11 +82,8 @@ for attempt in $(seq 10); do
         sleep 0.05
     done
     kills=$((kills + 1))
-    left=$(cd "$SCRATCH/killed" 2> /dev/null && ls checkpoint-*.h5.tmp 2> /dev/null || true)
-    if [ -n "$left" ]; then
-        during_save=$((during_save + 1))
-        rm -f "$SCRATCH/killed"/checkpoint-*.h5.tmp  # not needed for resume; the next save rewrites it anyway
-    fi
+    left=$(new_temporary || true)
+    [ -n "$left" ] && during_save=$((during_save + 1))
     [ -n "$(checkpoints)" ] && resumable=$((resumable + 1))
     label="$more more loss(es) + ${delay} ms"
     [ $mode = save ] && label="on a checkpoint's .tmp"
@@ -115,9 +123,9 @@ PY
 }
 summary=$(compare_losses "$SCRATCH/killed/metrics.jsonl") || fail "$summary"
 echo "PASS: $kills kills ($during_save inside a save), resumed each time: $summary"
-kept=$(cd "$SCRATCH/killed" && ls checkpoint-*.h5 | tr '\n' ' ')
-[ "$(echo $kept | wc -w)" -eq 2 ] || fail "save_total_limit 2 left: $kept"
-echo "PASS: save_total_limit 2 kept $kept"
+kept=$(cd "$SCRATCH/killed" && ls checkpoint-* | tr '\n' ' ')
+[ "$(echo $kept | wc -w)" -eq 2 ] || fail "save_total_limit 2 and the cleanup of killed saves' .tmp left: $kept"
+echo "PASS: save_total_limit 2 kept $kept (no .tmp of a killed save left)"
 
 # One flipped byte in the middle of the newest checkpoint (tensor data: the weights and AdamW
 # moments are nearly all of the file).
