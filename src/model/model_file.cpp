@@ -3,6 +3,7 @@
 #include "util/crc32c.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <vector>
@@ -138,6 +139,20 @@ bool verify_file_checksums(const hdf5::File& file, const std::string& path) {
         check_crc(path, name, *stored, crc);
     }
     return true;
+}
+
+hdf5::File open_model_file(const std::string& path) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error)) fail("{}: no such checkpoint file", path);
+    if (!is_hdf5_file(path))
+        fail("{}: truncated or corrupt checkpoint: no HDF5 signature at its start (or not a ringlm checkpoint)", path);
+    try {
+        return hdf5::open_file_readonly(path);
+    } catch (const Error& failure) {
+        std::string detail = failure.what();
+        if (detail.starts_with(path + ": ")) detail.erase(0, path.size() + 2);
+        fail("{}: truncated or corrupt checkpoint, HDF5 cannot open it ({})", path, detail);
+    }
 }
 
 bool is_hdf5_file(const std::string& path) {

@@ -34,6 +34,10 @@ bool verify_attributes_checksum(const hdf5::File& file, const std::string& path)
 // checksums at all (written before they existed).
 bool verify_file_checksums(const hdf5::File& file, const std::string& path);
 
+// Opens a ringlm checkpoint (or model) file read-only. One that exists but HDF5 cannot open
+// (cut off, or its header damaged) fails as "truncated or corrupt checkpoint".
+hdf5::File open_model_file(const std::string& path);
+
 // A ringlm checkpoint file (HDF5) rather than a llama2.c one.
 bool is_hdf5_file(const std::string& path);
 

@@ -38,18 +38,6 @@ std::string disk_full_reason(const std::string& message) {
     return "";
 }
 
-// open_file_readonly, saying "truncated or corrupt" where HDF5 cannot open a file that has
-// HDF5's signature (a torn or cut-off checkpoint).
-hdf5::File open_checkpoint(const std::string& path) {
-    const bool looks_like_hdf5 = is_hdf5_file(path);
-    try {
-        return hdf5::open_file_readonly(path);
-    } catch (const Error& error) {
-        if (!looks_like_hdf5) throw;
-        fail("{}: truncated or corrupt checkpoint, HDF5 cannot open it ({})", path, error.what());
-    }
-}
-
 struct CheckpointFile {
     int64_t step = 0;
     std::string path;
@@ -149,11 +137,11 @@ std::string save_run_checkpoint(const std::string& output_dir, const Llama& mode
 }
 
 ModelConfig read_checkpoint_model_config(const std::string& path) {
-    return read_model_config(open_checkpoint(path), path);
+    return read_model_config(open_model_file(path), path);
 }
 
 CheckpointState load_checkpoint(const std::string& path, Llama& model, AdamW* optimizer) {
-    hdf5::File file = open_checkpoint(path);
+    hdf5::File file = open_model_file(path);
     if (!verify_attributes_checksum(file, path) && is_rank_zero()) {
         fmt::print("note: {} has no checksums (written before ringlm stored them): loaded unverified\n", path);
         std::fflush(stdout);
@@ -170,7 +158,7 @@ CheckpointState load_checkpoint(const std::string& path, Llama& model, AdamW* op
 }
 
 bool verify_checkpoint(const std::string& path) {
-    hdf5::File file = open_checkpoint(path);
+    hdf5::File file = open_model_file(path);
     for (const char* name : {"step", "optimizer_step", "config"})
         if (!hdf5::has_attribute(file, name)) fail("{}: attribute '{}' is missing: not a ringlm checkpoint", path, name);
     const bool checksummed = verify_file_checksums(file, path);
