@@ -5,6 +5,12 @@
 
 namespace ringlm::hdf5 {
 
+// HDF5 closes whatever is still open when the process exits. A file whose close failed (a full
+// disk during a checkpoint save) stays half-freed in HDF5 1.10's identifier table, and that
+// exit-time close then crashes. Every file ringlm opens is closed by its Handle, so nothing is
+// lost by skipping it. (Must run before the library's first use: a static initializer.)
+[[maybe_unused]] static const bool no_close_at_exit = H5dont_atexit() >= 0;
+
 // --- errors ---------------------------------------------------------------------------------
 
 void silence_error_printing() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }

@@ -47,8 +47,11 @@ extern "C" ssize_t pwrite(int fd, const void* data, size_t bytes, off_t offset) 
         disk_bytes_left -= static_cast<int64_t>(bytes);
         return real_pwrite(fd, data, bytes, offset);
     }
-    if (disk_bytes_left > 0) real_pwrite(fd, data, static_cast<size_t>(disk_bytes_left), offset);  // what fits
-    disk_bytes_left = 0;
+    if (disk_bytes_left > 0) {  // what fits: a short write, as the kernel's; the next one fails
+        const ssize_t written = real_pwrite(fd, data, static_cast<size_t>(disk_bytes_left), offset);
+        disk_bytes_left = 0;
+        return written;
+    }
     errno = ENOSPC;
     return -1;
 }
