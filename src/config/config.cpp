@@ -199,6 +199,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     output.output_dir = top.text("output_dir", output.output_dir);
     if (output.output_dir.empty()) fail_value(top.value("output_dir"), source_name, "output_dir", "a folder path");
     output.save_steps = top.integer("save_steps", output.save_steps, 0);
+    output.save_total_limit = top.integer("save_total_limit", output.save_total_limit, 0);
     output.logging_steps = top.integer("logging_steps", output.logging_steps, 1);
     output.eval_steps = top.integer("eval_steps", output.eval_steps, 0);
     output.resume_from_checkpoint = top.text("resume_from_checkpoint", "");

@@ -128,6 +128,7 @@ struct TrainingSection {
 struct OutputSection {
     std::string output_dir = "./model-out";  // checkpoints, metrics.jsonl, config (axolotl)
     int64_t save_steps = 0;                // checkpoint every N steps; 0 = only at the end
+    int64_t save_total_limit = 0;          // keep the newest N checkpoints (and the newest that verifies); 0 = all (axolotl)
     int64_t logging_steps = 1;             // progress line / metrics every N steps
     int64_t eval_steps = 0;                // eval every N steps; 0 = only at the end
     std::string resume_from_checkpoint;    // "" = fresh run; a checkpoint path; "auto" = latest in output_dir

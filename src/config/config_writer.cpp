@@ -78,8 +78,9 @@ std::string to_yaml(const Config& config) {
 
     const OutputSection& output = config.output;
     out += "\n# --- output\n";
-    out += fmt::format("output_dir: {}\nsave_steps: {}\nlogging_steps: {}\neval_steps: {}\n", quoted(output.output_dir),
-                       output.save_steps, output.logging_steps, output.eval_steps);
+    out += fmt::format("output_dir: {}\nsave_steps: {}\nsave_total_limit: {}\nlogging_steps: {}\neval_steps: {}\n",
+                       quoted(output.output_dir), output.save_steps, output.save_total_limit, output.logging_steps,
+                       output.eval_steps);
     out += fmt::format("resume_from_checkpoint: {}\noverwrite_output_dir: {}\nlog_format: {}\npeak_tflops: {}\n",
                        optional_text(output.resume_from_checkpoint), boolean(output.overwrite_output_dir),
                        name(output.log_format), number(output.peak_tflops));

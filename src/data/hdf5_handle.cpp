@@ -5,6 +5,12 @@
 
 namespace ringlm::hdf5 {
 
+// HDF5 closes whatever is still open when the process exits. A file whose close failed (a full
+// disk during a checkpoint save) stays half-freed in HDF5 1.10's identifier table, and that
+// exit-time close then crashes. Every file ringlm opens is closed by its Handle, so nothing is
+// lost by skipping it. (Must run before the library's first use: a static initializer.)
+[[maybe_unused]] static const bool no_close_at_exit = H5dont_atexit() >= 0;
+
 // --- errors ---------------------------------------------------------------------------------
 
 void silence_error_printing() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
@@ -56,7 +62,7 @@ File create_file(const std::string& path) {
 // --- datasets -------------------------------------------------------------------------------
 
 static std::string dataset_where(const File& file, std::string_view name) {
-    return fmt::format("{}: /{}", file.where(), name);
+    return fmt::format("{}: {}{}", file.where(), name.starts_with('/') ? "" : "/", name);
 }
 
 bool has_dataset(const File& file, std::string_view name) {
@@ -69,6 +75,25 @@ bool has_dataset(const File& file, std::string_view name) {
     const bool is_dataset = H5Iget_type(object) == H5I_DATASET;
     H5Oclose(object);
     return is_dataset;
+}
+
+std::vector<std::string> dataset_names(const File& file) {
+    std::vector<std::string> links;
+    auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->push_back(name);
+        return 0;
+    };
+    check(H5Lvisit(file.id(), H5_INDEX_NAME, H5_ITER_INC, collect, &links), file.where(), "list objects");
+    std::vector<std::string> names;
+    for (const std::string& link : links)
+        if (has_dataset(file, link)) names.push_back(link);
+    return names;
+}
+
+int64_t dataset_file_offset(const Dataset& dataset) {
+    const haddr_t offset = H5Dget_offset(dataset.id());
+    if (offset == HADDR_UNDEF) fail("{}: not stored contiguously (no file offset)", dataset.where());
+    return static_cast<int64_t>(offset);
 }
 
 Dataset open_dataset(const File& file, std::string_view name, std::string_view hint) {
@@ -153,26 +178,53 @@ int64_t append_raw(const Dataset& dataset, hid_t type, int64_t current_size, int
     return current_size + count;
 }
 
-// --- attributes on the root group ---------------------------------------------------------------
+// --- attributes on the root group (File) or on a dataset ---------------------------------------
 
-static std::string attribute_where(const File& file, std::string_view name) {
-    return fmt::format("{}: attribute {}", file.where(), name);
+// Every attribute function works on an object id and the name messages give it.
+static std::string attribute_where(const std::string& object_where, std::string_view name) {
+    return fmt::format("{}: attribute {}", object_where, name);
 }
 
-bool has_attribute(const File& file, std::string_view name) {
+static bool has_attribute_of(hid_t object, const std::string& object_where, std::string_view name) {
     const std::string key(name);
-    const htri_t exists = H5Aexists(file.id(), key.c_str());
-    check(exists, attribute_where(file, name), "look up");
+    const htri_t exists = H5Aexists(object, key.c_str());
+    check(exists, attribute_where(object_where, name), "look up");
     return exists > 0;
 }
 
-static Attribute open_attribute(const File& file, std::string_view name) {
-    const std::string where = attribute_where(file, name), key(name);
-    return Attribute(check(H5Aopen(file.id(), key.c_str(), H5P_DEFAULT), where, "cannot open"), where);
+bool has_attribute(const File& file, std::string_view name) { return has_attribute_of(file.id(), file.where(), name); }
+bool has_attribute(const Dataset& dataset, std::string_view name) {
+    return has_attribute_of(dataset.id(), dataset.where(), name);
 }
 
-int64_t read_int64_attribute(const File& file, std::string_view name) {
+std::vector<std::string> attribute_names(const File& file) {
+    std::vector<std::string> names;
+    auto collect = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->push_back(name);
+        return 0;
+    };
+    check(H5Aiterate2(file.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names), file.where(),
+          "list attributes");
+    return names;
+}
+
+static Attribute open_attribute_of(hid_t object, const std::string& object_where, std::string_view name) {
+    const std::string where = attribute_where(object_where, name), key(name);
+    return Attribute(check(H5Aopen(object, key.c_str(), H5P_DEFAULT), where, "cannot open"), where);
+}
+
+static Attribute open_attribute(const File& file, std::string_view name) {
+    return open_attribute_of(file.id(), file.where(), name);
+}
+
+bool is_integer_attribute(const File& file, std::string_view name) {
     Attribute attribute = open_attribute(file, name);
+    Datatype type(check(H5Aget_type(attribute.id()), attribute.where(), "get type"), attribute.where());
+    return H5Tget_class(type.id()) == H5T_INTEGER;
+}
+
+static int64_t read_int64_attribute_of(hid_t object, const std::string& object_where, std::string_view name) {
+    Attribute attribute = open_attribute_of(object, object_where, name);
     Datatype type(check(H5Aget_type(attribute.id()), attribute.where(), "get type"), attribute.where());
     if (H5Tget_class(type.id()) != H5T_INTEGER) fail("{}: must be an integer", attribute.where());
     Dataspace space(check(H5Aget_space(attribute.id()), attribute.where(), "get dataspace"), attribute.where());
@@ -180,6 +232,13 @@ int64_t read_int64_attribute(const File& file, std::string_view name) {
     int64_t value = 0;
     check(H5Aread(attribute.id(), H5T_NATIVE_INT64, &value), attribute.where(), "cannot read");
     return value;
+}
+
+int64_t read_int64_attribute(const File& file, std::string_view name) {
+    return read_int64_attribute_of(file.id(), file.where(), name);
+}
+int64_t read_int64_attribute(const Dataset& dataset, std::string_view name) {
+    return read_int64_attribute_of(dataset.id(), dataset.where(), name);
 }
 
 std::string read_string_attribute(const File& file, std::string_view name) {
@@ -201,16 +260,28 @@ std::string read_string_attribute(const File& file, std::string_view name) {
     return value;
 }
 
-void write_int64_attribute(const File& file, std::string_view name, int64_t value) {
-    const std::string where = attribute_where(file, name), key(name);
+static void write_scalar_attribute(hid_t object, const std::string& object_where, std::string_view name,
+                                   hid_t file_type, hid_t memory_type, const void* value) {
+    const std::string where = attribute_where(object_where, name), key(name);
     Dataspace scalar(check(H5Screate(H5S_SCALAR), where, "create dataspace"), where);
-    Attribute attribute(check(H5Acreate2(file.id(), key.c_str(), H5T_STD_I64LE, scalar.id(), H5P_DEFAULT, H5P_DEFAULT),
-                              where, "cannot create"), where);
-    check(H5Awrite(attribute.id(), H5T_NATIVE_INT64, &value), where, "cannot write");
+    Attribute attribute(check(H5Acreate2(object, key.c_str(), file_type, scalar.id(), H5P_DEFAULT, H5P_DEFAULT), where,
+                              "cannot create"), where);
+    check(H5Awrite(attribute.id(), memory_type, value), where, "cannot write");
+}
+
+void write_int64_attribute(const File& file, std::string_view name, int64_t value) {
+    write_scalar_attribute(file.id(), file.where(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+void write_uint32_attribute(const File& file, std::string_view name, uint32_t value) {
+    write_scalar_attribute(file.id(), file.where(), name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &value);
+}
+void write_uint32_attribute(const Dataset& dataset, std::string_view name, uint32_t value) {
+    write_scalar_attribute(dataset.id(), dataset.where(), name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &value);
 }
 
 void write_string_attribute(const File& file, std::string_view name, const std::string& value) {
-    const std::string where = attribute_where(file, name), key(name);
+    const std::string where = attribute_where(file.where(), name), key(name);
     Datatype type(check(H5Tcopy(H5T_C_S1), where, "copy string type"), where);
     check(H5Tset_size(type.id(), H5T_VARIABLE), where, "set string size");
     check(H5Tset_cset(type.id(), H5T_CSET_UTF8), where, "set string encoding");

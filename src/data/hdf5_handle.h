@@ -47,9 +47,13 @@ public:
     const std::string& where() const { return where_; }
     bool valid() const { return id_ >= 0; }
     // Closes now (a file must be closed before it is renamed).
-    void reset() {
-        if (id_ >= 0) Close(id_);
+    void reset() { close(); }
+    // Closes now, returning HDF5's status (a file's last metadata is written here: a full disk
+    // shows as a negative status).
+    herr_t close() {
+        const herr_t status = id_ >= 0 ? Close(id_) : 0;
         id_ = H5I_INVALID_HID;
+        return status;
     }
 
 private:
@@ -87,6 +91,10 @@ template <> inline hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
 template <> inline hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
 
 bool has_dataset(const File& file, std::string_view name);
+// Every dataset in the file by its path from the root ("model/tok_embeddings"), in name order.
+std::vector<std::string> dataset_names(const File& file);
+// Where a contiguous dataset's bytes start in the file (for tests that corrupt them).
+int64_t dataset_file_offset(const Dataset& dataset);
 // Error (naming the file, the dataset and `hint`) when absent.
 Dataset open_dataset(const File& file, std::string_view name, std::string_view hint);
 
@@ -124,11 +132,20 @@ int64_t append(const Dataset& dataset, int64_t current_size, std::span<const T> 
     return append_raw(dataset, native_type<T>(), current_size, static_cast<int64_t>(values.size()), values.data());
 }
 
-// --- attributes on the root group ---------------------------------------------------------------
+// --- attributes on the root group (File) or on a dataset ---------------------------------------
 
 bool has_attribute(const File& file, std::string_view name);
+bool has_attribute(const Dataset& dataset, std::string_view name);
+// The root group's attributes, in name order.
+std::vector<std::string> attribute_names(const File& file);
+// Is it an integer (else a string or another type)?
+bool is_integer_attribute(const File& file, std::string_view name);
 // Any integer type, converted to int64.
 int64_t read_int64_attribute(const File& file, std::string_view name);
+int64_t read_int64_attribute(const Dataset& dataset, std::string_view name);
+// An unsigned 32-bit integer (a checksum).
+void write_uint32_attribute(const File& file, std::string_view name, uint32_t value);
+void write_uint32_attribute(const Dataset& dataset, std::string_view name, uint32_t value);
 // Fixed- or variable-length string.
 std::string read_string_attribute(const File& file, std::string_view name);
 void write_int64_attribute(const File& file, std::string_view name, int64_t value);

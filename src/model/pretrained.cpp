@@ -10,8 +10,8 @@ namespace ringlm {
 
 Llama load_base_model(const std::string& path, Device device, ModelUse use) {
     if (std::filesystem::is_directory(path)) return load_hf_model(path, device, use);
-    if (is_hdf5_file(path)) {  // a ringlm checkpoint
-        hdf5::File file = hdf5::open_file_readonly(path);
+    if (is_hdf5_file(path) || path.ends_with(".h5")) {  // a ringlm checkpoint (a damaged one too)
+        hdf5::File file = open_model_file(path);
         Llama model = make_llama(read_model_config(file, path), device, use);
         read_model_weights(file, path, model);
         return model;

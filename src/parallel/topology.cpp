@@ -31,6 +31,16 @@ void check_mpi(int code, const char* what) {
     fail("{} failed: {}", what, std::string(text, length));
 }
 
+std::string broadcast_string(const std::string& text, int root, MPI_Comm comm) {
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    int length = rank == root ? static_cast<int>(text.size()) : 0;
+    check_mpi(MPI_Bcast(&length, 1, MPI_INT, root, comm), "MPI_Bcast (text length)");
+    std::string received = rank == root ? text : std::string(static_cast<size_t>(length), ' ');
+    check_mpi(MPI_Bcast(received.data(), length, MPI_CHAR, root, comm), "MPI_Bcast (text)");
+    return received;
+}
+
 Topology make_topology(int sequence_parallel_degree, const std::string& config_source) {
     Topology t;
     MPI_Comm_size(MPI_COMM_WORLD, &t.world_size);

@@ -53,6 +53,9 @@ void allreduce_sum_over_dp(const Topology& topology, double* values, int count);
 bool any_rank(bool mine);
 void barrier();
 
+// `text` as rank `root` of `comm` has it, on every rank (collective: two broadcasts).
+std::string broadcast_string(const std::string& text, int root, MPI_Comm comm);
+
 // Throws an Error naming `what` if an MPI call failed.
 void check_mpi(int code, const char* what);
 

@@ -53,7 +53,8 @@ TrainingRun::TrainingRun(TrainingSetup& setup, int64_t total_steps, const std::s
 }
 
 std::string TrainingRun::save(int64_t steps_done) {
-    return save_run_checkpoint(setup_.config.output.output_dir, setup_.model, optimizer_, steps_done, config_yaml_);
+    return save_run_checkpoint(setup_.config.output.output_dir, setup_.model, optimizer_, steps_done, config_yaml_,
+                               setup_.config.output.save_total_limit);
 }
 
 void TrainingRun::log_step(int64_t step, const StepReport& report) {

@@ -17,8 +17,10 @@ void fsync_path(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0) fail("{}: cannot open to fsync: {}", path, std::strerror(errno));
     const int status = ::fsync(fd);
+    const int fsync_errno = errno;
     ::close(fd);
-    if (status != 0) fail("{}: fsync failed", path);
+    errno = fsync_errno;
+    if (status != 0) fail("{}: fsync failed: {}", path, std::strerror(errno));
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     const OutputSection& output = config.output;
     EXPECT_EQ(output.output_dir, "runs/full");
     EXPECT_EQ(output.save_steps, 200);
+    EXPECT_EQ(output.save_total_limit, 3);
     EXPECT_EQ(output.logging_steps, 10);
     EXPECT_EQ(output.eval_steps, 50);
     EXPECT_EQ(output.resume_from_checkpoint, "auto");
