@@ -5,6 +5,7 @@
 #include "rl/rewards.h"
 #include "rl/rollout.h"
 #include "train/checkpoint.h"
+#include "train/input_checks.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -56,7 +57,7 @@ GrpoSetup make_grpo_setup(const Config& config) {
     setup.base = make_model_setup(config);
     const Topology& topology = setup.base.topology;
     const ModelConfig& model_config = setup.base.model.config;
-    setup.tokenizer = load_tokenizer(config.model.tokenizer, model_config.vocab_size);
+    setup.tokenizer = load_config_tokenizer(config, model_config.vocab_size);
     const int64_t max_prompt_tokens = model_config.max_position - grpo.max_completion_length;
     if (max_prompt_tokens < 1)
         fail_uniform("{}: trl.max_completion_length {} leaves no room for a prompt in the model's max_position {}",

@@ -5,6 +5,7 @@
 #include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "train/checkpoint.h"
+#include "train/input_checks.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -150,6 +151,7 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 }  // namespace
 
 TrainingSetup make_model_setup(const Config& config, ModelUse use) {
+    check_input_paths(config);
     TrainingSetup setup;
     setup.config = config;
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
@@ -215,9 +217,17 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
     const Topology& topology = setup.topology;
     const ModelConfig& model_config = setup.model.config;
 
-    setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), model_config.vocab_size);
+    // Read and validated even though training needs only the token files: a tokenizer that
+    // does not fit the model, or was not the one the files were made with, is caught here.
+    const std::unique_ptr<Tokenizer> tokenizer = load_config_tokenizer(config, model_config.vocab_size);
+    const int64_t vocab = model_config.vocab_size;
+    const bool rank_zero = topology.rank == 0;
+    setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab,
+                                            token_file_check(config, "datasets", vocab, tokenizer.get(), rank_zero));
     if (!config.data.test_datasets.empty()) {
-        setup.eval_corpus = std::make_unique<Corpus>(dataset_paths(config.data.test_datasets), model_config.vocab_size);
+        setup.eval_corpus = std::make_unique<Corpus>(
+            dataset_paths(config.data.test_datasets), vocab,
+            token_file_check(config, "test_datasets", vocab, tokenizer.get(), rank_zero));
         setup.split.train.resize(setup.corpus->num_documents());
         std::iota(setup.split.train.begin(), setup.split.train.end(), 0);
         setup.split.validation.resize(setup.eval_corpus->num_documents());

@@ -1,0 +1,35 @@
+// The inputs a config names, checked before any compute and against each other: every path
+// (there, the kind the key wants, readable), the tokenizer file (whole, of the model's
+// vocabulary), and each token file's attributes against the model and that tokenizer. Every
+// message starts with the config file and the key: "x.yaml: datasets[0].path 'a.h5': ...".
+#pragma once
+
+#include "config/config.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ringlm {
+
+// base_model (a file, or a Hugging Face folder), tokenizer (unless "bytes"), datasets[i].path,
+// test_datasets[i].path and resume_from_checkpoint (unless "auto"): each must exist, be a
+// regular file (base_model: or a folder) and open for reading. output_dir is the run
+// directory's business (trainer), not checked here.
+void check_input_paths(const Config& config);
+
+// The tokenizer `tokenizer:` names, read whole and validated against the model's vocabulary
+// (tokenizer.h says what is checked); null when the config names none.
+std::unique_ptr<Tokenizer> load_config_tokenizer(const Config& config, int64_t model_vocab_size);
+
+// For Corpus: file i of `key` ("datasets" or "test_datasets") is refused when its vocab_size
+// attribute exceeds the model's (its ids were made for a bigger vocabulary), or when
+// `tokenizer` (null: none configured, nothing compared) is not the one its tokenizer /
+// tokenizer_sha256 attributes name. A file without tokenizer_sha256 (written before ringlm
+// stored it) is accepted with a note on stdout when `rank_zero`.
+TokenFileCheck token_file_check(const Config& config, const std::string& key, int64_t model_vocab_size,
+                                const Tokenizer* tokenizer, bool rank_zero);
+
+}  // namespace ringlm
