@@ -4,7 +4,6 @@
 #include "util/error.h"
 #include "util/sha256.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -215,12 +214,15 @@ void read_llama2c_records(Llama2cTokenizer& tokenizer, const std::string& bytes,
         const size_t token = tokenizer.pieces.size(), record_offset = offset;
         float score = 0;
         int32_t length = 0;
-        if (!read_bytes(&score, 4) || !read_bytes(&length, 4) || bytes.size() - offset < size_t(std::max(length, 0)))
+        auto truncated = [&] {
             fail("{}: truncated at token {} (its record starts at byte {} of {})", where, token, record_offset,
                  bytes.size());
+        };
+        if (!read_bytes(&score, 4) || !read_bytes(&length, 4)) truncated();
         if (length < 0 || length > max_token_length)
             fail("{}: corrupt at token {} (byte {}): piece length {} outside 0..{} (the header's max_token_length)",
                  where, token, record_offset, length, max_token_length);
+        if (bytes.size() - offset < size_t(length)) truncated();
         if (std::isnan(score)) fail("{}: corrupt at token {} (byte {}): its score is NaN", where, token, record_offset);
         tokenizer.pieces.emplace_back(bytes.data() + offset, length);
         tokenizer.scores.push_back(score);
