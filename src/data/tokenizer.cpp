@@ -179,9 +179,20 @@ struct FileCloser {
     void operator()(std::FILE* file) const { std::fclose(file); }
 };
 
+// The largest vocabularies in llama2.c's format (256k pieces) take a few MB; a file this large
+// is something else (a model named as the tokenizer), refused before it is read into memory.
+constexpr long max_tokenizer_bytes = 256l << 20;
+
 std::string read_whole_file(const std::string& path, const std::string& where) {
     std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
     if (!file) fail("{}: cannot open: {} (give a llama2.c tokenizer file or \"bytes\")", where, std::strerror(errno));
+    if (std::fseek(file.get(), 0, SEEK_END) == 0) {
+        const long size = std::ftell(file.get());
+        if (size > max_tokenizer_bytes)
+            fail("{}: is {} bytes, more than any llama2.c tokenizer file (up to {}): is it the model?", where, size,
+                 max_tokenizer_bytes);
+        std::rewind(file.get());
+    }
     std::string bytes;
     char buffer[1 << 16];
     size_t got;

@@ -235,6 +235,10 @@ TEST(Tokenizer, ValidatesEveryRecord) {
     // the 32000-token Llama 2 tokenizer for a 512-token model: what follows the 512th is refused
     expect_error_mentions([&] { load_tokenizer(source_path("data/llama2_tokenizer.bin"), 512, where); },
                           {where, "follow the model's 512 tokens", "larger vocabulary"});
+    // a (sparse) 300 MB file is refused before it is read
+    const std::string huge_file = dir.write("huge.bin", bytes);
+    std::filesystem::resize_file(huge_file, 300u << 20);
+    expect_error_mentions([&] { load_tokenizer(huge_file, 512, where); }, {where, "is 314572800 bytes", "the model?"});
     // the file intact loads, and without a vocabulary size reads to the end
     EXPECT_EQ(load_tokenizer(dir.write("tok.bin", bytes), 512)->vocab_size(), 512);
     EXPECT_EQ(load_tokenizer(dir.write("tok.bin", bytes))->vocab_size(), 512);
