@@ -1,5 +1,6 @@
 #include "rl/grpo_trainer.h"
 
+#include "parallel/collective_error.h"
 #include "rl/advantages.h"
 #include "rl/grpo_step.h"
 #include "rl/rewards.h"
@@ -57,7 +58,7 @@ GrpoSetup make_grpo_setup(const Config& config) {
     setup.base = make_model_setup(config);
     const Topology& topology = setup.base.topology;
     const ModelConfig& model_config = setup.base.model.config;
-    setup.tokenizer = load_config_tokenizer(config, model_config.vocab_size);
+    check_together([&] { setup.tokenizer = load_config_tokenizer(config, model_config.vocab_size); });
     const int64_t max_prompt_tokens = model_config.max_position - grpo.max_completion_length;
     if (max_prompt_tokens < 1)
         fail_uniform("{}: trl.max_completion_length {} leaves no room for a prompt in the model's max_position {}",

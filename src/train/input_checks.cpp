@@ -23,19 +23,19 @@ void check_input_path(const Config& config, const std::string& key, const std::s
     std::error_code error;
     const fs::file_status status = fs::status(path, error);
     if (status.type() == fs::file_type::not_found)
-        fail_uniform("{}: {} '{}' does not exist", config.source, key, path);
-    if (error) fail_uniform("{}: {} '{}': cannot read: {}", config.source, key, path, error.message());
+        fail("{}: {} '{}' does not exist", config.source, key, path);
+    if (error) fail("{}: {} '{}': cannot read: {}", config.source, key, path, error.message());
     if (fs::is_directory(status)) {
-        if (kind == PathKind::file) fail_uniform("{}: {} '{}': is a folder, expected a file", config.source, key, path);
+        if (kind == PathKind::file) fail("{}: {} '{}': is a folder, expected a file", config.source, key, path);
         fs::directory_iterator listing(path, error);
-        if (error) fail_uniform("{}: {} '{}': cannot read: {}", config.source, key, path, error.message());
+        if (error) fail("{}: {} '{}': cannot read: {}", config.source, key, path, error.message());
         return;
     }
     if (!fs::is_regular_file(status))
-        fail_uniform("{}: {} '{}': is not a regular file (a FIFO, socket or device would block or mislead the reader)",
+        fail("{}: {} '{}': is not a regular file (a FIFO, socket or device would block or mislead the reader)",
                      config.source, key, path);
     std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) fail_uniform("{}: {} '{}': cannot read: {}", config.source, key, path, std::strerror(errno));
+    if (!file) fail("{}: {} '{}': cannot read: {}", config.source, key, path, std::strerror(errno));
     std::fclose(file);
 }
 
@@ -55,7 +55,7 @@ void check_token_file_tokenizer(const TokenDataset& file, const Tokenizer& token
         return;
     }
     if (file_bytes == config_bytes && file.tokenizer_sha256() == tokenizer.sha256()) return;
-    fail_uniform("{}: was tokenized with '{}' (attributes tokenizer, tokenizer_sha256 = {}) but the config's tokenizer "
+    fail("{}: was tokenized with '{}' (attributes tokenizer, tokenizer_sha256 = {}) but the config's tokenizer "
                  "is '{}' (sha256 {}): re-run `ringlm prepare --tokenizer {}` on its text, or set tokenizer: to the "
                  "one it was made with",
                  where, or_none(file.tokenizer()), or_none(file.tokenizer_sha256()), tokenizer.name(),
@@ -81,13 +81,7 @@ void check_input_paths(const Config& config) {
 std::unique_ptr<Tokenizer> load_config_tokenizer(const Config& config, int64_t model_vocab_size) {
     if (config.model.tokenizer.empty()) return nullptr;
     const std::string where = fmt::format("{}: tokenizer '{}'", config.source, config.model.tokenizer);
-    try {
-        return load_tokenizer(config.model.tokenizer, model_vocab_size, where);
-    } catch (const UniformError&) {
-        throw;
-    } catch (const Error& error) {
-        throw UniformError(error.what());  // the same file on every rank: the same error
-    }
+    return load_tokenizer(config.model.tokenizer, model_vocab_size, where);
 }
 
 TokenFileCheck token_file_check(const Config& config, const std::string& key, int64_t model_vocab_size,
@@ -95,7 +89,7 @@ TokenFileCheck token_file_check(const Config& config, const std::string& key, in
     return [source = config.source, key, model_vocab_size, tokenizer, rank_zero](size_t index, const TokenDataset& file) {
         const std::string where = fmt::format("{}: {}[{}].path '{}'", source, key, index, file.path());
         if (file.vocab_size() > model_vocab_size)
-            fail_uniform("{}: attribute vocab_size = {} but the model's vocab_size is {}: the file was tokenized for a "
+            fail("{}: attribute vocab_size = {} but the model's vocab_size is {}: the file was tokenized for a "
                          "bigger vocabulary; re-run `ringlm prepare` with this model's tokenizer, or train a model "
                          "with vocab_size >= {}",
                          where, file.vocab_size(), model_vocab_size, file.vocab_size());

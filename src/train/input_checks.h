@@ -2,6 +2,8 @@
 // (there, the kind the key wants, readable), the tokenizer file (whole, of the model's
 // vocabulary), and each token file's attributes against the model and that tokenizer. Every
 // message starts with the config file and the key: "x.yaml: datasets[0].path 'a.h5': ...".
+// Each rank sees its own file system, so these throw plain Error: callers run them under
+// check_together (parallel/collective_error.h) to stop every rank with the first rank's message.
 #pragma once
 
 #include "config/config.h"

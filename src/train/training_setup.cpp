@@ -2,6 +2,7 @@
 
 #include "backend/cpu/cpu_threads.h"
 #include "model/pretrained.h"
+#include "parallel/collective_error.h"
 #include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "train/checkpoint.h"
@@ -151,7 +152,7 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 }  // namespace
 
 TrainingSetup make_model_setup(const Config& config, ModelUse use) {
-    check_input_paths(config);
+    check_together([&] { check_input_paths(config); });
     TrainingSetup setup;
     setup.config = config;
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
@@ -219,15 +220,18 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
 
     // Read and validated even though training needs only the token files: a tokenizer that
     // does not fit the model, or was not the one the files were made with, is caught here.
-    const std::unique_ptr<Tokenizer> tokenizer = load_config_tokenizer(config, model_config.vocab_size);
     const int64_t vocab = model_config.vocab_size;
     const bool rank_zero = topology.rank == 0;
-    setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab,
-                                            token_file_check(config, "datasets", vocab, tokenizer.get(), rank_zero));
+    check_together([&] {
+        const std::unique_ptr<Tokenizer> tokenizer = load_config_tokenizer(config, vocab);
+        setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab,
+                                                token_file_check(config, "datasets", vocab, tokenizer.get(), rank_zero));
+        if (!config.data.test_datasets.empty())
+            setup.eval_corpus = std::make_unique<Corpus>(
+                dataset_paths(config.data.test_datasets), vocab,
+                token_file_check(config, "test_datasets", vocab, tokenizer.get(), rank_zero));
+    });
     if (!config.data.test_datasets.empty()) {
-        setup.eval_corpus = std::make_unique<Corpus>(
-            dataset_paths(config.data.test_datasets), vocab,
-            token_file_check(config, "test_datasets", vocab, tokenizer.get(), rank_zero));
         setup.split.train.resize(setup.corpus->num_documents());
         std::iota(setup.split.train.begin(), setup.split.train.end(), 0);
         setup.split.validation.resize(setup.eval_corpus->num_documents());
