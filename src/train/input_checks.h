@@ -26,12 +26,26 @@ void check_input_paths(const Config& config);
 // (tokenizer.h says what is checked); null when the config names none.
 std::unique_ptr<Tokenizer> load_config_tokenizer(const Config& config, int64_t model_vocab_size);
 
-// For Corpus: file i of `key` ("datasets" or "test_datasets") is refused when its vocab_size
-// attribute exceeds the model's (its ids were made for a bigger vocabulary), or when
-// `tokenizer` (null: none configured, nothing compared) is not the one its tokenizer /
-// tokenizer_sha256 attributes name. A file without tokenizer_sha256 (written before ringlm
-// stored it) is accepted with a note on stdout when `rank_zero`.
-TokenFileCheck token_file_check(const Config& config, const std::string& key, int64_t model_vocab_size,
-                                const Tokenizer* tokenizer, bool rank_zero);
+// The checks of a run's token files, datasets and test_datasets alike: a vocab_size attribute
+// larger than the model's is refused (the ids were made for a bigger vocabulary, even when they
+// happen to fit); with `tokenizer` (the configured one) a file made with another is refused, a
+// file that cannot tell (no tokenizer_sha256: written before ringlm stored it) is accepted
+// with a note on stdout when `rank_zero`; with no tokenizer configured the files must agree
+// with the first one that names its tokenizer. Lives while the Corpora are built.
+class TokenFileChecks {
+public:
+    TokenFileChecks(const Config& config, int64_t model_vocab_size, const Tokenizer* tokenizer, bool rank_zero);
+    // For Corpus: file i of `key` ("datasets" or "test_datasets").
+    TokenFileCheck of(const std::string& key);
+
+private:
+    void check(const std::string& key_and_path, const TokenDataset& file);  // "datasets[0].path 'a.h5'"
+
+    std::string source_;
+    int64_t model_vocab_size_;
+    const Tokenizer* tokenizer_;
+    bool rank_zero_;
+    std::string first_key_and_path_, first_name_, first_sha256_;  // the first file that names its tokenizer
+};
 
 }  // namespace ringlm

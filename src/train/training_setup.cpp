@@ -224,12 +224,11 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
     const bool rank_zero = topology.rank == 0;
     check_together([&] {
         const std::unique_ptr<Tokenizer> tokenizer = load_config_tokenizer(config, vocab);
-        setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab,
-                                                token_file_check(config, "datasets", vocab, tokenizer.get(), rank_zero));
+        TokenFileChecks checks(config, vocab, tokenizer.get(), rank_zero);
+        setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab, checks.of("datasets"));
         if (!config.data.test_datasets.empty())
-            setup.eval_corpus = std::make_unique<Corpus>(
-                dataset_paths(config.data.test_datasets), vocab,
-                token_file_check(config, "test_datasets", vocab, tokenizer.get(), rank_zero));
+            setup.eval_corpus = std::make_unique<Corpus>(dataset_paths(config.data.test_datasets), vocab,
+                                                         checks.of("test_datasets"));
     });
     if (!config.data.test_datasets.empty()) {
         setup.split.train.resize(setup.corpus->num_documents());

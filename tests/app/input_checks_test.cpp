@@ -45,7 +45,7 @@ TEST(InputChecks, TokenFileAttributesAgainstModelAndTokenizer) {
     auto check = [&](const std::string& path, const Tokenizer* with) {
         return [&config, path, with] {
             TokenDataset file(path);
-            token_file_check(config, "test_datasets", 512, with, false)(3, file);
+            TokenFileChecks(config, 512, with, false).of("test_datasets")(3, file);
         };
     };
     const std::string same = token_file(dir, "same.h5", 512, "elsewhere/tok512.bin", tokenizer->sha256());
@@ -69,6 +69,31 @@ TEST(InputChecks, TokenFileAttributesAgainstModelAndTokenizer) {
     // written before tokenizer_sha256 existed: accepted (with a note on rank 0)
     const std::string old = token_file(dir, "old.h5", 512, "whatever.bin", "");
     EXPECT_NO_THROW(check(old, tokenizer.get())());
+}
+
+// With no tokenizer configured, the files of a run (datasets and test_datasets) must agree
+// with the first one that names its tokenizer.
+TEST(InputChecks, TokenFilesOfARunShareATokenizer) {
+    testing::TempDir dir;
+    const Config config = config_with("");
+    const std::string hash_a(64, 'a'), hash_b(64, 'b');
+    const std::string a = token_file(dir, "a.h5", 512, "a.bin", hash_a);
+    const std::string a_again = token_file(dir, "a_again.h5", 512, "elsewhere/a.bin", hash_a);
+    const std::string b = token_file(dir, "b.h5", 512, "b.bin", hash_b);
+    const std::string old = token_file(dir, "old.h5", 512, "old.bin", "");
+    const std::string bytes = token_file(dir, "bytes.h5", 259, "bytes", "");
+    auto run = [&](const std::vector<std::string>& datasets, const std::vector<std::string>& test_datasets) {
+        return [&config, datasets, test_datasets] {
+            TokenFileChecks checks(config, 512, nullptr, false);
+            for (size_t i = 0; i < datasets.size(); i++) checks.of("datasets")(i, TokenDataset(datasets[i]));
+            for (size_t i = 0; i < test_datasets.size(); i++) checks.of("test_datasets")(i, TokenDataset(test_datasets[i]));
+        };
+    };
+    EXPECT_NO_THROW(run({a, a_again, old}, {a})());  // old: cannot tell, not refused
+    expect_error_mentions(run({a, old}, {b}),
+                          {"x.yaml: test_datasets[0].path '" + b + "': was tokenized with 'b.bin'", hash_b,
+                           "but datasets[0].path '" + a + "' with 'a.bin'", hash_a, "must share a tokenizer"});
+    expect_error_mentions(run({bytes, a}, {}), {"datasets[1].path '" + a + "'", "datasets[0].path '" + bytes + "' with 'bytes'"});
 }
 
 TEST(InputChecks, ConfiguredTokenizerNamesTheKey) {
