@@ -23,7 +23,7 @@ void run_prepare(const PrepareArguments& arguments) {
     if (rank != 0) return;  // one writer; prepare is a serial step
     std::shared_ptr<Tokenizer> tokenizer = load_tokenizer(arguments.tokenizer);
     TextEncoder encoder{[tokenizer](std::string_view text) { return tokenizer->encode(text, true, true); },
-                        tokenizer->vocab_size(), tokenizer->name()};
+                        tokenizer->vocab_size(), tokenizer->name(), tokenizer->sha256()};
     PrepareOptions options;
     options.split = text_split_from_name(arguments.split);
     options.overwrite = arguments.overwrite;

@@ -87,7 +87,9 @@ struct ModelSection {
     // rope_theta 10000, norm_eps 1e-5, tied_embeddings true (llama2.c's defaults).
     ModelConfig model_config;
     // A llama2.c tokenizer file, or "bytes" (byte-level, vocabulary 256+). "" = not given:
-    // training reads token ids from HDF5 and needs none; generate/grpo need one.
+    // training reads token ids from HDF5 and needs none; generate/grpo need one. When given,
+    // training validates it at start-up and refuses token files made with another one
+    // (train/input_checks.h).
     std::string tokenizer;
     bool operator==(const ModelSection&) const = default;
 };

@@ -225,7 +225,8 @@ PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std
     RemoveOnFailure temporary{fmt::format("{}.partial-{}", output, ::getpid())};
     PrepareSummary summary;
     {
-        TokenDatasetWriter writer(temporary.path, encoder.vocab_size, encoder.name, options.chunk_elements);
+        TokenDatasetWriter writer(temporary.path, encoder.vocab_size, encoder.name, options.chunk_elements,
+                                  encoder.sha256);
         DocumentSink sink{writer, encoder, options.verbose};
         for (const fs::path& file : files) {
             if (is_jsonl(file)) {

@@ -25,6 +25,7 @@ struct TextEncoder {
     std::function<std::vector<int32_t>(std::string_view text)> encode;
     int64_t vocab_size = 0;  // written as the vocab_size attribute; pre-tokenized ids are checked against it
     std::string name;        // written as the tokenizer attribute
+    std::string sha256;      // written as the tokenizer_sha256 attribute unless "" (see tokenizer.h)
 };
 
 enum class TextSplit { whole_file, paragraphs };

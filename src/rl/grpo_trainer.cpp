@@ -1,9 +1,11 @@
 #include "rl/grpo_trainer.h"
 
+#include "parallel/collective_error.h"
 #include "rl/advantages.h"
 #include "rl/grpo_step.h"
 #include "rl/rewards.h"
 #include "rl/rollout.h"
+#include "train/input_checks.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/run_directory.h"
@@ -90,7 +92,7 @@ GrpoSetup make_grpo_setup(const Config& config) {
     setup.base.resume_from = resume_from;
     const Topology& topology = setup.base.topology;
     const ModelConfig& model_config = setup.base.model.config;
-    setup.tokenizer = load_tokenizer(config.model.tokenizer, model_config.vocab_size);
+    check_together([&] { setup.tokenizer = load_config_tokenizer(config, model_config.vocab_size); });
     const int64_t max_prompt_tokens = model_config.max_position - grpo.max_completion_length;
     if (max_prompt_tokens < 1)
         fail_uniform("{}: trl.max_completion_length {} leaves no room for a prompt in the model's max_position {}",
