@@ -10,6 +10,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools          # parallel HDF5 (data and checkpoints)
   libopenblas-dev                         # sgemm
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libpcre2-dev libutf8proc-dev            # Hugging Face tokenizers: pre-tokenizer regexes, NFC
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
   python3-matplotlib                      # bench/plot.py (scaling plots)

