@@ -3,6 +3,8 @@
 #include "data/hf_tokenizer.h"
 #include "util/error.h"
 
+#include <filesystem>
+
 namespace ringlm {
 
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& spec, int64_t vocab_size) {
@@ -12,6 +14,13 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& spec, int64_t vocab
         fail("tokenizer {}: has ids up to {} but the model's vocabulary is {} (wrong tokenizer for this model?)",
              tokenizer->name(), tokenizer->vocab_size() - 1, vocab_size);
     return tokenizer;
+}
+
+std::string tokenizer_or_model_default(const std::string& tokenizer, const std::string& base_model) {
+    if (!tokenizer.empty()) return tokenizer;
+    if (!base_model.empty() && std::filesystem::is_regular_file(std::filesystem::path(base_model) / "tokenizer.json"))
+        return base_model;
+    return "";
 }
 
 }  // namespace ringlm

@@ -14,4 +14,8 @@ namespace ringlm {
 // that many ids (models pad their embedding: Qwen3's 151936 rows for 151669 tokens).
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& spec, int64_t vocab_size = 0);
 
+// The tokenizer to use: `tokenizer` when given, else the base model's own when it is a Hugging
+// Face folder holding a tokenizer.json, else "".
+std::string tokenizer_or_model_default(const std::string& tokenizer, const std::string& base_model);
+
 }  // namespace ringlm
