@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 
+#include <climits>
 #include <queue>
 
 namespace ringlm {
@@ -43,6 +44,28 @@ struct MergesLater {  // priority_queue is a max-heap: the top is the lowest ran
     }
 };
 
+// Short words (most of them): scan every adjacent pair for the lowest rank (leftmost on ties),
+// merge it, repeat. The same merges as the heap below, without its allocations.
+constexpr size_t short_word_symbols = 24;
+
+static void merge_short_word(const BpeModel& model, std::vector<int32_t>& symbols) {
+    while (symbols.size() > 1) {
+        int32_t best_rank = INT32_MAX, best_merged = -1;
+        size_t best = 0;
+        for (size_t i = 0; i + 1 < symbols.size(); i++) {
+            const auto found = model.merges.find(merge_key(symbols[i], symbols[i + 1]));
+            if (found != model.merges.end() && found->second.rank < best_rank) {
+                best_rank = found->second.rank;
+                best_merged = found->second.merged;
+                best = i;
+            }
+        }
+        if (best_merged < 0) return;
+        symbols[best] = best_merged;
+        symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    }
+}
+
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& ids) const {
     if (word.empty()) return;
     if (ignore_merges) {
@@ -54,6 +77,11 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& ids) con
     std::vector<int32_t> symbols;
     symbols.reserve(word.size());
     initial_symbols(*this, word, symbols);
+    if (symbols.size() <= short_word_symbols) {
+        merge_short_word(*this, symbols);
+        ids.insert(ids.end(), symbols.begin(), symbols.end());
+        return;
+    }
     const int32_t n = static_cast<int32_t>(symbols.size());
     // symbols as a linked list; a merge keeps the left position and unlinks the right one
     std::vector<int32_t> next(n), previous(n);

@@ -6,6 +6,7 @@
 #include "data/hf_tokenizer.h"
 #include "data/tokenizer_files.h"
 #include "data/unicode_text.h"
+#include "util/error.h"
 
 #include "test_data.h"
 
@@ -197,6 +198,101 @@ TEST(HfTokenizerReference, RoundTrips) {
             checked++;
         }
         EXPECT_GT(checked, 100) << package;
+    }
+}
+
+// --- without npm: a hand-made SentencePiece-style file and the refusals -----------------------------
+
+// <unk> <s> </s>, the 256 byte pieces, then ▁ a b ▁a ab ▁ab; merges ▁+a, a+b, ▁a+b.
+nlohmann::json tiny_sentencepiece() {
+    nlohmann::json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+    for (int byte = 0; byte < 256; byte++) vocab[fmt::format("<0x{:02X}>", byte)] = 3 + byte;
+    int id = 259;
+    for (const char* piece : {"\u2581", "a", "b", "\u2581a", "ab", "\u2581ab"}) vocab[piece] = id++;
+    return {
+        {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\u2581"}},
+                                                                {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}}},
+        {"pre_tokenizer", nullptr},
+        {"model", {{"type", "BPE"}, {"byte_fallback", true}, {"unk_token", "<unk>"}, {"vocab", vocab},
+                   {"merges", {"\u2581 a", "a b", "\u2581a b"}}}},
+        {"added_tokens", {{{"id", 1}, {"content", "<s>"}, {"special", true}}, {{"id", 2}, {"content", "</s>"}, {"special", true}}}},
+        {"post_processor", {{"type", "TemplateProcessing"},
+                            {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+                            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}}}}}}},
+        {"decoder", {{"type", "Sequence"}, {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+                                                         {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
+                                                         {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+    };
+}
+
+std::unique_ptr<Tokenizer> parse(const nlohmann::json& file) { return parse_hf_tokenizer({file.dump(), "", ""}, "tiny.json"); }
+
+TEST(HfTokenizer, SentencePieceByHand) {
+    const std::unique_ptr<Tokenizer> tokenizer = parse(tiny_sentencepiece());
+    // "▁ab▁ab": ▁+a twice (rank 0, leftmost first), then ▁a+b twice; a+b never gets its turn
+    EXPECT_EQ(tokenizer->encode("ab ab", true, false), (std::vector<int32_t>{1, 264, 264}));
+    // "c" has no piece: byte fallback to <0x63>; "é" to its two bytes
+    EXPECT_EQ(tokenizer->encode("c", false, false), (std::vector<int32_t>{259, 3 + 0x63}));
+    EXPECT_EQ(tokenizer->encode("\u00e9", false, false), (std::vector<int32_t>{259, 3 + 0xC3, 3 + 0xA9}));
+    // added tokens first; the text after one gets its own ▁ (the normalizer runs per stretch)
+    EXPECT_EQ(tokenizer->encode("a</s>a", false, false), (std::vector<int32_t>{262, 2, 262}));
+    EXPECT_EQ(tokenizer->bos(), 1);
+    EXPECT_EQ(tokenizer->eos(), -1);  // no tokenizer_config.json, no config.json
+    EXPECT_EQ(tokenizer->decode(tokenizer->encode("ab c é", true, false)), "ab c é");
+    // config.json's eos_token_id list: the first is EOS, all stop a generation
+    const std::unique_ptr<Tokenizer> with_config =
+        parse_hf_tokenizer({tiny_sentencepiece().dump(), "", R"({"eos_token_id": [2, 0]})"}, "tiny.json");
+    EXPECT_EQ(with_config->eos(), 2);
+    EXPECT_EQ(with_config->stop_ids(), (std::vector<int32_t>{2, 0}));
+    EXPECT_EQ(with_config->encode("a", true, true), (std::vector<int32_t>{1, 262, 2}));
+}
+
+void expect_refused(const nlohmann::json& file, const std::vector<std::string>& pieces) {
+    try {
+        parse(file);
+        ADD_FAILURE() << "not refused: " << file.dump().substr(0, 200);
+    } catch (const Error& error) {
+        const std::string message = error.what();
+        EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+        for (const std::string& piece : pieces) EXPECT_NE(message.find(piece), std::string::npos) << piece << " not in: " << message;
+    }
+}
+
+TEST(HfTokenizer, RefusesWhatItDoesNotSupportNamingFileAndPath) {
+    nlohmann::json file = tiny_sentencepiece();
+    file["model"]["type"] = "Unigram";
+    expect_refused(file, {"tiny.json", "model.type", "Unigram"});
+    file = tiny_sentencepiece();
+    file["normalizer"]["normalizers"][1] = {{"type", "Lowercase"}};
+    expect_refused(file, {"tiny.json", "normalizer.normalizers[1].type", "Lowercase"});
+    file = tiny_sentencepiece();
+    file["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "\\s+"}}}, {"behavior", "Removed"}, {"invert", false}};
+    expect_refused(file, {"tiny.json", "pre_tokenizer.behavior", "Removed"});
+    file["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+    expect_refused(file, {"tiny.json", "pre_tokenizer.pattern", "does not compile"});
+    file = tiny_sentencepiece();
+    file["added_tokens"][1]["lstrip"] = true;
+    expect_refused(file, {"tiny.json", "added_tokens[1].lstrip"});
+    file = tiny_sentencepiece();
+    file["model"]["merges"][2] = "\u2581a c";
+    expect_refused(file, {"tiny.json", "model.merges[2]", "not in model.vocab"});
+    file = tiny_sentencepiece();
+    file["post_processor"] = {{"type", "RobertaProcessing"}};
+    expect_refused(file, {"tiny.json", "post_processor.type", "RobertaProcessing"});
+    file = tiny_sentencepiece();
+    file["decoder"]["decoders"][2] = {{"type", "CTC"}};
+    expect_refused(file, {"tiny.json", "decoder.decoders[2].type", "CTC"});
+    file = tiny_sentencepiece();
+    file["truncation"] = {{"max_length", 512}};
+    expect_refused(file, {"tiny.json", "truncation"});
+    file = tiny_sentencepiece();
+    file["model"]["vocab"].erase("<0x41>");
+    expect_refused(file, {"tiny.json", "model.vocab", "<0x41>", "byte_fallback"});
+    try {
+        parse_hf_tokenizer({"{\"model\": [1,", "", ""}, "broken.json");
+        ADD_FAILURE() << "broken JSON not refused";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("broken.json"), std::string::npos) << error.what();
     }
 }
 
