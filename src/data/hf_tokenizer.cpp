@@ -140,6 +140,12 @@ struct JsonPlace {
     }
 };
 
+// A top-level component, null when absent.
+const json& component(const json& file, const char* key) {
+    static const json absent;
+    return file.contains(key) ? file[key] : absent;
+}
+
 // A component that is null, one step, or a Sequence of steps (under `list_key`).
 template <typename ReadStep>
 void read_steps(const json& value, const std::string& path, const char* list_key, const JsonPlace& place, ReadStep read) {
@@ -154,7 +160,7 @@ void read_steps(const json& value, const std::string& path, const char* list_key
 }
 
 void read_normalizers(const json& file, const JsonPlace& place, HfTokenizer& tokenizer) {
-    read_steps(file["normalizer"], "normalizer", "normalizers", place, [&](const json& step, const std::string& path) {
+    read_steps(component(file, "normalizer"), "normalizer", "normalizers", place, [&](const json& step, const std::string& path) {
         const std::string type = place.text(step, path, "type");
         NormalizerStep read;
         read.kind = NormalizerStep::unicode_form;
@@ -189,7 +195,7 @@ PreTokenizerStep::Prepend read_prepend_scheme(const json& step, const std::strin
 }
 
 void read_pre_tokenizers(const json& file, const JsonPlace& place, HfTokenizer& tokenizer) {
-    read_steps(file["pre_tokenizer"], "pre_tokenizer", "pretokenizers", place, [&](const json& step, const std::string& path) {
+    read_steps(component(file, "pre_tokenizer"), "pre_tokenizer", "pretokenizers", place, [&](const json& step, const std::string& path) {
         const std::string type = place.text(step, path, "type");
         PreTokenizerStep read;
         read.kind = PreTokenizerStep::split;
@@ -375,7 +381,7 @@ void read_template(const json& step, const std::string& path, const JsonPlace& p
 }
 
 void read_post_processor(const json& file, const JsonPlace& place, HfTokenizer& tokenizer) {
-    read_steps(file["post_processor"], "post_processor", "processors", place, [&](const json& step, const std::string& path) {
+    read_steps(component(file, "post_processor"), "post_processor", "processors", place, [&](const json& step, const std::string& path) {
         const std::string type = place.text(step, path, "type");
         if (type == "TemplateProcessing") {
             read_template(step, path, place, tokenizer);
@@ -407,7 +413,7 @@ void replace_in_model_tokens(HfTokenizer& tokenizer, const std::string& from, co
 
 // The decoder, applied once to every model token's text (added tokens decode to their content).
 void read_decoder(const json& file, const JsonPlace& place, HfTokenizer& tokenizer) {
-    const json& decoder = file.contains("decoder") ? file["decoder"] : json();
+    const json& decoder = component(file, "decoder");
     if (decoder.is_null()) place.refuse("decoder", "null is not supported: the text of the tokens would be unknown");
     read_steps(decoder, "decoder", "decoders", place, [&](const json& step, const std::string& path) {
         const std::string type = place.text(step, path, "type");
@@ -506,9 +512,7 @@ std::string read_file_text(const fs::path& path) {
     return text.str();
 }
 
-}  // namespace
-
-std::unique_ptr<Tokenizer> parse_hf_tokenizer(const HfTokenizerFiles& files, const std::string& source) {
+std::unique_ptr<Tokenizer> read_hf_tokenizer(const HfTokenizerFiles& files, const std::string& source) {
     const json file = parse_json(files.tokenizer_json, "tokenizer " + source);
     const JsonPlace place{source};
     if (!file.is_object()) place.refuse("(top level)", "expected a JSON object");
@@ -524,10 +528,21 @@ std::unique_ptr<Tokenizer> parse_hf_tokenizer(const HfTokenizerFiles& files, con
     for (const AddedToken& added : tokenizer->added) tokenizer->is_added[added.id] = true;
     read_post_processor(file, place, *tokenizer);
     read_decoder(file, place, *tokenizer);
-    for (int32_t id : tokenizer->prefix_ids) if (id >= tokenizer->vocab_size()) place.refuse("post_processor", fmt::format("id {} is not a token", id));
-    for (int32_t id : tokenizer->suffix_ids) if (id >= tokenizer->vocab_size()) place.refuse("post_processor", fmt::format("id {} is not a token", id));
+    for (const std::vector<int32_t>* ids : {&tokenizer->prefix_ids, &tokenizer->suffix_ids})
+        for (int32_t id : *ids)
+            if (id >= tokenizer->vocab_size()) place.refuse("post_processor", fmt::format("id {} is not a token", id));
     read_special_ids(files, source, *tokenizer);
     return tokenizer;
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> parse_hf_tokenizer(const HfTokenizerFiles& files, const std::string& source) {
+    try {
+        return read_hf_tokenizer(files, source);
+    } catch (const json::exception& error) {  // a value of an unexpected JSON type somewhere not checked above
+        fail("tokenizer {}: unexpected JSON: {}", source, error.what());
+    }
 }
 
 bool is_hf_tokenizer_spec(const std::string& spec) {
