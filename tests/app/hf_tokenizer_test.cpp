@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -179,6 +180,56 @@ TEST(HfTokenizerReference, Qwen3MatchesJavaScript) {
 TEST(HfTokenizerReference, SentencePieceStyleMatchesJavaScript) {
     const std::string model = npm_cache("tokenizer-llama2") + "/models";
     expect_same_ids_as_reference(model, reference_texts(model, false));
+}
+
+// A model folder holding a variant of a fetched tokenizer.json (edited by `change`), removed at
+// the end: the shapes of other real files, still compared against the reference.
+struct VariantFolder {
+    std::string path;
+    VariantFolder(const std::string& model_dir, const std::string& name, const std::function<void(nlohmann::json&)>& change)
+        : path((fs::temp_directory_path() / ("ringlm_" + std::to_string(getpid()) + "_" + name)).string()) {
+        fs::create_directories(path);
+        nlohmann::json file = nlohmann::json::parse(read_bytes(model_dir + "/tokenizer.json"));
+        change(file);
+        write_bytes(path + "/tokenizer.json", file.dump());
+        fs::copy_file(model_dir + "/tokenizer_config.json", path + "/tokenizer_config.json");
+    }
+    ~VariantFolder() { fs::remove_all(path); }
+};
+
+std::vector<std::string> torture_and_some_austen(const std::string& model_dir) {
+    std::vector<std::string> texts = austen_texts(false);
+    texts.resize(400);
+    texts.insert(texts.end(), torture_texts.begin(), torture_texts.end());
+    const std::vector<std::string> special = added_token_texts(added_token_contents(model_dir));
+    texts.insert(texts.end(), special.begin(), special.end());
+    return texts;
+}
+
+// Llama 3.1's own file: the post-processor puts <|begin_of_text|> first (TemplateProcessing).
+TEST(HfTokenizerReference, Llama31TemplateMatchesJavaScript) {
+    const VariantFolder llama31(npm_cache("tokenizer-llama3") + "/models", "llama31", [](nlohmann::json& file) {
+        file["post_processor"] = nlohmann::json::parse(R"({"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+            {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+             "pair": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                      {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+             "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000], "tokens": ["<|begin_of_text|>"]}}}]})");
+    });
+    EXPECT_EQ(open_tokenizer(llama31.path)->encode("Hi", true, false), (std::vector<int32_t>{128000, 13347}));
+    expect_same_ids_as_reference(llama31.path, torture_and_some_austen(llama31.path));
+}
+
+// Mistral v0.3's shape: no normalizer; the Metaspace pre-tokenizer (prepend_scheme "first",
+// no split) and decoder.
+TEST(HfTokenizerReference, MetaspaceMatchesJavaScript) {
+    const VariantFolder metaspace(npm_cache("tokenizer-llama2") + "/models", "metaspace", [](nlohmann::json& file) {
+        file["normalizer"] = nullptr;
+        file["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
+        file["decoder"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
+    });
+    expect_same_ids_as_reference(metaspace.path, torture_and_some_austen(metaspace.path));
 }
 
 // decode(encode(x)) == x for valid UTF-8 x the normalizer leaves as it is (Qwen's NFC
