@@ -1,7 +1,7 @@
 // The text steps a Hugging Face tokenizer.json runs before its model, on each stretch of text
 // between added tokens: normalizers (whole-text rewrites) then pre-tokenizers (cutting the
 // text into the words the model encodes one at a time). Only the kinds the Llama, Qwen and
-// Mistral files use are here; hf_tokenizer.cpp refuses the others when it reads the file.
+// Mistral files use are here; hf_tokenizer_reader.cpp refuses the others when it reads the file.
 #pragma once
 
 #include "data/unicode_text.h"

@@ -1,4 +1,4 @@
-// The independent reference for src/data/hf_tokenizer.cpp: Hugging Face's own JavaScript
+// The independent reference for src/data/hf_tokenizer.h: Hugging Face's own JavaScript
 // implementation (@huggingface/tokenizers, pinned in scripts/fetch_test_tokenizers.sh).
 //   node hf_tokenizer_reference.mjs TOKENIZERS_JS_DIR MODEL_DIR encode TEXTS_FILE
 //       TEXTS_FILE holds texts separated by NUL bytes; one line per text: its ids, with the
