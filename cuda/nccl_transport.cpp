@@ -96,6 +96,11 @@ NcclCommunicator::~NcclCommunicator() {
     if (comm_) ncclCommDestroy(comm_);
 }
 
+void NcclCommunicator::abort() {
+    if (comm_) ncclCommAbort(comm_);
+    comm_ = nullptr;
+}
+
 // --- transport -------------------------------------------------------------------------------
 
 NcclTransport::NcclTransport(std::shared_ptr<NcclCommunicator> communicator, cudaStream_t compute_stream)

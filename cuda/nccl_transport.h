@@ -38,6 +38,10 @@ public:
     NcclCommunicator& operator=(const NcclCommunicator&) = delete;
     ncclComm_t get() const { return comm_; }
     int rank() const { return rank_; }
+    // ncclCommAbort: ends the operations in flight (a collective waiting on a dead peer) and frees
+    // the communicator, from any thread; it is unusable afterwards. The watchdog's abort hook
+    // (src/parallel/watchdog.h, registered by nccl_bootstrap.cpp) calls it before MPI_Abort.
+    void abort();
     int size() const { return size_; }
 
 private:

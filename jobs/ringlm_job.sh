@@ -14,6 +14,15 @@
 #                      where Slurm sends SIGTERM, which ringlm treats like SIGUSR1);
 #   resume_from_checkpoint: auto   the requeued job continues from the newest checkpoint.
 # --open-mode=append keeps the output of every run of the job in one file.
+#
+# Failures are never requeued: only a run that exited 0 after its "signal N received:
+# checkpointing" line is. A rank that dies (killed, out of memory, a crash) ends the job step
+# within seconds: Slurm's PMIx plugin (--mpi=pmix) SIGKILLs the step when a rank's connection
+# drops. (Not --kill-on-bad-exit: srun would then end the step with SIGTERM, which ringlm's
+# ranks take as a preemption request while they wait on the dead rank, and SIGKILL only after
+# the site's KillWait, 30 s by default.) An error or a hang (ringlm's watchdog,
+# collective_timeout_s) aborts every rank. Either way srun exits non-zero, the job fails, and a
+# person decides.
 
 # The program: build/ringlm unless RINGLM names another build (RINGLM=build-cuda/ringlm sbatch ...).
 RINGLM=${RINGLM:-build/ringlm}
@@ -30,8 +39,9 @@ export OPENBLAS_NUM_THREADS=$OMP_NUM_THREADS
 export SRUN_CPUS_PER_TASK=${SLURM_CPUS_PER_TASK:-1}
 
 # ringlm_train CONFIG [SRUN_OPTION...]: one training run of CONFIG over the job's tasks.
-# Returns srun's status. Requeues the job when ringlm stopped on a signal before the end
-# (at most RINGLM_MAX_REQUEUES times, default 20, so a job that keeps failing does not cycle).
+# Returns srun's status. Requeues the job when ringlm stopped on a signal before the end with a
+# checkpoint and exit 0 (at most RINGLM_MAX_REQUEUES times, default 20, so a job preempted over
+# and over does not cycle forever); never after a failure.
 ringlm_train() {
   local config=$1
   shift
@@ -42,8 +52,8 @@ ringlm_train() {
   local output
   output=$(mktemp "${TMPDIR:-/tmp}/ringlm-job-${SLURM_JOB_ID:-local}.XXXXXX")
   # Rank 0's stdout goes to the job's output file as usual and, through tee, to $output.
-  srun --mpi=pmix "$@" "$RINGLM" train "$config" | tee "$output"
-  local status=${PIPESTATUS[0]}
+  local status=0
+  srun --mpi=pmix "$@" "$RINGLM" train "$config" | tee "$output" || status=${PIPESTATUS[0]}
   # The trainer (src/train/trainer.cpp) prints this line when SIGUSR1/SIGTERM stopped it.
   if [ "$status" = 0 ] && grep -q "^signal [0-9]* received: checkpointing" "$output"; then
     local restarts=${SLURM_RESTART_COUNT:-0}
@@ -55,6 +65,9 @@ ringlm_train() {
     fi
     echo "ringlm job: stopped early with a checkpoint; not requeued (restart count $restarts);" \
       "submit the job again to resume" >&2
+  fi
+  if [ "$status" != 0 ]; then
+    echo "ringlm job: ringlm failed (srun exit status $status): not requeued; the lines above say which rank and why" >&2
   fi
   rm -f "$output"
   return "$status"

@@ -10,12 +10,15 @@ namespace {
 
 void run_grpo_command(const std::string& path) {
     GrpoSetup setup = make_grpo_setup(load_config_uniform(path));
-    const GrpoSummary summary = run_grpo(setup);
-    if (setup.base.topology.rank == 0 && !summary.steps.empty())
+    const RunSummary summary = run_grpo(setup);
+    if (setup.base.topology.rank == 0 && !summary.steps.empty()) {
+        const nlohmann::json& first = summary.steps.front().fields;
+        const nlohmann::json& last = summary.steps.back().fields;
         fmt::print("grpo steps {}..{}: mean reward {:.4f} -> {:.4f}, kl {:.5f} -> {:.5f}; outputs in {}\n",
-                   summary.first_step + 1, summary.last_step, summary.steps.front().reward_mean,
-                   summary.steps.back().reward_mean, summary.steps.front().kl, summary.steps.back().kl,
+                   summary.first_step + 1, summary.last_step, first["reward"].get<double>(),
+                   last["reward"].get<double>(), first["kl"].get<double>(), last["kl"].get<double>(),
                    setup.base.config.output.output_dir);
+    }
 }
 
 }  // namespace

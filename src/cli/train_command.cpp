@@ -29,10 +29,11 @@ namespace {
 
 void run_train(const std::string& path) {
     TrainingSetup setup = make_training_setup(load_config_uniform(path), true);
-    const TrainSummary summary = run_training(setup);
-    if (setup.topology.rank == 0 && !summary.losses.empty())
+    const RunSummary summary = run_training(setup);
+    if (setup.topology.rank == 0 && !summary.steps.empty())
         fmt::print("trained steps {}..{}: loss {:.4f} -> {:.4f}; outputs in {}\n", summary.first_step + 1,
-                   summary.last_step, summary.losses.front(), summary.losses.back(), setup.config.output.output_dir);
+                   summary.last_step, summary.steps.front().loss, summary.steps.back().loss,
+                   setup.config.output.output_dir);
 }
 
 // --checkpoint as given: a checkpoint file, a Hugging Face model folder (config.json), or a

@@ -202,6 +202,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     output.logging_steps = top.integer("logging_steps", output.logging_steps, 1);
     output.eval_steps = top.integer("eval_steps", output.eval_steps, 0);
     output.resume_from_checkpoint = top.text("resume_from_checkpoint", "");
+    output.overwrite_output_dir = top.boolean("overwrite_output_dir", output.overwrite_output_dir);
     output.log_format = top.choice<LogFormat>("log_format", log_format_names).value_or(output.log_format);
     output.peak_tflops = top.number("peak_tflops", output.peak_tflops, non_negative);
 
@@ -213,6 +214,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     parallel.backend = top.choice<Device>("backend", backend_names).value_or(parallel.backend);
     parallel.transport = top.choice<TransportKind>("transport", transport_names).value_or(parallel.transport);
     parallel.threads = top.integer("threads", parallel.threads, 0);
+    parallel.collective_timeout_s = top.number("collective_timeout_s", parallel.collective_timeout_s, non_negative);
 
     config.rl = top.choice<RlMethod>("rl", rl_method_names);
     config.grpo = read_grpo(top.map("trl"));
@@ -234,6 +236,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     if (parallel.transport == TransportKind::nccl && parallel.backend != Device::cuda)
         top.fail_key("transport", "nccl needs backend: cuda (NCCL moves GPU memory); with backend cpu use transport "
                                   "mpi or auto");
+    if (output.overwrite_output_dir && !output.resume_from_checkpoint.empty())
+        top.fail_key("overwrite_output_dir", "is true and resume_from_checkpoint is set: continue the earlier run "
+                                             "(resume_from_checkpoint) or start over (overwrite_output_dir), not both");
     if (training.max_steps == 0 && training.num_epochs == 0)
         top.fail_key("num_epochs", "is 0 and max_steps is not set: give max_steps (optimizer steps) or num_epochs > 0");
     return config;

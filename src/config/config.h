@@ -133,6 +133,10 @@ struct OutputSection {
     int64_t logging_steps = 1;             // progress line / metrics every N steps
     int64_t eval_steps = 0;                // eval every N steps; 0 = only at the end
     std::string resume_from_checkpoint;    // "" = fresh run; a checkpoint path; "auto" = latest in output_dir
+    // (HF TrainingArguments) true: an earlier run in output_dir is moved into
+    // output_dir/overwritten-<time>/ and this run starts over; false: such a run is refused
+    // unless resume_from_checkpoint continues it (train/run_directory.h).
+    bool overwrite_output_dir = false;
     LogFormat log_format = LogFormat::jsonl;  // mllog adds :::MLLOG lines (issue 8)
     // ringlm's own: the peak of ONE rank's device in TFLOP/s (e.g. 989 for an H100 SXM's dense
     // bf16 tensor cores); > 0 adds MFU = model FLOP/s / (peak x ranks) to the progress line.
@@ -148,6 +152,10 @@ struct ParallelSection {
     Device backend = Device::cpu;          // cpu | cuda
     TransportKind transport = TransportKind::automatic;  // auto | mpi | nccl (nccl needs backend cuda)
     int64_t threads = 0;                   // OpenMP threads per rank; 0 = OpenMP's default (OMP_NUM_THREADS)
+    // ringlm's own: seconds a rank may wait in one collective or ring step before the watchdog
+    // (src/parallel/watchdog.h) names the operation and aborts the job; 5x for the first step
+    // (warm-up); 0 = no watchdog. Above the longest time one rank may work while others wait.
+    double collective_timeout_s = 300;
     bool operator==(const ParallelSection&) const = default;
 };
 

@@ -80,8 +80,9 @@ std::string to_yaml(const Config& config) {
     out += "\n# --- output\n";
     out += fmt::format("output_dir: {}\nsave_steps: {}\nlogging_steps: {}\neval_steps: {}\n", quoted(output.output_dir),
                        output.save_steps, output.logging_steps, output.eval_steps);
-    out += fmt::format("resume_from_checkpoint: {}\nlog_format: {}\npeak_tflops: {}\n",
-                       optional_text(output.resume_from_checkpoint), name(output.log_format), number(output.peak_tflops));
+    out += fmt::format("resume_from_checkpoint: {}\noverwrite_output_dir: {}\nlog_format: {}\npeak_tflops: {}\n",
+                       optional_text(output.resume_from_checkpoint), boolean(output.overwrite_output_dir),
+                       name(output.log_format), number(output.peak_tflops));
 
     const ParallelSection& parallel = config.parallel;
     out += "\n# --- parallel\n";
@@ -91,6 +92,7 @@ std::string to_yaml(const Config& config) {
     out += fmt::format("flash_attention: {}\nbackend: {}\ntransport: {}\nthreads: {}\n",
                        boolean(parallel.flash_attention), name(parallel.backend), name(parallel.transport),
                        parallel.threads);
+    out += fmt::format("collective_timeout_s: {}\n", number(parallel.collective_timeout_s));
 
     const GrpoSection& grpo = config.grpo;
     out += "\n# --- reinforcement learning\n";

@@ -1,5 +1,7 @@
 #include "parallel/mpi_runtime.h"
 
+#include "parallel/watchdog.h"
+
 #include <mpi.h>
 
 #include <cstdio>
@@ -9,7 +11,11 @@ namespace ringlm {
 
 MpiRuntime::MpiRuntime(int& argc, char**& argv) {
     int provided = 0;
-    // FUNNELED: only the main thread calls MPI; OpenMP threads compute.
+    // FUNNELED: only the main thread calls MPI; OpenMP threads compute. The one exception is
+    // the watchdog's MPI_Abort (parallel/watchdog.cpp) from its own thread while the main thread
+    // is stuck in MPI: the job ends either way (Open MPI aborts from any thread; should an MPI
+    // not, the watchdog kills its own process, which brings the job down too), so a higher
+    // level with its locking on every call would buy nothing.
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &world_size_);
@@ -20,6 +26,8 @@ MpiRuntime::MpiRuntime(int& argc, char**& argv) {
 MpiRuntime::~MpiRuntime() {
     int finalized = 0;
     MPI_Finalized(&finalized);
+    // MPI_Finalize waits for every rank to arrive: a rank hung before the end would hold it.
+    WatchdogGuard guard("MPI_Finalize", world_size_);
     if (!finalized) MPI_Finalize();
 }
 

@@ -5,6 +5,7 @@
 #include "parallel/mpi_transport.h"
 
 #include "parallel/topology.h"
+#include "parallel/watchdog.h"
 
 #include <chrono>
 #include <thread>
@@ -29,9 +30,17 @@ int mpi_count(const Tensor& t, const char* what) {
     return static_cast<int>(t.numel());
 }
 
+// An exchange in flight: its requests in stages, each waited on under a watchdog guard that
+// names what it waits for (the ring: first the receive from the previous rank, then the send to
+// the next, so a hang names the neighbour that did not answer).
 class MpiPending final : public PendingExchange {
 public:
-    MpiPending(double& wait_seconds, const char* what) : wait_seconds_(wait_seconds), what_(what) {}
+    struct Stage {
+        std::vector<MPI_Request> requests;
+        const char* operation;  // for the watchdog and errors: "ring receive from", "all-gather ..."
+        int peer;               // world rank for point to point; -1 for a collective of the group
+    };
+    MpiPending(double& wait_seconds, int ranks) : wait_seconds_(wait_seconds), ranks_(ranks) {}
     ~MpiPending() override {
         try {
             wait();
@@ -39,36 +48,60 @@ public:
         }
     }
     void wait() override {
-        if (requests.empty()) return;
+        std::vector<Stage> waiting = std::move(stages);
+        stages.clear();
+        for (Stage& stage : waiting) wait_for(stage);
+    }
+    std::vector<Stage> stages;
+
+private:
+    void wait_for(Stage& stage) {
+        if (stage.requests.empty()) return;
+        WatchdogGuard guard(stage.operation, ranks_, stage.peer);
         const auto start = std::chrono::steady_clock::now();
-        std::vector<MPI_Status> statuses(requests.size());
+        std::vector<MPI_Status> statuses(stage.requests.size());
         // Poll, then nap between polls: a rank waiting on its ring neighbour gives the core back
         // (with more ranks than free cores, MPI_Waitall's busy polling takes the very CPU time
         // the rank it waits for needs; measured 10% off the S=2 step on a shared 2-core node).
         // The first 100 us poll without a pause, so a message that is nearly there costs nothing.
         int code = MPI_SUCCESS, done = 0;
         while (true) {
-            code = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses.data());
+            code = MPI_Testall(static_cast<int>(stage.requests.size()), stage.requests.data(), &done, statuses.data());
             if (code != MPI_SUCCESS || done) break;
             if (std::chrono::steady_clock::now() - start > std::chrono::microseconds(100))
                 std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        requests.clear();
         wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        check_mpi(code, what_);
+        if (code != MPI_SUCCESS) {
+            const std::string what = stage.peer >= 0 ? fmt::format("{} rank {}", stage.operation, stage.peer)
+                                                     : std::string(stage.operation);
+            check_mpi(code, what.c_str());
+        }
     }
-    std::vector<MPI_Request> requests;
 
-private:
     double& wait_seconds_;
-    const char* what_;
+    int ranks_;
 };
+
+// The world rank of `rank` of `comm`, for messages (the watchdog names peers by world rank).
+int world_rank_of(MPI_Comm comm, int rank) {
+    MPI_Group group = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
+    MPI_Comm_group(comm, &group);
+    MPI_Comm_group(MPI_COMM_WORLD, &world);
+    int world_rank = rank;
+    MPI_Group_translate_ranks(group, 1, &rank, world, &world_rank);
+    MPI_Group_free(&group);
+    MPI_Group_free(&world);
+    return world_rank;
+}
 
 class MpiTransport final : public Transport {
 public:
     explicit MpiTransport(MPI_Comm comm) : comm_(comm) {
         MPI_Comm_size(comm_, &size_);
         MPI_Comm_rank(comm_, &rank_);
+        next_world_ = world_rank_of(comm_, (rank_ + 1) % size_);
+        previous_world_ = world_rank_of(comm_, (rank_ + size_ - 1) % size_);
     }
     int sp_size() const override { return size_; }
     int sp_rank() const override { return rank_; }
@@ -76,7 +109,8 @@ public:
     std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
                                                 const std::vector<Tensor>& receive) override {
         if (send.size() != receive.size()) fail("ring_shift: {} tensors sent, {} received", send.size(), receive.size());
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, "ring exchange (MPI_Isend/MPI_Irecv)");
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        pending->stages = {{{}, "ring receive from", previous_world_}, {{}, "ring send to", next_world_}};
         const int next = (rank_ + 1) % size_, previous = (rank_ + size_ - 1) % size_;
         for (size_t i = 0; i < send.size(); i++) {
             if (send[i].numel() != receive[i].numel() || send[i].dtype() != receive[i].dtype())
@@ -85,11 +119,11 @@ public:
             check_mpi(MPI_Irecv(receive[i].raw(), mpi_count(receive[i], "ring receive"), mpi_type(receive[i]), previous,
                                 static_cast<int>(i), comm_, &request),
                       "ring receive (MPI_Irecv)");
-            pending->requests.push_back(request);
+            pending->stages[0].requests.push_back(request);
             check_mpi(MPI_Isend(send[i].raw(), mpi_count(send[i], "ring send"), mpi_type(send[i]), next,
                                 static_cast<int>(i), comm_, &request),
                       "ring send (MPI_Isend)");
-            pending->requests.push_back(request);
+            pending->stages[1].requests.push_back(request);
         }
         return pending;
     }
@@ -97,30 +131,32 @@ public:
     std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override {
         if (out.numel() != in.numel() * size_ || in.dtype() != out.dtype())
             fail("all_gather: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, "all-gather (MPI_Iallgather)");
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
         MPI_Request request;
         check_mpi(MPI_Iallgather(in.raw(), mpi_count(in, "all-gather input"), mpi_type(in), out.raw(),
                                  mpi_count(in, "all-gather input"), mpi_type(out), comm_, &request),
                   "all-gather (MPI_Iallgather)");
-        pending->requests.push_back(request);
+        pending->stages.push_back({{request}, "all-gather of the sequence-parallel group (MPI_Iallgather)", -1});
         return pending;
     }
 
     std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) override {
         if (in.numel() != out.numel() * size_ || in.dtype() != out.dtype())
             fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, "reduce-scatter (MPI_Ireduce_scatter_block)");
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
         MPI_Request request;
         check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), mpi_count(out, "reduce-scatter output"), mpi_type(in),
                                             MPI_SUM, comm_, &request),
                   "reduce-scatter (MPI_Ireduce_scatter_block)");
-        pending->requests.push_back(request);
+        pending->stages.push_back(
+            {{request}, "reduce-scatter of the sequence-parallel group (MPI_Ireduce_scatter_block)", -1});
         return pending;
     }
 
 private:
     MPI_Comm comm_;
     int size_ = 1, rank_ = 0;
+    int next_world_ = 0, previous_world_ = 0;  // the ring's neighbours as world ranks
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "parallel/watchdog.h"
 
 namespace ringlm {
 
@@ -11,10 +12,17 @@ std::shared_ptr<NcclCommunicator> make_nccl_communicator(MPI_Comm comm, int devi
     int rank = 0, size = 1;
     check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank (NCCL bootstrap)");
     check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size (NCCL bootstrap)");
+    // ncclCommInitRank returns once every rank of the group has joined.
+    WatchdogGuard guard("NCCL communicator setup (MPI_Bcast, ncclCommInitRank)", size);
     ncclUniqueId id{};
     if (rank == 0) id = nccl_unique_id();
     check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm), "MPI_Bcast (NCCL unique id)");
-    return std::make_shared<NcclCommunicator>(id, rank, size, device);
+    auto communicator = std::make_shared<NcclCommunicator>(id, rank, size, device);
+    // On a hang the watchdog aborts the communicator first, so the GPU stops waiting on its peers.
+    add_watchdog_abort_hook([weak = std::weak_ptr<NcclCommunicator>(communicator)] {
+        if (const auto alive = weak.lock()) alive->abort();
+    });
+    return communicator;
 }
 
 NcclGroups make_nccl_groups(const Topology& topology, int device) {
@@ -37,7 +45,10 @@ std::function<void(Tensor&)> nccl_gradient_allreduce(const NcclGroups& groups) {
     const auto transport = std::make_shared<NcclTransport>(world, compute);
     return [transport, compute](Tensor& gradients) {
         transport->all_reduce_sum(gradients)->wait();
+        // The host waits here for the step's GPU work, its ring exchanges and this sum.
+        WatchdogGuard guard("NCCL all-reduce (gradients)", transport->sp_size());
         CUDA_CHECK(cudaStreamSynchronize(compute));
+        watchdog_warmup_done();  // the first step's gradients are summed: every rank is past its warm-up
     };
 }
 

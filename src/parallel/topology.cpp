@@ -1,5 +1,6 @@
 #include "parallel/topology.h"
 
+#include "parallel/watchdog.h"
 #include "util/error.h"
 
 #include <fmt/ranges.h>
@@ -51,6 +52,8 @@ Topology make_topology(int sequence_parallel_degree, const std::string& config_s
     t.sp_rank = t.rank % S;
     t.dp_size = t.world_size / S;
     t.dp_rank = t.rank / S;
+    // Collectives over the world, so already under the watchdog (in its first-step allowance).
+    WatchdogGuard guard("MPI_Comm_split / MPI_Allreduce (topology)", t.world_size);
     MPI_Comm comm;
     check_mpi(MPI_Comm_split(MPI_COMM_WORLD, t.dp_rank, t.sp_rank, &comm), "MPI_Comm_split (sequence-parallel group)");
     t.sp_comm = MpiComm(comm);
@@ -68,16 +71,40 @@ Topology make_topology(int sequence_parallel_degree, const std::string& config_s
 }
 
 void allreduce_sum(double* values, int count) {
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    int world_size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    WatchdogGuard guard("MPI_Allreduce (sums)", world_size);
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (sums)");
 }
 
 void allreduce_sum(float* values, int64_t count) {
+    int world_size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    WatchdogGuard guard("MPI_Allreduce (gradients)", world_size);
     // MPI counts are int: reduce in pieces for buffers past 2^31 elements.
     for (int64_t offset = 0; offset < count; offset += INT_MAX) {
         const int n = static_cast<int>(std::min<int64_t>(INT_MAX, count - offset));
         check_mpi(MPI_Allreduce(MPI_IN_PLACE, values + offset, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
                   "MPI_Allreduce (gradients)");
     }
+    watchdog_warmup_done();  // the first step's gradients are summed: every rank is past its warm-up
 }
+
+void allreduce_max(int64_t* values, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (max)");
+}
+
+void allreduce_sum_over_dp(const Topology& topology, double* values, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, topology.dp_comm.get()),
+              "MPI_Allreduce (data-parallel group)");
+}
+
+bool any_rank(bool mine) {
+    int any = mine ? 1 : 0;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (stop vote)");
+    return any != 0;
+}
+
+void barrier() { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
 }  // namespace ringlm

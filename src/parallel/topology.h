@@ -42,9 +42,16 @@ struct Topology {
 // and world % S != 0; the message starts with config_source when one is given.
 Topology make_topology(int sequence_parallel_degree, const std::string& config_source = "");
 
-// Sums over MPI_COMM_WORLD, in place. Errors name the call.
+// Collectives over MPI_COMM_WORLD for the layers above (which never call MPI themselves).
+// Errors name the call.
 void allreduce_sum(double* values, int count);
 void allreduce_sum(float* values, int64_t count);
+void allreduce_max(int64_t* values, int count);
+// Sums over this rank's data-parallel group (one rank of each SP group), in place.
+void allreduce_sum_over_dp(const Topology& topology, double* values, int count);
+// True on every rank when `mine` is true on any (the stop vote).
+bool any_rank(bool mine);
+void barrier();
 
 // Throws an Error naming `what` if an MPI call failed.
 void check_mpi(int code, const char* what);

@@ -13,6 +13,7 @@
 #include "data/tokenizer.h"
 #include "rl/prompts.h"
 #include "rl/repeat_sampler.h"
+#include "train/training_run.h"
 #include "train/training_setup.h"
 
 #include <memory>
@@ -33,19 +34,8 @@ struct GrpoSetup {
 // Every check (config, prompts, batch shape) before anything is computed or written.
 GrpoSetup make_grpo_setup(const Config& config);
 
-struct GrpoStepMetrics {
-    int64_t step = 0;
-    double loss = 0, reward_mean = 0, reward_std = 0, kl = 0, clip_fraction = 0, grad_norm = 0, learning_rate = 0;
-    std::vector<std::pair<std::string, double>> reward_means;  // per function
-    double completion_length = 0, stopped_fraction = 0;
-    double generation_seconds = 0, training_seconds = 0, tokens_per_second = 0;
-};
-
-struct GrpoSummary {
-    int64_t first_step = 0, last_step = 0;
-    std::vector<GrpoStepMetrics> steps;
-};
-
-GrpoSummary run_grpo(GrpoSetup& setup);
+// The GRPO step function in the one run loop (train/training_run.h); each step's fields are
+// TRL's names (reward, reward_std, kl, clip_ratio, rewards/<function>, ...).
+RunSummary run_grpo(GrpoSetup& setup);
 
 }  // namespace ringlm

@@ -17,17 +17,15 @@ MetricsLog::MetricsLog(const std::string& output_dir, bool is_rank_zero) : activ
     if (!jsonl_) fail("{}: cannot open for appending", path);
 }
 
-void MetricsLog::step(const StepMetrics& m) {
-    if (!active_) return;
+std::string progress_text(const StepMetrics& m) {
     const std::string mfu = m.mfu > 0 ? fmt::format(" MFU {:.1f}%", 100 * m.mfu) : "";
-    fmt::print("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} tok/s {}{} | {} | mem {} | {} "
-               "elapsed, ETA {}\n",
-               m.step, m.total_steps, m.loss, m.learning_rate, m.grad_norm, m.tokens_per_second,
-               format_flops(m.model_flops_per_second), mfu, m.layout, format_bytes(static_cast<double>(m.peak_memory_bytes)),
-               format_duration(m.elapsed_seconds), format_duration(m.eta_seconds));
-    std::fflush(stdout);
-    nlohmann::json record{{"step", m.step},
-                          {"loss", m.loss},
+    return fmt::format("loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} tok/s {}{} | {} | mem {}", m.loss,
+                       m.learning_rate, m.grad_norm, m.tokens_per_second, format_flops(m.model_flops_per_second), mfu,
+                       m.layout, format_bytes(static_cast<double>(m.peak_memory_bytes)));
+}
+
+nlohmann::json metrics_record(const StepMetrics& m) {
+    nlohmann::json record{{"loss", m.loss},
                           {"lr", m.learning_rate},
                           {"grad_norm", m.grad_norm},
                           {"tokens", m.tokens},
@@ -42,8 +40,7 @@ void MetricsLog::step(const StepMetrics& m) {
                           {"peak_mem_bytes", m.peak_memory_bytes},
                           {"activation_peak_bytes", m.activation_peak_bytes}};
     if (m.mfu > 0) record["mfu"] = m.mfu;
-    jsonl_ << record.dump() << '\n';
-    jsonl_.flush();
+    return record;
 }
 
 void MetricsLog::event(const std::string& json_object) {

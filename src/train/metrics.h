@@ -1,6 +1,9 @@
 // What rank 0 reports each step: one progress line on stdout and one JSON object per line in
-// output_dir/metrics.jsonl (appended, so a resumed run continues the same file).
+// output_dir/metrics.jsonl (appended, so a resumed run continues the same file; the run loop,
+// train/training_run.h, adds the step number, elapsed time and ETA).
 #pragma once
+
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <fstream>
@@ -8,15 +11,14 @@
 
 namespace ringlm {
 
+// An SFT step's measurements (train/trainer.cpp).
 struct StepMetrics {
-    int64_t step = 0, total_steps = 0;
     double loss = 0, learning_rate = 0, grad_norm = 0;
     int64_t tokens = 0;  // loss tokens of the global batch
     double step_seconds = 0, tokens_per_second = 0;
     double model_flops_per_second = 0;  // global: model_flops_per_step (model_flops.h) / step time
     double mfu = 0;                     // model_flops_per_second / (peak_tflops x ranks); 0 = no peak given
     double cpu_seconds = 0;  // CPU time of the step on the busiest rank (all its threads)
-    double elapsed_seconds = 0, eta_seconds = 0;
     // per-step time split, this rank (seconds)
     double compute_seconds = 0;       // forward + backward, ring waits excluded
     double ring_wait_seconds = 0;     // blocked on the SP ring / all-gather (communication not hidden)
@@ -28,12 +30,15 @@ struct StepMetrics {
     std::string layout;  // "S=2 D=1 batch_zigzag"
 };
 
+// The progress line's middle ("loss 2.1234 | lr ... | mem 1.2 GiB") and metrics.jsonl's fields.
+std::string progress_text(const StepMetrics& metrics);
+nlohmann::json metrics_record(const StepMetrics& metrics);
+
 class MetricsLog {
 public:
     // Rank 0 writes; other ranks' calls do nothing.
     MetricsLog(const std::string& output_dir, bool is_rank_zero);
-    void step(const StepMetrics& metrics);
-    void event(const std::string& json_object);  // any other record (eval, checkpoint)
+    void event(const std::string& json_object);  // one record (a step, an evaluation)
 
 private:
     bool active_;

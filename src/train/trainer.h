@@ -5,20 +5,13 @@
 // changes the loss or the update (DESIGN.md "Parallel layout").
 #pragma once
 
+#include "train/training_run.h"
 #include "train/training_setup.h"
-
-#include <vector>
 
 namespace ringlm {
 
-struct TrainSummary {
-    int64_t first_step = 0, last_step = 0;  // steps run: [first_step, last_step)
-    std::vector<double> losses;             // per step run
-    bool stopped_by_signal = false;
-    std::string last_checkpoint;
-};
-
-TrainSummary run_training(TrainingSetup& setup);
+// The SFT step function in the one run loop (train/training_run.h).
+RunSummary run_training(TrainingSetup& setup);
 
 // One optimizer step's gradients: forward + backward of every micro batch of `step` into
 // model.gradients (zeroed first), then summed over the world with the loss sum and the

@@ -4,7 +4,9 @@
 #include "model/pretrained.h"
 #include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
+#include "parallel/watchdog.h"
 #include "train/checkpoint.h"
+#include "train/run_directory.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -152,6 +154,7 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     TrainingSetup setup;
     setup.config = config;
+    start_watchdog(config.parallel.collective_timeout_s);
     if (config.parallel.threads > 0) set_cpu_threads(static_cast<int>(config.parallel.threads));
     setup.topology = make_topology(static_cast<int>(config.parallel.sequence_parallel_degree), config.source);
     const Topology& topology = setup.topology;
@@ -196,19 +199,10 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
 
 TrainingSetup make_training_setup(const Config& config, bool for_training) {
     if (for_training) validate_for_training(config);
-    // The checkpoint to resume decides nothing about shapes (the config does) but must exist;
-    // checked before the model is built, as before.
+    // The run directory and the checkpoint to resume decide nothing about shapes (the config
+    // does) but are checked before the model is built.
     std::optional<std::string> resume_from;
-    const std::string& resume = config.output.resume_from_checkpoint;
-    if (for_training && !resume.empty()) {
-        if (resume == "auto") {
-            resume_from = latest_checkpoint(config.output.output_dir);
-        } else if (!std::filesystem::exists(resume)) {
-            fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
-        } else {
-            resume_from = resume;
-        }
-    }
+    if (for_training) resume_from = check_run_directory(config);
     // eval only: the model needs no gradient buffer (half its memory)
     TrainingSetup setup = make_model_setup(config, for_training ? ModelUse::training : ModelUse::inference);
     setup.resume_from = resume_from;

@@ -100,6 +100,7 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     EXPECT_EQ(parallel.backend, Device::cuda);
     EXPECT_EQ(parallel.transport, TransportKind::nccl);
     EXPECT_EQ(parallel.threads, 3);
+    EXPECT_EQ(parallel.collective_timeout_s, 120.5);
 
     EXPECT_EQ(config.rl, RlMethod::grpo);
     const GrpoSection& grpo = config.grpo;

@@ -6,7 +6,11 @@
 #   3. `sbatch --wait jobs/cpu.sbatch` (the users' CPU job, pointed at the test config) too;
 #   4. preemption: a job sent `scancel --signal=USR1` mid-run writes a checkpoint, exits 0,
 #      requeues itself, resumes (resume_from_checkpoint: auto) and ends with the losses of the
-#      uninterrupted run of 1, every step.
+#      uninterrupted run of 1, every step;
+#   5. a dead rank: SIGKILL of rank 1 of `srun --mpi=pmix -n 4 ringlm train` (as the job scripts
+#      run it) ends the step within 30 s, non-zero, every rank gone;
+#   6. the same in a job of jobs/cpu.sbatch: the job fails and is not requeued (only a
+#      checkpointed preemption is).
 # Fails, saying why, when Slurm cannot start (not root, packages missing): CI must not skip it.
 #
 #   tests/slurm/slurm_integration_test.sh [PATH/TO/ringlm]     (default build/ringlm)
@@ -35,6 +39,7 @@ finish() {
 }
 trap finish EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+source "$source_dir/tests/integration/rank_faults.sh"
 
 # --- the environment the ranks need here (a test's, not a user's job's) --------------------------
 ranks=4
@@ -153,5 +158,31 @@ grep -q "^resuming from $checkpoint at step $stopped_at$" "$work/preempt.out" ||
 same_losses srun preempt "the preempted and resumed job"
 echo "preempted job $job: stopped after step $stopped_at with $(basename "$checkpoint"), requeued, resumed;" \
   "all 40 losses equal the uninterrupted run's (final $(losses preempt | tail -n 1)) in $(seconds_since "$start") s"
+
+# --- 5. a dead rank under srun ------------------------------------------------------------------------
+# A long run, so the kill surely lands mid-run; srun as jobs/ringlm_job.sh runs it.
+make_config srun_kill max_steps 100000
+srun --mpi=pmix -n "$ranks" "$ringlm" train "$work/srun_kill.yaml" >"$work/srun_kill.out" 2>&1 &
+fault_and_time_exit KILL 1 "$work/srun_kill.yaml" "$work/runs/srun_kill/metrics.jsonl" $! 30 ||
+  fail "SIGKILL of rank 1 under srun: $FAULT_RESULT"
+echo "SIGKILL of rank 1 of $ranks (srun): $FAULT_RESULT"
+
+# --- 6. a dead rank in a batch job: failed, not requeued -------------------------------------------------
+make_config job_kill max_steps 100000
+job=$(CONFIG="$work/job_kill.yaml" RINGLM="$ringlm" sbatch --parsable --ntasks-per-node="$ranks" --cpus-per-task=1 \
+  --output="$work/job_kill.out" jobs/cpu.sbatch)
+fault_and_time_exit KILL 2 "$work/job_kill.yaml" "$work/runs/job_kill/metrics.jsonl" srun 30 ||
+  fail "SIGKILL of rank 2 in job $job: $FAULT_RESULT"
+for ((i = 0; i < 300; i++)); do
+  state=$(scontrol show job "$job" | grep -o 'JobState=[A-Z_]*' || true)
+  [ "$state" = JobState=FAILED ] && break
+  sleep 0.1
+done
+[ "$state" = JobState=FAILED ] || fail "job $job: $state 30 s after a rank was killed; expected FAILED"
+scontrol show job "$job" | grep -q 'Restarts=0' || fail "job $job was requeued after a rank was killed"
+grep -q "requeueing job" "$work/job_kill.out" && fail "job $job: the job script requeued after a rank was killed"
+grep -q "ringlm job: ringlm failed (srun exit status [1-9][0-9]*): not requeued" "$work/job_kill.out" ||
+  fail "job $job: the job script did not say it failed and is not requeued"
+echo "SIGKILL of rank 2 in job $job (jobs/cpu.sbatch): $FAULT_RESULT; job FAILED, not requeued"
 
 echo "PASS: slurm integration (S=$sp x D=$dp on $ranks ranks) in $(seconds_since "$test_start") s"
