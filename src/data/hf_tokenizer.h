@@ -39,7 +39,7 @@ std::unique_ptr<Tokenizer> parse_hf_tokenizer(const HfTokenizerFiles& files, con
 // config.json are read from the same folder when present).
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path);
 
-// Whether load_tokenizer_file (tokenizer_files.h) reads `spec` as a Hugging Face tokenizer:
+// Whether open_tokenizer (tokenizer_files.h) reads `spec` as a Hugging Face tokenizer:
 // a folder, or a file named *.json.
 bool is_hf_tokenizer_spec(const std::string& spec);
 
