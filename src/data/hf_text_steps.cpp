@@ -41,11 +41,52 @@ struct SplitRegex {
     ~SplitRegex() { pcre2_code_free(code); }
 };
 
-std::shared_ptr<const SplitRegex> compile_split_regex(const std::string& pattern, bool literal, const std::string& where) {
+// Oniguruma's \s under Unicode (the Rust tokenizers' engine) is the White_Space property.
+// PCRE2's \s with UCP also takes U+180E (Mongolian vowel separator, format since Unicode 6.3),
+// so \s and \S are spelled out: \s inside a class as these ranges, \S outside one as their
+// complement. \S inside a class has no such spelling and is refused.
+constexpr const char* white_space = R"(\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+
+static std::string with_unicode_white_space(const std::string& pattern, const std::string& where) {
+    std::string out;
+    bool in_class = false;
+    for (size_t i = 0; i < pattern.size(); i++) {
+        const char c = pattern[i];
+        if (c == '\\' && i + 1 < pattern.size()) {
+            const char next = pattern[++i];
+            if (next == 's') out += in_class ? std::string(white_space) : fmt::format("[{}]", white_space);
+            else if (next == 'S' && !in_class) out += fmt::format("[^{}]", white_space);
+            else if (next == 'S') fail("{}: \\S inside a character class is not supported", where);
+            else out += {c, next};
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            out += c;
+            // a ']' or '^]' right after '[' is a literal
+            if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+            if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];
+            continue;
+        }
+        if (c == '[' && in_class && i + 1 < pattern.size() && pattern[i + 1] == ':') {  // [:alpha:] stays as it is
+            const size_t end = pattern.find(":]", i + 2);
+            const size_t stop = end == std::string::npos ? pattern.size() : end + 2;
+            out.append(pattern, i, stop - i);
+            i = stop - 1;
+            continue;
+        }
+        if (c == ']' && in_class) in_class = false;
+        out += c;
+    }
+    return out;
+}
+
+std::shared_ptr<const SplitRegex> compile_split_regex(const std::string& given, bool literal, const std::string& where) {
     auto regex = std::make_shared<SplitRegex>();
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
     const uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    const std::string pattern = literal ? given : with_unicode_white_space(given, where);
     regex->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error_code,
                                 &error_offset, nullptr);
     if (!regex->code) {
@@ -124,7 +165,7 @@ static void apply_step(const PreTokenizerStep& step, std::string text, bool at_t
         case PreTokenizerStep::split: split_isolated(*step.regex, text, words); return;
         case PreTokenizerStep::byte_level:
             // the mapping to GPT-2's alphabet is implicit: the BPE model works on bytes
-            if (step.add_prefix_space && !text.empty() && text[0] != ' ') text.insert(0, " ");
+            if (step.add_prefix_space && !text.empty() && text[0] != ' ') text.insert(text.begin(), ' ');
             if (step.regex) {
                 split_isolated(*step.regex, text, words);
             } else if (!text.empty()) {
