@@ -86,10 +86,11 @@ struct ModelSection {
     // to n_heads, ffn_dim to llama2.c's rule (see config.cpp), max_position to sequence_len,
     // rope_theta 10000, norm_eps 1e-5, tied_embeddings true (llama2.c's defaults).
     ModelConfig model_config;
-    // A llama2.c tokenizer file, or "bytes" (byte-level, vocabulary 256+). "" = not given:
-    // training reads token ids from HDF5 and needs none; generate/grpo need one. When given,
-    // training validates it at start-up and refuses token files made with another one
-    // (train/input_checks.h).
+    // A llama2.c tokenizer file, a Hugging Face tokenizer.json or model folder holding one, or
+    // "bytes" (byte-level, vocabulary 256+). "" = not given: a Hugging Face base_model folder's
+    // own tokenizer.json where there is one; training reads token ids from HDF5 and needs none;
+    // generate/grpo need one. When there is one, training validates it at start-up and refuses
+    // token files made with another one (train/input_checks.h).
     std::string tokenizer;
     bool operator==(const ModelSection&) const = default;
 };

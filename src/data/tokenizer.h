@@ -35,6 +35,12 @@ struct Tokenizer {
     // it all): the HDF5 `tokenizer_sha256` attribute, so training can tell the tokenizer of a
     // token file from another one of the same vocabulary size.
     virtual std::string sha256() const = 0;
+    // The BOS encode(text, true, _) puts first and the EOS encode(text, _, true) puts last (-1:
+    // none; Qwen has no BOS), and the ids that end a generated text (llama2.c's stories end
+    // with BOS or EOS; a Hugging Face model lists its own in config.json).
+    virtual int32_t bos() const { return bos_id; }
+    virtual int32_t eos() const { return eos_id; }
+    virtual std::vector<int32_t> stop_ids() const { return {bos_id, eos_id}; }
 
     // The text of a sequence of ids; decode(encode(text, true, false)) == text.
     std::string decode(std::span<const int32_t> ids) const;

@@ -1,5 +1,7 @@
 #include "train/input_checks.h"
 
+#include "data/tokenizer_files.h"
+
 #include "util/error.h"
 
 #include <fmt/core.h>
@@ -70,9 +72,9 @@ void check_input_paths(const Config& config) {
 }
 
 std::unique_ptr<Tokenizer> load_config_tokenizer(const Config& config, int64_t model_vocab_size) {
-    if (config.model.tokenizer.empty()) return nullptr;
-    const std::string where = fmt::format("{}: tokenizer '{}'", config.source, config.model.tokenizer);
-    return load_tokenizer(config.model.tokenizer, model_vocab_size, where);
+    const std::string spec = tokenizer_or_model_default(config.model.tokenizer, config.model.base_model);
+    if (spec.empty()) return nullptr;
+    return open_tokenizer(spec, model_vocab_size, fmt::format("{}: tokenizer '{}'", config.source, spec));
 }
 
 TokenFileChecks::TokenFileChecks(const Config& config, int64_t model_vocab_size, const Tokenizer* tokenizer,

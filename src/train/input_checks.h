@@ -22,8 +22,9 @@ namespace ringlm {
 // directory's business (trainer), not checked here.
 void check_input_paths(const Config& config);
 
-// The tokenizer `tokenizer:` names, read whole and validated against the model's vocabulary
-// (tokenizer.h says what is checked); null when the config names none.
+// The tokenizer `tokenizer:` names (or a Hugging Face base_model folder's own tokenizer.json),
+// read whole and validated against the model's vocabulary (tokenizer.h, hf_tokenizer.h say
+// what is checked); null when there is none.
 std::unique_ptr<Tokenizer> load_config_tokenizer(const Config& config, int64_t model_vocab_size);
 
 // The checks of a run's token files, datasets and test_datasets alike: a vocab_size attribute
