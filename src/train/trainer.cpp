@@ -82,9 +82,11 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
 
 namespace {
 
+// "S=4 D=1 varlen_llama3", with "/document" when load_balance cuts rows per document.
 std::string layout_text(const TrainingSetup& setup) {
-    return fmt::format("S={} D={} {}", setup.topology.sp_size, setup.topology.dp_size,
-                       setup.topology.sp_size > 1 ? name(setup.variant) : std::string_view("local attention"));
+    if (setup.topology.sp_size == 1) return fmt::format("S=1 D={} local attention", setup.topology.dp_size);
+    return fmt::format("S={} D={} {}{}", setup.topology.sp_size, setup.topology.dp_size, name(setup.variant),
+                       setup.layout.layout == ChunkLayout::document ? "/document" : "");
 }
 
 // CPU seconds this process has used (all its threads).
@@ -111,7 +113,7 @@ RankMaxima maxima_over_ranks(Device device, size_t bytes_at_step_start, double c
     int64_t values[4] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start)),
                          static_cast<int64_t>(cpu_seconds * 1e6), std::llround(attention_imbalance * 1e6)};
     allreduce_max(values, 4);
-    return {values[0], values[1], static_cast<double>(values[2]) * 1e-6, static_cast<double>(values[3]) * 1e-6};
+    return {values[0], values[1], static_cast<double>(values[2]) * 1e-6, static_cast<double>(values[3]) / 1e6};
 }
 
 // One SFT optimizer step: the gradients of the global batch, AdamW, and what it measured.
