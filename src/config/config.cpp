@@ -20,6 +20,7 @@ namespace ringlm {
 std::string_view name(LrScheduler value) { return lr_scheduler_names[static_cast<size_t>(value)]; }
 std::string_view name(LogFormat value) { return log_format_names[static_cast<size_t>(value)]; }
 std::string_view name(RingAttnFunc value) { return ring_attn_func_names[static_cast<size_t>(value)]; }
+std::string_view name(LoadBalance value) { return load_balance_names[static_cast<size_t>(value)]; }
 std::string_view name(Device value) { return backend_names[static_cast<size_t>(value)]; }
 std::string_view name(TransportKind value) { return transport_names[static_cast<size_t>(value)]; }
 std::string_view name(RlMethod value) { return rl_method_names[static_cast<size_t>(value)]; }
@@ -36,6 +37,11 @@ std::optional<RingAttnFunc> parse_ring_attn_func(std::string_view text) {
 RingAttnFunc resolve_ring_attn_func(std::optional<RingAttnFunc> configured, bool sample_packing) {
     if (configured) return *configured;
     return sample_packing ? RingAttnFunc::varlen_llama3 : RingAttnFunc::batch_zigzag;
+}
+
+LoadBalance resolve_load_balance(std::optional<LoadBalance> configured, bool sample_packing) {
+    if (configured) return *configured;
+    return sample_packing ? LoadBalance::document : LoadBalance::none;
 }
 
 // --- sections ---------------------------------------------------------------------------------
@@ -216,6 +222,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     parallel.transport = top.choice<TransportKind>("transport", transport_names).value_or(parallel.transport);
     parallel.threads = top.integer("threads", parallel.threads, 0);
     parallel.collective_timeout_s = top.number("collective_timeout_s", parallel.collective_timeout_s, non_negative);
+    YamlMap context_parallel = top.map("context_parallel");
+    parallel.load_balance = context_parallel.choice<LoadBalance>("load_balance", load_balance_names);
+    context_parallel.reject_unknown_keys();
 
     config.rl = top.choice<RlMethod>("rl", rl_method_names);
     config.grpo = read_grpo(top.map("trl"));

@@ -115,7 +115,8 @@ TransportKind resolve_transport(const Config& config, const Topology& topology, 
 
 }  // namespace
 
-ChunkLayout chunk_layout_for(RingAttnFunc variant) {
+ChunkLayout chunk_layout_for(RingAttnFunc variant, LoadBalance load_balance) {
+    if (load_balance == LoadBalance::document) return ChunkLayout::document;
     switch (variant) {
         case RingAttnFunc::batch_zigzag: return ChunkLayout::zigzag;
         case RingAttnFunc::batch_stripe: return ChunkLayout::striped;
@@ -185,7 +186,8 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
         fail_uniform("{}: heads_k_stride {} must divide the model's {} KV heads", config.source,
                      config.parallel.heads_k_stride, model_config.n_kv_heads);
     setup.variant = variant;
-    setup.layout = SequenceLayout{chunk_layout_for(variant), topology.sp_size, topology.sp_rank};
+    const LoadBalance load_balance = resolve_load_balance(config.parallel.load_balance, config.data.sample_packing);
+    setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
     if (topology.sp_size > 1) {
 #ifdef RINGLM_WITH_NCCL

@@ -9,6 +9,10 @@
 // rounding boundary moves that element by 2^-9 and what depends on it: up to 1.6e-3 seen on
 // a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
 //
+// load_balance: document (every packed document cut head-tail over the S ranks) is checked the
+// same way under the ring pass and under varlen_llama3; the other cases pin load_balance: none,
+// so each variant runs its own layout.
+//
 // The single-rank reference runs on each rank alone: D = 1, accumulation = D x accumulation
 // (the sampler deals the same rows), local attention, no communication.
 #include "config/config.h"
@@ -49,8 +53,8 @@ std::string write_corpus(uint64_t seed) {
     return path;
 }
 
-Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, bool packing, int S,
-                   int64_t accumulation, bool bf16) {
+Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, LoadBalance balance, bool packing,
+                   int S, int64_t accumulation, bool bf16) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
@@ -66,6 +70,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.seed = static_cast<int64_t>(seed % 100000);
     c.parallel.sequence_parallel_degree = S;
     c.parallel.ring_attn_func = variant;
+    c.parallel.load_balance = balance;
     c.parallel.heads_k_stride = 1;  // varlen_llama3: one KV head per all-gather (the overlapped path)
     return c;
 }
@@ -105,23 +110,27 @@ struct Tolerances {
     double loss = 1e-6, gradient = 1e-5;
 };
 
-void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {}) {
+void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
+                       LoadBalance balance = LoadBalance::none) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
         if (W % S) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16);
+            const Config config = make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16);
             TrainingSetup setup = make_training_setup(config, true);
+            EXPECT_EQ(setup.layout.layout, chunk_layout_for(variant, balance));
+            EXPECT_EQ(setup.layout.layout == ChunkLayout::document, balance == LoadBalance::document);
             const StepResult step = accumulate_gradients(setup, 0);
             const double loss = step.loss_sum / step.loss_tokens;
             Tensor parallel_gradients = empty_like(setup.model.gradients);
             backend(parallel_gradients).copy(parallel_gradients, setup.model.gradients);
             const Reference reference = single_rank_reference(setup, config);
 
-            const std::string where = fmt::format("{} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
-                                                  name(variant), packing, bf16, S, W / S, accumulation, seed);
+            const std::string where =
+                fmt::format("{} load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})", name(variant),
+                            name(balance), packing, bf16, S, W / S, accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -164,6 +173,14 @@ TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
 TEST(ModelEquivalence, VarlenLlama3) {
     check_equivalence(RingAttnFunc::varlen_llama3, true);
     check_equivalence(RingAttnFunc::varlen_llama3, false);
+}
+TEST(ModelEquivalence, DocumentLoadBalanceRingPass) {
+    check_equivalence(RingAttnFunc::batch_ring, true, false, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::batch_ring, false, false, {}, LoadBalance::document);
+}
+TEST(ModelEquivalence, DocumentLoadBalanceVarlenLlama3) {
+    check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::varlen_llama3, false, false, {}, LoadBalance::document);
 }
 
 }  // namespace ringlm

@@ -2,9 +2,11 @@
 // single-rank attention of the whole row: out, lse, dq, dk, dv at every rank's tokens.
 //
 // Every rank draws the same whole rows (the seed comes from rank 0), computes the reference with
-// the attention block kernel over all tokens (verified against a naive f64 reference in
-// tests/unit/attention_block_test.cpp), then runs the op on its shard, cut as the data layer cuts
-// it (chunk_indices), through a Tape so the backward is the one training runs. The world is split
+// the attention block kernel over all tokens in f64 (the kernel itself verified against a naive
+// f64 reference in tests/unit/attention_block_test.cpp), then runs the op on its shard, cut as
+// the data layer cuts it (row_chunk_indices: the variant's own layout, or load_balance:
+// document's per-document head-tail pieces), through a Tape so the backward is the one
+// training runs. The world is split
 // into sequence-parallel groups of every S that divides it, so one mpiexec covers several S.
 #include "data/batch.h"
 #include "parallel/mpi_transport.h"
@@ -108,24 +110,31 @@ struct Attention {
     Tensor out, lse, dq, dk, dv;
 };
 
-// The single-rank attention of the whole batch.
+// The single-rank attention of the whole batch, in f64.
 Attention whole_attention(const Batch& batch) {
     const int64_t T = batch.q.size(0);
-    Attention a{empty({T, H, D}), empty({T, H}), zeros({T, H, D}), zeros({T, Hkv, D}), zeros({T, Hkv, D})};
+    const DType f64 = DType::f64;
+    Attention a{empty({T, H, D}, f64), empty({T, H}, f64), zeros({T, H, D}, f64), zeros({T, Hkv, D}, f64),
+                zeros({T, Hkv, D}, f64)};
     const Tensor index = i32_tensor(batch.index), segments = i32_tensor(batch.segments);
     const AttentionMask mask{index, segments, index, segments, true};
-    Backend& cpu = backend(batch.q);
-    cpu.attention_block_forward(a.out, a.lse, batch.q, batch.k, batch.v, mask, scale);
-    cpu.attention_block_backward(a.dq, a.dk, a.dv, batch.dout, batch.q, batch.k, batch.v, a.out, a.lse, mask, scale);
+    const Tensor q = to_dtype(batch.q, f64), k = to_dtype(batch.k, f64), v = to_dtype(batch.v, f64);
+    Backend& cpu = backend(q);
+    cpu.attention_block_forward(a.out, a.lse, q, k, v, mask, scale);
+    cpu.attention_block_backward(a.dq, a.dk, a.dv, to_dtype(batch.dout, f64), q, k, v, a.out, a.lse, mask, scale);
     return a;
 }
 
 // This rank's tokens (positions in the concatenation), row by row as make_token_batch keeps them.
 std::vector<int32_t> shard_tokens(const Batch& batch, const SequenceLayout& sequence) {
     std::vector<int32_t> tokens;
-    const std::vector<int32_t> keep = chunk_indices(batch.padded, sequence);
-    for (int64_t row = 0; row < rows_per_batch; row++)
-        for (int32_t index : keep) tokens.push_back(static_cast<int32_t>(row * batch.padded + index));
+    for (int64_t row = 0; row < rows_per_batch; row++) {
+        const auto first = batch.segments.begin() + row * batch.padded;
+        const std::vector<std::vector<int32_t>> chunks =
+            row_chunk_indices(std::vector<int32_t>(first, first + batch.padded), sequence.layout, sequence.sp_size);
+        for (int32_t index : chunks.at(static_cast<size_t>(sequence.sp_rank)))
+            tokens.push_back(static_cast<int32_t>(row * batch.padded + index));
+    }
     return tokens;
 }
 
@@ -190,9 +199,9 @@ constexpr RingAttnFunc ring_variants[] = {RingAttnFunc::batch_ring, RingAttnFunc
                                           RingAttnFunc::batch_stripe};
 
 // The variant at S against the whole: out, lse, dq, dk, dv at this rank's tokens, worst over the world.
-void expect_matches_whole(RingAttnFunc variant, int S, bool packing, uint64_t seed) {
+void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool packing, uint64_t seed) {
     Group group = sp_group(S);
-    const SequenceLayout sequence{layout_of(variant), S, group.transport->sp_rank()};
+    const SequenceLayout sequence{layout, S, group.transport->sp_rank()};
     std::mt19937_64 rng(seed);
     const Batch batch = make_batch(rng, packing, padded_row_length(sequence_len, sequence));
     const Attention whole = whole_attention(batch);
@@ -215,13 +224,13 @@ void expect_matches_whole(RingAttnFunc variant, int S, bool packing, uint64_t se
     for (int i = 0; i < 5; i++) {
         const double worst = max_over_world(errors[i]);
         report += fmt::format(" {} {:.2e}", names[i], worst);
-        EXPECT_LE(worst, 1e-5) << names[i] << " of " << name(variant) << ", S = " << S
-                               << (packing ? ", packed" : ", one document") << ", seed " << seed;
+        EXPECT_LE(worst, 1e-5) << names[i] << " of " << name(variant) << ", layout " << static_cast<int>(layout)
+                               << ", S = " << S << (packing ? ", packed" : ", one document") << ", seed " << seed;
     }
     EXPECT_EQ(max_relative_error(out, mine.out), 0.0) << "ring_pass_forward and the op differ, seed " << seed;
     if (world_rank() == 0)
-        std::printf("%-12s S=%d %-8s%s\n", std::string(name(variant)).c_str(), S, packing ? "packed" : "unpacked",
-                    report.c_str());
+        std::printf("%-12s S=%d %-8s%s%s\n", std::string(name(variant)).c_str(), S, packing ? "packed" : "unpacked",
+                    layout == ChunkLayout::document ? " document" : "", report.c_str());
 }
 
 // Forwards to another transport, counting ring steps.
@@ -258,13 +267,22 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 TEST(RingAttention, PackedRowsMatchSingleRank) {
     const uint64_t seed = shared_seed();
     for (RingAttnFunc variant : ring_variants)
-        for (int S : group_sizes()) expect_matches_whole(variant, S, true, seed);
+        for (int S : group_sizes()) expect_matches_whole(variant, layout_of(variant), S, true, seed);
 }
 
 TEST(RingAttention, OneDocumentMatchesSingleRank) {
     const uint64_t seed = shared_seed();
     for (RingAttnFunc variant : ring_variants)
-        for (int S : group_sizes()) expect_matches_whole(variant, S, false, seed);
+        for (int S : group_sizes()) expect_matches_whole(variant, layout_of(variant), S, false, seed);
+}
+
+// load_balance: document. The ring pass is one code path for every ring variant (the variant
+// only picks the layout), so one variant covers it; its block skipping sees every rank's
+// index/segment ranges span the row and skips nothing, which stays correct.
+TEST(RingAttention, DocumentLayoutMatchesSingleRank) {
+    const uint64_t seed = shared_seed();
+    for (bool packing : {true, false})
+        for (int S : group_sizes()) expect_matches_whole(RingAttnFunc::batch_ring, ChunkLayout::document, S, packing, seed);
 }
 
 // Activation checkpointing's recompute: the replayed forward must not touch the ring (S - 1
