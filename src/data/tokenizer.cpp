@@ -185,8 +185,9 @@ std::string read_whole_file(const std::string& path) {
     return bytes;
 }
 
-std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64_t vocab_size) {
-    std::string bytes = read_whole_file(path);
+}  // namespace
+
+std::unique_ptr<Tokenizer> parse_llama2c_tokenizer(const std::string& bytes, const std::string& path, int64_t vocab_size) {
     auto tokenizer = std::make_unique<Llama2cTokenizer>();
     tokenizer->path = path;
     size_t offset = 0;
@@ -227,8 +228,6 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64
     return tokenizer;
 }
 
-}  // namespace
-
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size) {
     if (spec == "bytes") {
         auto tokenizer = std::make_unique<BytesTokenizer>();
@@ -237,7 +236,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab
             fail("tokenizer bytes: needs {} ids but the model's vocabulary is {}", tokenizer->vocab_size(), vocab_size);
         return tokenizer;
     }
-    return load_llama2c_tokenizer(spec, vocab_size);
+    return parse_llama2c_tokenizer(read_whole_file(spec), spec, vocab_size);
 }
 
 }  // namespace ringlm
