@@ -14,6 +14,7 @@ packages=(
   python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
   python3-matplotlib                      # bench/plot.py (scaling plots)
   slurm-wlm munge                         # tests/slurm: a private single-node Slurm (srun, sbatch, scancel)
+  clang libclang-rt-14-dev                # make fuzz: clang's libFuzzer and sanitizer runtimes
 )
 
 missing=()
