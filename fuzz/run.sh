@@ -34,8 +34,8 @@ for target in "${targets[@]}"; do
   if "$build/fuzz/$target" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$build/fuzz-artifacts/$target-" \
        "$build/corpus/$target" "$source_dir/fuzz/corpus/$target" >"$log" 2>&1; then
-    executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$')
-    speed=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | grep -o '[0-9]*$')
+    executions=$(awk '/stat::number_of_executed_units:/ {print $2}' "$log")
+    speed=$(awk '/stat::average_exec_per_sec:/ {print $2}' "$log")
     coverage=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1 | grep -o '[0-9]*')
     corpus=$(grep -Eo 'corp: [0-9]+/[0-9a-zA-Z]+' "$log" | tail -1 | cut -d' ' -f2)
     printf 'fuzz: %-26s ok   %10s executions %7s exec/s  coverage %5s  corpus %s\n' \
