@@ -113,6 +113,11 @@ DatasetShape dataset_shape(const Dataset& dataset) {
     shape.type_class = H5Tget_class(type.id());
     shape.type_bytes = H5Tget_size(type.id());
     shape.is_signed = shape.type_class == H5T_INTEGER && H5Tget_sign(type.id()) == H5T_SGN_2;
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    check(H5Dget_space_status(dataset.id(), &status), dataset.where(), "get storage status");
+    hsize_t elements = 1;
+    for (hsize_t size : shape.dims) elements *= size;
+    shape.stored = elements == 0 || status == H5D_SPACE_STATUS_ALLOCATED;
     return shape;
 }
 

@@ -103,6 +103,9 @@ struct DatasetShape {
     H5T_class_t type_class = H5T_NO_CLASS;
     size_t type_bytes = 0;
     bool is_signed = false;
+    // Every element has storage in the file. false: declared but never (fully) written, so a
+    // read returns fill values and the dims are a size nothing in the file backs.
+    bool stored = true;
 };
 DatasetShape dataset_shape(const Dataset& dataset);
 // "int32", "uint8", "float64", "string": for messages.

@@ -72,6 +72,15 @@ static std::ifstream open_input(const fs::path& path) {
     return stream;
 }
 
+// The ids of one text; `where` ("file" or "file:line") prefixes a tokenizer's own Error.
+static std::vector<int32_t> encode_text(const TextEncoder& encoder, std::string_view text, const std::string& where) {
+    try {
+        return encoder.encode(text);
+    } catch (const Error& error) {
+        fail("{}: {}", where, error.what());
+    }
+}
+
 // --- the documents, as they go into the file ------------------------------------------------------
 
 // Texts are encoded in batches, in parallel over documents (OpenMP), and written in input
@@ -196,7 +205,8 @@ static std::vector<int32_t> read_ids(const json& value, std::string_view field, 
     return ids;
 }
 
-static void read_jsonl_record(const json& record, const std::string& where, const fs::path& path, DocumentSink& sink) {
+static std::optional<Document> read_jsonl_record(const json& record, const std::string& where,
+                                                 const TextEncoder& encoder) {
     if (!record.is_object())
         fail("{}: expected a JSON object with \"text\" or \"input_ids\", found {}", where, record.type_name());
     const bool has_text = record.contains("text"), has_ids = record.contains("input_ids");
@@ -209,38 +219,45 @@ static void read_jsonl_record(const json& record, const std::string& where, cons
         if (!record["text"].is_string())
             fail("{}: field \"text\" is {}, expected a string", where, record["text"].type_name());
         if (has_labels) fail("{}: field \"labels\" needs \"input_ids\" (labels of text are not defined)", where);
-        sink.add_text(record["text"].get_ref<const std::string&>(), where, path);
-        return;
+        const std::string& text = record["text"].get_ref<const std::string&>();
+        if (is_blank(text)) return std::nullopt;
+        return Document{encode_text(encoder, text, where), std::nullopt};
     }
-    const std::vector<int32_t> ids = read_ids(record["input_ids"], "input_ids", where, sink.encoder.vocab_size, false);
-    if (ids.empty()) fail("{}: field \"input_ids\" is empty (a document needs at least one token)", where);
-    if (!has_labels) {
-        sink.add(ids, std::nullopt, path);
-        return;
-    }
-    const std::vector<int32_t> labels = read_ids(record["labels"], "labels", where, sink.encoder.vocab_size, true);
-    if (labels.size() != ids.size())
+    Document document{read_ids(record["input_ids"], "input_ids", where, encoder.vocab_size, false), std::nullopt};
+    if (document.input_ids.empty())
+        fail("{}: field \"input_ids\" is empty (a document needs at least one token)", where);
+    if (!has_labels) return document;
+    document.labels = read_ids(record["labels"], "labels", where, encoder.vocab_size, true);
+    if (document.labels->size() != document.input_ids.size())
         fail("{}: field \"labels\" has {} entries for {} input_ids: one label per token (-100 for no loss)", where,
-             labels.size(), ids.size());
-    sink.add(ids, std::span<const int32_t>(labels), path);
+             document.labels->size(), document.input_ids.size());
+    return document;
+}
+
+std::optional<Document> read_jsonl_line(std::string_view line, const std::string& where, const TextEncoder& encoder) {
+    if (is_blank(line)) return std::nullopt;
+    json record;
+    try {
+        record = json::parse(line);
+    } catch (const json::exception& error) {  // parse_error, or out_of_range for 1e999
+        // nlohmann's message starts with "[json.exception.parse_error.101] ": keep what follows.
+        const std::string message = error.what();
+        const size_t bracket = message.find("] ");
+        fail("{}: not valid JSON: {}", where, bracket == std::string::npos ? message : message.substr(bracket + 2));
+    }
+    return read_jsonl_record(record, where, encoder);
 }
 
 static void read_jsonl_file(const fs::path& path, DocumentSink& sink) {
     std::ifstream stream = open_input(path);
     std::string line;
     for (int64_t line_number = 1; std::getline(stream, line); line_number++) {
-        if (is_blank(line)) continue;
-        const std::string where = fmt::format("{}:{}", path.string(), line_number);
-        json record;
-        try {
-            record = json::parse(line);
-        } catch (const json::parse_error& error) {
-            // nlohmann's message starts with "[json.exception.parse_error.101] ": keep what follows.
-            const std::string message = error.what();
-            const size_t bracket = message.find("] ");
-            fail("{}: not valid JSON: {}", where, bracket == std::string::npos ? message : message.substr(bracket + 2));
-        }
-        read_jsonl_record(record, where, path, sink);
+        const std::optional<Document> document =
+            read_jsonl_line(line, fmt::format("{}:{}", path.string(), line_number), sink.encoder);
+        if (!document) continue;
+        std::optional<std::span<const int32_t>> labels;
+        if (document->labels) labels = std::span<const int32_t>(*document->labels);
+        sink.add(document->input_ids, labels, path);
     }
     if (stream.bad()) fail("{}: read error", path.string());
 }

@@ -11,8 +11,11 @@
 // name next to `output` and renamed at the end, so a failure never leaves a half-written file.
 #pragma once
 
+#include "data/token_dataset.h"
+
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +54,10 @@ struct PrepareSummary {
     std::string output;
 };
 std::string format_summary(const PrepareSummary& summary);
+
+// One line of a JSONL input as prepare reads it: its document, or nothing for a blank line or
+// a blank "text". Errors name `where` ("file:line").
+std::optional<Document> read_jsonl_line(std::string_view line, const std::string& where, const TextEncoder& encoder);
 
 PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std::string& output,
                                const TextEncoder& encoder, const PrepareOptions& options = {});

@@ -11,9 +11,18 @@ static const char* const prepare_hint = "`ringlm prepare` writes /input_ids, /do
 
 // --- reading ------------------------------------------------------------------------------------
 
+// Its dims are sizes read from the file: nothing is allocated or scanned by them unless the
+// file holds the data.
+static void check_stored(const hdf5::Dataset& dataset, const hdf5::DatasetShape& shape) {
+    if (!shape.stored)
+        fail("{}: is declared but its data is not in the file (never written, or an unfinished write)",
+             dataset.where());
+}
+
 // A token dataset must be 1-D int32 (the hot path reads it without conversion).
 static int64_t check_token_dataset(const hdf5::Dataset& dataset) {
     const hdf5::DatasetShape shape = hdf5::dataset_shape(dataset);
+    check_stored(dataset, shape);
     const bool int32 = shape.type_class == H5T_INTEGER && shape.type_bytes == 4 && shape.is_signed;
     if (shape.dims.size() != 1 || !int32)
         fail("{}: is {}-D {}, expected 1-D int32 (store token ids as numpy.int32)", dataset.where(),
@@ -31,6 +40,7 @@ TokenDataset::TokenDataset(const std::string& path) : path_(path) {
     if (offsets_shape.dims.size() != 1 || offsets_shape.type_class != H5T_INTEGER)
         fail("{}: is {}-D {}, expected 1-D int64 (n_docs + 1 offsets into /input_ids)", offsets.where(),
              offsets_shape.dims.size(), hdf5::type_name(offsets_shape));
+    check_stored(offsets, offsets_shape);
     if (offsets_shape.dims[0] < 2)
         fail("{}: has {} entries, expected n_docs + 1 >= 2 (the file holds no document)", offsets.where(),
              offsets_shape.dims[0]);

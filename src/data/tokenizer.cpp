@@ -250,9 +250,23 @@ void read_llama2c_records(Llama2cTokenizer& tokenizer, const std::string& bytes,
              where, bytes.size() - offset, count, offset, bytes.size());
 }
 
-std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64_t vocab_size,
-                                                  const std::string& where) {
-    const std::string bytes = read_whole_file(path, where);
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size, const std::string& where) {
+    const std::string prefix = where.empty() ? "tokenizer " + spec : where;
+    if (spec == "bytes") {
+        auto tokenizer = std::make_unique<BytesTokenizer>();
+        // a larger model vocabulary leaves ids unused, a smaller one cannot hold every byte
+        if (vocab_size > 0 && vocab_size < tokenizer->vocab_size())
+            fail("{}: needs {} ids but the model's vocabulary is {}", prefix, tokenizer->vocab_size(), vocab_size);
+        return tokenizer;
+    }
+    return parse_llama2c_tokenizer(read_whole_file(spec, prefix), spec, vocab_size, prefix);
+}
+
+std::unique_ptr<Tokenizer> parse_llama2c_tokenizer(const std::string& bytes, const std::string& path,
+                                                   int64_t vocab_size, const std::string& where_given) {
+    const std::string where = where_given.empty() ? "tokenizer " + path : where_given;
     auto tokenizer = std::make_unique<Llama2cTokenizer>();
     tokenizer->path = path;
     tokenizer->file_sha256 = sha256_hex(bytes);
@@ -268,20 +282,6 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64
     }
     for (int64_t id = 0; id < count; id++) tokenizer->id_of_piece.emplace(tokenizer->pieces[id], static_cast<int32_t>(id));
     return tokenizer;
-}
-
-}  // namespace
-
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size, const std::string& where) {
-    const std::string prefix = where.empty() ? "tokenizer " + spec : where;
-    if (spec == "bytes") {
-        auto tokenizer = std::make_unique<BytesTokenizer>();
-        // a larger model vocabulary leaves ids unused, a smaller one cannot hold every byte
-        if (vocab_size > 0 && vocab_size < tokenizer->vocab_size())
-            fail("{}: needs {} ids but the model's vocabulary is {}", prefix, tokenizer->vocab_size(), vocab_size);
-        return tokenizer;
-    }
-    return load_llama2c_tokenizer(spec, vocab_size, prefix);
 }
 
 }  // namespace ringlm

@@ -55,4 +55,9 @@ struct Tokenizer {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size = 0,
                                           const std::string& where = "");
 
+// The llama2.c tokenizer held in `bytes` (a file's contents; `path` names it in messages), as
+// load_tokenizer reads it.
+std::unique_ptr<Tokenizer> parse_llama2c_tokenizer(const std::string& bytes, const std::string& path,
+                                                   int64_t vocab_size = 0, const std::string& where = "");
+
 }  // namespace ringlm

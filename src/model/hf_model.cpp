@@ -88,7 +88,7 @@ nlohmann::json read_json_file(const std::string& path, const char* what) {
     if (!in) fail("{}: cannot open {} ({})", path, what, fs::exists(path) ? "unreadable" : "missing");
     try {
         return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e999
         fail("{}: not JSON: {}", path, error.what());
     }
 }

@@ -59,10 +59,13 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     std::error_code size_error;
     const int64_t actual_bytes = static_cast<int64_t>(std::filesystem::file_size(path, size_error));
     if (size_error) fail("llama2.c checkpoint {}: cannot read its size: {}", path, size_error.message());
+    return read_llama2c_checkpoint(file.get(), actual_bytes, path);
+}
 
+Llama2cCheckpoint read_llama2c_checkpoint(std::FILE* file, int64_t actual_bytes, const std::string& path) {
     // header: int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
     int32_t header[7];
-    if (std::fread(header, sizeof(int32_t), 7, file.get()) != 7)
+    if (std::fread(header, sizeof(int32_t), 7, file) != 7)
         fail("llama2.c checkpoint {}: {} bytes, too short for the 28-byte header", path, actual_bytes);
     const int64_t dim = header[0], hidden = header[1], L = header[2], n_heads = header[3], n_kv_heads = header[4];
     const int64_t seq_len = header[6];
@@ -107,7 +110,7 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
              expected_bytes, actual_bytes < expected_bytes ? "truncated" : "trailing data or a different format");
 
     auto read_into = [&](const Tensor& tensor, const char* what) {
-        if (std::fread(tensor.data<float>(), sizeof(float), tensor.numel(), file.get()) != size_t(tensor.numel()))
+        if (std::fread(tensor.data<float>(), sizeof(float), tensor.numel(), file) != size_t(tensor.numel()))
             fail("llama2.c checkpoint {}: read of {} {} failed", path, what, tensor.shape());
     };
     // The file holds each weight for all layers at once ([L, ...]); read each layer's slice
@@ -127,7 +130,7 @@ Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path) {
     Tensor norm = empty({dim});
     read_into(norm, "final norm");
     // ringlm computes RoPE itself: skip llama2.c's precomputed tables
-    if (std::fseek(file.get(), long(rope_floats * sizeof(float)), SEEK_CUR) != 0)
+    if (std::fseek(file, long(rope_floats * sizeof(float)), SEEK_CUR) != 0)
         fail("llama2.c checkpoint {}: seek past the RoPE tables failed", path);
     Tensor output;
     if (!tied) read_into(output = empty({V, dim}), "classifier");

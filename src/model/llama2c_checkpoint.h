@@ -8,6 +8,7 @@
 #include "model/model_config.h"
 #include "tensor/tensor.h"
 
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,9 @@ struct Llama2cCheckpoint {
 // Throws ringlm::Error naming the file for a bad header or a size that differs from the
 // header's by even one byte.
 Llama2cCheckpoint load_llama2c_checkpoint(const std::string& path);
+// The same from an open stream positioned at the start of the checkpoint, `bytes` long
+// (`path` names it in messages).
+Llama2cCheckpoint read_llama2c_checkpoint(std::FILE* file, int64_t bytes, const std::string& path);
 
 // Writes a host model as a legacy checkpoint that load_llama2c_checkpoint reads back with
 // bit-identical weights (and llama2.c's run.c runs), through a temporary file and a rename.

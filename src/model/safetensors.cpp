@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -46,10 +47,11 @@ float from_float16_bits(uint16_t bits) {
     return value;
 }
 
-// A non-negative JSON integer, or fails naming the tensor and field.
+// A non-negative JSON integer that fits int64 (2^64 - 2 would read as -2), or fails naming
+// the tensor and field.
 int64_t header_integer(const nlohmann::json& value, const std::string& path, const std::string& name,
                        const char* field) {
-    if (!value.is_number_unsigned())
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
         fail("{}: tensor '{}': {} holds {}, not a non-negative integer (not a valid safetensors header)", path, name,
              field, value.dump());
     return static_cast<int64_t>(value.get<uint64_t>());
@@ -92,6 +94,74 @@ int64_t write_safetensors(const std::string& path, const std::vector<std::pair<s
     return file.bytes_written();
 }
 
+SafetensorsLayout parse_safetensors_header(const std::byte* file, size_t file_size, const std::string& path) {
+    const int64_t file_bytes = int64_t(file_size);
+    if (file_bytes < 8) fail("{}: {} bytes, too short for a safetensors file (truncated?)", path, file_bytes);
+    SafetensorsLayout layout;
+    uint64_t header_bytes = 0;
+    std::memcpy(&header_bytes, file, 8);
+    if (header_bytes > uint64_t(max_header_bytes))
+        fail("{}: header length {} exceeds safetensors' 100 MB bound (not a safetensors file?)", path,
+             header_bytes);
+    if (8 + int64_t(header_bytes) > file_bytes)
+        fail("{}: the header claims {} bytes, the file has {} after the length (truncated?)", path, header_bytes,
+             file_bytes - 8);
+    layout.data_start = 8 + int64_t(header_bytes);
+    const char* header_text = reinterpret_cast<const char*>(file + 8);
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(header_text, header_text + header_bytes);
+    } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e999
+        fail("{}: the header is not JSON ({}) (not a safetensors file?)", path, error.what());
+    }
+    if (!header.is_object()) fail("{}: the header is not a JSON object (not a safetensors file?)", path);
+
+    for (const auto& [name, entry] : header.items()) {
+        if (name == "__metadata__") continue;
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+            !entry.contains("data_offsets") || !entry["dtype"].is_string() || !entry["shape"].is_array() ||
+            !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2)
+            fail("{}: tensor '{}': {} is not {{\"dtype\", \"shape\", \"data_offsets\": [begin, end]}}", path,
+                 name, entry.dump());
+        SafetensorsTensor tensor;
+        tensor.name = name;
+        tensor.dtype = entry["dtype"].get<std::string>();
+        if (element_bytes(tensor.dtype) == 0) fail("{}: tensor '{}': unknown dtype '{}'", path, name, tensor.dtype);
+        if (entry["shape"].size() > size_t(Shape::max_rank))
+            fail("{}: tensor '{}': rank {} (ringlm's tensors have rank <= {})", path, name, entry["shape"].size(),
+                 Shape::max_rank);
+        for (const nlohmann::json& size : entry["shape"])
+            tensor.shape.dims[tensor.shape.rank++] = header_integer(size, path, name, "shape");
+        tensor.begin = header_integer(entry["data_offsets"][0], path, name, "data_offsets");
+        tensor.end = header_integer(entry["data_offsets"][1], path, name, "data_offsets");
+        int64_t bytes = element_bytes(tensor.dtype);
+        for (int i = 0; i < tensor.shape.rank; i++)
+            if (__builtin_mul_overflow(bytes, tensor.shape.dims[i], &bytes))
+                fail("{}: tensor '{}': shape {} overflows 64 bits", path, name, tensor.shape);
+        if (tensor.end < tensor.begin || tensor.end - tensor.begin != bytes)
+            fail("{}: tensor '{}': data_offsets [{}, {}) hold {} bytes, its shape {} of {} needs {}", path, name,
+                 tensor.begin, tensor.end, tensor.end - tensor.begin, tensor.shape, tensor.dtype, bytes);
+        layout.tensors.push_back(std::move(tensor));
+    }
+    // Tiled: sorted by begin, each starts where the previous ended, the last ends at the file's end.
+    std::sort(layout.tensors.begin(), layout.tensors.end(),
+              [](const SafetensorsTensor& a, const SafetensorsTensor& b) { return a.begin < b.begin; });
+    int64_t covered = 0;
+    for (const SafetensorsTensor& tensor : layout.tensors) {
+        if (tensor.begin != covered)
+            fail("{}: tensor '{}' starts at data byte {}, the tensors before it end at {} ({} in the header)",
+                 path, tensor.name, tensor.begin, covered, tensor.begin < covered ? "overlap" : "a gap");
+        covered = tensor.end;
+    }
+    const int64_t data_bytes = file_bytes - layout.data_start;
+    if (covered > data_bytes)
+        fail("{}: the tensors need {} bytes of data, the file holds {} (truncated?)", path, covered, data_bytes);
+    if (covered < data_bytes)
+        fail("{}: {} bytes after the last tensor (not a safetensors file as its header describes)", path,
+             data_bytes - covered);
+    return layout;
+}
+
 SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail("{}: cannot open: {}", path_, std::strerror(errno));
@@ -114,67 +184,9 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
     mapped_bytes_ = size_t(file_bytes);
     // From here a failure must unmap: the destructor does not run for a throwing constructor.
     try {
-        uint64_t header_bytes = 0;
-        std::memcpy(&header_bytes, mapped_, 8);
-        if (header_bytes > uint64_t(max_header_bytes))
-            fail("{}: header length {} exceeds safetensors' 100 MB bound (not a safetensors file?)", path_,
-                 header_bytes);
-        if (8 + int64_t(header_bytes) > file_bytes)
-            fail("{}: the header claims {} bytes, the file has {} after the length (truncated?)", path_, header_bytes,
-                 file_bytes - 8);
-        data_start_ = 8 + int64_t(header_bytes);
-        const char* header_text = reinterpret_cast<const char*>(mapped_ + 8);
-        nlohmann::json header;
-        try {
-            header = nlohmann::json::parse(header_text, header_text + header_bytes);
-        } catch (const nlohmann::json::parse_error& error) {
-            fail("{}: the header is not JSON ({}) (not a safetensors file?)", path_, error.what());
-        }
-        if (!header.is_object()) fail("{}: the header is not a JSON object (not a safetensors file?)", path_);
-
-        for (const auto& [name, entry] : header.items()) {
-            if (name == "__metadata__") continue;
-            if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
-                !entry.contains("data_offsets") || !entry["dtype"].is_string() || !entry["shape"].is_array() ||
-                !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2)
-                fail("{}: tensor '{}': {} is not {{\"dtype\", \"shape\", \"data_offsets\": [begin, end]}}", path_,
-                     name, entry.dump());
-            SafetensorsTensor tensor;
-            tensor.name = name;
-            tensor.dtype = entry["dtype"].get<std::string>();
-            if (element_bytes(tensor.dtype) == 0) fail("{}: tensor '{}': unknown dtype '{}'", path_, name, tensor.dtype);
-            if (entry["shape"].size() > size_t(Shape::max_rank))
-                fail("{}: tensor '{}': rank {} (ringlm's tensors have rank <= {})", path_, name, entry["shape"].size(),
-                     Shape::max_rank);
-            for (const nlohmann::json& size : entry["shape"])
-                tensor.shape.dims[tensor.shape.rank++] = header_integer(size, path_, name, "shape");
-            tensor.begin = header_integer(entry["data_offsets"][0], path_, name, "data_offsets");
-            tensor.end = header_integer(entry["data_offsets"][1], path_, name, "data_offsets");
-            int64_t bytes = element_bytes(tensor.dtype);
-            for (int i = 0; i < tensor.shape.rank; i++)
-                if (__builtin_mul_overflow(bytes, tensor.shape.dims[i], &bytes))
-                    fail("{}: tensor '{}': shape {} overflows 64 bits", path_, name, tensor.shape);
-            if (tensor.end < tensor.begin || tensor.end - tensor.begin != bytes)
-                fail("{}: tensor '{}': data_offsets [{}, {}) hold {} bytes, its shape {} of {} needs {}", path_, name,
-                     tensor.begin, tensor.end, tensor.end - tensor.begin, tensor.shape, tensor.dtype, bytes);
-            tensors_.push_back(std::move(tensor));
-        }
-        // Tiled: sorted by begin, each starts where the previous ended, the last ends at the file's end.
-        std::sort(tensors_.begin(), tensors_.end(),
-                  [](const SafetensorsTensor& a, const SafetensorsTensor& b) { return a.begin < b.begin; });
-        int64_t covered = 0;
-        for (const SafetensorsTensor& tensor : tensors_) {
-            if (tensor.begin != covered)
-                fail("{}: tensor '{}' starts at data byte {}, the tensors before it end at {} ({} in the header)",
-                     path_, tensor.name, tensor.begin, covered, tensor.begin < covered ? "overlap" : "a gap");
-            covered = tensor.end;
-        }
-        const int64_t data_bytes = file_bytes - data_start_;
-        if (covered > data_bytes)
-            fail("{}: the tensors need {} bytes of data, the file holds {} (truncated?)", path_, covered, data_bytes);
-        if (covered < data_bytes)
-            fail("{}: {} bytes after the last tensor (not a safetensors file as its header describes)", path_,
-                 data_bytes - covered);
+        SafetensorsLayout layout = parse_safetensors_header(mapped_, mapped_bytes_, path_);
+        data_start_ = layout.data_start;
+        tensors_ = std::move(layout.tensors);
     } catch (...) {
         ::munmap(const_cast<std::byte*>(mapped_), mapped_bytes_);
         throw;

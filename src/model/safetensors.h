@@ -30,6 +30,15 @@ struct SafetensorsTensor {
     int64_t end = 0;
 };
 
+struct SafetensorsLayout {
+    int64_t data_start = 0;  // 8 + N: where the data section starts in the file
+    std::vector<SafetensorsTensor> tensors;  // in the order of their data
+};
+
+// The header of the safetensors file held in `file` (all `file_size` bytes of it), checked as
+// SafetensorsFile describes; `path` names it in messages.
+SafetensorsLayout parse_safetensors_header(const std::byte* file, size_t file_size, const std::string& path);
+
 // A safetensors file mapped read-only (the page cache holds it, not the heap). The constructor
 // checks the whole header before anything reads a value, and fails naming the file: a file
 // shorter than its header or its data (truncated), a header that is not JSON or not within

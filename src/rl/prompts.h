@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,10 @@ struct Prompt {
 // or whose prompt is longer than `max_prompt_tokens` is refused naming file and line.
 std::vector<Prompt> load_prompts(const std::vector<std::string>& paths, const Tokenizer& tokenizer,
                                  int64_t max_prompt_tokens, const std::vector<std::string>& required_fields);
+
+// The prompts of one JSONL stream (`path` names it in messages), appended to `prompts`, with
+// the same checks.
+void read_prompts(std::istream& lines, const std::string& path, const Tokenizer& tokenizer, int64_t max_prompt_tokens,
+                  const std::vector<std::string>& required_fields, std::vector<Prompt>& prompts);
 
 }  // namespace ringlm

@@ -72,7 +72,7 @@ bool parse_number(const std::string& line, double& value) {
     value = std::strtod(begin, &end);
     if (end == begin || errno == ERANGE || !std::isfinite(value)) return false;
     while (*end == ' ' || *end == '\t' || *end == '\r') end++;
-    return *end == '\0';
+    return end == begin + line.size();  // the whole line: a NUL byte inside it does not end it
 }
 
 }  // namespace
@@ -139,6 +139,10 @@ std::vector<double> run_reward_command(const std::string& command, const std::ve
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
         fail("reward_command '{}': exited with status {} (its stderr is above)", command, WEXITSTATUS(status));
 
+    return parse_reward_output(command, output, json_lines.size());
+}
+
+std::vector<double> parse_reward_output(const std::string& command, const std::string& output, size_t completions) {
     std::vector<double> rewards;
     size_t start = 0;
     int64_t line_number = 0;
@@ -155,9 +159,9 @@ std::vector<double> run_reward_command(const std::string& command, const std::ve
         rewards.push_back(value);
         start = end + 1;
     }
-    if (rewards.size() != json_lines.size())
+    if (rewards.size() != completions)
         fail("reward_command '{}': answered {} lines for {} completions (one number per line, in order)", command,
-             rewards.size(), json_lines.size());
+             rewards.size(), completions);
     return rewards;
 }
 

@@ -17,4 +17,8 @@ namespace ringlm {
 std::vector<double> run_reward_command(const std::string& command, const std::vector<std::string>& json_lines,
                                        double timeout_seconds);
 
+// The rewards in a reward program's stdout, `output`: exactly `completions` lines, each one
+// finite number; anything else fails naming `command` and the line.
+std::vector<double> parse_reward_output(const std::string& command, const std::string& output, size_t completions);
+
 }  // namespace ringlm
