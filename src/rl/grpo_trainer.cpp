@@ -87,10 +87,9 @@ GrpoSetup make_grpo_setup(const Config& config) {
     if (tokenizer_or_model_default(config.model.tokenizer, config.model.base_model).empty())
         fail_uniform("{}: key 'tokenizer' is required for GRPO (prompts are text; completions are decoded for rewards) "
                      "unless base_model is a Hugging Face folder with a tokenizer.json", config.source);
-    const std::optional<std::string> resume_from = check_run_directory(config);
     GrpoSetup setup;
     setup.base = make_model_setup(config);
-    setup.base.resume_from = resume_from;
+    setup.base.resume_from = check_run_directory(config);
     const Topology& topology = setup.base.topology;
     const ModelConfig& model_config = setup.base.model.config;
     check_together([&] { setup.tokenizer = load_config_tokenizer(config, model_config.vocab_size); });

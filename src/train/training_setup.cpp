@@ -204,13 +204,10 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
 
 TrainingSetup make_training_setup(const Config& config, bool for_training) {
     if (for_training) validate_for_training(config);
-    // The run directory and the checkpoint to resume decide nothing about shapes (the config
-    // does) but are checked before the model is built.
-    std::optional<std::string> resume_from;
-    if (for_training) resume_from = check_run_directory(config);
     // eval only: the model needs no gradient buffer (half its memory)
     TrainingSetup setup = make_model_setup(config, for_training ? ModelUse::training : ModelUse::inference);
-    setup.resume_from = resume_from;
+    // After the input paths (make_model_setup), before the data is read or anything written.
+    if (for_training) setup.resume_from = check_run_directory(config);
     const Topology& topology = setup.topology;
     const ModelConfig& model_config = setup.model.config;
 
