@@ -117,7 +117,13 @@ DatasetShape dataset_shape(const Dataset& dataset) {
     check(H5Dget_space_status(dataset.id(), &status), dataset.where(), "get storage status");
     hsize_t elements = 1;
     for (hsize_t size : shape.dims) elements *= size;
-    shape.stored = elements == 0 || status == H5D_SPACE_STATUS_ALLOCATED;
+    // A chunked dataset extended as it was written reports PART_ALLOCATED although every
+    // element is written; its chunks then hold at least the declared bytes (uncompressed, as
+    // prepare writes them). A dataset whose declared size its storage cannot hold is refused
+    // before anything is allocated for it.
+    const bool chunks_hold_every_element =
+        status == H5D_SPACE_STATUS_PART_ALLOCATED && H5Dget_storage_size(dataset.id()) >= elements * shape.type_bytes;
+    shape.stored = elements == 0 || status == H5D_SPACE_STATUS_ALLOCATED || chunks_hold_every_element;
     return shape;
 }
 
