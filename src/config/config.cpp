@@ -20,6 +20,9 @@ namespace ringlm {
 std::string_view name(LrScheduler value) { return lr_scheduler_names[static_cast<size_t>(value)]; }
 std::string_view name(LogFormat value) { return log_format_names[static_cast<size_t>(value)]; }
 std::string_view name(RingAttnFunc value) { return ring_attn_func_names[static_cast<size_t>(value)]; }
+std::string_view name(ContextParallelBackend value) {
+    return context_parallel_backend_names[static_cast<size_t>(value)];
+}
 std::string_view name(Device value) { return backend_names[static_cast<size_t>(value)]; }
 std::string_view name(TransportKind value) { return transport_names[static_cast<size_t>(value)]; }
 std::string_view name(RlMethod value) { return rl_method_names[static_cast<size_t>(value)]; }
@@ -211,6 +214,28 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     parallel.sequence_parallel_degree = top.integer("sequence_parallel_degree", parallel.sequence_parallel_degree, 1);
     parallel.heads_k_stride = top.integer("heads_k_stride", parallel.heads_k_stride, 0);
     parallel.ring_attn_func = top.choice<RingAttnFunc>("ring_attn_func", ring_attn_func_names);
+    if (top.has("context_parallel")) {
+        YamlMap cp = top.map("context_parallel");
+        if (cp.has("size")) {
+            const int64_t size = cp.integer("size", 1, 1);
+            if (top.has("sequence_parallel_degree") && size != parallel.sequence_parallel_degree)
+                cp.fail_key("size", fmt::format("{} differs from sequence_parallel_degree {}: they are the same setting; "
+                                                "give one of them (or the same value)",
+                                                size, parallel.sequence_parallel_degree));
+            parallel.sequence_parallel_degree = size;
+        }
+        parallel.context_parallel_backend = cp.choice<ContextParallelBackend>("backend", context_parallel_backend_names)
+                                                .value_or(parallel.context_parallel_backend);
+        parallel.ulysses_degree = cp.integer("ulysses_degree", parallel.ulysses_degree, 0);
+        cp.reject_unknown_keys();
+        if (parallel.ulysses_degree > 0 && parallel.sequence_parallel_degree % parallel.ulysses_degree != 0)
+            cp.fail_key("ulysses_degree", fmt::format("{} must divide the context-parallel size {}",
+                                                      parallel.ulysses_degree, parallel.sequence_parallel_degree));
+        if (parallel.ulysses_degree > 0 && parallel.context_parallel_backend != ContextParallelBackend::usp &&
+            parallel.context_parallel_backend != ContextParallelBackend::automatic)
+            cp.fail_key("ulysses_degree", fmt::format("is for backend usp (backend {} sets it: ring 1, ulysses the size)",
+                                                      name(parallel.context_parallel_backend)));
+    }
     parallel.flash_attention = top.boolean("flash_attention", parallel.flash_attention);
     parallel.backend = top.choice<Device>("backend", backend_names).value_or(parallel.backend);
     parallel.transport = top.choice<TransportKind>("transport", transport_names).value_or(parallel.transport);

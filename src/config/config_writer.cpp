@@ -90,6 +90,8 @@ std::string to_yaml(const Config& config) {
     out += fmt::format("sequence_parallel_degree: {}\nheads_k_stride: {}\n", parallel.sequence_parallel_degree,
                        parallel.heads_k_stride);
     out += fmt::format("ring_attn_func: {}\n", parallel.ring_attn_func ? name(*parallel.ring_attn_func) : "~");
+    out += fmt::format("context_parallel:\n  backend: {}\n  ulysses_degree: {}\n",
+                       name(parallel.context_parallel_backend), parallel.ulysses_degree);
     out += fmt::format("flash_attention: {}\nbackend: {}\ntransport: {}\nthreads: {}\n",
                        boolean(parallel.flash_attention), name(parallel.backend), name(parallel.transport),
                        parallel.threads);

@@ -9,6 +9,10 @@
 // rounding boundary moves that element by 2^-9 and what depends on it: up to 1.6e-3 seen on
 // a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
 //
+// Ulysses and USP (context_parallel.backend) the same, with 8 heads and 2 KV heads so Ulysses
+// splits heads over S = 2, 4, 8 (replicating KV heads from S = 4) and USP runs 2 x 2, 2 x 4.
+// The ring variants run at 2 and 4 ranks only (8 ranks on the CI's 2 cores take long).
+//
 // The single-rank reference runs on each rank alone: D = 1, accumulation = D x accumulation
 // (the sampler deals the same rows), local attention, no communication.
 #include "config/config.h"
@@ -49,12 +53,19 @@ std::string write_corpus(uint64_t seed) {
     return path;
 }
 
+// Which context-parallel backend the parallel run uses (ulysses_degree for usp).
+struct ContextParallel {
+    ContextParallelBackend backend = ContextParallelBackend::ring;
+    int64_t ulysses_degree = 0;
+};
+
 Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, bool packing, int S,
-                   int64_t accumulation, bool bf16) {
+                   int64_t accumulation, bool bf16, ContextParallel cp) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
     c.model.model_config = tiny_model_config(61, 128, true);
+    if (cp.backend != ContextParallelBackend::ring) c.model.model_config.n_heads = 8;  // dim 32: head_dim 4
     c.data.datasets = {{corpus}};
     c.data.sequence_len = 96;
     c.data.sample_packing = packing;
@@ -67,6 +78,8 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.parallel.sequence_parallel_degree = S;
     c.parallel.ring_attn_func = variant;
     c.parallel.heads_k_stride = 1;  // varlen_llama3: one KV head per all-gather (the overlapped path)
+    c.parallel.context_parallel_backend = cp.backend;
+    c.parallel.ulysses_degree = cp.ulysses_degree;
     return c;
 }
 
@@ -105,14 +118,16 @@ struct Tolerances {
     double loss = 1e-6, gradient = 1e-5;
 };
 
-void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {}) {
+void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
+                       ContextParallel cp = {}) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
         if (W % S) continue;
+        if (cp.backend == ContextParallelBackend::usp && S <= cp.ulysses_degree) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16);
+            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16, cp);
             TrainingSetup setup = make_training_setup(config, true);
             const StepResult step = accumulate_gradients(setup, 0);
             const double loss = step.loss_sum / step.loss_tokens;
@@ -120,8 +135,9 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
             backend(parallel_gradients).copy(parallel_gradients, setup.model.gradients);
             const Reference reference = single_rank_reference(setup, config);
 
-            const std::string where = fmt::format("{} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
-                                                  name(variant), packing, bf16, S, W / S, accumulation, seed);
+            const std::string where =
+                fmt::format("{} ({}) packing {} bf16 {} S={} D={} accumulation {} (seed {})", name(variant),
+                            setup.context_parallel.reason, packing, bf16, S, W / S, accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -134,7 +150,7 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
                 worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
-            if (bf16 && world_rank() == 0)
+            if ((bf16 || cp.backend != ContextParallelBackend::ring) && world_rank() == 0)
                 std::printf("%s: loss error %.2e, worst gradient error %.2e\n", where.c_str(), loss_error,
                             worst_gradient);
         }
@@ -143,25 +159,46 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
     if (world_rank() == 0) std::filesystem::remove(corpus);
 }
 
+// The ring variants' tests at 2 and 4 ranks only.
+#define SKIP_AT_EIGHT_RANKS() \
+    if (world_size() > 4) GTEST_SKIP() << "the ring variants run at 2 and 4 ranks"
+
 }  // namespace
 
+TEST(ModelEquivalence, Ulysses) {
+    const ContextParallel ulysses{ContextParallelBackend::ulysses, 0};
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, ulysses);
+}
+TEST(ModelEquivalence, UspTwoByRing) {
+    if (world_size() < 4) GTEST_SKIP() << "USP 2 x R needs R > 1";
+    const ContextParallel usp{ContextParallelBackend::usp, 2};
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, usp);
+}
+
 TEST(ModelEquivalence, BatchRing) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_ring, true);
     check_equivalence(RingAttnFunc::batch_ring, false);
 }
 TEST(ModelEquivalence, BatchZigzag) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_zigzag, true);
     check_equivalence(RingAttnFunc::batch_zigzag, false);
 }
 TEST(ModelEquivalence, BatchStripe) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_stripe, true);
     check_equivalence(RingAttnFunc::batch_stripe, false);
 }
 TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
     check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
 }
 TEST(ModelEquivalence, VarlenLlama3) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::varlen_llama3, true);
     check_equivalence(RingAttnFunc::varlen_llama3, false);
 }
