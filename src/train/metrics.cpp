@@ -40,6 +40,10 @@ nlohmann::json metrics_record(const StepMetrics& m) {
                           {"peak_mem_bytes", m.peak_memory_bytes},
                           {"activation_peak_bytes", m.activation_peak_bytes}};
     if (m.mfu > 0) record["mfu"] = m.mfu;
+    if (m.sp_bytes_sent > 0) {
+        record["sp_bytes_sent"] = m.sp_bytes_sent;
+        record["sp_bytes_sent_per_layer"] = m.sp_bytes_sent_per_layer;
+    }
     return record;
 }
 

@@ -19,6 +19,7 @@ RunSummary run_training(TrainingSetup& setup);
 struct StepResult {
     double loss_sum = 0, loss_tokens = 0;
     double compute_seconds = 0, ring_wait_seconds = 0, ring_compute_seconds = 0, allreduce_seconds = 0;
+    int64_t sp_bytes_sent = 0;  // by this rank through the SP transport (Transport::take_bytes_sent)
 };
 StepResult accumulate_gradients(TrainingSetup& setup, int64_t step);
 
