@@ -382,12 +382,21 @@ TEST(UlyssesAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
     const Tensor dout = gather_rows(batch.dout, tokens);
     CountingTransport counting(*group.transport);
     AttentionReplay replay;
+    group.transport->take_bytes_sent();
     {
         Tape tape;
         ring_attention(tape, counting, RingAttnFunc::batch_zigzag, in, &replay);
         EXPECT_EQ(counting.all_to_alls, 5) << "q, k, v there, out and lse back; seed " << seed;
         tape.clear();
     }
+    // The Transport's byte count: (S-1)/S of each all-to-all's input (q and out [T, H, D], lse
+    // [T, H], k and v [T, max(Hkv, S), D] with replicated KV heads) and (S-1) x the i32 index
+    // and segment ids of the mask's all-gathers.
+    const int64_t T = in.q.size(0), kv_sent = std::max<int64_t>(Hkv, S);
+    const TransportBytes forward = group.transport->take_bytes_sent();
+    EXPECT_EQ(forward.all_to_all, (S - 1) * (4 * T * (2 * H * D + 2 * kv_sent * D + H) / S)) << "seed " << seed;
+    EXPECT_EQ(forward.all_gather, (S - 1) * 2 * 4 * T) << "seed " << seed;
+    EXPECT_EQ(forward.ring_shift + forward.reduce_scatter, 0) << "seed " << seed;
     const Attention first = ring_op(*group.transport, RingAttnFunc::batch_zigzag, in, dout);
     counting.all_to_alls = 0;
     Tape tape;
