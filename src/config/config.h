@@ -40,6 +40,14 @@ enum class RingAttnFunc : uint8_t { batch_ring, batch_zigzag, batch_stripe, varl
 inline constexpr std::array<std::string_view, 4> ring_attn_func_names{"batch_ring", "batch_zigzag",
                                                                       "batch_stripe", "varlen_llama3"};
 
+// `context_parallel.load_balance:` how a rank's share of each row is chosen. none: the ring
+// variant's own layout (batch_ring and varlen_llama3 contiguous chunks, batch_zigzag two chunks
+// per row, batch_stripe every S-th token); document: every packed document (and the padding)
+// split head-tail across the S ranks, so causal attention work is nearly equal whatever the
+// document lengths (data/batch.h ChunkLayout::document). Unset: resolve_load_balance.
+enum class LoadBalance : uint8_t { none, document };
+inline constexpr std::array<std::string_view, 2> load_balance_names{"none", "document"};
+
 // `backend:` spells Device (tensor/device.h) in the same order: cpu, cuda.
 inline constexpr std::array<std::string_view, 2> backend_names{"cpu", "cuda"};
 
@@ -66,6 +74,7 @@ inline constexpr std::array<std::string_view, 3> reward_func_names{"exact_answer
 std::string_view name(LrScheduler value);
 std::string_view name(LogFormat value);
 std::string_view name(RingAttnFunc value);
+std::string_view name(LoadBalance value);
 std::string_view name(Device value);
 std::string_view name(TransportKind value);
 std::string_view name(ContextParallelBackend value);
@@ -79,6 +88,12 @@ std::optional<RingAttnFunc> parse_ring_attn_func(std::string_view text);
 // `ring_attn_func` unset: varlen_llama3 for packed rows (segment masks and all-gathered K/V
 // suit many short documents), batch_zigzag otherwise (balanced causal work per ring step).
 RingAttnFunc resolve_ring_attn_func(std::optional<RingAttnFunc> configured, bool sample_packing);
+// `load_balance` unset: document for packed rows (measured on 100 packed 8K-token Austen rows
+// at S = 4, bench/RESULTS.md: the busiest rank's attention work over the mean is 1.12 with
+// contiguous chunks and 1.09 with zigzag per row, 3.8 and 2.9 in the worst row; 1.0000 with
+// document, 1.0004 worst), none otherwise (one document per row: the variant's own layout is
+// what it promises, batch_zigzag's already balanced).
+LoadBalance resolve_load_balance(std::optional<LoadBalance> configured, bool sample_packing);
 
 // --- the sections -------------------------------------------------------------------------
 
@@ -93,8 +108,11 @@ struct ModelSection {
     // to n_heads, ffn_dim to llama2.c's rule (see config.cpp), max_position to sequence_len,
     // rope_theta 10000, norm_eps 1e-5, tied_embeddings true (llama2.c's defaults).
     ModelConfig model_config;
-    // A llama2.c tokenizer file, or "bytes" (byte-level, vocabulary 256+). "" = not given:
-    // training reads token ids from HDF5 and needs none; generate/grpo need one.
+    // A llama2.c tokenizer file, a Hugging Face tokenizer.json or model folder holding one, or
+    // "bytes" (byte-level, vocabulary 256+). "" = not given: a Hugging Face base_model folder's
+    // own tokenizer.json where there is one; training reads token ids from HDF5 and needs none;
+    // generate/grpo need one. When there is one, training validates it at start-up and refuses
+    // token files made with another one (train/input_checks.h).
     std::string tokenizer;
     bool operator==(const ModelSection&) const = default;
 };
@@ -158,6 +176,7 @@ struct ParallelSection {
     // sequence_parallel_degree: giving both, differently, is an error naming both).
     ContextParallelBackend context_parallel_backend = ContextParallelBackend::automatic;
     int64_t ulysses_degree = 0;            // usp: ranks per Ulysses group, dividing S; 0 = ranks per node
+    std::optional<LoadBalance> load_balance;     // context_parallel.load_balance; unset: resolve_load_balance
     bool flash_attention = false;          // accepted for axolotl configs; the CPU kernel is always flash-style
     Device backend = Device::cpu;          // cpu | cuda
     TransportKind transport = TransportKind::automatic;  // auto | mpi | nccl (nccl needs backend cuda)

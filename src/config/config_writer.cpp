@@ -90,12 +90,14 @@ std::string to_yaml(const Config& config) {
     out += fmt::format("sequence_parallel_degree: {}\nheads_k_stride: {}\n", parallel.sequence_parallel_degree,
                        parallel.heads_k_stride);
     out += fmt::format("ring_attn_func: {}\n", parallel.ring_attn_func ? name(*parallel.ring_attn_func) : "~");
-    out += fmt::format("context_parallel:\n  backend: {}\n  ulysses_degree: {}\n",
-                       name(parallel.context_parallel_backend), parallel.ulysses_degree);
     out += fmt::format("flash_attention: {}\nbackend: {}\ntransport: {}\nthreads: {}\n",
                        boolean(parallel.flash_attention), name(parallel.backend), name(parallel.transport),
                        parallel.threads);
     out += fmt::format("collective_timeout_s: {}\n", number(parallel.collective_timeout_s));
+    out += "context_parallel:\n";
+    out += fmt::format("  backend: {}\n  ulysses_degree: {}\n", name(parallel.context_parallel_backend),
+                       parallel.ulysses_degree);
+    out += fmt::format("  load_balance: {}\n", parallel.load_balance ? name(*parallel.load_balance) : "~");
 
     const GrpoSection& grpo = config.grpo;
     out += "\n# --- reinforcement learning\n";
@@ -131,13 +133,15 @@ std::string describe(const Config& config) {
                                                       : fmt::format("{} epochs", training.num_epochs);
     const ParallelSection& parallel = config.parallel;
     const RingAttnFunc ring = resolve_ring_attn_func(parallel.ring_attn_func, config.data.sample_packing);
+    const LoadBalance balance = resolve_load_balance(parallel.load_balance, config.data.sample_packing);
     return fmt::format("{}: model {} | {} dataset(s), sequence_len {}{} | batch {} x {} accum, lr {} {} "
-                       "(warmup {}), {} | SP {} {}{} | {}{}",
+                       "(warmup {}), {} | SP {} {}{}, load_balance {}{} | {}{}",
                        config.source, model_text, config.data.datasets.size(), config.data.sequence_len,
                        config.data.sample_packing ? " packed" : "", training.micro_batch_size,
                        training.gradient_accumulation_steps, training.learning_rate, name(training.lr_scheduler),
                        training.warmup_steps, length, parallel.sequence_parallel_degree, name(ring),
-                       parallel.ring_attn_func ? "" : " (auto)", name(parallel.backend),
+                       parallel.ring_attn_func ? "" : " (auto)", name(balance),
+                       parallel.load_balance ? "" : " (auto)", name(parallel.backend),
                        config.rl ? fmt::format(" | rl {}", name(*config.rl)) : "");
 }
 

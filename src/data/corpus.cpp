@@ -2,9 +2,10 @@
 
 namespace ringlm {
 
-Corpus::Corpus(const std::vector<std::string>& paths, int64_t model_vocab_size) {
+Corpus::Corpus(const std::vector<std::string>& paths, int64_t model_vocab_size, const TokenFileCheck& check_file) {
     for (const std::string& path : paths) {
         auto file = std::make_unique<TokenDataset>(path);
+        if (check_file) check_file(files_.size(), *file);
         file->validate_tokens(model_vocab_size);
         const int index = static_cast<int>(files_.size());
         for (int64_t d = 0; d < file->num_documents(); d++) {

@@ -4,6 +4,7 @@
 #include "util/error.h"
 
 #include <fmt/core.h>
+#include <omp.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -27,9 +28,13 @@ TextSplit text_split_from_name(std::string_view name) {
 }
 
 std::string format_summary(const PrepareSummary& summary) {
-    return fmt::format("prepare: {} documents, {} tokens, document length max {} mean {:.1f}, tokenizer {} -> {}",
+    std::string encoded;
+    if (summary.text_bytes > 0 && summary.encode_seconds > 0)
+        encoded = fmt::format(", {:.1f} MB of text encoded at {:.2f} MB/s ({} threads)", double(summary.text_bytes) / 1e6,
+                              double(summary.text_bytes) / 1e6 / summary.encode_seconds, summary.threads);
+    return fmt::format("prepare: {} documents, {} tokens, document length max {} mean {:.1f}{}, tokenizer {} -> {}",
                        summary.documents, summary.tokens, summary.max_document_length,
-                       summary.mean_document_length, summary.tokenizer, summary.output);
+                       summary.mean_document_length, encoded, summary.tokenizer, summary.output);
 }
 
 // --- inputs -------------------------------------------------------------------------------------
@@ -69,34 +74,75 @@ static std::ifstream open_input(const fs::path& path) {
 
 // --- the documents, as they go into the file ------------------------------------------------------
 
+// Texts are encoded in batches, in parallel over documents (OpenMP), and written in input
+// order: the file is the same whatever the number of threads.
+constexpr size_t encode_batch_bytes = size_t(8) << 20;
+constexpr size_t encode_batch_documents = 1024;
+
+struct PendingText {
+    std::string text;
+    std::string where;  // "file" or "file:line": prefixes a tokenizer's own Error
+    fs::path from;
+};
+
 struct DocumentSink {
     TokenDatasetWriter& writer;
     const TextEncoder& encoder;
     bool verbose;
     int64_t max_document_length = 0;
+    int64_t text_bytes = 0;  // of the texts encoded so far
+    double encode_seconds = 0;
     std::chrono::steady_clock::time_point last_report = std::chrono::steady_clock::now();
+    std::vector<PendingText> pending = {};
+    size_t pending_bytes = 0;
 
+    // A pre-tokenized document: the texts before it go first.
     void add(std::span<const int32_t> input_ids, std::optional<std::span<const int32_t>> labels, const fs::path& from) {
+        flush();
+        write(input_ids, labels, from);
+    }
+
+    void add_text(std::string_view text, const std::string& where, const fs::path& from) {
+        if (is_blank(text)) return;
+        pending.push_back(PendingText{std::string(text), where, from});
+        pending_bytes += text.size();
+        if (pending_bytes >= encode_batch_bytes || pending.size() >= encode_batch_documents) flush();
+    }
+
+    // Encodes the pending texts in parallel, then writes them in order; the first failing text
+    // (in input order) is the one reported.
+    void flush() {
+        const int64_t n = static_cast<int64_t>(pending.size());
+        std::vector<std::vector<int32_t>> ids(pending.size());
+        std::vector<std::string> errors(pending.size());
+        const auto start = std::chrono::steady_clock::now();
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t i = 0; i < n; i++) {
+            try {
+                ids[i] = encoder.encode(pending[i].text);
+            } catch (const std::exception& error) {
+                errors[i] = error.what();
+            }
+        }
+        encode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        for (int64_t i = 0; i < n; i++) {
+            if (!errors[i].empty()) fail("{}: {}", pending[i].where, errors[i]);
+            text_bytes += static_cast<int64_t>(pending[i].text.size());
+            write(ids[i], std::nullopt, pending[i].from);
+        }
+        pending.clear();
+        pending_bytes = 0;
+    }
+
+    void write(std::span<const int32_t> input_ids, std::optional<std::span<const int32_t>> labels, const fs::path& from) {
         writer.add_document(input_ids, labels);
         max_document_length = std::max(max_document_length, static_cast<int64_t>(input_ids.size()));
         const auto now = std::chrono::steady_clock::now();
         if (verbose && now - last_report >= std::chrono::seconds(1)) {
-            fmt::print(stderr, "prepare: {} documents, {} tokens ({})\n", writer.num_documents(),
-                       writer.total_tokens(), from.string());
+            fmt::print(stderr, "prepare: {} documents, {} tokens, {:.1f} MB of text encoded ({})\n", writer.num_documents(),
+                       writer.total_tokens(), double(text_bytes) / 1e6, from.string());
             last_report = now;
         }
-    }
-
-    // `where` ("file" or "file:line") prefixes a tokenizer's own Error.
-    void add_text(std::string_view text, const std::string& where, const fs::path& from) {
-        if (is_blank(text)) return;
-        std::vector<int32_t> ids;
-        try {
-            ids = encoder.encode(text);
-        } catch (const Error& error) {
-            fail("{}: {}", where, error.what());
-        }
-        add(ids, std::nullopt, from);
     }
 };
 
@@ -225,7 +271,8 @@ PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std
     RemoveOnFailure temporary{fmt::format("{}.partial-{}", output, ::getpid())};
     PrepareSummary summary;
     {
-        TokenDatasetWriter writer(temporary.path, encoder.vocab_size, encoder.name, options.chunk_elements);
+        TokenDatasetWriter writer(temporary.path, encoder.vocab_size, encoder.name, options.chunk_elements,
+                                  encoder.sha256);
         DocumentSink sink{writer, encoder, options.verbose};
         for (const fs::path& file : files) {
             if (is_jsonl(file)) {
@@ -234,6 +281,7 @@ PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std
                 read_text_file(file, options.split, sink);
             }
         }
+        sink.flush();
         if (writer.num_documents() == 0)
             fail("prepare: the inputs hold no document (all {} files empty or blank); nothing written to {}",
                  files.size(), output);
@@ -241,6 +289,9 @@ PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std
         summary.tokens = writer.total_tokens();
         summary.max_document_length = sink.max_document_length;
         summary.mean_document_length = double(summary.tokens) / double(summary.documents);
+        summary.text_bytes = sink.text_bytes;
+        summary.encode_seconds = sink.encode_seconds;
+        summary.threads = omp_get_max_threads();
         writer.finish();
     }
     std::error_code error;

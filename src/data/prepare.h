@@ -21,10 +21,11 @@ namespace ringlm {
 
 // What prepare needs from a tokenizer (the coordinator adapts src/data/tokenizer.h to it).
 struct TextEncoder {
-    // The ids of one document, BOS first and EOS last.
+    // The ids of one document, BOS first and EOS last. Called from several threads at once.
     std::function<std::vector<int32_t>(std::string_view text)> encode;
     int64_t vocab_size = 0;  // written as the vocab_size attribute; pre-tokenized ids are checked against it
     std::string name;        // written as the tokenizer attribute
+    std::string sha256;      // written as the tokenizer_sha256 attribute unless "" (see tokenizer.h)
 };
 
 enum class TextSplit { whole_file, paragraphs };
@@ -43,6 +44,9 @@ struct PrepareSummary {
     int64_t tokens = 0;
     int64_t max_document_length = 0;
     double mean_document_length = 0;
+    int64_t text_bytes = 0;       // of the texts encoded (not of pre-tokenized records)
+    double encode_seconds = 0;    // wall time spent encoding them, all threads together
+    int threads = 1;              // encoding in parallel over documents
     std::string tokenizer;
     std::string output;
 };

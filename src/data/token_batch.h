@@ -26,6 +26,9 @@ struct TokenBatch {
     Tensor labels;        // i32 [T], next-token targets, -100 = no loss
     // Host data: the ChunkRange of every rank of the SP group, in rank order (empty: unknown).
     std::vector<ChunkRange> sp_chunk_ranges;
+    // Host data: the (query, key) pairs each rank of the SP group attends, in rank order,
+    // counted exactly from the masks of the whole rows (data/attention_work.h).
+    std::vector<int64_t> sp_attention_pairs = {};
     int64_t tokens() const { return input_ids.numel(); }
 };
 

@@ -63,6 +63,8 @@ TokenDataset::TokenDataset(const std::string& path) : path_(path) {
     vocab_size_ = hdf5::read_int64_attribute(file_, "vocab_size");
     if (vocab_size_ <= 0) fail("{}: root attribute vocab_size = {}, must be positive", path, vocab_size_);
     if (hdf5::has_attribute(file_, "tokenizer")) tokenizer_ = hdf5::read_string_attribute(file_, "tokenizer");
+    if (hdf5::has_attribute(file_, "tokenizer_sha256"))
+        tokenizer_sha256_ = hdf5::read_string_attribute(file_, "tokenizer_sha256");
 }
 
 void TokenDataset::scan_range(const hdf5::Dataset& dataset, int64_t limit, bool allow_ignore_label,
@@ -141,8 +143,9 @@ std::vector<Document> TokenDataset::read_documents(std::span<const int64_t> docu
 // --- writing ------------------------------------------------------------------------------------
 
 TokenDatasetWriter::TokenDatasetWriter(const std::string& path, int64_t vocab_size, const std::string& tokenizer,
-                                       int64_t chunk_elements)
-    : path_(path), vocab_size_(vocab_size), tokenizer_(tokenizer), chunk_elements_(chunk_elements) {
+                                       int64_t chunk_elements, const std::string& tokenizer_sha256)
+    : path_(path), vocab_size_(vocab_size), tokenizer_(tokenizer), chunk_elements_(chunk_elements),
+      tokenizer_sha256_(tokenizer_sha256) {
     if (chunk_elements <= 0) fail("{}: chunk_elements = {}, must be positive", path, chunk_elements);
     file_ = hdf5::create_file(path);
 }
@@ -202,6 +205,7 @@ void TokenDatasetWriter::finish() {
     hdf5::write_dataset(file_, "doc_offsets", std::span<const int64_t>(doc_offsets_));
     hdf5::write_int64_attribute(file_, "vocab_size", vocab_size_);
     hdf5::write_string_attribute(file_, "tokenizer", tokenizer_);
+    if (!tokenizer_sha256_.empty()) hdf5::write_string_attribute(file_, "tokenizer_sha256", tokenizer_sha256_);
     input_ids_.reset();
     labels_.reset();
     hdf5::check(H5Fflush(file_.id(), H5F_SCOPE_LOCAL), path_, "cannot flush");

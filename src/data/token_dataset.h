@@ -5,7 +5,9 @@
 //   /labels       int32 [n_tokens]      optional; labels[t] = -100: token t carries no loss (a
 //                                       prompt), otherwise the token id itself (the shift to
 //                                       next-token targets happens later, on the packed row)
-//   attributes on /: vocab_size (int64), tokenizer (string, optional when reading)
+//   attributes on /: vocab_size (int64), tokenizer (string, optional when reading),
+//                    tokenizer_sha256 (string: sha256sum of the tokenizer file; absent for
+//                    "bytes" and in files written before ringlm stored it)
 //
 // TokenDataset checks the metadata when it opens (cheap: doc_offsets only), checks every token
 // when asked (validate_tokens streams the file in 1M-element pieces), and reads documents by
@@ -48,6 +50,7 @@ public:
     int64_t total_tokens() const { return doc_offsets_.back(); }
     int64_t vocab_size() const { return vocab_size_; }
     const std::string& tokenizer() const { return tokenizer_; }  // "" when the file has none
+    const std::string& tokenizer_sha256() const { return tokenizer_sha256_; }  // "" when the file has none
     bool has_labels() const { return labels_.valid(); }
     const std::vector<int64_t>& doc_offsets() const { return doc_offsets_; }
 
@@ -66,6 +69,7 @@ private:
     std::vector<int64_t> doc_offsets_;
     int64_t vocab_size_ = 0;
     std::string tokenizer_;
+    std::string tokenizer_sha256_;
 };
 
 // Writes a token file document by document with bounded memory: tokens are buffered and
@@ -75,8 +79,9 @@ private:
 // Until finish() returns the file is incomplete (no /doc_offsets): write to a temporary name.
 class TokenDatasetWriter {
 public:
+    // `tokenizer_sha256` "": no tokenizer_sha256 attribute (the "bytes" tokenizer has no file).
     TokenDatasetWriter(const std::string& path, int64_t vocab_size, const std::string& tokenizer,
-                       int64_t chunk_elements = int64_t(1) << 20);
+                       int64_t chunk_elements = int64_t(1) << 20, const std::string& tokenizer_sha256 = "");
 
     // labels, when given, must be as long as input_ids (checked).
     void add_document(std::span<const int32_t> input_ids,
@@ -95,6 +100,7 @@ private:
     int64_t vocab_size_;
     std::string tokenizer_;
     int64_t chunk_elements_;
+    std::string tokenizer_sha256_;
     hdf5::File file_;
     hdf5::Dataset input_ids_, labels_;  // created at the first flush
     int64_t written_ = 0;               // tokens already in the file (both datasets)

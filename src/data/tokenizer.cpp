@@ -2,7 +2,9 @@
 #include "data/tokenizer.h"
 
 #include "util/error.h"
+#include "util/sha256.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -44,6 +46,7 @@ struct BytesTokenizer final : Tokenizer {
     }
     int64_t vocab_size() const override { return first_byte_id + 256; }
     std::string name() const override { return "bytes"; }
+    std::string sha256() const override { return ""; }
 };
 
 // ----------------------------------------------------------------------------
@@ -57,6 +60,7 @@ struct PieceHash {
 
 struct Llama2cTokenizer final : Tokenizer {
     std::string path;
+    std::string file_sha256;
     std::vector<std::string> pieces;  // id -> piece (spaces are plain ' ', not U+2581)
     std::vector<float> scores;        // id -> merge priority: the higher, the earlier
     std::unordered_map<std::string, int32_t, PieceHash, std::equal_to<>> id_of_piece;
@@ -81,6 +85,7 @@ struct Llama2cTokenizer final : Tokenizer {
     }
     int64_t vocab_size() const override { return static_cast<int64_t>(pieces.size()); }
     std::string name() const override { return path; }
+    std::string sha256() const override { return file_sha256; }
 };
 
 // llama2.c picks, again and again, the adjacent pair whose merged piece has the highest score
@@ -174,21 +179,36 @@ struct FileCloser {
     void operator()(std::FILE* file) const { std::fclose(file); }
 };
 
-std::string read_whole_file(const std::string& path) {
+// The largest vocabularies in llama2.c's format (256k pieces) take a few MB; a file this large
+// is something else (a model named as the tokenizer), refused before it is read into memory.
+constexpr long max_tokenizer_bytes = 256l << 20;
+
+std::string read_whole_file(const std::string& path, const std::string& where) {
     std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-    if (!file) fail("tokenizer {}: cannot open: {} (give a llama2.c tokenizer file or \"bytes\")", path, std::strerror(errno));
+    if (!file) fail("{}: cannot open: {} (give a llama2.c tokenizer file or \"bytes\")", where, std::strerror(errno));
+    if (std::fseek(file.get(), 0, SEEK_END) == 0) {
+        const long size = std::ftell(file.get());
+        if (size > max_tokenizer_bytes)
+            fail("{}: is {} bytes, more than any llama2.c tokenizer file (up to {}): is it the model?", where, size,
+                 max_tokenizer_bytes);
+        std::rewind(file.get());
+    }
     std::string bytes;
     char buffer[1 << 16];
     size_t got;
     while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) bytes.append(buffer, got);
-    if (std::ferror(file.get())) fail("tokenizer {}: read error", path);
+    if (std::ferror(file.get())) fail("{}: cannot read: {}", where, std::strerror(errno));
     return bytes;
 }
 
-std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64_t vocab_size) {
-    std::string bytes = read_whole_file(path);
-    auto tokenizer = std::make_unique<Llama2cTokenizer>();
-    tokenizer->path = path;
+// No piece of a real vocabulary comes near this; a larger header is another kind of file.
+constexpr int32_t max_sane_token_length = 1 << 16;
+
+// The llama2.c layout: int32 max_token_length, then per token float32 score, int32 length and
+// `length` bytes. run.c reads exactly the model's vocab_size tokens; so do we, and refuse what
+// is left after them instead of ignoring it (a file cut short or of a bigger vocabulary).
+void read_llama2c_records(Llama2cTokenizer& tokenizer, const std::string& bytes, int64_t vocab_size,
+                          const std::string& where) {
     size_t offset = 0;
     auto read_bytes = [&](void* destination, size_t count) {
         if (bytes.size() - offset < count) return false;
@@ -197,31 +217,54 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64
         return true;
     };
     int32_t max_token_length = 0;
-    if (!read_bytes(&max_token_length, 4) || max_token_length <= 0)
-        fail("tokenizer {}: no valid header (int32 max_token_length); not a llama2.c tokenizer file", path);
-    // each token: float32 score, int32 length, the piece's bytes
-    while (offset < bytes.size()) {
-        size_t token = tokenizer->pieces.size();
+    if (!read_bytes(&max_token_length, 4) || max_token_length <= 0 || max_token_length > max_sane_token_length)
+        fail("{}: no valid header (int32 max_token_length in 1..{}, found {} in a file of {} bytes); not a llama2.c "
+             "tokenizer file",
+             where, max_sane_token_length, max_token_length, bytes.size());
+    while (offset < bytes.size() && (vocab_size == 0 || int64_t(tokenizer.pieces.size()) < vocab_size)) {
+        const size_t token = tokenizer.pieces.size(), record_offset = offset;
         float score = 0;
         int32_t length = 0;
-        if (!read_bytes(&score, 4) || !read_bytes(&length, 4) || length < 0 || length > max_token_length ||
-            bytes.size() - offset < static_cast<size_t>(length))
-            fail("tokenizer {}: truncated or corrupt at token {} (byte {} of {})", path, token, offset, bytes.size());
-        tokenizer->pieces.emplace_back(bytes.data() + offset, length);
-        tokenizer->scores.push_back(score);
+        auto truncated = [&] {
+            fail("{}: truncated at token {} (its record starts at byte {} of {})", where, token, record_offset,
+                 bytes.size());
+        };
+        if (!read_bytes(&score, 4) || !read_bytes(&length, 4)) truncated();
+        if (length < 0 || length > max_token_length)
+            fail("{}: corrupt at token {} (byte {}): piece length {} outside 0..{} (the header's max_token_length)",
+                 where, token, record_offset, length, max_token_length);
+        if (bytes.size() - offset < size_t(length)) truncated();
+        if (std::isnan(score)) fail("{}: corrupt at token {} (byte {}): its score is NaN", where, token, record_offset);
+        tokenizer.pieces.emplace_back(bytes.data() + offset, length);
+        tokenizer.scores.push_back(score);
         offset += length;
     }
-    int64_t count = tokenizer->vocab_size();
-    if (vocab_size > 0 && count != vocab_size)
-        fail("tokenizer {}: holds {} tokens but the model's vocabulary is {} (wrong tokenizer for this model?)",
-             path, count, vocab_size);
+    const int64_t count = tokenizer.vocab_size();
+    if (vocab_size > 0 && count < vocab_size)
+        fail("{}: ends after {} tokens (byte {}) but the model's vocabulary is {}: truncated, or the tokenizer of "
+             "another model",
+             where, count, bytes.size(), vocab_size);
+    if (offset < bytes.size())
+        fail("{}: {} bytes follow the model's {} tokens (from byte {} of {}): the tokenizer of a larger vocabulary, "
+             "or trailing garbage",
+             where, bytes.size() - offset, count, offset, bytes.size());
+}
+
+std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64_t vocab_size,
+                                                  const std::string& where) {
+    const std::string bytes = read_whole_file(path, where);
+    auto tokenizer = std::make_unique<Llama2cTokenizer>();
+    tokenizer->path = path;
+    tokenizer->file_sha256 = sha256_hex(bytes);
+    read_llama2c_records(*tokenizer, bytes, vocab_size, where);
+    const int64_t count = tokenizer->vocab_size();
     if (count < first_byte_id + 256)
-        fail("tokenizer {}: holds {} tokens, fewer than the 259 of <unk>, <s>, </s> and the 256 byte pieces", path, count);
+        fail("{}: holds {} tokens, fewer than the 259 of <unk>, <s>, </s> and the 256 byte pieces", where, count);
     for (int byte = 0; byte < 256; byte++) {
         std::string expected = fmt::format("<0x{:02X}>", byte);
         if (tokenizer->pieces[first_byte_id + byte] != expected)
-            fail("tokenizer {}: token {} is \"{}\" where the byte piece \"{}\" belongs (byte fallback needs ids 3..258)",
-                 path, first_byte_id + byte, tokenizer->pieces[first_byte_id + byte], expected);
+            fail("{}: token {} is \"{}\" where the byte piece \"{}\" belongs (byte fallback needs ids 3..258)",
+                 where, first_byte_id + byte, tokenizer->pieces[first_byte_id + byte], expected);
     }
     for (int64_t id = 0; id < count; id++) tokenizer->id_of_piece.emplace(tokenizer->pieces[id], static_cast<int32_t>(id));
     return tokenizer;
@@ -229,15 +272,16 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int64
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size) {
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size, const std::string& where) {
+    const std::string prefix = where.empty() ? "tokenizer " + spec : where;
     if (spec == "bytes") {
         auto tokenizer = std::make_unique<BytesTokenizer>();
         // a larger model vocabulary leaves ids unused, a smaller one cannot hold every byte
         if (vocab_size > 0 && vocab_size < tokenizer->vocab_size())
-            fail("tokenizer bytes: needs {} ids but the model's vocabulary is {}", tokenizer->vocab_size(), vocab_size);
+            fail("{}: needs {} ids but the model's vocabulary is {}", prefix, tokenizer->vocab_size(), vocab_size);
         return tokenizer;
     }
-    return load_llama2c_tokenizer(spec, vocab_size);
+    return load_llama2c_tokenizer(spec, vocab_size, prefix);
 }
 
 }  // namespace ringlm

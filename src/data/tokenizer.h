@@ -31,14 +31,28 @@ struct Tokenizer {
     virtual int64_t vocab_size() const = 0;
     // What load_tokenizer() was given ("bytes" or the file path): the HDF5 `tokenizer` attribute.
     virtual std::string name() const = 0;
+    // SHA-256 of the tokenizer file (sha256sum's hex), "" for "bytes" (no file: the name says
+    // it all): the HDF5 `tokenizer_sha256` attribute, so training can tell the tokenizer of a
+    // token file from another one of the same vocabulary size.
+    virtual std::string sha256() const = 0;
+    // The BOS encode(text, true, _) puts first and the EOS encode(text, _, true) puts last (-1:
+    // none; Qwen has no BOS), and the ids that end a generated text (llama2.c's stories end
+    // with BOS or EOS; a Hugging Face model lists its own in config.json).
+    virtual int32_t bos() const { return bos_id; }
+    virtual int32_t eos() const { return eos_id; }
+    virtual std::vector<int32_t> stop_ids() const { return {bos_id, eos_id}; }
 
     // The text of a sequence of ids; decode(encode(text, true, false)) == text.
     std::string decode(std::span<const int32_t> ids) const;
 };
 
 // `spec` is "bytes" or the path of a llama2.c tokenizer file. `vocab_size` is the model's
-// vocabulary: the file must hold exactly that many tokens (0: read tokens until the end of the
-// file); "bytes" needs at least 259.
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size = 0);
+// vocabulary: the file must hold exactly that many tokens, whole, and nothing after them (0:
+// read tokens until the end of the file); "bytes" needs at least 259. Every record is checked
+// (length within the header's max_token_length, a score that is a number, the byte pieces at
+// ids 3..258); a failure names the token id and its byte offset. `where` starts every message
+// of the load ("" = "tokenizer PATH"; training passes the config file and key).
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec, int64_t vocab_size = 0,
+                                          const std::string& where = "");
 
 }  // namespace ringlm

@@ -163,7 +163,8 @@ std::vector<Completion> generate_batch(const Llama& model, const std::vector<std
             const int32_t next = sample_token(logits[i], options, rngs[sequence]);
             completion.tokens.push_back(next);
             // llama2.c's stories end with BOS; EOS ends other models' text.
-            completion.stopped = options.stop_at_bos_or_eos && (next == bos_id || next == eos_id);
+            completion.stopped = options.stop_at_bos_or_eos &&
+                                 std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end();
             const bool full = static_cast<int64_t>(completion.tokens.size()) == options.max_new_tokens ||
                               cache.lengths[sequence] == max_position;
             if (completion.stopped || full) continue;

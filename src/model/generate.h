@@ -13,6 +13,7 @@
 // (src/rl/rollout.cpp does).
 #pragma once
 
+#include "data/tokenizer.h"
 #include "model/llama.h"
 
 #include <cstdint>
@@ -48,6 +49,9 @@ struct SamplingOptions {
     double top_p = 1.0;        // nucleus: sample among the smallest set of tokens with mass >= top_p
     uint64_t seed = 0;         // generate() only; generate_batch takes one seed per sequence
     bool stop_at_bos_or_eos = true;  // llama2.c's stories end a story with BOS (1); EOS is 2
+    // The ids that stop a completion when stop_at_bos_or_eos: the tokenizer's stop_ids()
+    // (a Hugging Face model's EOS ids; llama2.c's BOS and EOS by default).
+    std::vector<int32_t> stop_ids = {bos_id, eos_id};
 };
 
 // Picks the next token from logits (greedy, or temperature + top-p with rng).

@@ -61,7 +61,9 @@ int block_owner(const Transport& transport, int step) {
 
 // False when no key of the block can be visible to any query (causal): every key comes after
 // every query (batch_ring's blocks from later ranks) or the segment ranges are disjoint. The
-// kernel would find that tile by tile; skipping here saves the call.
+// kernel would find that tile by tile; skipping here saves the call. Sound for any layout (it
+// only uses bounds); with the document layout every rank's ranges span its rows, so nothing
+// is skipped here and the kernel's per-tile ranges do the skipping.
 bool block_can_contribute(const ChunkRange& queries, const ChunkRange& keys) {
     if (keys.index_min > queries.index_max) return false;
     if (keys.segment_max < queries.segment_min || queries.segment_max < keys.segment_min) return false;

@@ -1,9 +1,12 @@
 #include "rl/grpo_trainer.h"
 
+#include "data/tokenizer_files.h"
+#include "parallel/collective_error.h"
 #include "rl/advantages.h"
 #include "rl/grpo_step.h"
 #include "rl/rewards.h"
 #include "rl/rollout.h"
+#include "train/input_checks.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/run_directory.h"
@@ -81,16 +84,16 @@ GrpoSetup make_grpo_setup(const Config& config) {
         throw UniformError(error.what());
     }
     const GrpoSection& grpo = config.grpo;
-    if (config.model.tokenizer.empty())
-        fail_uniform("{}: key 'tokenizer' is required for GRPO (prompts are text; completions are decoded for rewards)",
-                     config.source);
+    if (tokenizer_or_model_default(config.model.tokenizer, config.model.base_model).empty())
+        fail_uniform("{}: key 'tokenizer' is required for GRPO (prompts are text; completions are decoded for rewards) "
+                     "unless base_model is a Hugging Face folder with a tokenizer.json", config.source);
     const std::optional<std::string> resume_from = check_run_directory(config);
     GrpoSetup setup;
     setup.base = make_model_setup(config);
     setup.base.resume_from = resume_from;
     const Topology& topology = setup.base.topology;
     const ModelConfig& model_config = setup.base.model.config;
-    setup.tokenizer = load_tokenizer(config.model.tokenizer, model_config.vocab_size);
+    check_together([&] { setup.tokenizer = load_config_tokenizer(config, model_config.vocab_size); });
     const int64_t max_prompt_tokens = model_config.max_position - grpo.max_completion_length;
     if (max_prompt_tokens < 1)
         fail_uniform("{}: trl.max_completion_length {} leaves no room for a prompt in the model's max_position {}",
@@ -150,7 +153,7 @@ StepReport grpo_step(GrpoSetup& setup, AdamW& optimizer, int64_t step) {
     const int64_t sequences_per_group = c.training.micro_batch_size * c.training.gradient_accumulation_steps;
     const RolloutSettings rollout_settings{grpo.num_generations, grpo.max_completion_length, grpo.temperature,
                                            grpo.top_p, static_cast<uint64_t>(c.training.seed),
-                                           grpo.rollout_batch_size};
+                                           grpo.rollout_batch_size, setup.tokenizer->stop_ids()};
     const GrpoBatchLayout layout{c.training.micro_batch_size, setup.base.layout, &setup.base.forward};
     const GrpoLossSettings loss_settings{grpo.epsilon, grpo.epsilon_high, grpo.beta};
 

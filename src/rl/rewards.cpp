@@ -1,7 +1,7 @@
 #include "rl/rewards.h"
 
 #include "parallel/topology.h"
-#include "rl/collective_error.h"
+#include "parallel/collective_error.h"
 #include "rl/reward_command.h"
 
 #include <algorithm>

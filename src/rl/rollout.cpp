@@ -49,6 +49,7 @@ std::vector<Rollout> sample_rollout_batch(const Llama& model, const std::vector<
     // llama2.c's stories end with BOS; EOS ends other models' text. The stop token stays in
     // the completion (it carries loss: how the policy learns when to stop).
     sampling.stop_at_bos_or_eos = true;
+    sampling.stop_ids = settings.stop_ids;
     std::vector<Completion> completions = generate_batch(model, batch_prompts, seeds, sampling);
     for (size_t i = 0; i < rollouts.size(); i++) {
         rollouts[i].completion = std::move(completions[i].tokens);

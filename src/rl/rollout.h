@@ -42,6 +42,7 @@ struct RolloutSettings {
     // Rollouts decoded together. Fixed, never derived from S (see Determinism above); larger
     // batches make larger GEMMs, smaller ones spread a step's rollouts over more SP ranks.
     int64_t batch_size = 16;
+    std::vector<int32_t> stop_ids = {bos_id, eos_id};  // the tokenizer's stop_ids()
 };
 
 // The rng seed of one rollout: a hash of (seed, step, prompt, generation).

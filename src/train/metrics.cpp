@@ -38,7 +38,8 @@ nlohmann::json metrics_record(const StepMetrics& m) {
                           {"attention_s", m.ring_compute_seconds},
                           {"allreduce_s", m.allreduce_seconds},
                           {"peak_mem_bytes", m.peak_memory_bytes},
-                          {"activation_peak_bytes", m.activation_peak_bytes}};
+                          {"activation_peak_bytes", m.activation_peak_bytes},
+                          {"attention_imbalance", m.attention_imbalance}};
     if (m.mfu > 0) record["mfu"] = m.mfu;
     if (m.sp_bytes_sent > 0) {
         record["sp_bytes_sent"] = m.sp_bytes_sent;

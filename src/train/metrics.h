@@ -31,7 +31,10 @@ struct StepMetrics {
     int64_t peak_memory_bytes = 0;      // the step's peak bytes in use, the largest over all ranks
     int64_t activation_peak_bytes = 0;  // that peak minus the bytes in use at the step's start
                                         // (weights, gradients, optimizer state), largest over ranks
-    std::string layout;  // "S=2 D=1 batch_zigzag"
+    // Causal attention work of the busiest SP rank over the mean of its group (data/attention_work.h),
+    // counted exactly from the step's masks; the worst group's. 1 = balanced (and at S = 1).
+    double attention_imbalance = 1;
+    std::string layout;  // "S=2 D=1 batch_zigzag", "S=4 D=1 varlen_llama3/document"
 };
 
 // The progress line's middle ("loss 2.1234 | lr ... | mem 1.2 GiB") and metrics.jsonl's fields.

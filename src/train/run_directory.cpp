@@ -140,8 +140,10 @@ std::optional<std::string> check_run_directory(const Config& config) {
     check_output_dir_usable(config);
     const OutputSection& output = config.output;
     const std::string& resume = output.resume_from_checkpoint;
-    if (!resume.empty() && resume != "auto" && !fs::exists(resume))
-        fail_uniform("{}: resume_from_checkpoint '{}' does not exist", config.source, resume);
+    std::error_code error;
+    if (!resume.empty() && resume != "auto" && !fs::exists(resume, error))
+        fail_uniform("{}: resume_from_checkpoint '{}' {}", config.source, resume,
+                     error ? "cannot be read: " + error.message() : std::string("does not exist"));
     const EarlierRun earlier = find_earlier_run(output.output_dir);
     if (earlier.exists() && resume.empty() && !output.overwrite_output_dir)
         fail_uniform("{}: output_dir '{}' holds an earlier run ({} checkpoint(s){}): set resume_from_checkpoint: auto "

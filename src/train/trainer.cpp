@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include "data/attention_work.h"
 #include "model/model_flops.h"
 #include "ops/ops.h"
 #include "parallel/ring_attention.h"
@@ -49,6 +50,9 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
         const std::vector<PackedRow> rows = setup.sampler->micro_batch(step, micro, setup.topology.dp_rank);
         const TokenBatch batch = make_token_batch(rows, c.data.sequence_len, setup.corpus->reader(), setup.layout);
         result.loss_tokens += static_cast<double>(count_loss_tokens(batch));
+        result.attention_pairs.resize(batch.sp_attention_pairs.size());
+        for (size_t rank = 0; rank < batch.sp_attention_pairs.size(); rank++)
+            result.attention_pairs[rank] += batch.sp_attention_pairs[rank];
         const TokenBatch model_batch = to_device(batch, model.parameters.device());
         Tape tape;
         Grads grads;
@@ -79,14 +83,16 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
 
 namespace {
 
+// "S=4 D=1 varlen_llama3", with "/document" when load_balance cuts rows per document.
 std::string layout_text(const TrainingSetup& setup) {
     const Topology& t = setup.topology;
-    const std::string attention = t.sp_size == 1             ? "local attention"
-                                  : t.ulysses_degree == t.sp_size ? "ulysses"
-                                  : t.ulysses_degree > 1
-                                      ? fmt::format("usp {}x{} {}", t.ulysses_degree, t.sp_size / t.ulysses_degree,
-                                                    name(setup.variant))
-                                      : std::string(name(setup.variant));
+    if (t.sp_size == 1) return fmt::format("S=1 D={} local attention", t.dp_size);
+    const std::string document = setup.layout.layout == ChunkLayout::document ? "/document" : "";
+    const std::string attention =
+        t.ulysses_degree == t.sp_size ? "ulysses" + document
+        : t.ulysses_degree > 1 ? fmt::format("usp {}x{} {}{}", t.ulysses_degree, t.sp_size / t.ulysses_degree,
+                                             name(setup.variant), document)
+                               : std::string(name(setup.variant)) + document;
     return fmt::format("S={} D={} {}", t.sp_size, t.dp_size, attention);
 }
 
@@ -100,19 +106,21 @@ double process_cpu_seconds() {
 // Per step, each the largest over all ranks: the peak bytes in use on the model's device (host
 // memory for cpu, GPU memory for cuda); the peak activation bytes, i.e. the peak minus what was
 // in use when the step began (parameters, gradients, optimizer state, the data): what forward
-// and backward themselves held at most; and the CPU seconds of the busiest rank (below the step
-// time when ranks wait or share cores with other work).
+// and backward themselves held at most; the CPU seconds of the busiest rank (below the step
+// time when ranks wait or share cores with other work); and the attention imbalance of the
+// worst SP group (each group knows its own from its rows; groups see different rows).
 struct RankMaxima {
     int64_t peak_bytes = 0, activation_peak_bytes = 0;
-    double cpu_seconds = 0;
+    double cpu_seconds = 0, attention_imbalance = 1;
 };
 
-RankMaxima maxima_over_ranks(Device device, size_t bytes_at_step_start, double cpu_seconds) {
+RankMaxima maxima_over_ranks(Device device, size_t bytes_at_step_start, double cpu_seconds,
+                             double attention_imbalance) {
     const size_t peak = allocator_for(device).stats().peak_bytes_in_use;
-    int64_t values[3] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start)),
-                         static_cast<int64_t>(cpu_seconds * 1e6)};
-    allreduce_max(values, 3);
-    return {values[0], values[1], static_cast<double>(values[2]) * 1e-6};
+    int64_t values[4] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start)),
+                         static_cast<int64_t>(cpu_seconds * 1e6), std::llround(attention_imbalance * 1e6)};
+    allreduce_max(values, 4);
+    return {values[0], values[1], static_cast<double>(values[2]) * 1e-6, static_cast<double>(values[3]) / 1e6};
 }
 
 // One SFT optimizer step: the gradients of the global batch, AdamW, and what it measured.
@@ -144,10 +152,12 @@ StepMetrics sft_step(TrainingSetup& setup, AdamW& optimizer, int64_t step) {
     m.sp_bytes_sent = result.sp_bytes_sent;
     m.sp_bytes_sent_per_layer = result.sp_bytes_sent / (model.config.n_layers * c.training.gradient_accumulation_steps);
     const RankMaxima maxima = maxima_over_ranks(model.parameters.device(), bytes_at_step_start,
-                                                process_cpu_seconds() - cpu_at_step_start);
+                                                process_cpu_seconds() - cpu_at_step_start,
+                                                attention_imbalance(result.attention_pairs));
     m.peak_memory_bytes = maxima.peak_bytes;
     m.activation_peak_bytes = maxima.activation_peak_bytes;
     m.cpu_seconds = maxima.cpu_seconds;
+    m.attention_imbalance = maxima.attention_imbalance;
     m.layout = layout_text(setup);
     return m;
 }

@@ -2,10 +2,12 @@
 
 #include "backend/cpu/cpu_threads.h"
 #include "model/pretrained.h"
+#include "parallel/collective_error.h"
 #include "parallel/mpi_transport.h"
 #include "parallel/ring_attention.h"
 #include "parallel/watchdog.h"
 #include "train/checkpoint.h"
+#include "train/input_checks.h"
 #include "train/run_directory.h"
 
 #include <cmath>
@@ -113,7 +115,8 @@ TransportKind resolve_transport(const Config& config, const Topology& topology, 
 
 }  // namespace
 
-ChunkLayout chunk_layout_for(RingAttnFunc variant) {
+ChunkLayout chunk_layout_for(RingAttnFunc variant, LoadBalance load_balance) {
+    if (load_balance == LoadBalance::document) return ChunkLayout::document;
     switch (variant) {
         case RingAttnFunc::batch_zigzag: return ChunkLayout::zigzag;
         case RingAttnFunc::batch_stripe: return ChunkLayout::striped;
@@ -152,6 +155,7 @@ AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc
 }  // namespace
 
 TrainingSetup make_model_setup(const Config& config, ModelUse use) {
+    check_together([&] { check_input_paths(config); });
     TrainingSetup setup;
     setup.config = config;
     start_watchdog(config.parallel.collective_timeout_s);
@@ -190,7 +194,8 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     if (ulysses_degree > 1 && ulysses_degree < topology.sp_size)
         split_usp_groups(topology.sp_comm.get(), ulysses_degree, setup.topology.ulysses_comm, setup.topology.ring_comm);
     setup.topology.ulysses_degree = ulysses_degree;
-    setup.layout = SequenceLayout{chunk_layout_for(variant), topology.sp_size, topology.sp_rank};
+    const LoadBalance load_balance = resolve_load_balance(config.parallel.load_balance, config.data.sample_packing);
+    setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
     if (topology.sp_size > 1) {
 #ifdef RINGLM_WITH_NCCL
@@ -226,9 +231,19 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
     const Topology& topology = setup.topology;
     const ModelConfig& model_config = setup.model.config;
 
-    setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), model_config.vocab_size);
+    // Read and validated even though training needs only the token files: a tokenizer that
+    // does not fit the model, or was not the one the files were made with, is caught here.
+    const int64_t vocab = model_config.vocab_size;
+    const bool rank_zero = topology.rank == 0;
+    check_together([&] {
+        const std::unique_ptr<Tokenizer> tokenizer = load_config_tokenizer(config, vocab);
+        TokenFileChecks checks(config, vocab, tokenizer.get(), rank_zero);
+        setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab, checks.of("datasets"));
+        if (!config.data.test_datasets.empty())
+            setup.eval_corpus = std::make_unique<Corpus>(dataset_paths(config.data.test_datasets), vocab,
+                                                         checks.of("test_datasets"));
+    });
     if (!config.data.test_datasets.empty()) {
-        setup.eval_corpus = std::make_unique<Corpus>(dataset_paths(config.data.test_datasets), model_config.vocab_size);
         setup.split.train.resize(setup.corpus->num_documents());
         std::iota(setup.split.train.begin(), setup.split.train.end(), 0);
         setup.split.validation.resize(setup.eval_corpus->num_documents());

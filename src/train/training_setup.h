@@ -42,8 +42,9 @@ struct TrainingSetup {
 };
 
 // How a rank cuts its rows for a ring variant: zigzag and stripe their own layouts, batch_ring
-// and varlen_llama3 contiguous chunks.
-ChunkLayout chunk_layout_for(RingAttnFunc variant);
+// and varlen_llama3 contiguous chunks; load_balance document: per-document head-tail chunks
+// whatever the variant (every variant accepts every layout: masks use global indices).
+ChunkLayout chunk_layout_for(RingAttnFunc variant, LoadBalance load_balance = LoadBalance::none);
 
 // The part every command shares: threads, topology, the model (base_model or fresh), the
 // sequence layout and, when S > 1, the transport and ring attention as the model's attention.

@@ -104,6 +104,7 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     EXPECT_EQ(parallel.transport, TransportKind::nccl);
     EXPECT_EQ(parallel.threads, 3);
     EXPECT_EQ(parallel.collective_timeout_s, 120.5);
+    EXPECT_EQ(parallel.load_balance, LoadBalance::document);
 
     EXPECT_EQ(config.rl, RlMethod::grpo);
     const GrpoSection& grpo = config.grpo;
@@ -146,6 +147,7 @@ TEST(Config, DefaultsFillIn) {
     EXPECT_EQ(config.output.output_dir, "./model-out");
     EXPECT_EQ(config.parallel.sequence_parallel_degree, 1);
     EXPECT_FALSE(config.parallel.ring_attn_func.has_value());
+    EXPECT_FALSE(config.parallel.load_balance.has_value());
     EXPECT_FALSE(config.rl.has_value());
     EXPECT_EQ(config.grpo.epsilon_high, config.grpo.epsilon);
     EXPECT_TRUE(config.grpo.reward_weights.empty());
@@ -197,6 +199,7 @@ TEST(Config, ToYamlRoundTrips) {
     config.data.datasets[0].path = "odd \"name\" \\ with: colon # and hash";
     config.output.resume_from_checkpoint = "";
     config.parallel.ring_attn_func.reset();
+    config.parallel.load_balance.reset();
     config.rl.reset();
     const std::string text = to_yaml(config);
     EXPECT_EQ(parse_config(text, config.source), config) << "learning_rate " << config.training.learning_rate << "\n"
@@ -213,6 +216,16 @@ TEST(Config, RingAttnFuncResolution) {
     }
     EXPECT_FALSE(parse_ring_attn_func("zigzag").has_value());
     EXPECT_EQ(ring_attn_func_list(), "batch_ring, batch_zigzag, batch_stripe, varlen_llama3");
+}
+
+// Unset: document for packed rows, the variant's own layout for one document per row.
+TEST(Config, LoadBalanceResolution) {
+    EXPECT_EQ(resolve_load_balance(std::nullopt, true), LoadBalance::document);
+    EXPECT_EQ(resolve_load_balance(std::nullopt, false), LoadBalance::none);
+    EXPECT_EQ(resolve_load_balance(LoadBalance::none, true), LoadBalance::none);
+    EXPECT_EQ(resolve_load_balance(LoadBalance::document, false), LoadBalance::document);
+    EXPECT_EQ(parse_config("base_model: a.bin\ncontext_parallel: {load_balance: none}\n", "c.yaml").parallel.load_balance,
+              LoadBalance::none);
 }
 
 TEST(Config, DescribeIsOneLine) {

@@ -2,6 +2,7 @@
 // llama2c_tokenizer.py, the plain quadratic algorithm of llama2.c), and round trips.
 #include "data/tokenizer.h"
 
+#include "data_test_util.h"
 #include "test_data.h"
 #include "test_util.h"
 
@@ -9,6 +10,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -176,6 +179,84 @@ TEST(Tokenizer, EncodesANovelQuickly) {
     EXPECT_LT(seconds, 5.0);
     EXPECT_LT(ids.size(), novel.size() * 6 / 10);  // tok512 makes about 1.8 bytes a token of Austen
     EXPECT_EQ(tokenizer->decode(ids), novel);
+}
+
+// The byte offset where each record of a llama2.c tokenizer file starts, walked here from the
+// format (int32 header, then float32 score, int32 length, bytes), not by the loader.
+std::vector<size_t> record_offsets(const std::string& bytes) {
+    std::vector<size_t> offsets;
+    for (size_t offset = 4; offset < bytes.size();) {
+        offsets.push_back(offset);
+        int32_t length = 0;
+        std::memcpy(&length, bytes.data() + offset + 4, 4);
+        offset += 8 + static_cast<size_t>(length);
+    }
+    return offsets;
+}
+
+// Every way a tokenizer file can be damaged is refused, naming the `where` given, the token id
+// and the byte offset of its record.
+TEST(Tokenizer, ValidatesEveryRecord) {
+    using testing::expect_error_mentions;
+    testing::TempDir dir;
+    const std::string bytes = read_text(source_path("data/stories260K/tok512.bin"));
+    const std::vector<size_t> offsets = record_offsets(bytes);
+    ASSERT_EQ(offsets.size(), 512u);
+    const std::string where = "x.yaml: tokenizer 'tok.bin'";
+    auto load = [&](const std::string& content, int64_t vocab_size) {
+        const std::string path = dir.write("tok.bin", content);
+        return [=] { load_tokenizer(path, vocab_size, where); };
+    };
+    // cut at a record boundary: whole records, but 500 of the model's 512
+    expect_error_mentions(load(bytes.substr(0, offsets[500]), 512),
+                          {where, "ends after 500 tokens", fmt::format("byte {}", offsets[500]), "512"});
+    // cut inside token 300's record
+    expect_error_mentions(load(bytes.substr(0, offsets[300] + 6), 512),
+                          {where, "truncated at token 300", fmt::format("byte {} of {}", offsets[300], offsets[300] + 6)});
+    // two bytes after the 512th token
+    expect_error_mentions(load(bytes + "xy", 512),
+                          {where, "2 bytes follow", "512 tokens", fmt::format("byte {} of {}", bytes.size(), bytes.size() + 2)});
+    // token 300's length beyond the header's max_token_length
+    std::string long_piece = bytes;
+    const int32_t huge = 1 << 20;
+    std::memcpy(long_piece.data() + offsets[300] + 4, &huge, 4);
+    expect_error_mentions(load(long_piece, 512),
+                          {where, "corrupt at token 300", fmt::format("byte {}", offsets[300]), "piece length 1048576"});
+    // token 7's score NaN
+    std::string nan_score = bytes;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(nan_score.data() + offsets[7], &nan, 4);
+    expect_error_mentions(load(nan_score, 512), {where, "corrupt at token 7", fmt::format("byte {}", offsets[7]), "NaN"});
+    // a header no llama2.c file has
+    std::string bad_header = bytes;
+    const int32_t zero = 0;
+    std::memcpy(bad_header.data(), &zero, 4);
+    expect_error_mentions(load(bad_header, 512), {where, "no valid header", "found 0"});
+    // the 32000-token Llama 2 tokenizer for a 512-token model: what follows the 512th is refused
+    expect_error_mentions([&] { load_tokenizer(source_path("data/llama2_tokenizer.bin"), 512, where); },
+                          {where, "follow the model's 512 tokens", "larger vocabulary"});
+    // a (sparse) 300 MB file is refused before it is read
+    const std::string huge_file = dir.write("huge.bin", bytes);
+    std::filesystem::resize_file(huge_file, 300u << 20);
+    expect_error_mentions([&] { load_tokenizer(huge_file, 512, where); }, {where, "is 314572800 bytes", "the model?"});
+    // the file intact loads, and without a vocabulary size reads to the end
+    EXPECT_EQ(load_tokenizer(dir.write("tok.bin", bytes), 512)->vocab_size(), 512);
+    EXPECT_EQ(load_tokenizer(dir.write("tok.bin", bytes))->vocab_size(), 512);
+}
+
+// sha256() is what coreutils' sha256sum says of the file (the tokenizer_sha256 attribute a
+// user can check by hand); "bytes" has no file and no hash.
+TEST(Tokenizer, Sha256IsTheFiles) {
+    for (const char* file : {"data/stories260K/tok512.bin", "data/llama2_tokenizer.bin"}) {
+        const std::string path = source_path(file);
+        std::FILE* pipe = popen(("sha256sum " + path).c_str(), "r");
+        ASSERT_NE(pipe, nullptr);
+        char hex[65] = {};
+        const size_t got = std::fread(hex, 1, 64, pipe);
+        pclose(pipe);
+        EXPECT_EQ(load_tokenizer(path)->sha256(), std::string(hex, got)) << file;
+    }
+    EXPECT_EQ(load_tokenizer("bytes")->sha256(), "");
 }
 
 TEST(Tokenizer, ErrorsNameTheFileAndTheProblem) {

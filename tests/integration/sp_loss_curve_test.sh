@@ -1,7 +1,10 @@
 # Sequence parallelism changes nothing but where the work happens, over a whole training run:
-# for each ring attention variant x packing on/off x (S, D) in {(2,1), (4,1), (2,2)} x
-# gradient accumulation 1 and 2, the 20 per-step losses of `mpirun -np S*D ringlm train`
-# equal those of the single-rank run on the same global batch within 1e-5 relative.
+# for each ring attention variant (its own layout, load_balance: none) x packing on/off x
+# (S, D) in {(2,1), (4,1), (2,2)} x gradient accumulation 1 and 2, and for load_balance:
+# document (per-document head-tail chunks) under batch_ring and varlen_llama3 on packed rows
+# at (4,1) and (2,2), the 20 per-step losses of `mpirun -np S*D ringlm train` equal those of
+# the single-rank run on the same global batch within 1e-5 relative, and every step records
+# its attention_imbalance (>= 1).
 #
 # The single-rank run is D = 1 with gradient_accumulation_steps x D (the sampler deals a DP
 # group's rows as the micro batches of one rank, so that is the same batch); its attention is
@@ -18,7 +21,7 @@ echo "seed $seed (RINGLM_TEST_SEED=$seed reruns this case)"
 MPIRUN=(mpirun)
 if [ "$(id -u)" = 0 ]; then MPIRUN+=(--allow-run-as-root); fi
 
-config() {  # config FILE OUTPUT_DIR PACKING ACCUMULATION S VARIANT
+config() {  # config FILE OUTPUT_DIR PACKING ACCUMULATION S VARIANT [LOAD_BALANCE]
     cat > "$1" <<YAML
 model_config:
   dim: 32
@@ -41,6 +44,8 @@ output_dir: $2
 seed: $seed
 sequence_parallel_degree: $5
 ${6:+ring_attn_func: $6}
+context_parallel:
+  load_balance: ${7:-none}
 YAML
 }
 
@@ -63,24 +68,34 @@ for packing in true false; do
 done
 
 runs=0
+sp_run() {  # sp_run VARIANT PACKING ACCUMULATION SxD LOAD_BALANCE
+    local variant=$1 packing=$2 accumulation=$3 S=${4%x*} D=${4#*x} balance=$5
+    local name="${variant}_${balance}_p${packing}_a${accumulation}_S${S}_D${D}"
+    local shown="S=$S D=$D $variant$([ "$balance" = document ] && echo /document)"
+    config "$SCRATCH/$name.yaml" "$SCRATCH/$name" $packing $accumulation $S $variant $balance
+    "${MPIRUN[@]}" -np $((S * D)) "$RINGLM" train "$SCRATCH/$name.yaml" > "$SCRATCH/$name.log" 2>&1 \
+        || fail "$name (seed $seed): $(tail -3 "$SCRATCH/$name.log")"
+    grep -q "$shown |" "$SCRATCH/$name.log" || fail "$name: did not run as $shown"
+    losses "$SCRATCH/$name/metrics.jsonl" > "$SCRATCH/$name.losses"
+    local imbalances
+    imbalances=$(grep -c '"attention_imbalance":[1-9]' "$SCRATCH/$name/metrics.jsonl")
+    [ "$imbalances" = 20 ] || fail "$name: $imbalances of 20 steps record an attention_imbalance >= 1"
+    local reference="single_p${packing}_a$((accumulation * D))" result
+    result=$(within 1e-5 "$SCRATCH/$name.losses" "$SCRATCH/$reference.losses") \
+        || fail "$name (seed $seed) differs from $reference: $result"
+    echo "$name = $reference: $result"
+    runs=$((runs + 1))
+}
 for variant in batch_ring batch_zigzag batch_stripe varlen_llama3; do
     for packing in true false; do
         for accumulation in 1 2; do
-            for layout in 2x1 4x1 2x2; do
-                S=${layout%x*} D=${layout#*x}
-                name="${variant}_p${packing}_a${accumulation}_S${S}_D${D}"
-                config "$SCRATCH/$name.yaml" "$SCRATCH/$name" $packing $accumulation $S $variant
-                "${MPIRUN[@]}" -np $((S * D)) "$RINGLM" train "$SCRATCH/$name.yaml" > "$SCRATCH/$name.log" 2>&1 \
-                    || fail "$name (seed $seed): $(tail -3 "$SCRATCH/$name.log")"
-                grep -q "S=$S D=$D $variant" "$SCRATCH/$name.log" || fail "$name: did not run as S=$S D=$D $variant"
-                losses "$SCRATCH/$name/metrics.jsonl" > "$SCRATCH/$name.losses"
-                reference="single_p${packing}_a$((accumulation * D))"
-                result=$(within 1e-5 "$SCRATCH/$name.losses" "$SCRATCH/$reference.losses") \
-                    || fail "$name (seed $seed) differs from $reference: $result"
-                echo "$name = $reference: $result"
-                runs=$((runs + 1))
-            done
+            for layout in 2x1 4x1 2x2; do sp_run $variant $packing $accumulation $layout none; done
         done
+    done
+done
+for variant in batch_ring varlen_llama3; do
+    for accumulation in 1 2; do
+        for layout in 4x1 2x2; do sp_run $variant true $accumulation $layout document; done
     done
 done
 echo "PASS: $runs sequence-parallel runs, 20 losses each, equal the single-rank runs within 1e-5 relative"

@@ -9,6 +9,9 @@
 // rounding boundary moves that element by 2^-9 and what depends on it: up to 1.6e-3 seen on
 // a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
 //
+// load_balance: document (every packed document cut head-tail over the S ranks) is checked the
+// same way under the ring pass, under varlen_llama3 and under Ulysses; the other cases pin
+// load_balance: none, so each variant runs its own layout.
 // Ulysses and USP (context_parallel.backend) the same, with 8 heads and 2 KV heads so Ulysses
 // splits heads over S = 2, 4, 8 (replicating KV heads from S = 4) and USP runs 2 x 2, 2 x 4.
 // The ring variants run at 2 and 4 ranks only (8 ranks on the CI's 2 cores take long).
@@ -59,8 +62,8 @@ struct ContextParallel {
     int64_t ulysses_degree = 0;
 };
 
-Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, bool packing, int S,
-                   int64_t accumulation, bool bf16, ContextParallel cp) {
+Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, LoadBalance balance, bool packing,
+                   int S, int64_t accumulation, bool bf16, ContextParallel cp) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
@@ -77,6 +80,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.seed = static_cast<int64_t>(seed % 100000);
     c.parallel.sequence_parallel_degree = S;
     c.parallel.ring_attn_func = variant;
+    c.parallel.load_balance = balance;
     c.parallel.heads_k_stride = 1;  // varlen_llama3: one KV head per all-gather (the overlapped path)
     c.parallel.context_parallel_backend = cp.backend;
     c.parallel.ulysses_degree = cp.ulysses_degree;
@@ -119,7 +123,7 @@ struct Tolerances {
 };
 
 void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
-                       ContextParallel cp = {}) {
+                       LoadBalance balance = LoadBalance::none, ContextParallel cp = {}) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
@@ -127,8 +131,10 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
         if (W % S) continue;
         if (cp.backend == ContextParallelBackend::usp && S <= cp.ulysses_degree) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16, cp);
+            const Config config = make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16, cp);
             TrainingSetup setup = make_training_setup(config, true);
+            EXPECT_EQ(setup.layout.layout, chunk_layout_for(variant, balance));
+            EXPECT_EQ(setup.layout.layout == ChunkLayout::document, balance == LoadBalance::document);
             const StepResult step = accumulate_gradients(setup, 0);
             const double loss = step.loss_sum / step.loss_tokens;
             Tensor parallel_gradients = empty_like(setup.model.gradients);
@@ -136,8 +142,9 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
             const Reference reference = single_rank_reference(setup, config);
 
             const std::string where =
-                fmt::format("{} ({}) packing {} bf16 {} S={} D={} accumulation {} (seed {})", name(variant),
-                            setup.context_parallel.reason, packing, bf16, S, W / S, accumulation, seed);
+                fmt::format("{} ({}) load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
+                            name(variant), setup.context_parallel.reason, name(balance), packing, bf16, S, W / S,
+                            accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -167,14 +174,16 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
 
 TEST(ModelEquivalence, Ulysses) {
     const ContextParallel ulysses{ContextParallelBackend::ulysses, 0};
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, ulysses);
-    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, LoadBalance::none, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::document, ulysses);
 }
 TEST(ModelEquivalence, UspTwoByRing) {
     if (world_size() < 4) GTEST_SKIP() << "USP 2 x R needs R > 1";
     const ContextParallel usp{ContextParallelBackend::usp, 2};
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, usp);
-    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, LoadBalance::none, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::document, usp);
 }
 
 TEST(ModelEquivalence, BatchRing) {
@@ -201,6 +210,16 @@ TEST(ModelEquivalence, VarlenLlama3) {
     SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::varlen_llama3, true);
     check_equivalence(RingAttnFunc::varlen_llama3, false);
+}
+TEST(ModelEquivalence, DocumentLoadBalanceRingPass) {
+    SKIP_AT_EIGHT_RANKS();
+    check_equivalence(RingAttnFunc::batch_ring, true, false, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::batch_ring, false, false, {}, LoadBalance::document);
+}
+TEST(ModelEquivalence, DocumentLoadBalanceVarlenLlama3) {
+    SKIP_AT_EIGHT_RANKS();
+    check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::varlen_llama3, false, false, {}, LoadBalance::document);
 }
 
 }  // namespace ringlm

@@ -2,9 +2,11 @@
 // single-rank attention of the whole row: out, lse, dq, dk, dv at every rank's tokens.
 //
 // Every rank draws the same whole rows (the seed comes from rank 0), computes the reference with
-// the attention block kernel over all tokens (verified against a naive f64 reference in
-// tests/unit/attention_block_test.cpp), then runs the op on its shard, cut as the data layer cuts
-// it (chunk_indices), through a Tape so the backward is the one training runs. The world is split
+// the attention block kernel over all tokens in f64 (the kernel itself verified against a naive
+// f64 reference in tests/unit/attention_block_test.cpp), then runs the op on its shard, cut as
+// the data layer cuts it (row_chunk_indices: the variant's own layout, or load_balance:
+// document's per-document head-tail pieces), through a Tape so the backward is the one
+// training runs. The world is split
 // into sequence-parallel groups of every S that divides it, so one mpiexec covers several S.
 #include "data/batch.h"
 #include "parallel/mpi_transport.h"
@@ -109,24 +111,31 @@ struct Attention {
     Tensor out, lse, dq, dk, dv;
 };
 
-// The single-rank attention of the whole batch.
+// The single-rank attention of the whole batch, in f64.
 Attention whole_attention(const Batch& batch) {
     const int64_t T = batch.q.size(0);
-    Attention a{empty({T, H, D}), empty({T, H}), zeros({T, H, D}), zeros({T, Hkv, D}), zeros({T, Hkv, D})};
+    const DType f64 = DType::f64;
+    Attention a{empty({T, H, D}, f64), empty({T, H}, f64), zeros({T, H, D}, f64), zeros({T, Hkv, D}, f64),
+                zeros({T, Hkv, D}, f64)};
     const Tensor index = i32_tensor(batch.index), segments = i32_tensor(batch.segments);
     const AttentionMask mask{index, segments, index, segments, true};
-    Backend& cpu = backend(batch.q);
-    cpu.attention_block_forward(a.out, a.lse, batch.q, batch.k, batch.v, mask, scale);
-    cpu.attention_block_backward(a.dq, a.dk, a.dv, batch.dout, batch.q, batch.k, batch.v, a.out, a.lse, mask, scale);
+    const Tensor q = to_dtype(batch.q, f64), k = to_dtype(batch.k, f64), v = to_dtype(batch.v, f64);
+    Backend& cpu = backend(q);
+    cpu.attention_block_forward(a.out, a.lse, q, k, v, mask, scale);
+    cpu.attention_block_backward(a.dq, a.dk, a.dv, to_dtype(batch.dout, f64), q, k, v, a.out, a.lse, mask, scale);
     return a;
 }
 
 // This rank's tokens (positions in the concatenation), row by row as make_token_batch keeps them.
 std::vector<int32_t> shard_tokens(const Batch& batch, const SequenceLayout& sequence) {
     std::vector<int32_t> tokens;
-    const std::vector<int32_t> keep = chunk_indices(batch.padded, sequence);
-    for (int64_t row = 0; row < rows_per_batch; row++)
-        for (int32_t index : keep) tokens.push_back(static_cast<int32_t>(row * batch.padded + index));
+    for (int64_t row = 0; row < rows_per_batch; row++) {
+        const auto first = batch.segments.begin() + row * batch.padded;
+        const std::vector<std::vector<int32_t>> chunks =
+            row_chunk_indices(std::vector<int32_t>(first, first + batch.padded), sequence.layout, sequence.sp_size);
+        for (int32_t index : chunks.at(static_cast<size_t>(sequence.sp_rank)))
+            tokens.push_back(static_cast<int32_t>(row * batch.padded + index));
+    }
     return tokens;
 }
 
@@ -192,11 +201,11 @@ std::vector<int> group_sizes() {
 constexpr RingAttnFunc ring_variants[] = {RingAttnFunc::batch_ring, RingAttnFunc::batch_zigzag,
                                           RingAttnFunc::batch_stripe};
 
-// The variant at S (with Ulysses over U of the S ranks when U > 1) against the whole: out,
-// lse, dq, dk, dv at this rank's tokens, worst over the world.
-void expect_matches_whole(RingAttnFunc variant, int S, bool packing, uint64_t seed, int U = 1) {
+// The variant at S (with Ulysses over U of the S ranks when U > 1) in the given chunk layout
+// against the whole: out, lse, dq, dk, dv at this rank's tokens, worst over the world.
+void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool packing, uint64_t seed, int U = 1) {
     Group group = sp_group(S, U);
-    const SequenceLayout sequence{layout_of(variant), S, group.transport->sp_rank()};
+    const SequenceLayout sequence{layout, S, group.transport->sp_rank()};
     std::mt19937_64 rng(seed);
     const Batch batch = make_batch(rng, packing, padded_row_length(sequence_len, sequence));
     const Attention whole = whole_attention(batch);
@@ -224,13 +233,15 @@ void expect_matches_whole(RingAttnFunc variant, int S, bool packing, uint64_t se
     for (int i = 0; i < 5; i++) {
         const double worst = max_over_world(errors[i]);
         report += fmt::format(" {} {:.2e}", names[i], worst);
-        EXPECT_LE(worst, 1e-5) << names[i] << " of " << name(variant) << ", S = " << S << ", U = " << U
-                               << (packing ? ", packed" : ", one document") << ", seed " << seed;
+        EXPECT_LE(worst, 1e-5) << names[i] << " of " << name(variant) << ", layout " << static_cast<int>(layout)
+                               << ", S = " << S << ", U = " << U << (packing ? ", packed" : ", one document")
+                               << ", seed " << seed;
     }
     EXPECT_EQ(max_relative_error(out, mine.out), 0.0) << "the variant's forward and the op differ, seed " << seed;
     if (world_rank() == 0)
-        std::printf("%-12s S=%d U=%d %-8s%s\n", std::string(name(variant)).c_str(), S, U,
-                    packing ? "packed" : "unpacked", report.c_str());
+        std::printf("%-12s S=%d U=%d %-8s%s%s\n", std::string(name(variant)).c_str(), S, U,
+                    packing ? "packed" : "unpacked", layout == ChunkLayout::document ? " document" : "",
+                    report.c_str());
 }
 
 // Forwards to another transport, counting ring steps.
@@ -271,13 +282,22 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 TEST(RingAttention, PackedRowsMatchSingleRank) {
     const uint64_t seed = shared_seed();
     for (RingAttnFunc variant : ring_variants)
-        for (int S : group_sizes()) expect_matches_whole(variant, S, true, seed);
+        for (int S : group_sizes()) expect_matches_whole(variant, layout_of(variant), S, true, seed);
 }
 
 TEST(RingAttention, OneDocumentMatchesSingleRank) {
     const uint64_t seed = shared_seed();
     for (RingAttnFunc variant : ring_variants)
-        for (int S : group_sizes()) expect_matches_whole(variant, S, false, seed);
+        for (int S : group_sizes()) expect_matches_whole(variant, layout_of(variant), S, false, seed);
+}
+
+// load_balance: document. The ring pass is one code path for every ring variant (the variant
+// only picks the layout), so one variant covers it; its block skipping sees every rank's
+// index/segment ranges span the row and skips nothing, which stays correct.
+TEST(RingAttention, DocumentLayoutMatchesSingleRank) {
+    const uint64_t seed = shared_seed();
+    for (bool packing : {true, false})
+        for (int S : group_sizes()) expect_matches_whole(RingAttnFunc::batch_ring, ChunkLayout::document, S, packing, seed);
 }
 
 // Activation checkpointing's recompute: the replayed forward must not touch the ring (S - 1
@@ -323,14 +343,15 @@ TEST(RingAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
 }
 
 // Ulysses (U = S): the head layout's token order is whatever the chunk layout gave (contiguous,
-// zigzag, striped); the mask from global indices keeps it exact. H = 8, Hkv = 2: at S = 4 and 8
+// zigzag, striped, load_balance: document); the mask from global indices keeps it exact. H = 8, Hkv = 2: at S = 4 and 8
 // each KV head is replicated on S / 2 ranks and their dK/dV summed back.
 TEST(UlyssesAttention, MatchesSingleRankInEveryChunkLayout) {
     const uint64_t seed = shared_seed();
     for (int S : group_sizes()) {
         if (S == 1) continue;
-        for (RingAttnFunc layout : ring_variants)
-            for (bool packing : {true, false}) expect_matches_whole(layout, S, packing, seed, S);
+        for (RingAttnFunc variant : ring_variants)
+            for (bool packing : {true, false}) expect_matches_whole(variant, layout_of(variant), S, packing, seed, S);
+        expect_matches_whole(RingAttnFunc::batch_ring, ChunkLayout::document, S, true, seed, S);
     }
 }
 
@@ -340,8 +361,9 @@ TEST(UlyssesAttention, UspMatchesSingleRank) {
     const int S = world_size();
     if (S < 4) GTEST_SKIP() << "USP needs U x R with R > 1: at least 4 ranks";
     for (RingAttnFunc variant : {RingAttnFunc::batch_zigzag, RingAttnFunc::varlen_llama3})
-        for (bool packing : {true, false}) expect_matches_whole(variant, S, packing, seed, 2);
-    if (S == 8) expect_matches_whole(RingAttnFunc::batch_zigzag, S, true, seed, 4);  // 4 x 2
+        for (bool packing : {true, false}) expect_matches_whole(variant, layout_of(variant), S, packing, seed, 2);
+    expect_matches_whole(RingAttnFunc::batch_zigzag, ChunkLayout::document, S, true, seed, 2);
+    if (S == 8) expect_matches_whole(RingAttnFunc::batch_zigzag, ChunkLayout::zigzag, S, true, seed, 4);  // 4 x 2
 }
 
 // Refused in one line naming the counts: 8 heads over 3 ranks cannot be split.

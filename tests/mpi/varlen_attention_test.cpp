@@ -1,7 +1,8 @@
 // varlen_llama3 ring attention against single-rank attention on the whole row(s).
 //
 // Every rank draws the same full-row inputs (rank 0's seed, broadcast), keeps its contiguous
-// chunk of every row (chunk_indices, as the trainer cuts them), runs the ring_attention op on a
+// chunk of every row (or, for load_balance: document, its head-tail pieces of every document;
+// row_chunk_indices, as the trainer cuts them), runs the ring_attention op on a
 // tape (so the op's real backward runs), and compares out, lse, dq, dk, dv with the reference
 // rows at its global positions. The reference is the attention block kernel in f64 on the
 // whole batch: one rank, no gathering, no head groups.
@@ -55,13 +56,17 @@ FullRows full_rows(const Batch& batch) {
     return full;
 }
 
-// Positions in the concatenated batch that this rank keeps: chunk r of row 0, then of row 1...
-std::vector<int64_t> shard_positions(const Batch& batch, int sp_size, int sp_rank) {
-    const SequenceLayout layout{ChunkLayout::contiguous, sp_size, sp_rank};
+// Positions in the concatenated batch that this rank keeps: its chunk of row 0, then of row 1...
+std::vector<int64_t> shard_positions(const Batch& batch, const FullRows& full, ChunkLayout layout, int sp_size,
+                                     int sp_rank) {
     std::vector<int64_t> positions;
-    for (size_t row = 0; row < batch.documents.size(); row++)
-        for (int32_t index : chunk_indices(batch.row_length, layout))
+    for (size_t row = 0; row < batch.documents.size(); row++) {
+        const auto first = full.segment_ids.begin() + static_cast<int64_t>(row) * batch.row_length;
+        const std::vector<std::vector<int32_t>> chunks =
+            row_chunk_indices(std::vector<int32_t>(first, first + batch.row_length), layout, sp_size);
+        for (int32_t index : chunks.at(static_cast<size_t>(sp_rank)))
             positions.push_back(static_cast<int64_t>(row) * batch.row_length + index);
+    }
     return positions;
 }
 
@@ -86,8 +91,8 @@ struct Errors {
 };
 
 // One configuration: the errors of this rank's shard against the reference.
-Errors run_case(const Batch& batch, int64_t H, int64_t Hkv, int64_t D, int64_t heads_k_stride, std::mt19937_64& rng,
-                const std::string& where) {
+Errors run_case(const Batch& batch, ChunkLayout layout, int64_t H, int64_t Hkv, int64_t D, int64_t heads_k_stride,
+                std::mt19937_64& rng, const std::string& where) {
     const int S = world_size(), rank = world_rank();
     const FullRows full = full_rows(batch);
     const int64_t total = static_cast<int64_t>(full.global_index.size());
@@ -111,7 +116,7 @@ Errors run_case(const Batch& batch, int64_t H, int64_t Hkv, int64_t D, int64_t h
     cpu.attention_block_backward(dq_ref, dk_ref, dv_ref, dout64, q64, k64, v64, out_ref, lse_ref, mask, scale);
 
     // this rank's shard through the op
-    const std::vector<int64_t> mine = shard_positions(batch, S, rank);
+    const std::vector<int64_t> mine = shard_positions(batch, full, layout, S, rank);
     RingAttentionInputs in;
     in.q = take_rows(q, mine);
     in.k = take_rows(k, mine);
@@ -187,15 +192,17 @@ void report(const char* test, Errors worst) {
                     world_size(), values[0], values[1], values[2], values[3], values[4]);
 }
 
-void run_heads(const char* test, int64_t H, int64_t Hkv, int64_t D, const std::vector<int64_t>& strides) {
+void run_heads(const char* test, int64_t H, int64_t Hkv, int64_t D, const std::vector<int64_t>& strides,
+               ChunkLayout layout = ChunkLayout::contiguous) {
     const uint64_t seed = shared_seed();
     std::mt19937_64 rng(seed);
     Errors worst;
     for (const Batch& batch : batches(rng)) {
         for (int64_t stride : strides) {
-            const std::string where = fmt::format("H {} Hkv {} D {} heads_k_stride {}, {}, rank {} of {}, seed {}", H,
-                                                  Hkv, D, stride, describe(batch), world_rank(), world_size(), seed);
-            const Errors e = run_case(batch, H, Hkv, D, stride, rng, where);
+            const std::string where =
+                fmt::format("layout {} H {} Hkv {} D {} heads_k_stride {}, {}, rank {} of {}, seed {}",
+                            static_cast<int>(layout), H, Hkv, D, stride, describe(batch), world_rank(), world_size(), seed);
+            const Errors e = run_case(batch, layout, H, Hkv, D, stride, rng, where);
             worst = {std::max(worst.out, e.out), std::max(worst.lse, e.lse), std::max(worst.dq, e.dq),
                      std::max(worst.dk, e.dk), std::max(worst.dv, e.dv)};
         }
@@ -208,6 +215,11 @@ void run_heads(const char* test, int64_t H, int64_t Hkv, int64_t D, const std::v
 TEST(VarlenLlama3, GqaFourByTwoMatchesSingleRank) { run_heads("H 4 Hkv 2 D 16", 4, 2, 16, {1, 2, 0}); }
 
 TEST(VarlenLlama3, GqaEightByFourMatchesSingleRank) { run_heads("H 8 Hkv 4 D 32", 8, 4, 32, {1, 2, 0}); }
+
+// load_balance: document: every document (and the padding) cut head-tail over the ranks.
+TEST(VarlenLlama3, DocumentLayoutMatchesSingleRank) {
+    run_heads("document layout, H 4 Hkv 2 D 16", 4, 2, 16, {1, 0}, ChunkLayout::document);
+}
 
 TEST(VarlenLlama3, StrideNotDividingKvHeadsIsRefused) {
     std::mt19937_64 rng(shared_seed());

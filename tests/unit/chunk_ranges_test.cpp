@@ -42,7 +42,8 @@ TEST(ChunkRanges, EqualWhatEachRankHolds) {
     }
     const DocumentReader reader = [&](int64_t d) { return DocumentTokens{documents[static_cast<size_t>(d)], {}}; };
 
-    for (const ChunkLayout layout : {ChunkLayout::contiguous, ChunkLayout::zigzag, ChunkLayout::striped}) {
+    for (const ChunkLayout layout :
+         {ChunkLayout::contiguous, ChunkLayout::zigzag, ChunkLayout::striped, ChunkLayout::document}) {
         for (int64_t S = 1; S <= 4; S++) {
             std::vector<TokenBatch> batches;
             for (int64_t rank = 0; rank < S; rank++)
