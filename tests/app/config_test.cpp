@@ -234,6 +234,7 @@ TEST(Config, DescribeIsOneLine) {
     EXPECT_EQ(line.find('\n'), std::string::npos) << line;
     EXPECT_NE(line.find("batch_stripe"), std::string::npos) << line;
     EXPECT_NE(line.find("SP 4"), std::string::npos) << line;
+    EXPECT_NE(line.find("context_parallel usp"), std::string::npos) << line;
 }
 
 TEST(Config, EditDistanceKnownValues) {
