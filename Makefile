@@ -27,13 +27,16 @@ run: build
 	scripts/demo.sh $(BUILD)
 
 # Kernels, AdamW and the training step in one process; then one ring attention step per
-# variant on 2 ranks, one thread each, unpinned (bench/ring_step_bench.cpp).
+# variant on 2 ranks, one thread each, unpinned (bench/ring_step_bench.cpp), and batch_zigzag,
+# Ulysses and USP 2 x 2 on 4 ranks.
 RING_BENCH_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
                  OMPI_MCA_mpi_yield_when_idle=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 bench: build
 	$(BUILD)/bench/ringlm_bench --benchmark_counters_tabular=true
 	$(RING_BENCH_ENV) mpiexec -np 2 --bind-to none $(BUILD)/bench/ringlm_ring_bench --benchmark_counters_tabular=true
+	$(RING_BENCH_ENV) mpiexec -np 4 --bind-to none $(BUILD)/bench/ringlm_ring_bench --benchmark_counters_tabular=true \
+	    --benchmark_filter='variant:1/T:4096'
 
 # libFuzzer targets (fuzz/), clang with AddressSanitizer + UndefinedBehaviorSanitizer, in their
 # own build folder: FUZZ_SECONDS per target, or FUZZ_RUNS executions each when set

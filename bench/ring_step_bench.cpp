@@ -1,4 +1,5 @@
 // One ring attention step per variant (batch_ring, batch_zigzag, batch_stripe, varlen_llama3),
+// then Ulysses (U = S) and USP (U = 2 x R = S / 2, batch_zigzag over the ring groups; from S = 4),
 // forward and forward + backward, through the op training runs (ring_attention on a Tape). Run
 // under `mpiexec -np S` (S >= 2): every rank of MPI_COMM_WORLD is one sequence-parallel group.
 // Shape: the peer model's attention (H 8, Hkv 2, D 64), one row of T global tokens (one
@@ -9,8 +10,9 @@
 // (bench_main.cpp). Counters (the same on every rank; rank 0 prints):
 //   FLOP/s     attention FLOPs of the whole row (bench_util.h: 4 * visible pairs * H * D
 //              forward; backward 2.5x) per group step: the group's rate, not one rank's
-//   ring B/s   bytes this rank hands to the network per step (largest over ranks): each ring
-//              shift's send tensors, (S-1)x an all-gather's input, (S-1)/S of a reduce-scatter's
+//   ring B/s   bytes this rank hands to the network per step (largest over ranks), as the
+//              Transport counts them (Transport::take_bytes_sent): each ring shift's send
+//              tensors, (S-1)x an all-gather's input, (S-1)/S of a reduce-scatter's or all-to-all's
 //   ring wait  Transport::take_wait_seconds as a fraction of the step (largest over ranks):
 //              communication the compute did not hide, and waiting for a slower rank
 //   CPU FLOP/s the same FLOPs over the busiest rank's process CPU seconds per step: the rate
@@ -37,32 +39,6 @@ namespace {
 
 constexpr int64_t heads = 8, kv_heads = 2, head_dim = 64;  // the peer model's attention
 constexpr int64_t warmup_steps = 1, measured_steps = 2;
-
-// The MPI transport, counting what this rank sends. The wait seconds stay with the wrapped one.
-class CountingTransport final : public Transport {
-public:
-    explicit CountingTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
-    int sp_size() const override { return inner_->sp_size(); }
-    int sp_rank() const override { return inner_->sp_rank(); }
-    std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
-                                                const std::vector<Tensor>& receive) override {
-        for (const Tensor& t : send) bytes_sent += static_cast<double>(t.bytes());
-        return inner_->ring_shift(send, receive);
-    }
-    std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override {
-        bytes_sent += static_cast<double>(in.bytes()) * (sp_size() - 1);
-        return inner_->all_gather(in, out);
-    }
-    std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) override {
-        bytes_sent += static_cast<double>(in.bytes()) * (sp_size() - 1) / sp_size();
-        return inner_->reduce_scatter(in, out);
-    }
-    double take_inner_wait_seconds() { return inner_->take_wait_seconds(); }
-    double bytes_sent = 0;
-
-private:
-    std::unique_ptr<Transport> inner_;
-};
 
 double max_over_ranks(double value) {
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
@@ -109,23 +85,45 @@ void run_step(Transport& transport, RingAttnFunc variant, const RingStep& step, 
     tape.backward(out, step.dout, grads);
 }
 
+// The row label: the variant, or Ulysses / USP with the ring variant it runs over R.
+std::string step_label(RingAttnFunc variant, int ulysses_degree, int world) {
+    if (ulysses_degree == world) return "ulysses";
+    if (ulysses_degree > 1)
+        return fmt::format("usp {}x{} {}", ulysses_degree, world / ulysses_degree, name(variant));
+    return std::string(name(variant));
+}
+
+// range(3): Ulysses degree U, 0 = S (Ulysses alone), 1 = the ring variant alone.
 void BM_RingStep(benchmark::State& state) {
     const auto variant = static_cast<RingAttnFunc>(state.range(0));
     const int64_t tokens = state.range(1);
     const bool with_backward = state.range(2) != 0;
     int world = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &world);
+    const int ulysses_degree = state.range(3) == 0 ? world : static_cast<int>(state.range(3));
+    const char* skip = nullptr;
     if (world < 2) {
-        state.SkipWithError("ring step: run under mpiexec -np 2 (or more)");
+        skip = "ring step: run under mpiexec -np 2 (or more)";
+    } else if (state.range(3) > 1 && ulysses_degree >= world) {
+        skip = "usp: U x R needs R > 1 (run with more ranks)";
+    } else if (world % ulysses_degree != 0) {
+        skip = "usp: U must divide the ranks";
+    }
+    if (skip) {
+        state.SkipWithError(skip);
         for (auto _ : state) {
         }
         return;
     }
-    CountingTransport transport(make_mpi_transport(MPI_COMM_WORLD));
-    const RingStep step = make_ring_step(variant, tokens, transport.sp_size(), transport.sp_rank());
-    for (int64_t i = 0; i < warmup_steps; i++) run_step(transport, variant, step, with_backward);
-    transport.bytes_sent = 0;
-    transport.take_inner_wait_seconds();
+    MpiComm ulysses_comm, ring_comm;
+    if (ulysses_degree > 1 && ulysses_degree < world)
+        split_usp_groups(MPI_COMM_WORLD, ulysses_degree, ulysses_comm, ring_comm);
+    std::unique_ptr<Transport> transport = make_mpi_transport(MPI_COMM_WORLD, ulysses_comm.get(), ring_comm.get());
+    RingStep step = make_ring_step(variant, tokens, transport->sp_size(), transport->sp_rank());
+    step.in.ulysses_degree = ulysses_degree;
+    for (int64_t i = 0; i < warmup_steps; i++) run_step(*transport, variant, step, with_backward);
+    transport->take_bytes_sent();
+    transport->take_wait_seconds();
 
     // CPU time inside the step only: MPI's barriers poll, and on shared cores that polling
     // would count as work on the rank that arrives first.
@@ -134,7 +132,7 @@ void BM_RingStep(benchmark::State& state) {
         check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier (ring bench)");
         const auto start = std::chrono::steady_clock::now();
         const double cpu_start = process_cpu_seconds();
-        run_step(transport, variant, step, with_backward);
+        run_step(*transport, variant, step, with_backward);
         cpu_seconds += process_cpu_seconds() - cpu_start;
         check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier (ring bench)");
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -142,10 +140,11 @@ void BM_RingStep(benchmark::State& state) {
         step_seconds += seconds;
     }
     const double busiest_cpu_seconds = max_over_ranks(cpu_seconds);
-    const double wait_fraction = max_over_ranks(transport.take_inner_wait_seconds() / step_seconds);
-    const double bytes_sent = max_over_ranks(transport.bytes_sent);
+    const double wait_fraction = max_over_ranks(transport->take_wait_seconds() / step_seconds);
+    const double bytes_sent = max_over_ranks(static_cast<double>(transport->take_bytes_sent().total()));
     const double flops = (with_backward ? 1 + attention_backward_flop_ratio : 1.0) * step.forward_flops;
-    state.SetLabel(std::string(name(variant)) + (with_backward ? " fwd+bwd" : " fwd") + " S=" + std::to_string(world));
+    state.SetLabel(step_label(variant, ulysses_degree, world) + (with_backward ? " fwd+bwd" : " fwd") +
+                   " S=" + std::to_string(world));
     state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["ring B/s"] = benchmark::Counter(bytes_sent, benchmark::Counter::kIsRate);
     state.counters["ring wait"] = benchmark::Counter(wait_fraction);
@@ -156,11 +155,21 @@ void BM_RingStep(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_RingStep)
-    ->ArgNames({"variant", "T", "backward"})
+    ->ArgNames({"variant", "T", "backward", "U"})
     ->ArgsProduct({{static_cast<int64_t>(RingAttnFunc::batch_ring), static_cast<int64_t>(RingAttnFunc::batch_zigzag),
                     static_cast<int64_t>(RingAttnFunc::batch_stripe), static_cast<int64_t>(RingAttnFunc::varlen_llama3)},
                    {4096, 8192},
-                   {0, 1}})
+                   {0, 1},
+                   {1}})
+    ->Iterations(measured_steps)
+    ->Repetitions(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Ulysses (U = S; zigzag chunks) and USP 2 x S/2 (zigzag over the ring groups).
+BENCHMARK(BM_RingStep)
+    ->ArgNames({"variant", "T", "backward", "U"})
+    ->ArgsProduct({{static_cast<int64_t>(RingAttnFunc::batch_zigzag)}, {4096, 8192}, {0, 1}, {0, 2}})
     ->Iterations(measured_steps)
     ->Repetitions(1)
     ->UseManualTime()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Per-rank peak activation memory of one long sequence under sequence parallelism:
-# S = 1 (one rank, local attention) and S = 2, 4 for each ring attention variant.
+# S = 1 (one rank, local attention) and S = 2, 4 for each ring attention variant, Ulysses
+# (context_parallel.backend ulysses, zigzag chunks) and USP 2 x 2.
 #
 #   bench/sp_memory.sh [BUILD_DIR] [SEQUENCE_LEN]        (defaults: build, 16384)
 #
@@ -13,9 +14,10 @@ BUILD=${1:-build}
 SEQUENCE_LEN=${2:-16384}
 source "$(dirname "$0")/sp_common.sh"
 
-run() {  # run S VARIANT [HEADS_K_STRIDE] -> prints activation_peak_bytes
-    local name="S$1_${2:-local}_${3:-0}"
-    train_tiny "$name" "$1" "$2" "${3:-}" 2 "gradient_checkpointing: true"
+run() {  # run S VARIANT [HEADS_K_STRIDE] [CONTEXT_PARALLEL] -> prints activation_peak_bytes
+    local name="S$1_${2:-local}_${3:-0}_${4:-ring}"
+    train_tiny "$name" "$1" "$2" "${3:-}" 2 "gradient_checkpointing: true
+context_parallel: {backend: ${4:-ring}${5:+, ulysses_degree: $5}}"
     grep -o '"activation_peak_bytes":[0-9]*' "$SCRATCH/$name/metrics.jsonl" | cut -d: -f2 | sort -n | tail -1
 }
 
@@ -34,4 +36,12 @@ for setting in batch_ring: batch_zigzag: batch_stripe: varlen_llama3:1 varlen_ll
         printf "%-34s %3s %14s %10s\n" "$label" "$S" "$(mib "$bytes")" \
             "$(awk -v a="$bytes" -v b="$single" 'BEGIN { printf "%.3f", a / b }')"
     done
+done
+# Ulysses holds the whole row for its H/S heads during attention (and re-lays Q, K, V, O, LSE,
+# dO in backward); USP 2 x 2 the same over 2 ranks, then the zigzag ring over the other 2.
+for setting in ulysses:2 ulysses:4 usp:4; do
+    backend=${setting%:*} S=${setting#*:}
+    bytes=$(run "$S" batch_zigzag "" "$backend" "$([ "$backend" = usp ] && echo 2)")
+    printf "%-34s %3s %14s %10s\n" "$backend$([ "$backend" = usp ] && echo " 2 x 2 (batch_zigzag)")" "$S" \
+        "$(mib "$bytes")" "$(awk -v a="$bytes" -v b="$single" 'BEGIN { printf "%.3f", a / b }')"
 done

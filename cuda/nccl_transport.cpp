@@ -141,6 +141,7 @@ std::unique_ptr<PendingExchange> NcclTransport::ring_shift(const std::vector<Ten
     }
     const int size = communicator_->size(), rank = communicator_->rank();
     const int next = (rank + 1) % size, previous = (rank + size - 1) % size;
+    count_ring_shift(send);
     wait_for_compute();
     // All tensors of the step (K, V, their indices and segments) in one group: NCCL runs them as
     // one fused exchange, and pairs each send with the receive of the same position (NCCL keeps
@@ -164,6 +165,7 @@ std::unique_ptr<PendingExchange> NcclTransport::all_gather(const Tensor& in, con
     require_device(out, "all-gather output");
     if (out.numel() != in.numel() * communicator_->size() || in.dtype() != out.dtype())
         fail("all_gather: {} from each of {} ranks into {}", in.describe(), communicator_->size(), out.describe());
+    count_all_gather(in);
     wait_for_compute();
     NCCL_CHECK(ncclAllGather(in.raw(), out.raw(), static_cast<size_t>(in.numel()), nccl_type(in, "all-gather input"),
                              communicator_->get(), communication_stream_));
@@ -175,10 +177,35 @@ std::unique_ptr<PendingExchange> NcclTransport::reduce_scatter(const Tensor& in,
     require_device(out, "reduce-scatter output");
     if (in.numel() != out.numel() * communicator_->size() || in.dtype() != out.dtype())
         fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), communicator_->size(), out.describe());
+    count_reduce_scatter(in);
     wait_for_compute();
     NCCL_CHECK(ncclReduceScatter(in.raw(), out.raw(), static_cast<size_t>(out.numel()),
                                  nccl_type(in, "reduce-scatter input"), ncclSum, communicator_->get(),
                                  communication_stream_));
+    return pending({in, out});
+}
+
+std::unique_ptr<PendingExchange> NcclTransport::all_to_all(const Tensor& in, const Tensor& out) {
+    require_device(in, "all-to-all input");
+    require_device(out, "all-to-all output");
+    const int size = communicator_->size();
+    if (in.numel() != out.numel() || in.numel() % size != 0 || in.dtype() != out.dtype())
+        fail("all_to_all: {} into {} over {} ranks (equal sizes, a multiple of the ranks)", in.describe(),
+             out.describe(), size);
+    count_all_to_all(in);
+    const size_t block = static_cast<size_t>(in.numel() / size);
+    const size_t block_bytes = block * dtype_size(in.dtype());
+    const ncclDataType_t type = nccl_type(in, "all-to-all input");
+    wait_for_compute();
+    // Block r of `in` to rank r, block r of `out` from rank r (the own block too: NCCL copies it).
+    NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < size; r++) {
+        NCCL_CHECK(ncclSend(static_cast<const char*>(in.raw()) + r * block_bytes, block, type, r, communicator_->get(),
+                            communication_stream_));
+        NCCL_CHECK(ncclRecv(static_cast<char*>(out.raw()) + r * block_bytes, block, type, r, communicator_->get(),
+                            communication_stream_));
+    }
+    NCCL_CHECK(ncclGroupEnd());
     return pending({in, out});
 }
 

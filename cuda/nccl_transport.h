@@ -66,6 +66,8 @@ public:
                                                 const std::vector<Tensor>& receive) override;
     std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override;
     std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) override;
+    // ncclSend/ncclRecv of every block in one group (NCCL has no all-to-all collective).
+    std::unique_ptr<PendingExchange> all_to_all(const Tensor& in, const Tensor& out) override;
     // x = the sum of every rank's x, in place (the gradient all-reduce).
     std::unique_ptr<PendingExchange> all_reduce_sum(const Tensor& x);
 

@@ -20,6 +20,9 @@ namespace ringlm {
 std::string_view name(LrScheduler value) { return lr_scheduler_names[static_cast<size_t>(value)]; }
 std::string_view name(LogFormat value) { return log_format_names[static_cast<size_t>(value)]; }
 std::string_view name(RingAttnFunc value) { return ring_attn_func_names[static_cast<size_t>(value)]; }
+std::string_view name(ContextParallelBackend value) {
+    return context_parallel_backend_names[static_cast<size_t>(value)];
+}
 std::string_view name(LoadBalance value) { return load_balance_names[static_cast<size_t>(value)]; }
 std::string_view name(Device value) { return backend_names[static_cast<size_t>(value)]; }
 std::string_view name(TransportKind value) { return transport_names[static_cast<size_t>(value)]; }
@@ -222,9 +225,31 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     parallel.transport = top.choice<TransportKind>("transport", transport_names).value_or(parallel.transport);
     parallel.threads = top.integer("threads", parallel.threads, 0);
     parallel.collective_timeout_s = top.number("collective_timeout_s", parallel.collective_timeout_s, non_negative);
+    // `context_parallel:` (axolotl's newer block): size is sequence_parallel_degree.
     YamlMap context_parallel = top.map("context_parallel");
+    if (context_parallel.has("size")) {
+        const int64_t size = context_parallel.integer("size", 1, 1);
+        if (top.has("sequence_parallel_degree") && size != parallel.sequence_parallel_degree)
+            context_parallel.fail_key("size", fmt::format("{} differs from sequence_parallel_degree {}: they are the same "
+                                                          "setting; give one of them (or the same value)",
+                                                          size, parallel.sequence_parallel_degree));
+        parallel.sequence_parallel_degree = size;
+    }
+    parallel.context_parallel_backend =
+        context_parallel.choice<ContextParallelBackend>("backend", context_parallel_backend_names)
+            .value_or(parallel.context_parallel_backend);
+    parallel.ulysses_degree = context_parallel.integer("ulysses_degree", parallel.ulysses_degree, 0);
     parallel.load_balance = context_parallel.choice<LoadBalance>("load_balance", load_balance_names);
     context_parallel.reject_unknown_keys();
+    if (parallel.ulysses_degree > 0 && parallel.sequence_parallel_degree % parallel.ulysses_degree != 0)
+        context_parallel.fail_key("ulysses_degree", fmt::format("{} must divide the context-parallel size {}",
+                                                                parallel.ulysses_degree,
+                                                                parallel.sequence_parallel_degree));
+    if (parallel.ulysses_degree > 0 && parallel.context_parallel_backend != ContextParallelBackend::usp &&
+        parallel.context_parallel_backend != ContextParallelBackend::automatic)
+        context_parallel.fail_key("ulysses_degree",
+                                  fmt::format("is for backend usp (backend {} sets it: ring 1, ulysses the size)",
+                                              name(parallel.context_parallel_backend)));
 
     config.rl = top.choice<RlMethod>("rl", rl_method_names);
     config.grpo = read_grpo(top.map("trl"));

@@ -56,6 +56,12 @@ inline constexpr std::array<std::string_view, 2> backend_names{"cpu", "cuda"};
 enum class TransportKind : uint8_t { automatic, mpi, nccl };
 inline constexpr std::array<std::string_view, 3> transport_names{"auto", "mpi", "nccl"};
 
+// `context_parallel.backend`: how attention spans the SP group (README "Context parallelism"):
+// ring = a ring variant (ring_attn_func), ulysses = all-to-all over heads, usp = Ulysses over
+// ulysses_degree ranks x a ring over the rest; auto = chosen at start-up by heads, S and nodes.
+enum class ContextParallelBackend : uint8_t { automatic, ring, ulysses, usp };
+inline constexpr std::array<std::string_view, 4> context_parallel_backend_names{"auto", "ring", "ulysses", "usp"};
+
 enum class RlMethod : uint8_t { grpo };
 inline constexpr std::array<std::string_view, 1> rl_method_names{"grpo"};
 
@@ -71,6 +77,7 @@ std::string_view name(RingAttnFunc value);
 std::string_view name(LoadBalance value);
 std::string_view name(Device value);
 std::string_view name(TransportKind value);
+std::string_view name(ContextParallelBackend value);
 std::string_view name(RlMethod value);
 std::string_view name(GrpoLossType value);
 
@@ -165,6 +172,10 @@ struct ParallelSection {
     int64_t sequence_parallel_degree = 1;  // S ranks share each sequence (axolotl: 1)
     int64_t heads_k_stride = 0;            // varlen_llama3 gathers this many KV heads at a time; 0 = all
     std::optional<RingAttnFunc> ring_attn_func;  // unset: resolve_ring_attn_func
+    // `context_parallel: {size, backend, ulysses_degree}` (axolotl's newer spelling; size is
+    // sequence_parallel_degree: giving both, differently, is an error naming both).
+    ContextParallelBackend context_parallel_backend = ContextParallelBackend::automatic;
+    int64_t ulysses_degree = 0;            // usp: ranks per Ulysses group, dividing S; 0 = ranks per node
     std::optional<LoadBalance> load_balance;     // context_parallel.load_balance; unset: resolve_load_balance
     bool flash_attention = false;          // accepted for axolotl configs; the CPU kernel is always flash-style
     Device backend = Device::cpu;          // cpu | cuda

@@ -95,6 +95,8 @@ std::string to_yaml(const Config& config) {
                        parallel.threads);
     out += fmt::format("collective_timeout_s: {}\n", number(parallel.collective_timeout_s));
     out += "context_parallel:\n";
+    out += fmt::format("  backend: {}\n  ulysses_degree: {}\n", name(parallel.context_parallel_backend),
+                       parallel.ulysses_degree);
     out += fmt::format("  load_balance: {}\n", parallel.load_balance ? name(*parallel.load_balance) : "~");
 
     const GrpoSection& grpo = config.grpo;
@@ -133,12 +135,12 @@ std::string describe(const Config& config) {
     const RingAttnFunc ring = resolve_ring_attn_func(parallel.ring_attn_func, config.data.sample_packing);
     const LoadBalance balance = resolve_load_balance(parallel.load_balance, config.data.sample_packing);
     return fmt::format("{}: model {} | {} dataset(s), sequence_len {}{} | batch {} x {} accum, lr {} {} "
-                       "(warmup {}), {} | SP {} {}{}, load_balance {}{} | {}{}",
+                       "(warmup {}), {} | SP {} {}{}, context_parallel {}, load_balance {}{} | {}{}",
                        config.source, model_text, config.data.datasets.size(), config.data.sequence_len,
                        config.data.sample_packing ? " packed" : "", training.micro_batch_size,
                        training.gradient_accumulation_steps, training.learning_rate, name(training.lr_scheduler),
                        training.warmup_steps, length, parallel.sequence_parallel_degree, name(ring),
-                       parallel.ring_attn_func ? "" : " (auto)", name(balance),
+                       parallel.ring_attn_func ? "" : " (auto)", name(parallel.context_parallel_backend), name(balance),
                        parallel.load_balance ? "" : " (auto)", name(parallel.backend),
                        config.rl ? fmt::format(" | rl {}", name(*config.rl)) : "");
 }

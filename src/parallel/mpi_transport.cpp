@@ -1,5 +1,5 @@
 // The MPI transport: MPI_Isend/MPI_Irecv for the ring, MPI_Iallgather and
-// MPI_Ireduce_scatter_block for the all-gather variants. Host tensors only (the NCCL
+// MPI_Ireduce_scatter_block for the all-gather variants, MPI_Ialltoall for Ulysses. Host tensors only (the NCCL
 // transport moves device tensors). Floating tensors are f32 (the ring's partials are fp32 by
 // design), i32 for indices and segments.
 #include "parallel/mpi_transport.h"
@@ -112,6 +112,7 @@ public:
         auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
         pending->stages = {{{}, "ring receive from", previous_world_}, {{}, "ring send to", next_world_}};
         const int next = (rank_ + 1) % size_, previous = (rank_ + size_ - 1) % size_;
+        count_ring_shift(send);
         for (size_t i = 0; i < send.size(); i++) {
             if (send[i].numel() != receive[i].numel() || send[i].dtype() != receive[i].dtype())
                 fail("ring_shift: sends {} but receives into {}", send[i].describe(), receive[i].describe());
@@ -131,6 +132,7 @@ public:
     std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override {
         if (out.numel() != in.numel() * size_ || in.dtype() != out.dtype())
             fail("all_gather: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        count_all_gather(in);
         auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
         MPI_Request request;
         check_mpi(MPI_Iallgather(in.raw(), mpi_count(in, "all-gather input"), mpi_type(in), out.raw(),
@@ -143,6 +145,7 @@ public:
     std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) override {
         if (in.numel() != out.numel() * size_ || in.dtype() != out.dtype())
             fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        count_reduce_scatter(in);
         auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
         MPI_Request request;
         check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), mpi_count(out, "reduce-scatter output"), mpi_type(in),
@@ -150,6 +153,21 @@ public:
                   "reduce-scatter (MPI_Ireduce_scatter_block)");
         pending->stages.push_back(
             {{request}, "reduce-scatter of the sequence-parallel group (MPI_Ireduce_scatter_block)", -1});
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> all_to_all(const Tensor& in, const Tensor& out) override {
+        if (in.numel() != out.numel() || in.numel() % size_ != 0 || in.dtype() != out.dtype())
+            fail("all_to_all: {} into {} over {} ranks (equal sizes, a multiple of the ranks)", in.describe(),
+                 out.describe(), size_);
+        count_all_to_all(in);
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        const int block = mpi_count(in, "all-to-all input") / size_;
+        mpi_count(out, "all-to-all output");
+        MPI_Request request;
+        check_mpi(MPI_Ialltoall(in.raw(), block, mpi_type(in), out.raw(), block, mpi_type(out), comm_, &request),
+                  "all-to-all (MPI_Ialltoall)");
+        pending->stages.push_back({{request}, "all-to-all of the sequence-parallel group (MPI_Ialltoall)", -1});
         return pending;
     }
 
@@ -161,6 +179,11 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Transport> make_mpi_transport(MPI_Comm sp_comm) { return std::make_unique<MpiTransport>(sp_comm); }
+std::unique_ptr<Transport> make_mpi_transport(MPI_Comm sp_comm, MPI_Comm ulysses_comm, MPI_Comm ring_comm) {
+    auto transport = std::make_unique<MpiTransport>(sp_comm);
+    if (ulysses_comm != MPI_COMM_NULL && ring_comm != MPI_COMM_NULL)
+        transport->set_usp_groups(std::make_unique<MpiTransport>(ulysses_comm), std::make_unique<MpiTransport>(ring_comm));
+    return transport;
+}
 
 }  // namespace ringlm

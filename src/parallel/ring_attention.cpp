@@ -20,6 +20,28 @@ void check_inputs(const RingAttentionInputs& in) {
 
 bool is_all_gather(RingAttnFunc variant) { return variant == RingAttnFunc::varlen_llama3; }
 
+void attention_forward(Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in, Tensor& out,
+                       Tensor& lse) {
+    if (in.ulysses_degree > 1) {
+        ulysses_forward(transport, variant, in, out, lse);
+    } else if (is_all_gather(variant)) {
+        varlen_llama3_forward(transport, in, out, lse);
+    } else {
+        ring_pass_forward(transport, in, out, lse);
+    }
+}
+
+void attention_backward(Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in, const Tensor& out,
+                        const Tensor& lse, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
+    if (in.ulysses_degree > 1) {
+        ulysses_backward(transport, variant, in, out, lse, dout, dq, dk, dv);
+    } else if (is_all_gather(variant)) {
+        varlen_llama3_backward(transport, in, out, lse, dout, dq, dk, dv);
+    } else {
+        ring_pass_backward(transport, in, out, lse, dout, dq, dk, dv);
+    }
+}
+
 }  // namespace
 
 AttentionComputeTimer::AttentionComputeTimer() : start_(std::chrono::steady_clock::now()) {}
@@ -47,22 +69,14 @@ Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, co
     } else {
         out = empty(in.q.shape(), DType::f32, in.q.device());
         lse = empty({in.q.size(0), in.q.size(1)}, DType::f32, in.q.device());
-        if (is_all_gather(variant)) {
-            varlen_llama3_forward(transport, in, out, lse);
-        } else {
-            ring_pass_forward(transport, in, out, lse);
-        }
+        attention_forward(transport, variant, in, out, lse);
         if (replay) *replay = AttentionReplay{out, lse};
     }
     tape.record("ring_attention", out, [&transport, variant, in, out, lse](Grads& grads, const Tensor& dout) {
         Tensor& dq = grads.of(in.q);
         Tensor& dk = grads.of(in.k);
         Tensor& dv = grads.of(in.v);
-        if (is_all_gather(variant)) {
-            varlen_llama3_backward(transport, in, out, lse, dout, dq, dk, dv);
-        } else {
-            ring_pass_backward(transport, in, out, lse, dout, dq, dk, dv);
-        }
+        attention_backward(transport, variant, in, out, lse, dout, dq, dk, dv);
     });
     return out;
 }

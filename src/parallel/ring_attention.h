@@ -13,6 +13,9 @@
 //   all-gather (varlen_llama3, varlen_llama3.cpp): K/V gathered heads_k_stride KV heads at a
 //              time (the next group in flight while this one computes), local attention;
 //              backward reduce-scatters dK/dV.
+// And over heads instead of tokens (ulysses_attention.cpp, RingAttentionInputs::ulysses_degree):
+//   Ulysses    all-to-all to [all tokens, H/S heads], local attention, all-to-all back;
+//   USP        Ulysses over U adjacent ranks, then one of the above over the R = S / U ranks.
 // Partial outputs, LSE, dQ and the travelling dK/dV are f32.
 #pragma once
 
@@ -36,6 +39,10 @@ struct RingAttentionInputs {
     // Every SP rank's index/segment ranges (TokenBatch::sp_chunk_ranges), so the ring pass can
     // skip invisible blocks without reading index tensors; empty: it reads them (on the host).
     std::vector<ChunkRange> chunk_ranges;
+    // Context-parallel backend (ulysses_attention.cpp): 1 = the ring variant alone; S = Ulysses
+    // alone (the variant is not used); 1 < U < S = USP, Ulysses over U ranks and the variant
+    // over the transport's ring groups of S / U.
+    int64_t ulysses_degree = 1;
 };
 
 // out [T, H, D], lse f32 [T, H]: overwritten.
@@ -46,6 +53,13 @@ void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, con
 void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
 void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                             const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+
+// Ulysses (in.ulysses_degree == S) or USP (1 < in.ulysses_degree < S, ring_variant over the
+// ring groups): same contract as the ring variants.
+void ulysses_forward(Transport& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in, Tensor& out,
+                     Tensor& lse);
+void ulysses_backward(Transport& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in,
+                      const Tensor& out, const Tensor& lse, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
 
 // Seconds this rank spent computing inside ring attention (attention block kernels, merges,
 // head slicing), whichever variant runs, since the last call, and reset it: the "attention

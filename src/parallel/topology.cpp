@@ -41,6 +41,20 @@ std::string broadcast_string(const std::string& text, int root, MPI_Comm comm) {
     return received;
 }
 
+void split_usp_groups(MPI_Comm sp_comm, int ulysses_degree, MpiComm& ulysses_comm, MpiComm& ring_comm) {
+    int sp_rank = 0, sp_size = 1;
+    MPI_Comm_rank(sp_comm, &sp_rank);
+    MPI_Comm_size(sp_comm, &sp_size);
+    const int U = ulysses_degree;
+    if (U < 1 || sp_size % U != 0) fail("ulysses_degree {} must divide sequence_parallel_degree {}", U, sp_size);
+    WatchdogGuard guard("MPI_Comm_split (Ulysses and ring groups)", sp_size);
+    MPI_Comm comm;
+    check_mpi(MPI_Comm_split(sp_comm, sp_rank / U, sp_rank, &comm), "MPI_Comm_split (Ulysses group)");
+    ulysses_comm = MpiComm(comm);
+    check_mpi(MPI_Comm_split(sp_comm, sp_rank % U, sp_rank, &comm), "MPI_Comm_split (ring group)");
+    ring_comm = MpiComm(comm);
+}
+
 Topology make_topology(int sequence_parallel_degree, const std::string& config_source) {
     Topology t;
     MPI_Comm_size(MPI_COMM_WORLD, &t.world_size);
@@ -72,6 +86,12 @@ Topology make_topology(int sequence_parallel_degree, const std::string& config_s
     check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, t.rank, MPI_INFO_NULL, &comm),
               "MPI_Comm_split_type (node)");
     t.node_comm = MpiComm(comm);
+    check_mpi(MPI_Comm_split_type(t.sp_comm.get(), MPI_COMM_TYPE_SHARED, t.sp_rank, MPI_INFO_NULL, &comm),
+              "MPI_Comm_split_type (SP group on a node)");
+    MpiComm sp_node(comm);
+    MPI_Comm_size(sp_node.get(), &t.sp_ranks_per_node);
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &t.sp_ranks_per_node, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
+              "MPI_Allreduce (SP ranks per node)");
     MPI_Comm_rank(t.node_comm.get(), &t.local_rank);
     MPI_Comm_size(t.node_comm.get(), &t.local_size);
     // nodes = number of ranks that are local rank 0

@@ -35,12 +35,22 @@ struct Topology {
     int dp_size = 1, dp_rank = 0;      // D, index of the data-parallel group (= sp group)
     int local_rank = 0, local_size = 1;  // on this node
     int nodes = 1;
+    int sp_ranks_per_node = 1;  // fewest ranks of one SP group sharing a node, over the world (S: on one node)
+    // USP (Ulysses x ring, 1 < U < S): U = ulysses_degree adjacent ranks of the SP group form a
+    // Ulysses group, the R = S / U ranks at the same position in theirs form a ring group
+    // (split_usp_groups). U = 1: ring only; U = S: Ulysses only; neither needs sub-groups.
+    int ulysses_degree = 1;  // set with the groups by whoever chose the backend
     MpiComm sp_comm, dp_comm, node_comm;
+    MpiComm ulysses_comm, ring_comm;  // MPI_COMM_NULL unless 1 < U < S
 };
 
 // Refuses, on every rank with the same message (a UniformError: rank 0 prints it once), S < 1
 // and world % S != 0; the message starts with config_source when one is given.
 Topology make_topology(int sequence_parallel_degree, const std::string& config_source = "");
+
+// USP's sub-groups of an SP group (collective over sp_comm): Ulysses group = SP ranks
+// [p - p % U, p - p % U + U), ring group = SP ranks with the same p % U, each ordered by SP rank.
+void split_usp_groups(MPI_Comm sp_comm, int ulysses_degree, MpiComm& ulysses_comm, MpiComm& ring_comm);
 
 // Collectives over MPI_COMM_WORLD for the layers above (which never call MPI themselves).
 // Errors name the call.

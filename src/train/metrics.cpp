@@ -41,6 +41,10 @@ nlohmann::json metrics_record(const StepMetrics& m) {
                           {"activation_peak_bytes", m.activation_peak_bytes},
                           {"attention_imbalance", m.attention_imbalance}};
     if (m.mfu > 0) record["mfu"] = m.mfu;
+    if (m.sp_bytes_sent > 0) {
+        record["sp_bytes_sent"] = m.sp_bytes_sent;
+        record["sp_bytes_sent_per_layer"] = m.sp_bytes_sent_per_layer;
+    }
     return record;
 }
 

@@ -66,6 +66,7 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
         result.ring_wait_seconds = setup.transport->take_wait_seconds();
         result.ring_compute_seconds = take_ring_compute_seconds();
         result.compute_seconds -= result.ring_wait_seconds;
+        result.sp_bytes_sent = setup.transport->take_bytes_sent().total();
     }
 
     const auto allreduce_start = Clock::now();
@@ -84,9 +85,15 @@ namespace {
 
 // "S=4 D=1 varlen_llama3", with "/document" when load_balance cuts rows per document.
 std::string layout_text(const TrainingSetup& setup) {
-    if (setup.topology.sp_size == 1) return fmt::format("S=1 D={} local attention", setup.topology.dp_size);
-    return fmt::format("S={} D={} {}{}", setup.topology.sp_size, setup.topology.dp_size, name(setup.variant),
-                       setup.layout.layout == ChunkLayout::document ? "/document" : "");
+    const Topology& t = setup.topology;
+    if (t.sp_size == 1) return fmt::format("S=1 D={} local attention", t.dp_size);
+    const std::string document = setup.layout.layout == ChunkLayout::document ? "/document" : "";
+    const std::string attention =
+        t.ulysses_degree == t.sp_size ? "ulysses" + document
+        : t.ulysses_degree > 1 ? fmt::format("usp {}x{} {}{}", t.ulysses_degree, t.sp_size / t.ulysses_degree,
+                                             name(setup.variant), document)
+                               : std::string(name(setup.variant)) + document;
+    return fmt::format("S={} D={} {}", t.sp_size, t.dp_size, attention);
 }
 
 // CPU seconds this process has used (all its threads).
@@ -142,6 +149,8 @@ StepMetrics sft_step(TrainingSetup& setup, AdamW& optimizer, int64_t step) {
     m.ring_wait_seconds = result.ring_wait_seconds;
     m.ring_compute_seconds = result.ring_compute_seconds;
     m.allreduce_seconds = result.allreduce_seconds;
+    m.sp_bytes_sent = result.sp_bytes_sent;
+    m.sp_bytes_sent_per_layer = result.sp_bytes_sent / (model.config.n_layers * c.training.gradient_accumulation_steps);
     const RankMaxima maxima = maxima_over_ranks(model.parameters.device(), bytes_at_step_start,
                                                 process_cpu_seconds() - cpu_at_step_start,
                                                 attention_imbalance(result.attention_pairs));

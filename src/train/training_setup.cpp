@@ -132,17 +132,17 @@ namespace {
 // attention output and LSE from the first forward are kept (per micro batch, recognised by
 // its input ids tensor), so the recomputation in backward never runs the ring again.
 AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc variant, int64_t heads_k_stride,
-                                              bool checkpointing, int64_t n_layers) {
+                                              int64_t ulysses_degree, bool checkpointing, int64_t n_layers) {
     struct Replays {
         uint64_t batch_id = 0;
         std::vector<AttentionReplay> layers;
     };
     auto replays = std::make_shared<Replays>();
-    return [&transport, variant, heads_k_stride, checkpointing, n_layers, replays](
+    return [&transport, variant, heads_k_stride, ulysses_degree, checkpointing, n_layers, replays](
                Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch, double scale,
                int64_t layer) {
         RingAttentionInputs in{q, k, v, batch.global_index, batch.segment_ids, scale, heads_k_stride,
-                               batch.sp_chunk_ranges};
+                               batch.sp_chunk_ranges, ulysses_degree};
         if (!checkpointing) return ring_attention(tape, transport, variant, in);
         if (replays->batch_id != batch.input_ids.id()) {
             replays->batch_id = batch.input_ids.id();
@@ -186,17 +186,34 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
         fail_uniform("{}: heads_k_stride {} must divide the model's {} KV heads", config.source,
                      config.parallel.heads_k_stride, model_config.n_kv_heads);
     setup.variant = variant;
+    setup.context_parallel =
+        plan_context_parallel(config.parallel.context_parallel_backend, config.parallel.ulysses_degree,
+                              model_config.n_heads, model_config.n_kv_heads, topology.sp_size,
+                              topology.sp_ranks_per_node, config.source + ": ");
+    const int ulysses_degree = setup.context_parallel.ulysses_degree;
+    if (ulysses_degree > 1 && ulysses_degree < topology.sp_size)
+        split_usp_groups(topology.sp_comm.get(), ulysses_degree, setup.topology.ulysses_comm, setup.topology.ring_comm);
+    setup.topology.ulysses_degree = ulysses_degree;
     const LoadBalance load_balance = resolve_load_balance(config.parallel.load_balance, config.data.sample_packing);
     setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
     if (topology.sp_size > 1) {
 #ifdef RINGLM_WITH_NCCL
-        if (setup.transport_kind == TransportKind::nccl)
+        if (setup.transport_kind == TransportKind::nccl) {
             setup.transport = std::make_unique<NcclTransport>(nccl_groups.sp, cuda_compute_stream());
+            if (topology.ulysses_comm.get() != MPI_COMM_NULL)
+                setup.transport->set_usp_groups(
+                    std::make_unique<NcclTransport>(make_nccl_communicator(topology.ulysses_comm.get(), device.device),
+                                                    cuda_compute_stream()),
+                    std::make_unique<NcclTransport>(make_nccl_communicator(topology.ring_comm.get(), device.device),
+                                                    cuda_compute_stream()));
+        }
 #endif
-        if (!setup.transport) setup.transport = make_mpi_transport(topology.sp_comm.get());
+        if (!setup.transport)
+            setup.transport =
+                make_mpi_transport(topology.sp_comm.get(), topology.ulysses_comm.get(), topology.ring_comm.get());
         setup.forward.attention = sequence_parallel_attention(*setup.transport, variant, config.parallel.heads_k_stride,
-                                                              config.training.gradient_checkpointing,
+                                                              ulysses_degree, config.training.gradient_checkpointing,
                                                               model_config.n_layers);
     }
     return setup;
@@ -254,10 +271,10 @@ std::string launch_summary(const TrainingSetup& setup) {
     return fmt::format(
         "ringlm: world {} on {} node(s), sequence_parallel_degree S={} x data-parallel D={}, backend {}, transport {}, "
         "{} thread(s) per rank, BLAS core type {}; global batch {} sequences x {} tokens ({} x micro batch {} x "
-        "accumulation {})",
+        "accumulation {}); context parallel: {}",
         t.world_size, t.nodes, t.sp_size, t.dp_size, name(c.parallel.backend), name(setup.transport_kind), cpu_threads(),
         core_type && *core_type ? core_type : "auto-detected", global_batch, c.data.sequence_len, t.dp_size,
-        c.training.micro_batch_size, c.training.gradient_accumulation_steps);
+        c.training.micro_batch_size, c.training.gradient_accumulation_steps, setup.context_parallel.reason);
 }
 
 }  // namespace ringlm

@@ -8,6 +8,7 @@
 #include "data/corpus.h"
 #include "data/sampler.h"
 #include "model/llama.h"
+#include "parallel/context_parallel.h"
 #include "parallel/topology.h"
 #include "parallel/transport.h"
 
@@ -28,6 +29,7 @@ struct TrainingSetup {
     std::unique_ptr<Sampler> sampler;
     SequenceLayout layout;
     RingAttnFunc variant = RingAttnFunc::batch_zigzag;  // resolved; used when sp_size > 1
+    ContextParallelPlan context_parallel;               // ring, ulysses or usp (parallel/context_parallel.h)
     std::unique_ptr<Transport> transport;               // the SP group's; null when sp_size == 1
     TransportKind transport_kind = TransportKind::mpi;  // resolved from config.parallel.transport: mpi or nccl
     // Sums the gradient buffer over the world in place on the device (NCCL); empty: the

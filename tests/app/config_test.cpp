@@ -96,6 +96,8 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     const ParallelSection& parallel = config.parallel;
     EXPECT_EQ(parallel.sequence_parallel_degree, 4);
     EXPECT_EQ(parallel.heads_k_stride, 1);
+    EXPECT_EQ(parallel.context_parallel_backend, ContextParallelBackend::usp);
+    EXPECT_EQ(parallel.ulysses_degree, 2);
     EXPECT_EQ(parallel.ring_attn_func, RingAttnFunc::batch_stripe);
     EXPECT_TRUE(parallel.flash_attention);
     EXPECT_EQ(parallel.backend, Device::cuda);
@@ -232,6 +234,7 @@ TEST(Config, DescribeIsOneLine) {
     EXPECT_EQ(line.find('\n'), std::string::npos) << line;
     EXPECT_NE(line.find("batch_stripe"), std::string::npos) << line;
     EXPECT_NE(line.find("SP 4"), std::string::npos) << line;
+    EXPECT_NE(line.find("context_parallel usp"), std::string::npos) << line;
 }
 
 TEST(Config, EditDistanceKnownValues) {

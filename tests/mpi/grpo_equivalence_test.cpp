@@ -24,7 +24,14 @@ using namespace ringlm::testing;
 
 namespace {
 
-Config make_config(uint64_t seed, int S, RingAttnFunc variant) {
+// A ring variant, or Ulysses / USP (context_parallel.backend) over it.
+struct Attention {
+    RingAttnFunc variant;
+    ContextParallelBackend backend = ContextParallelBackend::ring;
+    int64_t ulysses_degree = 0;
+};
+
+Config make_config(uint64_t seed, int S, Attention attention) {
     Config c;
     c.source = "grpo_equivalence_test";
     c.model.has_model_config = true;
@@ -34,8 +41,10 @@ Config make_config(uint64_t seed, int S, RingAttnFunc variant) {
     c.training.gradient_accumulation_steps = 2;
     c.training.seed = static_cast<int64_t>(seed % 100000);
     c.parallel.sequence_parallel_degree = S;
-    c.parallel.ring_attn_func = variant;
+    c.parallel.ring_attn_func = attention.variant;
     c.parallel.heads_k_stride = 1;
+    c.parallel.context_parallel_backend = attention.backend;
+    c.parallel.ulysses_degree = attention.ulysses_degree;
     return c;
 }
 
@@ -74,11 +83,17 @@ TEST(GrpoEquivalence, RolloutsAndOneStepMatchSingleRank) {
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
         if (W % S) continue;
-        for (RingAttnFunc variant : {RingAttnFunc::batch_zigzag, RingAttnFunc::batch_ring, RingAttnFunc::varlen_llama3}) {
-            const Config config = make_config(seed, S, variant);
+        for (const Attention attention :
+             {Attention{RingAttnFunc::batch_zigzag}, Attention{RingAttnFunc::batch_ring},
+              Attention{RingAttnFunc::varlen_llama3},
+              Attention{RingAttnFunc::batch_zigzag, ContextParallelBackend::ulysses},
+              Attention{RingAttnFunc::batch_zigzag, ContextParallelBackend::usp, 2}}) {
+            if (attention.backend == ContextParallelBackend::usp && S <= attention.ulysses_degree) continue;
+            const Config config = make_config(seed, S, attention);
             TrainingSetup setup = make_model_setup(config);
             const Topology& t = setup.topology;
-            const std::string where = fmt::format("{} S={} D={} (seed {})", name(variant), S, t.dp_size, seed);
+            const std::string where = fmt::format("{} ({}) S={} D={} (seed {})", name(attention.variant),
+                                                  setup.context_parallel.reason, S, t.dp_size, seed);
             const int64_t per_group = config.training.micro_batch_size * config.training.gradient_accumulation_steps;
             RepeatSampler sampler(RepeatSamplerSettings{seed, 10, G, per_group, t.dp_size}, config.source);
             const int64_t step = 3;

@@ -10,8 +10,11 @@
 // a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
 //
 // load_balance: document (every packed document cut head-tail over the S ranks) is checked the
-// same way under the ring pass and under varlen_llama3; the other cases pin load_balance: none,
-// so each variant runs its own layout.
+// same way under the ring pass, under varlen_llama3 and under Ulysses; the other cases pin
+// load_balance: none, so each variant runs its own layout.
+// Ulysses and USP (context_parallel.backend) the same, with 8 heads and 2 KV heads so Ulysses
+// splits heads over S = 2, 4, 8 (replicating KV heads from S = 4) and USP runs 2 x 2, 2 x 4.
+// The ring variants run at 2 and 4 ranks only (8 ranks on the CI's 2 cores take long).
 //
 // The single-rank reference runs on each rank alone: D = 1, accumulation = D x accumulation
 // (the sampler deals the same rows), local attention, no communication.
@@ -53,12 +56,19 @@ std::string write_corpus(uint64_t seed) {
     return path;
 }
 
+// Which context-parallel backend the parallel run uses (ulysses_degree for usp).
+struct ContextParallel {
+    ContextParallelBackend backend = ContextParallelBackend::ring;
+    int64_t ulysses_degree = 0;
+};
+
 Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, LoadBalance balance, bool packing,
-                   int S, int64_t accumulation, bool bf16) {
+                   int S, int64_t accumulation, bool bf16, ContextParallel cp) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
     c.model.model_config = tiny_model_config(61, 128, true);
+    if (cp.backend != ContextParallelBackend::ring) c.model.model_config.n_heads = 8;  // dim 32: head_dim 4
     c.data.datasets = {{corpus}};
     c.data.sequence_len = 96;
     c.data.sample_packing = packing;
@@ -72,6 +82,8 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.parallel.ring_attn_func = variant;
     c.parallel.load_balance = balance;
     c.parallel.heads_k_stride = 1;  // varlen_llama3: one KV head per all-gather (the overlapped path)
+    c.parallel.context_parallel_backend = cp.backend;
+    c.parallel.ulysses_degree = cp.ulysses_degree;
     return c;
 }
 
@@ -111,14 +123,15 @@ struct Tolerances {
 };
 
 void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
-                       LoadBalance balance = LoadBalance::none) {
+                       LoadBalance balance = LoadBalance::none, ContextParallel cp = {}) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
         if (W % S) continue;
+        if (cp.backend == ContextParallelBackend::usp && S <= cp.ulysses_degree) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16);
+            const Config config = make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16, cp);
             TrainingSetup setup = make_training_setup(config, true);
             EXPECT_EQ(setup.layout.layout, chunk_layout_for(variant, balance));
             EXPECT_EQ(setup.layout.layout == ChunkLayout::document, balance == LoadBalance::document);
@@ -129,8 +142,9 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
             const Reference reference = single_rank_reference(setup, config);
 
             const std::string where =
-                fmt::format("{} load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})", name(variant),
-                            name(balance), packing, bf16, S, W / S, accumulation, seed);
+                fmt::format("{} ({}) load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
+                            name(variant), setup.context_parallel.reason, name(balance), packing, bf16, S, W / S,
+                            accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -143,7 +157,7 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
                 worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
-            if (bf16 && world_rank() == 0)
+            if ((bf16 || cp.backend != ContextParallelBackend::ring) && world_rank() == 0)
                 std::printf("%s: loss error %.2e, worst gradient error %.2e\n", where.c_str(), loss_error,
                             worst_gradient);
         }
@@ -152,33 +166,58 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
     if (world_rank() == 0) std::filesystem::remove(corpus);
 }
 
+// The ring variants' tests at 2 and 4 ranks only.
+#define SKIP_AT_EIGHT_RANKS() \
+    if (world_size() > 4) GTEST_SKIP() << "the ring variants run at 2 and 4 ranks"
+
 }  // namespace
 
+TEST(ModelEquivalence, Ulysses) {
+    const ContextParallel ulysses{ContextParallelBackend::ulysses, 0};
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, LoadBalance::none, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::document, ulysses);
+}
+TEST(ModelEquivalence, UspTwoByRing) {
+    if (world_size() < 4) GTEST_SKIP() << "USP 2 x R needs R > 1";
+    const ContextParallel usp{ContextParallelBackend::usp, 2};
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, LoadBalance::none, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::document, usp);
+}
+
 TEST(ModelEquivalence, BatchRing) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_ring, true);
     check_equivalence(RingAttnFunc::batch_ring, false);
 }
 TEST(ModelEquivalence, BatchZigzag) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_zigzag, true);
     check_equivalence(RingAttnFunc::batch_zigzag, false);
 }
 TEST(ModelEquivalence, BatchStripe) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_stripe, true);
     check_equivalence(RingAttnFunc::batch_stripe, false);
 }
 TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
     check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
 }
 TEST(ModelEquivalence, VarlenLlama3) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::varlen_llama3, true);
     check_equivalence(RingAttnFunc::varlen_llama3, false);
 }
 TEST(ModelEquivalence, DocumentLoadBalanceRingPass) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_ring, true, false, {}, LoadBalance::document);
     check_equivalence(RingAttnFunc::batch_ring, false, false, {}, LoadBalance::document);
 }
 TEST(ModelEquivalence, DocumentLoadBalanceVarlenLlama3) {
+    SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, LoadBalance::document);
     check_equivalence(RingAttnFunc::varlen_llama3, false, false, {}, LoadBalance::document);
 }

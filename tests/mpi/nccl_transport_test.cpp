@@ -147,6 +147,16 @@ TEST(NcclTransport, CollectivesOfTheGroup) {
                     static_cast<size_t>(n * 3) * sizeof(float));
     EXPECT_TRUE(same_bits(to_host(gathered), expected_gather)) << "seed " << seed << ": all_gather";
 
+    // all-to-all: block r received = rank r's block for this rank
+    Tensor exchanged = empty({S * n, 3}, DType::f32, Device::cuda);
+    transport.all_to_all(to_device(mine), exchanged)->wait();
+    Tensor expected_exchange = empty({S * n, 3}, DType::f32);
+    for (int r = 0; r < S; r++)
+        std::memcpy(expected_exchange.rows(r * n, (r + 1) * n).raw(),
+                    inputs[static_cast<size_t>(r)].rows(rank * n, (rank + 1) * n).raw(),
+                    static_cast<size_t>(n * 3) * sizeof(float));
+    EXPECT_TRUE(same_bits(to_host(exchanged), expected_exchange)) << "seed " << seed << ": all_to_all";
+
     // reduce-scatter: this rank's rows of the sum; all-reduce: the whole sum
     const Tensor sum = elementwise_sum(inputs);
     Tensor scattered = empty({n, 3}, DType::f32, Device::cuda);

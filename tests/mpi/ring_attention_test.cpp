@@ -58,7 +58,8 @@ Tensor gather_rows(const Tensor& x, const std::vector<int32_t>& rows) {
 
 // --- the whole batch, identical on every rank ----------------------------------------------
 
-constexpr int64_t rows_per_batch = 2, sequence_len = 100, H = 4, Hkv = 2, D = 16;
+// H = 8 so Ulysses splits heads over up to 8 ranks; Hkv = 2 < S = 4, 8 replicates KV heads.
+constexpr int64_t rows_per_batch = 2, sequence_len = 100, H = 8, Hkv = 2, D = 16;
 
 // Two rows of `padded` tokens, concatenated as the trainer does: each row's global index
 // restarts at 0, segment ids are unique across rows. Packed: documents of random lengths
@@ -173,17 +174,19 @@ Attention ring_op(Transport& transport, RingAttnFunc variant, const RingAttentio
     return a;
 }
 
-// An SP group of S adjacent ranks of the world, and its transport.
+// An SP group of S adjacent ranks of the world, and its transport (with USP's Ulysses groups
+// of U ranks and ring groups of S / U when 1 < U < S).
 struct Group {
-    MpiComm comm;
+    MpiComm comm, ulysses_comm, ring_comm;
     std::unique_ptr<Transport> transport;
 };
 
-Group sp_group(int S) {
+Group sp_group(int S, int U = 1) {
     MPI_Comm comm = MPI_COMM_NULL;
     check_mpi(MPI_Comm_split(MPI_COMM_WORLD, world_rank() / S, world_rank(), &comm), "MPI_Comm_split");
-    Group group{MpiComm(comm), nullptr};
-    group.transport = make_mpi_transport(group.comm.get());
+    Group group{MpiComm(comm), MpiComm(), MpiComm(), nullptr};
+    if (U > 1 && U < S) split_usp_groups(group.comm.get(), U, group.ulysses_comm, group.ring_comm);
+    group.transport = make_mpi_transport(group.comm.get(), group.ulysses_comm.get(), group.ring_comm.get());
     return group;
 }
 
@@ -198,19 +201,25 @@ std::vector<int> group_sizes() {
 constexpr RingAttnFunc ring_variants[] = {RingAttnFunc::batch_ring, RingAttnFunc::batch_zigzag,
                                           RingAttnFunc::batch_stripe};
 
-// The variant at S against the whole: out, lse, dq, dk, dv at this rank's tokens, worst over the world.
-void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool packing, uint64_t seed) {
-    Group group = sp_group(S);
+// The variant at S (with Ulysses over U of the S ranks when U > 1) in the given chunk layout
+// against the whole: out, lse, dq, dk, dv at this rank's tokens, worst over the world.
+void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool packing, uint64_t seed, int U = 1) {
+    Group group = sp_group(S, U);
     const SequenceLayout sequence{layout, S, group.transport->sp_rank()};
     std::mt19937_64 rng(seed);
     const Batch batch = make_batch(rng, packing, padded_row_length(sequence_len, sequence));
     const Attention whole = whole_attention(batch);
     const std::vector<int32_t> tokens = shard_tokens(batch, sequence);
-    const RingAttentionInputs in = shard_inputs(batch, tokens);
+    RingAttentionInputs in = shard_inputs(batch, tokens);
+    in.ulysses_degree = U;
 
     const Attention mine = ring_op(*group.transport, variant, in, gather_rows(batch.dout, tokens));
     Tensor out = empty(in.q.shape()), lse = empty({in.q.size(0), H});
-    ring_pass_forward(*group.transport, in, out, lse);
+    if (U > 1) {
+        ulysses_forward(*group.transport, variant, in, out, lse);
+    } else {
+        ring_pass_forward(*group.transport, in, out, lse);
+    }
 
     const double errors[] = {
         max_relative_error(mine.out, gather_rows(whole.out, tokens)),
@@ -225,12 +234,14 @@ void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool 
         const double worst = max_over_world(errors[i]);
         report += fmt::format(" {} {:.2e}", names[i], worst);
         EXPECT_LE(worst, 1e-5) << names[i] << " of " << name(variant) << ", layout " << static_cast<int>(layout)
-                               << ", S = " << S << (packing ? ", packed" : ", one document") << ", seed " << seed;
+                               << ", S = " << S << ", U = " << U << (packing ? ", packed" : ", one document")
+                               << ", seed " << seed;
     }
-    EXPECT_EQ(max_relative_error(out, mine.out), 0.0) << "ring_pass_forward and the op differ, seed " << seed;
+    EXPECT_EQ(max_relative_error(out, mine.out), 0.0) << "the variant's forward and the op differ, seed " << seed;
     if (world_rank() == 0)
-        std::printf("%-12s S=%d %-8s%s%s\n", std::string(name(variant)).c_str(), S, packing ? "packed" : "unpacked",
-                    layout == ChunkLayout::document ? " document" : "", report.c_str());
+        std::printf("%-12s S=%d U=%d %-8s%s%s\n", std::string(name(variant)).c_str(), S, U,
+                    packing ? "packed" : "unpacked", layout == ChunkLayout::document ? " document" : "",
+                    report.c_str());
 }
 
 // Forwards to another transport, counting ring steps.
@@ -252,7 +263,11 @@ public:
         exchanges++;
         return inner_.reduce_scatter(in, out);
     }
-    int ring_shifts = 0, exchanges = 0;
+    std::unique_ptr<PendingExchange> all_to_all(const Tensor& in, const Tensor& out) override {
+        all_to_alls++;
+        return inner_.all_to_all(in, out);
+    }
+    int ring_shifts = 0, exchanges = 0, all_to_alls = 0;
 
 private:
     Transport& inner_;
@@ -325,6 +340,98 @@ TEST(RingAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
         EXPECT_TRUE(bitwise_equal(*grads.find(in.k), first.dk)) << "dk, " << where;
         EXPECT_TRUE(bitwise_equal(*grads.find(in.v), first.dv)) << "dv, " << where;
     }
+}
+
+// Ulysses (U = S): the head layout's token order is whatever the chunk layout gave (contiguous,
+// zigzag, striped, load_balance: document); the mask from global indices keeps it exact. H = 8, Hkv = 2: at S = 4 and 8
+// each KV head is replicated on S / 2 ranks and their dK/dV summed back.
+TEST(UlyssesAttention, MatchesSingleRankInEveryChunkLayout) {
+    const uint64_t seed = shared_seed();
+    for (int S : group_sizes()) {
+        if (S == 1) continue;
+        for (RingAttnFunc variant : ring_variants)
+            for (bool packing : {true, false}) expect_matches_whole(variant, layout_of(variant), S, packing, seed, S);
+        expect_matches_whole(RingAttnFunc::batch_ring, ChunkLayout::document, S, true, seed, S);
+    }
+}
+
+// USP: Ulysses over U = 2 adjacent ranks, the ring (zigzag) or the all-gather over R = S / 2.
+TEST(UlyssesAttention, UspMatchesSingleRank) {
+    const uint64_t seed = shared_seed();
+    const int S = world_size();
+    if (S < 4) GTEST_SKIP() << "USP needs U x R with R > 1: at least 4 ranks";
+    for (RingAttnFunc variant : {RingAttnFunc::batch_zigzag, RingAttnFunc::varlen_llama3})
+        for (bool packing : {true, false}) expect_matches_whole(variant, layout_of(variant), S, packing, seed, 2);
+    expect_matches_whole(RingAttnFunc::batch_zigzag, ChunkLayout::document, S, true, seed, 2);
+    if (S == 8) expect_matches_whole(RingAttnFunc::batch_zigzag, ChunkLayout::zigzag, S, true, seed, 4);  // 4 x 2
+}
+
+// Refused in one line naming the counts: 8 heads over 3 ranks cannot be split.
+TEST(UlyssesAttention, HeadsThatDoNotSplitAreRefused) {
+    if (world_size() != 2) GTEST_SKIP() << "one rank count is enough";
+    Group group = sp_group(2);
+    std::mt19937_64 rng(shared_seed());
+    RingAttentionInputs in;
+    in.q = random_uniform({4, 3, D}, DType::f32, rng);
+    in.k = random_uniform({4, 1, D}, DType::f32, rng);
+    in.v = random_uniform({4, 1, D}, DType::f32, rng);
+    in.global_index = i32_tensor({0, 1, 2, 3});
+    in.segment_ids = i32_tensor({0, 0, 0, 0});
+    in.ulysses_degree = 2;
+    Tape tape;
+    try {
+        ring_attention(tape, *group.transport, RingAttnFunc::batch_ring, in);
+        ADD_FAILURE() << "3 heads over 2 ranks ran";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("3 attention heads and 1 KV heads cannot be split over "
+                                                 "ulysses_degree 2"),
+                  std::string::npos)
+            << error.what();
+    }
+}
+
+// Checkpointing's replay under Ulysses: no all-to-all on replay, the same bits in backward.
+TEST(UlyssesAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
+    const uint64_t seed = shared_seed();
+    const int S = world_size();
+    Group group = sp_group(S);
+    const SequenceLayout sequence{ChunkLayout::zigzag, S, group.transport->sp_rank()};
+    std::mt19937_64 rng(seed);
+    const Batch batch = make_batch(rng, true, padded_row_length(sequence_len, sequence));
+    const std::vector<int32_t> tokens = shard_tokens(batch, sequence);
+    RingAttentionInputs in = shard_inputs(batch, tokens);
+    in.ulysses_degree = S;
+    const Tensor dout = gather_rows(batch.dout, tokens);
+    CountingTransport counting(*group.transport);
+    AttentionReplay replay;
+    group.transport->take_bytes_sent();
+    {
+        Tape tape;
+        ring_attention(tape, counting, RingAttnFunc::batch_zigzag, in, &replay);
+        EXPECT_EQ(counting.all_to_alls, 5) << "q, k, v there, out and lse back; seed " << seed;
+        tape.clear();
+    }
+    // The Transport's byte count: (S-1)/S of each all-to-all's input (q and out [T, H, D], lse
+    // [T, H], k and v [T, max(Hkv, S), D] with replicated KV heads) and (S-1) x the i32 index
+    // and segment ids of the mask's all-gathers.
+    const int64_t T = in.q.size(0), kv_sent = std::max<int64_t>(Hkv, S);
+    const TransportBytes forward = group.transport->take_bytes_sent();
+    EXPECT_EQ(forward.all_to_all, (S - 1) * (4 * T * (2 * H * D + 2 * kv_sent * D + H) / S)) << "seed " << seed;
+    EXPECT_EQ(forward.all_gather, (S - 1) * 2 * 4 * T) << "seed " << seed;
+    EXPECT_EQ(forward.ring_shift + forward.reduce_scatter, 0) << "seed " << seed;
+    const Attention first = ring_op(*group.transport, RingAttnFunc::batch_zigzag, in, dout);
+    counting.all_to_alls = 0;
+    Tape tape;
+    const Tensor replayed = ring_attention(tape, counting, RingAttnFunc::batch_zigzag, in, &replay);
+    EXPECT_EQ(counting.all_to_alls, 0) << "the replayed forward communicated, seed " << seed;
+    EXPECT_TRUE(bitwise_equal(replayed, first.out));
+    Grads grads;
+    tape.backward(replayed, dout, grads);
+    EXPECT_EQ(counting.all_to_alls, 9) << "q, k, v, out, lse, dout there, dq, dk, dv back; seed " << seed;
+    EXPECT_EQ(counting.ring_shifts, 0);
+    EXPECT_TRUE(bitwise_equal(*grads.find(in.q), first.dq)) << "dq, seed " << seed;
+    EXPECT_TRUE(bitwise_equal(*grads.find(in.k), first.dk)) << "dk, seed " << seed;
+    EXPECT_TRUE(bitwise_equal(*grads.find(in.v), first.dv)) << "dv, seed " << seed;
 }
 
 }  // namespace ringlm
