@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "data/token_batch.h"
 #include "model/model_config.h"
+#include "ops/ops.h"
 
 #include <functional>
 #include <string>
@@ -32,6 +33,8 @@ struct NamedParameter {
 
 struct LlamaLayer {
     Tensor attention_norm, wq, wk, wv, wo;
+    Tensor bq, bk, bv;       // undefined unless config.qkv_bias
+    Tensor q_norm, k_norm;   // undefined unless config.qk_norm
     Tensor ffn_norm, w1, w2, w3;
 };
 
@@ -47,6 +50,7 @@ struct Llama {
     std::vector<NamedParameter> named;
     Tensor tok_embeddings, norm, output;  // output == tok_embeddings when tied
     std::vector<LlamaLayer> layers;
+    RopeFrequencies rope;  // the RoPE table of config (rope_theta, rope_scaling) on the model's device
     // bf16 matmuls: parameters_bf16 = bf16(parameters), the same views carved from it (their
     // norm fields are unused); undefined / empty when the model computes in f32.
     Tensor parameters_bf16;
@@ -64,7 +68,7 @@ struct Llama {
 struct ParameterSlot {
     std::string name;
     Shape shape;
-    bool decay;  // weight decay applies (matrices), not to norms
+    bool decay;  // weight decay applies (matrices), not to norms and biases
 };
 std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& config);
 

@@ -1,5 +1,6 @@
 #include "train/input_checks.h"
 
+#include "model/hf_hub.h"
 #include "util/error.h"
 
 #include <fmt/core.h>
@@ -56,8 +57,9 @@ std::optional<bool> same_tokenizer(const std::string& name, const std::string& s
 }  // namespace
 
 void check_input_paths(const Config& config) {
-    if (!config.model.base_model.empty())
-        check_input_path(config, "base_model", config.model.base_model, PathKind::file_or_folder);
+    if (!config.model.base_model.empty())  // a hub id org/name: its snapshot in the local cache
+        check_input_path(config, "base_model", resolve_base_model_path(config.model.base_model),
+                         PathKind::file_or_folder);
     if (!config.model.tokenizer.empty() && config.model.tokenizer != "bytes")
         check_input_path(config, "tokenizer", config.model.tokenizer, PathKind::file);
     for (size_t i = 0; i < config.data.datasets.size(); i++)

@@ -49,12 +49,29 @@ std::string write_corpus(uint64_t seed) {
     return path;
 }
 
+// The model families beside plain Llama: their extra parameters and RoPE tables go through
+// the same ring (q/k norms and biases are per token, the RoPE table per position).
+enum class Family { llama, qwen2_llama3_rope, qwen3_yarn };
+
+ModelConfig family_model(Family family) {
+    ModelConfig m = tiny_model_config(61, 128, true);
+    if (family == Family::qwen2_llama3_rope) {
+        m.qkv_bias = true;
+        m.rope_scaling = {.type = "llama3", .factor = 8.0, .original_max_position = 64};
+    } else if (family == Family::qwen3_yarn) {
+        m.qk_norm = true;
+        m.head_size = 16;  // q_proj [64, 32]: head_dim != dim / n_heads
+        m.rope_scaling = {.type = "yarn", .factor = 4.0, .original_max_position = 32};
+    }
+    return m;
+}
+
 Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, bool packing, int S,
-                   int64_t accumulation, bool bf16) {
+                   int64_t accumulation, bool bf16, Family family) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
-    c.model.model_config = tiny_model_config(61, 128, true);
+    c.model.model_config = family_model(family);
     c.data.datasets = {{corpus}};
     c.data.sequence_len = 96;
     c.data.sample_packing = packing;
@@ -105,23 +122,37 @@ struct Tolerances {
     double loss = 1e-6, gradient = 1e-5;
 };
 
-void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {}) {
+// Biases start at 0 (init_llama_weights); random ones, the same on every rank, so the forward
+// uses them.
+void randomize_biases(Llama& model, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for (const NamedParameter& p : model.named) {
+        if (!p.name.ends_with(".bq") && !p.name.ends_with(".bk") && !p.name.ends_with(".bv")) continue;
+        Tensor values = random_uniform(p.value.shape(), DType::f32, rng, -0.5, 0.5), destination = p.value;
+        backend(destination).copy(destination, values);
+    }
+}
+
+void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
+                       Family family = Family::llama) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
     for (int S = 2; S <= W; S *= 2) {
         if (W % S) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16);
+            const Config config = make_config(corpus, seed, variant, packing, S, accumulation, bf16, family);
             TrainingSetup setup = make_training_setup(config, true);
+            randomize_biases(setup.model, seed);
             const StepResult step = accumulate_gradients(setup, 0);
             const double loss = step.loss_sum / step.loss_tokens;
             Tensor parallel_gradients = empty_like(setup.model.gradients);
             backend(parallel_gradients).copy(parallel_gradients, setup.model.gradients);
             const Reference reference = single_rank_reference(setup, config);
 
-            const std::string where = fmt::format("{} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
-                                                  name(variant), packing, bf16, S, W / S, accumulation, seed);
+            const std::string where =
+                fmt::format("{} family {} packing {} bf16 {} S={} D={} accumulation {} (seed {})", name(variant),
+                            static_cast<int>(family), packing, bf16, S, W / S, accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -134,7 +165,7 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
                 worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
-            if (bf16 && world_rank() == 0)
+            if ((bf16 || family != Family::llama) && world_rank() == 0)
                 std::printf("%s: loss error %.2e, worst gradient error %.2e\n", where.c_str(), loss_error,
                             worst_gradient);
         }
@@ -160,6 +191,12 @@ TEST(ModelEquivalence, BatchStripe) {
 TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
     check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
     check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
+}
+TEST(ModelEquivalence, Qwen2BiasesLlama3RopeBatchZigzag) {
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, Family::qwen2_llama3_rope);
+}
+TEST(ModelEquivalence, Qwen3NormsWideHeadsYarnVarlenLlama3) {
+    check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, Family::qwen3_yarn);
 }
 TEST(ModelEquivalence, VarlenLlama3) {
     check_equivalence(RingAttnFunc::varlen_llama3, true);
