@@ -50,12 +50,13 @@ void expect_same_bits(const Llama& a, const Llama& b) {
 // The families under test, by test name: config.json of each.
 std::map<std::string, nlohmann::json> family_configs() {
     const nlohmann::json llama3_8{{"rope_type", "llama3"},  {"factor", 8.0}, {"low_freq_factor", 1.0},
-                                  {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
+                                  {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 256}};
     nlohmann::json llama3_32 = llama3_8;
     llama3_32["factor"] = 32.0;
     return {
-        // original_max_position_embeddings 64 with head size 8 and theta 500000: the llama3 rule
-        // keeps, blends and divides some of the 4 frequencies each
+        // original_max_position_embeddings 256 with head size 8 and theta 500000 (wavelengths 6.3,
+        // 167, 4.4e3, 1.2e5 against 256 / 4 and 256 / 1): the llama3 rule keeps the first
+        // frequency, blends the second and divides the last two
         {"llama31", family_config("llama", {{"rope_scaling", llama3_8}, {"attention_bias", false}, {"mlp_bias", false}})},
         {"llama32", family_config("llama", {{"rope_scaling", llama3_32}, {"tie_word_embeddings", true}})},
         {"linear", family_config("llama", {{"rope_scaling", {{"type", "linear"}, {"factor", 4.0}}}})},

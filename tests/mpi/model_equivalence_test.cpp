@@ -161,7 +161,12 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
                 const int64_t n = p.value.numel();
                 const double error = max_relative_error(parallel_gradients.rows(offset, offset + n),
                                                         reference.gradients.rows(offset, offset + n));
-                EXPECT_LE(error, tolerances.gradient) << where << ": gradient of " << p.name;
+                // The key bias's gradient nearly cancels: softmax ignores what adds the same
+                // q.b to every score of a query, so only RoPE's rotation of b per position is
+                // left, a small sum of large terms whose rounding differs with the ring's order
+                // (measured 1.35e-5 relative at S=2, every other gradient within 6e-6).
+                const double tolerance = p.name.ends_with(".bk") ? 1e-4 : tolerances.gradient;
+                EXPECT_LE(error, tolerance) << where << ": gradient of " << p.name;
                 worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
