@@ -2,6 +2,7 @@
 // of 64, MLP 1376); the counter is bytes/s of the bytes each call must move at least (every
 // operand read once, every output written once; accumulated gradients read and written).
 #include "backend/backend.h"
+#include "ops/ops.h"
 
 #include <benchmark/benchmark.h>
 
