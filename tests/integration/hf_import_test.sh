@@ -72,6 +72,14 @@ from_folder=$(evaluate "$SCRATCH/sharded")
 [ -n "$from_bin" ] && [ "$from_bin" = "$from_folder" ] || fail "eval of the folder '$from_folder', of the .bin '$from_bin'"
 echo "PASS: eval --checkpoint FOLDER equals eval of the .bin: $from_folder"
 
+# base_model: org/name from the local Hugging Face cache (refs/main names the snapshot)
+mkdir -p "$SCRATCH/hub/models--ringlm-test--stories260K/refs" "$SCRATCH/hub/models--ringlm-test--stories260K/snapshots"
+cp -r "$SCRATCH/hf" "$SCRATCH/hub/models--ringlm-test--stories260K/snapshots/0123abcd"
+echo 0123abcd > "$SCRATCH/hub/models--ringlm-test--stories260K/refs/main"
+from_hub=$(HF_HUB_CACHE="$SCRATCH/hub" train hub ringlm-test/stories260K)
+[ "$from_hub" = "$reference" ] || fail "base_model ringlm-test/stories260K trains to '$from_hub', the .bin to '$reference'"
+echo "PASS: base_model org/name from the hub cache trains as the .bin"
+
 refused() {  # refused NAME FOLDER EXPECTED: training from FOLDER fails with one line holding EXPECTED
     write_config "$SCRATCH/$1.yaml" "$SCRATCH/$1_out" 3 < /dev/null
     sed -i "s|^base_model: .*|base_model: $2|" "$SCRATCH/$1.yaml"
@@ -89,6 +97,8 @@ cp -r "$SCRATCH/sharded" "$SCRATCH/dynamic"
 config = json.load(open(sys.argv[1]))
 config["rope_scaling"] = {"factor": 2.0, "rope_type": "dynamic"}
 json.dump(config, open(sys.argv[1], "w"))' "$SCRATCH/dynamic/config.json"
+HF_HUB_CACHE="$SCRATCH/hub" refused hub_missing ringlm-test/absent \
+    "searched $SCRATCH/hub/models--ringlm-test--absent"
 refused rope_scaling "$SCRATCH/dynamic" \
     "$SCRATCH/dynamic/config.json: rope_scaling rope_type \"dynamic\" is not supported"
 cp -r "$SCRATCH/sharded" "$SCRATCH/truncated"
