@@ -160,9 +160,11 @@ RopeScaling read_rope_scaling(const nlohmann::json& value, const std::string& pa
     RopeScaling scaling;
     if (value.is_null()) return scaling;
     if (!value.is_object()) fail("{}: {} is {}, not an object or null", path, where, value.dump());
-    const nlohmann::json type = value.contains("rope_type") ? value["rope_type"] : value.value("type", nlohmann::json());
+    const nlohmann::json type =
+        value.contains("rope_type") ? value["rope_type"] : value.value("type", nlohmann::json());
     if (type == "default" || (type.is_null() && value.size() <= 1)) return scaling;
-    const auto rule = std::find_if(rope_types.begin(), rope_types.end(), [&](const RopeType& r) { return type == r.type; });
+    const auto rule =
+        std::find_if(rope_types.begin(), rope_types.end(), [&](const RopeType& r) { return type == r.type; });
     if (rule == rope_types.end())
         fail("{}: {} rope_type {} is not supported: ringlm implements default, linear, llama3 and yarn", path, where,
              type.dump());

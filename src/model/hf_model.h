@@ -15,9 +15,10 @@
 // differently (another model_type; sliding windows; hidden_act other than silu; biases other
 // than qwen2's; MoE keys; rope_scaling other than default, linear, llama3, yarn), a missing
 // tensor, a tensor of the wrong shape or dtype, a tensor the family's model of that config
-// does not have, and any malformed or truncated safetensors file. Two kinds of extra tensor are ignored (with a note), as transformers
-// ignores them: `*.rotary_emb.inv_freq` (a buffer older transformers saved; ringlm computes
-// the frequencies from rope_theta) and `lm_head.weight` when tie_word_embeddings is true.
+// does not have, and any malformed or truncated safetensors file. Two kinds of extra tensor
+// are ignored (with a note), as transformers ignores them: `*.rotary_emb.inv_freq` (a buffer
+// older transformers saved; ringlm computes the frequencies from rope_theta and rope_scaling)
+// and `lm_head.weight` when tie_word_embeddings is true.
 //
 // The tokenizer is not part of it: ringlm uses llama2.c tokenizer files, which transformers
 // cannot read and ringlm does not read tokenizer.json (README: which file to use).

@@ -12,7 +12,8 @@ double model_flops_per_step(const ModelConfig& m, int64_t sequence_len, int64_t 
     const double tokens = static_cast<double>(sequence_len * sequences);
     const double T = static_cast<double>(sequence_len);
     return 6.0 * static_cast<double>(matmul_parameters(m)) * tokens +
-           6.0 * static_cast<double>(m.n_layers) * T * T * static_cast<double>(m.q_dim()) * static_cast<double>(sequences);
+           6.0 * static_cast<double>(m.n_layers) * T * T * static_cast<double>(m.q_dim()) *
+               static_cast<double>(sequences);
 }
 
 }  // namespace ringlm

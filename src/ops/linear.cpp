@@ -28,14 +28,16 @@ Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& w_bf16
     backend(x).gemm(y, x, w_compute, false, true, 1.0, 0.0);
     if (bias.defined()) backend(x).add_bias(y, bias);
     // Backward reads x and w_compute; of w (f32, a separate tensor in bf16) and b only their gradients.
-    tape.record("linear", y, [x, w = TensorDescriptor(w), w_compute, b = TensorDescriptor(bias)](Grads& grads, const Tensor& dy) {
+    auto backward = [x, w = TensorDescriptor(w), w_compute, b = TensorDescriptor(bias)](Grads& grads,
+                                                                                      const Tensor& dy) {
         Backend& compute = backend(x);
         const Tensor dy_compute = x.dtype() == DType::bf16 ? bf16_copy(dy) : dy;
         // beta = 1: gemm accumulates into the gradient buffers
         compute.gemm(grads.of(x), dy_compute, w_compute, false, false, 1.0, 1.0);
         compute.gemm(grads.of(w), dy_compute, x, true, false, 1.0, 1.0);
         if (b.id != 0) compute.sum_rows(grads.of(b), dy);  // id 0: no bias
-    });
+    };
+    tape.record("linear", y, backward);
     return y;
 }
 
