@@ -24,24 +24,6 @@ namespace fs = std::filesystem;
 
 // --- the tables both directions use -------------------------------------------------------
 
-// The per-layer names: ringlm's after "layers.{i}.", Hugging Face's after "model.layers.{i}.".
-const std::vector<std::pair<std::string, std::string>> layer_tensor_names{
-    {"attention_norm", "input_layernorm.weight"},
-    {"attention.wq", "self_attn.q_proj.weight"},
-    {"attention.wk", "self_attn.k_proj.weight"},
-    {"attention.wv", "self_attn.v_proj.weight"},
-    {"attention.wo", "self_attn.o_proj.weight"},
-    {"attention.bq", "self_attn.q_proj.bias"},
-    {"attention.bk", "self_attn.k_proj.bias"},
-    {"attention.bv", "self_attn.v_proj.bias"},
-    {"attention.q_norm", "self_attn.q_norm.weight"},
-    {"attention.k_norm", "self_attn.k_norm.weight"},
-    {"ffn_norm", "post_attention_layernorm.weight"},
-    {"feed_forward.w1", "mlp.gate_proj.weight"},
-    {"feed_forward.w2", "mlp.down_proj.weight"},
-    {"feed_forward.w3", "mlp.up_proj.weight"},
-};
-
 // The model_type values ringlm reads, what each implies, and how export names it back.
 // qwen2 always has q/k/v biases (Qwen2Attention hard-codes bias=True, config.json has no key);
 // qwen3 always has the per-head q/k norms.
@@ -284,9 +266,9 @@ std::string hf_tensor_name(const std::string& name) {
     // "layers.{i}.{rest}"
     const size_t dot = name.find('.', 7);
     if (name.starts_with("layers.") && dot != std::string::npos)
-        for (const auto& [ours, theirs] : layer_tensor_names)
-            if (name.compare(dot + 1, std::string::npos, ours) == 0)
-                return "model." + name.substr(0, dot + 1) + theirs;
+        for (const LayerParameterRow& row : layer_parameter_table())  // model/llama.h
+            if (name.compare(dot + 1, std::string::npos, row.name) == 0)
+                return "model." + name.substr(0, dot + 1) + row.hf_name;
     fail("hf export: no Hugging Face name for parameter '{}'", name);
 }
 

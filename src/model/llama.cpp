@@ -17,6 +17,41 @@ const NamedParameter& Llama::find(const std::string& name) const {
     fail("model: no parameter named '{}'", name);
 }
 
+const std::vector<LayerParameterRow>& layer_parameter_table() {
+    using C = const ModelConfig&;
+    auto always = [](C) { return true; };
+    auto biases = [](C c) { return c.qkv_bias; };
+    auto head_norms = [](C c) { return c.qk_norm; };
+    static const std::vector<LayerParameterRow> table{
+        {"attention_norm", "input_layernorm.weight", &LlamaLayer::attention_norm, [](C c) { return Shape{c.dim}; },
+         false, always},
+        {"attention.wq", "self_attn.q_proj.weight", &LlamaLayer::wq, [](C c) { return Shape{c.q_dim(), c.dim}; }, true,
+         always},
+        {"attention.wk", "self_attn.k_proj.weight", &LlamaLayer::wk, [](C c) { return Shape{c.kv_dim(), c.dim}; },
+         true, always},
+        {"attention.wv", "self_attn.v_proj.weight", &LlamaLayer::wv, [](C c) { return Shape{c.kv_dim(), c.dim}; },
+         true, always},
+        {"attention.wo", "self_attn.o_proj.weight", &LlamaLayer::wo, [](C c) { return Shape{c.dim, c.q_dim()}; }, true,
+         always},
+        {"attention.bq", "self_attn.q_proj.bias", &LlamaLayer::bq, [](C c) { return Shape{c.q_dim()}; }, false, biases},
+        {"attention.bk", "self_attn.k_proj.bias", &LlamaLayer::bk, [](C c) { return Shape{c.kv_dim()}; }, false, biases},
+        {"attention.bv", "self_attn.v_proj.bias", &LlamaLayer::bv, [](C c) { return Shape{c.kv_dim()}; }, false, biases},
+        {"attention.q_norm", "self_attn.q_norm.weight", &LlamaLayer::q_norm, [](C c) { return Shape{c.head_dim()}; },
+         false, head_norms},
+        {"attention.k_norm", "self_attn.k_norm.weight", &LlamaLayer::k_norm, [](C c) { return Shape{c.head_dim()}; },
+         false, head_norms},
+        {"ffn_norm", "post_attention_layernorm.weight", &LlamaLayer::ffn_norm, [](C c) { return Shape{c.dim}; }, false,
+         always},
+        {"feed_forward.w1", "mlp.gate_proj.weight", &LlamaLayer::w1, [](C c) { return Shape{c.ffn_dim, c.dim}; }, true,
+         always},
+        {"feed_forward.w2", "mlp.down_proj.weight", &LlamaLayer::w2, [](C c) { return Shape{c.dim, c.ffn_dim}; }, true,
+         always},
+        {"feed_forward.w3", "mlp.up_proj.weight", &LlamaLayer::w3, [](C c) { return Shape{c.ffn_dim, c.dim}; }, true,
+         always},
+    };
+    return table;
+}
+
 namespace {
 
 // The structured fields from the named views that `take` returns (of either buffer).
@@ -26,15 +61,11 @@ void wire_layers(const ModelConfig& c, const std::function<Tensor(const std::str
     norm = take("norm");
     output = c.tied_embeddings ? tok_embeddings : take("output");
     for (int64_t i = 0; i < c.n_layers; i++) {
-        const std::string layer = "layers." + std::to_string(i) + ".";
-        auto take_if = [&](bool present, const std::string& name) { return present ? take(layer + name) : Tensor(); };
-        layers.push_back({take(layer + "attention_norm"), take(layer + "attention.wq"), take(layer + "attention.wk"),
-                          take(layer + "attention.wv"), take(layer + "attention.wo"),
-                          take_if(c.qkv_bias, "attention.bq"), take_if(c.qkv_bias, "attention.bk"),
-                          take_if(c.qkv_bias, "attention.bv"), take_if(c.qk_norm, "attention.q_norm"),
-                          take_if(c.qk_norm, "attention.k_norm"), take(layer + "ffn_norm"),
-                          take(layer + "feed_forward.w1"), take(layer + "feed_forward.w2"),
-                          take(layer + "feed_forward.w3")});
+        const std::string prefix = "layers." + std::to_string(i) + ".";
+        LlamaLayer layer;
+        for (const LayerParameterRow& row : layer_parameter_table())
+            if (row.present(c)) layer.*row.field = take(prefix + row.name);
+        layers.push_back(layer);
     }
 }
 
@@ -44,25 +75,9 @@ std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& c) {
     std::vector<ParameterSlot> slots;
     slots.push_back({"tok_embeddings", {c.vocab_size, c.dim}, true});
     for (int64_t i = 0; i < c.n_layers; i++) {
-        const std::string layer = "layers." + std::to_string(i) + ".";
-        slots.push_back({layer + "attention_norm", {c.dim}, false});
-        slots.push_back({layer + "attention.wq", {c.q_dim(), c.dim}, true});
-        slots.push_back({layer + "attention.wk", {c.kv_dim(), c.dim}, true});
-        slots.push_back({layer + "attention.wv", {c.kv_dim(), c.dim}, true});
-        slots.push_back({layer + "attention.wo", {c.dim, c.q_dim()}, true});
-        if (c.qkv_bias) {
-            slots.push_back({layer + "attention.bq", {c.q_dim()}, false});
-            slots.push_back({layer + "attention.bk", {c.kv_dim()}, false});
-            slots.push_back({layer + "attention.bv", {c.kv_dim()}, false});
-        }
-        if (c.qk_norm) {
-            slots.push_back({layer + "attention.q_norm", {c.head_dim()}, false});
-            slots.push_back({layer + "attention.k_norm", {c.head_dim()}, false});
-        }
-        slots.push_back({layer + "ffn_norm", {c.dim}, false});
-        slots.push_back({layer + "feed_forward.w1", {c.ffn_dim, c.dim}, true});
-        slots.push_back({layer + "feed_forward.w2", {c.dim, c.ffn_dim}, true});
-        slots.push_back({layer + "feed_forward.w3", {c.ffn_dim, c.dim}, true});
+        const std::string prefix = "layers." + std::to_string(i) + ".";
+        for (const LayerParameterRow& row : layer_parameter_table())
+            if (row.present(c)) slots.push_back({prefix + row.name, row.shape(c), row.decay});
     }
     slots.push_back({"norm", {c.dim}, false});
     if (!c.tied_embeddings) slots.push_back({"output", {c.vocab_size, c.dim}, true});

@@ -72,6 +72,19 @@ struct ParameterSlot {
 };
 std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& config);
 
+// The decoder layer's parameters, one row each, in the buffer's order: the table the slots
+// above, the LlamaLayer fields and the Hugging Face names (hf_model.cpp) are derived from, so
+// a family's new parameter is one row (and a ModelConfig flag for `present`).
+struct LayerParameterRow {
+    const char* name;     // ringlm's, after "layers.{i}."
+    const char* hf_name;  // Hugging Face's, after "model.layers.{i}."
+    Tensor LlamaLayer::*field;
+    Shape (*shape)(const ModelConfig&);
+    bool decay;                           // weight decay applies (matrices), not to norms and biases
+    bool (*present)(const ModelConfig&);  // which families have it
+};
+const std::vector<LayerParameterRow>& layer_parameter_table();
+
 // Allocates the buffers and carves them into the named views; values are left unset. The
 // gradient buffer only for ModelUse::training.
 Llama make_llama(const ModelConfig& config, Device device = Device::cpu, ModelUse use = ModelUse::training);
