@@ -2,6 +2,7 @@
 // of 64, MLP 1376); the counter is bytes/s of the bytes each call must move at least (every
 // operand read once, every output written once; accumulated gradients read and written).
 #include "backend/backend.h"
+#include "ops/ops.h"
 
 #include <benchmark/benchmark.h>
 
@@ -48,7 +49,8 @@ BENCHMARK(BM_RmsNormBackward)->Args({2048, 512})->Unit(benchmark::kMicrosecond);
 static void BM_RopeForward(benchmark::State& state) {
     const int64_t T = state.range(0), H = state.range(1), D = state.range(2);
     Tensor x = filled({T, H, D}, 0.5), y = empty({T, H, D}), position_ids = positions(T);
-    for (auto _ : state) backend(x).rope_forward(y, x, position_ids, 500000.0);
+    const RopeFrequencies frequencies = default_rope_frequencies(500000.0, D);
+    for (auto _ : state) backend(x).rope_forward(y, x, position_ids, frequencies.inverse_frequency, 1.0);
     report_bytes(state, 4.0 * (2 * T * H * D + T));  // x, positions in; y out
 }
 BENCHMARK(BM_RopeForward)->Args({2048, 8, 64})->Unit(benchmark::kMicrosecond);
@@ -56,7 +58,8 @@ BENCHMARK(BM_RopeForward)->Args({2048, 8, 64})->Unit(benchmark::kMicrosecond);
 static void BM_RopeBackward(benchmark::State& state) {
     const int64_t T = state.range(0), H = state.range(1), D = state.range(2);
     Tensor dy = filled({T, H, D}, 0.5), dx = filled({T, H, D}, 0.0), position_ids = positions(T);
-    for (auto _ : state) backend(dy).rope_backward(dx, dy, position_ids, 500000.0);
+    const RopeFrequencies frequencies = default_rope_frequencies(500000.0, D);
+    for (auto _ : state) backend(dy).rope_backward(dx, dy, position_ids, frequencies.inverse_frequency, 1.0);
     report_bytes(state, 4.0 * (3 * T * H * D + T));  // dy, positions in; dx read and written
 }
 BENCHMARK(BM_RopeBackward)->Args({2048, 8, 64})->Unit(benchmark::kMicrosecond);

@@ -43,6 +43,12 @@ const int32_t* i32(const char* kernel, const Tensor& x, const char* what) {
     return static_cast<const int32_t*>(x.raw());
 }
 
+const double* f64(const char* kernel, const Tensor& x, const char* what) {
+    require_device(kernel, x, what);
+    if (x.dtype() != DType::f64) fail("cuda {}: {} is {}, expected f64", kernel, what, x.describe());
+    return static_cast<const double*>(x.raw());
+}
+
 // Device scratch from the caching allocator (no cudaMalloc in steady state), in f32 elements.
 Tensor scratch(int64_t bytes) { return empty({(bytes + 3) / 4}, DType::f32, Device::cuda); }
 
@@ -194,6 +200,14 @@ void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b) {
     kernels::add(f32("add", out, "out"), f32("add", a, "a"), f32("add", b, "b"), a.numel(), stream_);
 }
 
+void CudaBackend::add_bias(Tensor& y, const Tensor& b) {
+    kernels::add_bias(f32("add_bias", y, "y"), f32("add_bias", b, "b"), y.size(0), y.size(1), stream_);
+}
+
+void CudaBackend::sum_rows(Tensor& db, const Tensor& dy) {
+    kernels::sum_rows(f32("sum_rows", db, "db"), f32("sum_rows", dy, "dy"), dy.size(0), dy.size(1), stream_);
+}
+
 void CudaBackend::mul(Tensor& out, const Tensor& a, const Tensor& b) {
     kernels::mul(f32("mul", out, "out"), f32("mul", a, "a"), f32("mul", b, "b"), a.numel(), stream_);
 }
@@ -232,16 +246,18 @@ void CudaBackend::rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, con
                               partial.data<float>(), stream_);
 }
 
-void CudaBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) {
+void CudaBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids,
+                               const Tensor& inverse_frequency, double scale) {
     const char* kernel = "rope_forward";
     kernels::rope(f32(kernel, y, "y"), f32(kernel, x, "x"), i32(kernel, position_ids, "position_ids"), x.size(0),
-                  x.size(1), x.size(2), theta, +1, stream_);
+                  x.size(1), x.size(2), f64(kernel, inverse_frequency, "inverse_frequency"), scale, +1, stream_);
 }
 
-void CudaBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) {
+void CudaBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids,
+                                const Tensor& inverse_frequency, double scale) {
     const char* kernel = "rope_backward";
     kernels::rope(f32(kernel, dx, "dx"), f32(kernel, dy, "dy"), i32(kernel, position_ids, "position_ids"), dy.size(0),
-                  dy.size(1), dy.size(2), theta, -1, stream_);
+                  dy.size(1), dy.size(2), f64(kernel, inverse_frequency, "inverse_frequency"), scale, -1, stream_);
 }
 
 void CudaBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {

@@ -29,6 +29,20 @@ __global__ void scale_kernel(float* x, float alpha, int64_t n) {
     GRID_STRIDE_LOOP(i, n) x[i] *= alpha;
 }
 
+__global__ void add_bias_kernel(float* y, const float* b, int64_t rows, int64_t C) {
+    GRID_STRIDE_LOOP(i, rows * C) y[i] += b[i % C];
+}
+
+// One thread per column (adjacent threads read adjacent columns of a row: coalesced); each
+// sums its column in row order, so the result does not depend on the launch.
+__global__ void sum_rows_kernel(float* db, const float* dy, int64_t rows, int64_t C) {
+    const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+    if (c >= C) return;
+    float acc = 0;
+    for (int64_t r = 0; r < rows; r++) acc += dy[r * C + c];
+    db[c] += acc;
+}
+
 // Pass 1: block `blockIdx.x` of exactly reduction_blocks reduces elements i = blockIdx.x *
 // threads + thread + k * reduction_blocks * threads; partials[blockIdx.x] = its sum.
 __global__ void sum_product_partial_kernel(double* partials, const float* a, const float* b, int64_t n) {
@@ -54,6 +68,19 @@ void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t str
     if (n == 0) return;
     add_kernel<<<grid_for(n, threads), threads, 0, stream>>>(out, a, b, n);
     CUDA_CHECK_LAUNCH("add_kernel");
+}
+
+void add_bias(float* y, const float* b, int64_t rows, int64_t C, cudaStream_t stream) {
+    if (rows * C == 0) return;
+    add_bias_kernel<<<grid_for(rows * C, threads), threads, 0, stream>>>(y, b, rows, C);
+    CUDA_CHECK_LAUNCH("add_bias_kernel");
+}
+
+void sum_rows(float* db, const float* dy, int64_t rows, int64_t C, cudaStream_t stream) {
+    if (C == 0) return;
+    const unsigned blocks = static_cast<unsigned>((C + threads - 1) / threads);
+    sum_rows_kernel<<<blocks, threads, 0, stream>>>(db, dy, rows, C);
+    CUDA_CHECK_LAUNCH("sum_rows_kernel");
 }
 
 void mul(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream) {

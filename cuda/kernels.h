@@ -22,6 +22,9 @@ void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t str
 void mul(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream);
 void axpy(float* y, const float* x, float alpha, int64_t n, cudaStream_t stream);
 void scale(float* x, float alpha, int64_t n, cudaStream_t stream);
+// y [rows, C] += b [C] per row; db [C] += column sums of dy [rows, C] (rows in order).
+void add_bias(float* y, const float* b, int64_t rows, int64_t C, cudaStream_t stream);
+void sum_rows(float* db, const float* dy, int64_t rows, int64_t C, cudaStream_t stream);
 // sum(a) or sum(a * b) (b may be null) in double, deterministic: a fixed grid of
 // reduction_blocks blocks each reduces a fixed part into scratch, one block adds those.
 // scratch: reduction_blocks + 1 doubles of device memory. Waits for the stream.
@@ -37,10 +40,10 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
                       int64_t rows, int64_t C, float* scratch, cudaStream_t stream);
 
 // --- rope.cu -----------------------------------------------------------------------------
-// x, y [T, H, D]; direction +1 rotates by +angle (forward, y = R x), -1 by -angle and
-// ACCUMULATES (backward, dx += R^T dy).
-void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D, double theta,
-          int direction, cudaStream_t stream);
+// x, y [T, H, D], angle = position * inverse_frequency[i] (f64 [D/2] on the device); direction
+// +1 rotates by +angle (forward, y = s R x), -1 by -angle and ACCUMULATES (backward, dx += s R^T dy).
+void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
+          const double* inverse_frequency, double scale, int direction, cudaStream_t stream);
 
 // --- swiglu.cu ---------------------------------------------------------------------------
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n, cudaStream_t stream);

@@ -1,6 +1,6 @@
 // RoPE, Hugging Face "rotate halves" layout; the formulas are in src/backend/backend.h.
-// For i < D/2, angle = position_ids[t] * theta^(-2i/D):
-//   y[i] = x[i] cos - x[i+D/2] sin,   y[i+D/2] = x[i+D/2] cos + x[i] sin
+// For i < D/2, angle = position_ids[t] * inverse_frequency[i] (the table model/rope_scaling.h fills):
+//   y[i] = s (x[i] cos - x[i+D/2] sin),   y[i+D/2] = s (x[i+D/2] cos + x[i] sin)
 // The angle and its sine and cosine are computed in double: positions reach 10^5 and more,
 // where a float angle is already off by 10^-2 radians.
 #include "common.cuh"
@@ -15,16 +15,15 @@ constexpr int threads = 256;
 // One thread per (token t, pair i); it rotates pair i of every head of token t.
 // direction +1: y = R(angle) x (forward); -1: y += R(-angle) x (backward, accumulating).
 __global__ void rope_kernel(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
-                            double theta, int direction) {
+                            const double* inverse_frequency, double scale, int direction) {
     const int64_t half = D / 2;
     const int64_t work = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
     if (work >= T * half) return;
     const int64_t t = work / half, i = work % half;
-    const double inverse_frequency = pow(theta, -2.0 * double(i) / double(D));
     double sine, cosine;
-    sincos(double(position_ids[t]) * inverse_frequency, &sine, &cosine);
-    const float c = float(cosine);
-    const float s = direction > 0 ? float(sine) : -float(sine);
+    sincos(double(position_ids[t]) * inverse_frequency[i], &sine, &cosine);
+    const float c = float(scale * cosine);
+    const float s = direction > 0 ? float(scale * sine) : -float(scale * sine);
     for (int64_t h = 0; h < H; h++) {
         const int64_t base = (t * H + h) * D;
         const float first = x[base + i], second = x[base + i + half];
@@ -42,12 +41,12 @@ __global__ void rope_kernel(float* y, const float* x, const int32_t* position_id
 
 }  // namespace
 
-void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D, double theta,
-          int direction, cudaStream_t stream) {
+void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
+          const double* inverse_frequency, double scale, int direction, cudaStream_t stream) {
     const int64_t work = T * (D / 2);
     if (work == 0) return;
     const unsigned blocks = static_cast<unsigned>((work + threads - 1) / threads);
-    rope_kernel<<<blocks, threads, 0, stream>>>(y, x, position_ids, T, H, D, theta, direction);
+    rope_kernel<<<blocks, threads, 0, stream>>>(y, x, position_ids, T, H, D, inverse_frequency, scale, direction);
     CUDA_CHECK_LAUNCH("rope_kernel");
 }
 

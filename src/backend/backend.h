@@ -67,6 +67,10 @@ public:
     virtual void scale(Tensor& x, double alpha) = 0;                      // x *= alpha
     virtual double sum(const Tensor& x) = 0;                              // accumulated in f64
     virtual double dot(const Tensor& a, const Tensor& b) = 0;             // accumulated in f64
+    // Bias of a linear layer, y [rows, C], b [C]: y[r, c] += b[c] (forward);
+    // db[c] += sum over r of dy[r, c] (its backward), summed in row order.
+    virtual void add_bias(Tensor& y, const Tensor& b) = 0;
+    virtual void sum_rows(Tensor& db, const Tensor& dy) = 0;
 
     // --- RMSNorm over the last dimension -----------------------------------------------
     // y = x * inv_rms * w,  inv_rms = 1 / sqrt(mean(x^2) + eps)     x, y [T, C], w [C], inv_rms [T]
@@ -77,12 +81,15 @@ public:
                                   const Tensor& inv_rms) = 0;
 
     // --- RoPE, Hugging Face "rotate halves" layout ---------------------------------------
-    // x, y [T, H, D]; for i < D/2, angle = position_ids[t] * theta^(-2i/D):
-    //   y[i]       = x[i] cos - x[i+D/2] sin
-    //   y[i+D/2]   = x[i+D/2] cos + x[i] sin
-    // The backward is the rotation by -angle: dx += R(-angle) dy.
-    virtual void rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) = 0;
-    virtual void rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) = 0;
+    // x, y [T, H, D]; for i < D/2, angle = position_ids[t] * inverse_frequency[i] (f64 [D/2],
+    // on the device: theta^(-2i/D) or a scaling rule's table, see model/rope_scaling.h):
+    //   y[i]       = s (x[i] cos - x[i+D/2] sin)
+    //   y[i+D/2]   = s (x[i+D/2] cos + x[i] sin)        s = scale (YaRN's attention factor, else 1)
+    // The backward is the rotation by -angle: dx += s R(-angle) dy.
+    virtual void rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, const Tensor& inverse_frequency,
+                              double scale) = 0;
+    virtual void rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids,
+                               const Tensor& inverse_frequency, double scale) = 0;
 
     // --- SwiGLU: out = silu(gate) * up, silu(a) = a * sigmoid(a) -------------------------
     // dgate += dout * up * sigmoid(a) * (1 + a (1 - sigmoid(a))),   dup += dout * silu(a)

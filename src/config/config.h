@@ -99,8 +99,9 @@ LoadBalance resolve_load_balance(std::optional<LoadBalance> configured, bool sam
 
 struct ModelSection {
     // Exactly one of the two. base_model: a llama2.c checkpoint file (shape from its header), a
-    // ringlm checkpoint (.h5), or a Hugging Face LlamaForCausalLM folder as save_pretrained
-    // writes it (config.json + model.safetensors or shards; model/hf_model.h says what loads).
+    // ringlm checkpoint (.h5), a Hugging Face folder as save_pretrained writes it (config.json +
+    // model.safetensors or shards; model/hf_model.h says what loads), or a hub id org/name
+    // found in the local Hugging Face cache (model/hf_hub.h; nothing is downloaded).
     // model_config: a freshly initialised model of this shape.
     std::string base_model;                // "" = not given
     bool has_model_config = false;

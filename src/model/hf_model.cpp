@@ -24,18 +24,36 @@ namespace fs = std::filesystem;
 
 // --- the tables both directions use -------------------------------------------------------
 
-// The per-layer names: ringlm's after "layers.{i}.", Hugging Face's after "model.layers.{i}.".
-const std::vector<std::pair<std::string, std::string>> layer_tensor_names{
-    {"attention_norm", "input_layernorm.weight"},
-    {"attention.wq", "self_attn.q_proj.weight"},
-    {"attention.wk", "self_attn.k_proj.weight"},
-    {"attention.wv", "self_attn.v_proj.weight"},
-    {"attention.wo", "self_attn.o_proj.weight"},
-    {"ffn_norm", "post_attention_layernorm.weight"},
-    {"feed_forward.w1", "mlp.gate_proj.weight"},
-    {"feed_forward.w2", "mlp.down_proj.weight"},
-    {"feed_forward.w3", "mlp.up_proj.weight"},
+// The model_type values ringlm reads, what each implies, and how export names it back.
+// qwen2 always has q/k/v biases (Qwen2Attention hard-codes bias=True, config.json has no key);
+// qwen3 always has the per-head q/k norms.
+struct HfFamily {
+    const char* model_type;
+    const char* architecture;
+    bool qkv_bias, qk_norm;
+    // keys of this family's config class that ringlm's model fixes (written on export,
+    // checked on import, see hf_fixed_keys for the shared ones)
+    std::vector<std::pair<std::string, nlohmann::json>> fixed_keys;
 };
+const std::vector<HfFamily> hf_families{
+    {"llama", "LlamaForCausalLM", false, false, {{"attention_bias", false}, {"mlp_bias", false}}},
+    {"mistral", "MistralForCausalLM", false, false, {{"attention_bias", false}, {"sliding_window", nullptr}}},
+    {"qwen2", "Qwen2ForCausalLM", true, false, {{"use_sliding_window", false}}},
+    {"qwen3", "Qwen3ForCausalLM", false, true, {{"attention_bias", false}, {"use_sliding_window", false}}},
+};
+
+const HfFamily* find_family(const std::string& model_type) {
+    for (const HfFamily& family : hf_families)
+        if (model_type == family.model_type) return &family;
+    return nullptr;
+}
+
+// The family export writes for a model: the one with its extras, plain Llama otherwise.
+const HfFamily& family_of(const ModelConfig& c) {
+    for (const HfFamily& family : hf_families)
+        if (family.qkv_bias == c.qkv_bias && family.qk_norm == c.qk_norm) return family;
+    fail("hf export: no Hugging Face model_type has q/k/v biases {} and q/k norms {}", c.qkv_bias, c.qk_norm);
+}
 
 // config.json keys that carry a ModelConfig field (exactly one member pointer set).
 struct HfConfigKey {
@@ -62,19 +80,17 @@ const std::vector<HfConfigKey> hf_config_keys{
 // equal (anything else is a model ringlm would compute differently).
 const std::vector<std::pair<std::string, nlohmann::json>> hf_fixed_keys{
     {"hidden_act", "silu"},
-    {"rope_scaling", nullptr},
-    {"attention_bias", false},
     {"attention_dropout", 0.0},
-    {"mlp_bias", false},
 };
 
 // Why a fixed key's other value is not ringlm's model, for the refusal.
 const char* fixed_key_reason(const std::string& key) {
     if (key == "hidden_act") return "ringlm's MLP is SwiGLU (silu)";
-    if (key == "rope_scaling")
-        return "ringlm's RoPE is unscaled (rope_scaling null), as in Llama 2 and TinyLlama; Llama 3.1/3.2's "
-               "\"llama3\" scaling is not implemented";
     if (key == "attention_dropout") return "ringlm has no dropout";
+    if (key == "sliding_window" || key == "use_sliding_window")
+        return "ringlm's attention is full causal (no sliding-window layers)";
+    if (key == "attention_bias")
+        return "ringlm's projections have no bias in this family (only qwen2's q/k/v biases are supported)";
     return "ringlm's projections have no bias";
 }
 
@@ -93,12 +109,90 @@ nlohmann::json read_json_file(const std::string& path, const char* what) {
     }
 }
 
-// Null, or transformers' explicit "no scaling" ({"rope_type": "default"}, older "type").
-bool rope_scaling_is_none(const nlohmann::json& value) {
-    if (value.is_null()) return true;
-    if (!value.is_object()) return false;
-    const auto type = value.contains("rope_type") ? value["rope_type"] : value.value("type", nlohmann::json());
-    return type == "default";
+// --- rope_scaling: transformers' keys per rope_type, the RopeScaling fields they fill ------
+
+struct RopeKey {
+    const char* key;
+    double RopeScaling::*number = nullptr;
+    int64_t RopeScaling::*integer = nullptr;
+};
+const std::vector<RopeKey> rope_keys{
+    {"factor", &RopeScaling::factor},
+    {"low_freq_factor", &RopeScaling::low_freq_factor},
+    {"high_freq_factor", &RopeScaling::high_freq_factor},
+    {"original_max_position_embeddings", nullptr, &RopeScaling::original_max_position},
+    {"beta_fast", &RopeScaling::beta_fast},
+    {"beta_slow", &RopeScaling::beta_slow},
+    {"attention_factor", &RopeScaling::attention_factor},
+};
+// Which keys each rope_type reads: required ones, then optional ones.
+struct RopeType {
+    const char* type;
+    std::vector<std::string> required, optional;
+};
+const std::vector<RopeType> rope_types{
+    {"linear", {"factor"}, {}},
+    {"llama3", {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}, {}},
+    {"yarn", {"factor"}, {"original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor"}},
+};
+
+// config.json's rope_scaling (or transformers 5's rope_parameters, which also holds rope_theta):
+// null or rope_type "default" is no scaling; keys of no supported rule are refused by name.
+RopeScaling read_rope_scaling(const nlohmann::json& value, const std::string& path, const char* where) {
+    RopeScaling scaling;
+    if (value.is_null()) return scaling;
+    if (!value.is_object()) fail("{}: {} is {}, not an object or null", path, where, value.dump());
+    const nlohmann::json type =
+        value.contains("rope_type") ? value["rope_type"] : value.value("type", nlohmann::json());
+    if (type == "default" || (type.is_null() && value.size() <= 1)) return scaling;
+    const auto rule =
+        std::find_if(rope_types.begin(), rope_types.end(), [&](const RopeType& r) { return type == r.type; });
+    if (rule == rope_types.end())
+        fail("{}: {} rope_type {} is not supported: ringlm implements default, linear, llama3 and yarn", path, where,
+             type.dump());
+    scaling.type = rule->type;
+    for (const auto& [key, entry] : value.items()) {
+        if (key == "rope_type" || key == "type" || key == "rope_theta" || entry.is_null()) continue;
+        const bool known = std::count(rule->required.begin(), rule->required.end(), key) +
+                           std::count(rule->optional.begin(), rule->optional.end(), key);
+        if (!known) fail("{}: {}.{} {} is not supported with rope_type {}", path, where, key, entry.dump(), rule->type);
+        if (!entry.is_number() || !(entry.get<double>() > 0))
+            fail("{}: {}.{} is {}, not a positive number", path, where, key, entry.dump());
+        for (const RopeKey& k : rope_keys) {
+            if (key != k.key) continue;
+            if (k.number) scaling.*k.number = entry.get<double>();
+            if (k.integer) {
+                if (!entry.is_number_integer()) fail("{}: {}.{} is {}, not an integer", path, where, key, entry.dump());
+                scaling.*k.integer = entry.get<int64_t>();
+            }
+        }
+    }
+    for (const std::string& key : rule->required)
+        if (!value.contains(key) || value[key].is_null())
+            fail("{}: {}.{} is missing (rope_type {} needs it)", path, where, key, rule->type);
+    if (scaling.type == "llama3" && !(scaling.high_freq_factor > scaling.low_freq_factor))
+        fail("{}: {}.high_freq_factor {} must exceed low_freq_factor {}", path, where, scaling.high_freq_factor,
+             scaling.low_freq_factor);
+    return scaling;
+}
+
+// rope_scaling as transformers writes it: null, or the rule's required keys and the optional
+// ones that differ from their default.
+nlohmann::ordered_json rope_scaling_json(const RopeScaling& scaling) {
+    if (scaling.type == "default") return nullptr;
+    nlohmann::ordered_json json{{"rope_type", scaling.type}};
+    const RopeType& rule = *std::find_if(rope_types.begin(), rope_types.end(),
+                                         [&](const RopeType& r) { return scaling.type == r.type; });
+    const RopeScaling defaults;
+    for (const RopeKey& k : rope_keys) {
+        const bool required = std::count(rule.required.begin(), rule.required.end(), k.key) > 0;
+        const bool optional = std::count(rule.optional.begin(), rule.optional.end(), k.key) > 0;
+        if (k.number && (required || (optional && scaling.*k.number != defaults.*k.number)))
+            json[k.key] = scaling.*k.number;
+        if (k.integer && (required || (optional && scaling.*k.integer != defaults.*k.integer)))
+            json[k.key] = scaling.*k.integer;
+    }
+    return json;
 }
 
 // The weights of a folder: the safetensors files, and which file holds each tensor.
@@ -172,17 +266,18 @@ std::string hf_tensor_name(const std::string& name) {
     // "layers.{i}.{rest}"
     const size_t dot = name.find('.', 7);
     if (name.starts_with("layers.") && dot != std::string::npos)
-        for (const auto& [ours, theirs] : layer_tensor_names)
-            if (name.compare(dot + 1, std::string::npos, ours) == 0)
-                return "model." + name.substr(0, dot + 1) + theirs;
+        for (const LayerParameterRow& row : layer_parameter_table())  // model/llama.h
+            if (name.compare(dot + 1, std::string::npos, row.name) == 0)
+                return "model." + name.substr(0, dot + 1) + row.hf_name;
     fail("hf export: no Hugging Face name for parameter '{}'", name);
 }
 
 std::string hf_config_json(const ModelConfig& c, DType dtype) {
-    // Every key LlamaConfig reads for this architecture; bias-free projections, no RoPE scaling.
+    // Every key the family's config class reads for this architecture; no RoPE scaling.
+    const HfFamily& family = family_of(c);
     nlohmann::ordered_json config{
-        {"architectures", nlohmann::ordered_json::array({"LlamaForCausalLM"})},
-        {"model_type", "llama"},
+        {"architectures", nlohmann::ordered_json::array({family.architecture})},
+        {"model_type", family.model_type},
     };
     for (const HfConfigKey& key : hf_config_keys) {
         if (key.integer) config[key.key] = c.*key.integer;
@@ -191,6 +286,8 @@ std::string hf_config_json(const ModelConfig& c, DType dtype) {
     }
     config["head_dim"] = c.head_dim();
     for (const auto& [key, value] : hf_fixed_keys) config[key] = value;
+    for (const auto& [key, value] : family.fixed_keys) config[key] = value;
+    config["rope_scaling"] = rope_scaling_json(c.rope_scaling);
     config["torch_dtype"] = dtype == DType::bf16 ? "bfloat16" : "float32";
     // ringlm's tokenizers (llama2.c files and "bytes") all use these ids (data/tokenizer.h)
     config["bos_token_id"] = bos_id;
@@ -209,30 +306,30 @@ ModelConfig read_hf_config(const std::string& folder) {
     if (!json.is_object()) fail("{}: not a JSON object", path);
 
     const std::string model_type = json.value("model_type", std::string("(absent)"));
-    if (model_type == "mistral") {
-        if (json.contains("sliding_window") && !json["sliding_window"].is_null())
-            fail("{}: sliding_window {} is not supported: ringlm's attention is full causal (a mistral model loads "
-                 "with sliding_window null)",
-                 path, json["sliding_window"].dump());
-    } else if (model_type != "llama") {
-        fail("{}: model_type '{}' is not supported: ringlm loads Llama-architecture models (model_type llama, or "
-             "mistral without sliding_window)",
+    const HfFamily* family = find_family(model_type);
+    if (!family)
+        fail("{}: model_type '{}' is not supported: ringlm loads model_type llama, mistral (without "
+             "sliding_window), qwen2 and qwen3 (dense, without use_sliding_window)",
              path, model_type);
-    }
     // transformers 5 moves rope_theta and the scaling into one map, "rope_parameters".
     const nlohmann::json rope_parameters = json.value("rope_parameters", nlohmann::json());
-    if (!rope_scaling_is_none(rope_parameters) && !(rope_parameters.is_object() && rope_parameters.size() == 1 &&
-                                                    rope_parameters.contains("rope_theta")))
-        fail("{}: rope_parameters {} is not supported: {}", path, rope_parameters.dump(),
-             fixed_key_reason("rope_scaling"));
-    for (const auto& [key, expected] : hf_fixed_keys) {
-        if (!json.contains(key) || json[key] == expected) continue;
-        if (key == "rope_scaling" && rope_scaling_is_none(json[key])) continue;
-        fail("{}: {} {} is not supported: {}", path, key, json[key].dump(), fixed_key_reason(key));
-    }
+    for (const auto* keys : {&hf_fixed_keys, &family->fixed_keys})
+        for (const auto& [key, expected] : *keys) {
+            if (!json.contains(key) || json[key] == expected) continue;
+            fail("{}: {} {} is not supported: {}", path, key, json[key].dump(), fixed_key_reason(key));
+        }
+    // Keys of other families' features: refused rather than ignored, in one line.
+    for (const char* key : {"mlp_bias", "num_experts", "num_local_experts", "layer_types"})
+        if (json.contains(key) && !json[key].is_null() && json[key] != false && json[key] != 0 &&
+            !(std::string(key) == "layer_types" && json[key].is_array() &&
+              std::all_of(json[key].begin(), json[key].end(), [](const auto& t) { return t == "full_attention"; })))
+            fail("{}: {} {} is not supported: ringlm's models are dense, full attention, bias-free MLPs", path, key,
+                 json[key].dump());
 
     // LlamaConfig's defaults for what it lets config.json omit.
     ModelConfig config;
+    config.qkv_bias = family->qkv_bias;
+    config.qk_norm = family->qk_norm;
     config.norm_eps = 1e-6;
     config.rope_theta = 10000.0;
     config.max_position = 2048;
@@ -263,13 +360,21 @@ ModelConfig read_hf_config(const std::string& folder) {
                  rope_parameters["rope_theta"].dump());
         config.rope_theta = rope_parameters["rope_theta"].get<double>();
     }
+    const RopeScaling from_parameters = read_rope_scaling(rope_parameters, path, "rope_parameters");
+    config.rope_scaling = read_rope_scaling(json.value("rope_scaling", nlohmann::json()), path, "rope_scaling");
+    if (config.rope_scaling.type == "default") config.rope_scaling = from_parameters;
+    // head_dim: explicit (Qwen3's 128 with hidden 2560 and 32 heads), else hidden / heads
+    if (json.contains("head_dim") && !json["head_dim"].is_null()) {
+        const nlohmann::json& value = json["head_dim"];
+        if (!value.is_number_integer() || value.get<int64_t>() < 2)
+            fail("{}: head_dim is {}, not an integer of 2 or more", path, value.dump());
+        if (value.get<int64_t>() != config.dim / config.n_heads || config.dim % config.n_heads != 0)
+            config.head_size = value.get<int64_t>();
+    }
     if (!config.heads_fit())
-        fail("{}: hidden_size {} / num_attention_heads {} / num_key_value_heads {} do not give an even head size "
-             "shared by the KV groups",
-             path, config.dim, config.n_heads, config.n_kv_heads);
-    if (json.contains("head_dim") && !json["head_dim"].is_null() && json["head_dim"] != config.head_dim())
-        fail("{}: head_dim {} is not supported: ringlm's head size is hidden_size / num_attention_heads = {}", path,
-             json["head_dim"].dump(), config.head_dim());
+        fail("{}: hidden_size {} / num_attention_heads {} / num_key_value_heads {} / head_dim {} do not give an even "
+             "head size shared by the KV groups",
+             path, config.dim, config.n_heads, config.n_kv_heads, json.value("head_dim", nlohmann::json()).dump());
     return config;
 }
 

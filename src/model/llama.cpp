@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include "autograd/checkpoint.h"
+#include "model/rope_scaling.h"
 #include "ops/ops.h"
 
 #include <cmath>
@@ -16,6 +17,41 @@ const NamedParameter& Llama::find(const std::string& name) const {
     fail("model: no parameter named '{}'", name);
 }
 
+const std::vector<LayerParameterRow>& layer_parameter_table() {
+    using C = const ModelConfig&;
+    auto always = [](C) { return true; };
+    auto biases = [](C c) { return c.qkv_bias; };
+    auto head_norms = [](C c) { return c.qk_norm; };
+    static const std::vector<LayerParameterRow> table{
+        {"attention_norm", "input_layernorm.weight", &LlamaLayer::attention_norm, [](C c) { return Shape{c.dim}; },
+         false, always},
+        {"attention.wq", "self_attn.q_proj.weight", &LlamaLayer::wq, [](C c) { return Shape{c.q_dim(), c.dim}; }, true,
+         always},
+        {"attention.wk", "self_attn.k_proj.weight", &LlamaLayer::wk, [](C c) { return Shape{c.kv_dim(), c.dim}; },
+         true, always},
+        {"attention.wv", "self_attn.v_proj.weight", &LlamaLayer::wv, [](C c) { return Shape{c.kv_dim(), c.dim}; },
+         true, always},
+        {"attention.wo", "self_attn.o_proj.weight", &LlamaLayer::wo, [](C c) { return Shape{c.dim, c.q_dim()}; }, true,
+         always},
+        {"attention.bq", "self_attn.q_proj.bias", &LlamaLayer::bq, [](C c) { return Shape{c.q_dim()}; }, false, biases},
+        {"attention.bk", "self_attn.k_proj.bias", &LlamaLayer::bk, [](C c) { return Shape{c.kv_dim()}; }, false, biases},
+        {"attention.bv", "self_attn.v_proj.bias", &LlamaLayer::bv, [](C c) { return Shape{c.kv_dim()}; }, false, biases},
+        {"attention.q_norm", "self_attn.q_norm.weight", &LlamaLayer::q_norm, [](C c) { return Shape{c.head_dim()}; },
+         false, head_norms},
+        {"attention.k_norm", "self_attn.k_norm.weight", &LlamaLayer::k_norm, [](C c) { return Shape{c.head_dim()}; },
+         false, head_norms},
+        {"ffn_norm", "post_attention_layernorm.weight", &LlamaLayer::ffn_norm, [](C c) { return Shape{c.dim}; }, false,
+         always},
+        {"feed_forward.w1", "mlp.gate_proj.weight", &LlamaLayer::w1, [](C c) { return Shape{c.ffn_dim, c.dim}; }, true,
+         always},
+        {"feed_forward.w2", "mlp.down_proj.weight", &LlamaLayer::w2, [](C c) { return Shape{c.dim, c.ffn_dim}; }, true,
+         always},
+        {"feed_forward.w3", "mlp.up_proj.weight", &LlamaLayer::w3, [](C c) { return Shape{c.ffn_dim, c.dim}; }, true,
+         always},
+    };
+    return table;
+}
+
 namespace {
 
 // The structured fields from the named views that `take` returns (of either buffer).
@@ -25,11 +61,11 @@ void wire_layers(const ModelConfig& c, const std::function<Tensor(const std::str
     norm = take("norm");
     output = c.tied_embeddings ? tok_embeddings : take("output");
     for (int64_t i = 0; i < c.n_layers; i++) {
-        const std::string layer = "layers." + std::to_string(i) + ".";
-        layers.push_back({take(layer + "attention_norm"), take(layer + "attention.wq"), take(layer + "attention.wk"),
-                          take(layer + "attention.wv"), take(layer + "attention.wo"), take(layer + "ffn_norm"),
-                          take(layer + "feed_forward.w1"), take(layer + "feed_forward.w2"),
-                          take(layer + "feed_forward.w3")});
+        const std::string prefix = "layers." + std::to_string(i) + ".";
+        LlamaLayer layer;
+        for (const LayerParameterRow& row : layer_parameter_table())
+            if (row.present(c)) layer.*row.field = take(prefix + row.name);
+        layers.push_back(layer);
     }
 }
 
@@ -39,16 +75,9 @@ std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& c) {
     std::vector<ParameterSlot> slots;
     slots.push_back({"tok_embeddings", {c.vocab_size, c.dim}, true});
     for (int64_t i = 0; i < c.n_layers; i++) {
-        const std::string layer = "layers." + std::to_string(i) + ".";
-        slots.push_back({layer + "attention_norm", {c.dim}, false});
-        slots.push_back({layer + "attention.wq", {c.n_heads * c.head_dim(), c.dim}, true});
-        slots.push_back({layer + "attention.wk", {c.kv_dim(), c.dim}, true});
-        slots.push_back({layer + "attention.wv", {c.kv_dim(), c.dim}, true});
-        slots.push_back({layer + "attention.wo", {c.dim, c.n_heads * c.head_dim()}, true});
-        slots.push_back({layer + "ffn_norm", {c.dim}, false});
-        slots.push_back({layer + "feed_forward.w1", {c.ffn_dim, c.dim}, true});
-        slots.push_back({layer + "feed_forward.w2", {c.dim, c.ffn_dim}, true});
-        slots.push_back({layer + "feed_forward.w3", {c.ffn_dim, c.dim}, true});
+        const std::string prefix = "layers." + std::to_string(i) + ".";
+        for (const LayerParameterRow& row : layer_parameter_table())
+            if (row.present(c)) slots.push_back({prefix + row.name, row.shape(c), row.decay});
     }
     slots.push_back({"norm", {c.dim}, false});
     if (!c.tied_embeddings) slots.push_back({"output", {c.vocab_size, c.dim}, true});
@@ -57,14 +86,16 @@ std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& c) {
 
 Llama make_llama(const ModelConfig& c, Device device, ModelUse use) {
     if (!c.heads_fit())
-        fail("model: dim {} / n_heads {} / n_kv_heads {} do not give an even head size shared by the KV groups",
-             c.dim, c.n_heads, c.n_kv_heads);
+        fail("model: dim {} / n_heads {} / n_kv_heads {} / head_dim {} do not give an even head size shared by the "
+             "KV groups",
+             c.dim, c.n_heads, c.n_kv_heads, c.head_size);
     const std::vector<ParameterSlot> slots = llama_parameter_slots(c);
 
     int64_t total = 0;
     for (const ParameterSlot& slot : slots) total += slot.shape.numel();
     Llama model;
     model.config = c;
+    model.rope = rope_frequencies(rope_inverse_frequencies(c), rope_attention_scaling(c), device);
     model.parameters = zeros({total}, DType::f32, device);
     if (use == ModelUse::training) model.gradients = zeros({total}, DType::f32, device);
     int64_t offset = 0;
@@ -109,10 +140,12 @@ void init_llama_weights(Llama& model, uint64_t seed) {
     for (NamedParameter& p : model.named) {
         Tensor host = empty(p.value.shape(), DType::f32);
         float* values = host.data<float>();
-        const bool is_norm = !p.decay;
+        const bool is_bias = p.name.ends_with(".bq") || p.name.ends_with(".bk") || p.name.ends_with(".bv");
+        const bool is_norm = !p.decay && !is_bias;
         const bool is_residual_projection = p.name.ends_with(".wo") || p.name.ends_with(".w2");
         std::normal_distribution<double> normal(0.0, 0.02 * (is_residual_projection ? residual_scale : 1.0));
-        for (int64_t i = 0; i < host.numel(); i++) values[i] = is_norm ? 1.0f : static_cast<float>(normal(rng));
+        for (int64_t i = 0; i < host.numel(); i++)
+            values[i] = is_bias ? 0.0f : is_norm ? 1.0f : static_cast<float>(normal(rng));
         backend(p.value).copy(p.value, host);
     }
     update_bf16_weights(model);
@@ -163,17 +196,25 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     // read it) and multiplies the weight's bf16 copy; everything between matmuls stays f32.
     const bool in_bf16 = model.bf16_matmuls();
     auto matmul_input = [&](const Tensor& input) { return in_bf16 ? to_bf16(tape, input) : input; };
-    auto project = [&](const Tensor& input, Tensor LlamaLayer::*weight) {
-        return linear(tape, input, layer.*weight, in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor());
+    // the bias (undefined when absent) is the f32 one in either mode
+    auto project = [&](const Tensor& input, Tensor LlamaLayer::*weight, Tensor LlamaLayer::*bias = nullptr) {
+        return linear(tape, input, layer.*weight, in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor(),
+                      bias ? layer.*bias : Tensor());
+    };
+    // [T, heads * D] -> [T, heads, D]; Qwen3 normalizes each head's D values (RMSNorm over
+    // [T * heads, D] rows, one weight [D] shared by the heads) before RoPE.
+    auto heads = [&](const Tensor& projected, int64_t n, const Tensor& head_norm) {
+        if (!head_norm.defined()) return reshape(tape, projected, {T, n, D});
+        return reshape(tape, rmsnorm(tape, reshape(tape, projected, {T * n, D}), head_norm, c.norm_eps), {T, n, D});
     };
 
     // attention: q, k, v projections, RoPE on q and k, attention, output projection
     Tensor xn = matmul_input(rmsnorm(tape, x, layer.attention_norm, c.norm_eps));
-    Tensor q = rope(tape, reshape(tape, project(xn, &LlamaLayer::wq), {T, c.n_heads, D}), batch.position_ids,
-                    c.rope_theta);
-    Tensor k = rope(tape, reshape(tape, project(xn, &LlamaLayer::wk), {T, c.n_kv_heads, D}), batch.position_ids,
-                    c.rope_theta);
-    Tensor v = reshape(tape, project(xn, &LlamaLayer::wv), {T, c.n_kv_heads, D});
+    Tensor q = rope(tape, heads(project(xn, &LlamaLayer::wq, &LlamaLayer::bq), c.n_heads, layer.q_norm),
+                    batch.position_ids, model.rope);
+    Tensor k = rope(tape, heads(project(xn, &LlamaLayer::wk, &LlamaLayer::bk), c.n_kv_heads, layer.k_norm),
+                    batch.position_ids, model.rope);
+    Tensor v = heads(project(xn, &LlamaLayer::wv, &LlamaLayer::bv), c.n_kv_heads, Tensor());
     Tensor attended = options.attention(tape, q, k, v, batch, 1.0 / std::sqrt(static_cast<double>(D)), layer_index);
     Tensor h = add(tape, x, project(matmul_input(reshape(tape, attended, {T, c.n_heads * D})), &LlamaLayer::wo));
 

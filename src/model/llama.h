@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "data/token_batch.h"
 #include "model/model_config.h"
+#include "ops/ops.h"
 
 #include <functional>
 #include <string>
@@ -32,6 +33,8 @@ struct NamedParameter {
 
 struct LlamaLayer {
     Tensor attention_norm, wq, wk, wv, wo;
+    Tensor bq, bk, bv;       // undefined unless config.qkv_bias
+    Tensor q_norm, k_norm;   // undefined unless config.qk_norm
     Tensor ffn_norm, w1, w2, w3;
 };
 
@@ -47,6 +50,7 @@ struct Llama {
     std::vector<NamedParameter> named;
     Tensor tok_embeddings, norm, output;  // output == tok_embeddings when tied
     std::vector<LlamaLayer> layers;
+    RopeFrequencies rope;  // the RoPE table of config (rope_theta, rope_scaling) on the model's device
     // bf16 matmuls: parameters_bf16 = bf16(parameters), the same views carved from it (their
     // norm fields are unused); undefined / empty when the model computes in f32.
     Tensor parameters_bf16;
@@ -64,9 +68,22 @@ struct Llama {
 struct ParameterSlot {
     std::string name;
     Shape shape;
-    bool decay;  // weight decay applies (matrices), not to norms
+    bool decay;  // weight decay applies (matrices), not to norms and biases
 };
 std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& config);
+
+// The decoder layer's parameters, one row each, in the buffer's order: the table the slots
+// above, the LlamaLayer fields and the Hugging Face names (hf_model.cpp) are derived from, so
+// a family's new parameter is one row (and a ModelConfig flag for `present`).
+struct LayerParameterRow {
+    const char* name;     // ringlm's, after "layers.{i}."
+    const char* hf_name;  // Hugging Face's, after "model.layers.{i}."
+    Tensor LlamaLayer::*field;
+    Shape (*shape)(const ModelConfig&);
+    bool decay;                           // weight decay applies (matrices), not to norms and biases
+    bool (*present)(const ModelConfig&);  // which families have it
+};
+const std::vector<LayerParameterRow>& layer_parameter_table();
 
 // Allocates the buffers and carves them into the named views; values are left unset. The
 // gradient buffer only for ModelUse::training.

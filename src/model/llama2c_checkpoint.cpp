@@ -169,6 +169,10 @@ int64_t save_llama2c_checkpoint(const std::string& path, const Llama& model) {
         fail("llama2.c export {}: the model has rope_theta {} and norm_eps {}, but the llama2.c format stores neither "
              "and run.c assumes {} and {}: export --format hf instead", path, c.rope_theta, c.norm_eps,
              llama2c_rope_theta, llama2c_norm_eps);
+    if (c.qkv_bias || c.qk_norm || c.head_size > 0 || c.rope_scaling.type != "default")
+        fail("llama2.c export {}: the model has {}, which the llama2.c format cannot hold: export --format hf instead",
+             path, c.qkv_bias ? "q/k/v biases" : c.qk_norm ? "q/k norms" : c.head_size > 0 ? "an explicit head_dim"
+                                                                                           : "rope_scaling");
     for (int64_t value : {c.dim, c.ffn_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.max_position})
         if (value > std::numeric_limits<int32_t>::max())
             fail("llama2.c export {}: {} does not fit the format's int32 header", path, value);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 namespace ringlm {
@@ -72,6 +73,17 @@ void write_model(const hdf5::File& file, const std::string& path, const Llama& m
     // Written as text so the value survives exactly (fmt prints the shortest round-trip form).
     hdf5::write_string_attribute(file, "rope_theta", fmt::format("{}", model.config.rope_theta));
     hdf5::write_string_attribute(file, "norm_eps", fmt::format("{}", model.config.norm_eps));
+    // the family's extras (absent from checkpoints of plain Llama models, which read as 0)
+    const ModelConfig& c = model.config;
+    if (c.head_size > 0) hdf5::write_int64_attribute(file, "head_dim", c.head_size);
+    if (c.qkv_bias) hdf5::write_int64_attribute(file, "qkv_bias", 1);
+    if (c.qk_norm) hdf5::write_int64_attribute(file, "qk_norm", 1);
+    const RopeScaling& r = c.rope_scaling;
+    if (r.type != "default")
+        hdf5::write_string_attribute(file, "rope_scaling",
+                                     fmt::format("{} {} {} {} {} {} {} {}", r.type, r.factor, r.low_freq_factor,
+                                                 r.high_freq_factor, r.original_max_position, r.beta_fast,
+                                                 r.beta_slow, r.attention_factor));
 }
 
 ModelConfig read_model_config(const hdf5::File& file, const std::string& path) {
@@ -85,6 +97,23 @@ ModelConfig read_model_config(const hdf5::File& file, const std::string& path) {
     config.tied_embeddings = hdf5::read_int64_attribute(file, "tied_embeddings") != 0;
     config.rope_theta = std::stod(hdf5::read_string_attribute(file, "rope_theta"));
     config.norm_eps = std::stod(hdf5::read_string_attribute(file, "norm_eps"));
+    if (hdf5::has_attribute(file, "head_dim")) config.head_size = hdf5::read_int64_attribute(file, "head_dim");
+    config.qkv_bias = hdf5::has_attribute(file, "qkv_bias") && hdf5::read_int64_attribute(file, "qkv_bias") != 0;
+    config.qk_norm = hdf5::has_attribute(file, "qk_norm") && hdf5::read_int64_attribute(file, "qk_norm") != 0;
+    if (hdf5::has_attribute(file, "rope_scaling")) {
+        // "type factor low_freq_factor high_freq_factor original_max_position beta_fast beta_slow attention_factor"
+        std::istringstream in(hdf5::read_string_attribute(file, "rope_scaling"));
+        RopeScaling& r = config.rope_scaling;
+        if (!(in >> r.type >> r.factor >> r.low_freq_factor >> r.high_freq_factor >> r.original_max_position >>
+              r.beta_fast >> r.beta_slow >> r.attention_factor))
+            fail("{}: attribute rope_scaling '{}' is not 'type factor low high original beta_fast beta_slow "
+                 "attention_factor'",
+                 path, hdf5::read_string_attribute(file, "rope_scaling"));
+    }
+    if (!config.heads_fit())
+        fail("{}: attributes dim {} / n_heads {} / n_kv_heads {} / head_dim {} do not give an even head size shared "
+             "by the KV groups",
+             path, config.dim, config.n_heads, config.n_kv_heads, config.head_size);
     return config;
 }
 

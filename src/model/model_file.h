@@ -1,7 +1,9 @@
 // A model's weights in an HDF5 file (the /model group of a ringlm checkpoint):
 //   /model/<name>   f32, each parameter by its model_config.h name, flattened
 //   attributes      dim, n_layers, n_heads, n_kv_heads, ffn_dim, vocab_size, max_position,
-//                   tied_embeddings, rope_theta, norm_eps
+//                   tied_embeddings, rope_theta, norm_eps; head_dim (explicit, Qwen3), qkv_bias,
+//                   qk_norm, rope_scaling (text: type factor low high original beta_fast
+//                   beta_slow attention_factor) only when set (absent reads as unset)
 // Checksums, CRC-32C (util/crc32c.h): every dataset carries an attribute `crc32c`, the CRC of
 // its f32 values' bytes as stored (little-endian); the root group's `crc32c` covers every other
 // root attribute (names and values, see attributes_checksum). Reads verify both and fail naming

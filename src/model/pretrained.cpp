@@ -1,5 +1,6 @@
 #include "model/pretrained.h"
 
+#include "model/hf_hub.h"
 #include "model/hf_model.h"
 #include "model/llama2c_checkpoint.h"
 #include "model/model_file.h"
@@ -8,7 +9,8 @@
 
 namespace ringlm {
 
-Llama load_base_model(const std::string& path, Device device, ModelUse use) {
+Llama load_base_model(const std::string& given, Device device, ModelUse use) {
+    const std::string path = resolve_base_model_path(given);  // org/name: the hub cache's snapshot
     if (std::filesystem::is_directory(path)) return load_hf_model(path, device, use);
     if (is_hdf5_file(path) || path.ends_with(".h5")) {  // a ringlm checkpoint (a damaged one too)
         hdf5::File file = open_model_file(path);

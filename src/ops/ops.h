@@ -12,8 +12,10 @@ namespace ringlm {
 Tensor reshape(Tape& tape, const Tensor& x, Shape shape);
 // y = x @ w^T                      x [T, in], w [out, in] (PyTorch's nn.Linear layout), y [T, out]
 // A bf16 x (from to_bf16) multiplies w_bf16, w's bf16 copy, with f32 accumulation: y is f32
-// and the gradient goes to w (f32).
-Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& w_bf16 = Tensor());
+// and the gradient goes to w (f32). With a bias b [out] (Qwen2's q/k/v): y = x @ w^T + b,
+// db += sum over rows of dy (b stays f32 in bf16 mode: it is added to the f32 product).
+Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& w_bf16 = Tensor(),
+              const Tensor& bias = Tensor());
 // bf16(x) for the bf16 matmuls; the gradient passes back unchanged (in f32)
 Tensor to_bf16(Tape& tape, const Tensor& x);
 // c = op(a) @ op(b), 2-D or batched 3-D (see Backend::gemm)
@@ -27,7 +29,19 @@ Tensor sum(Tape& tape, const Tensor& x);
 // y = x / sqrt(mean(x^2) + eps) * w          x [T, C], w [C]
 Tensor rmsnorm(Tape& tape, const Tensor& x, const Tensor& w, double eps);
 // rotary embedding, HF rotate-halves layout     x [T, H, D], position_ids i32 [T]
-Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, double theta);
+// angle(t, i) = position_ids[t] * inverse_frequency[i], cos and sin multiplied by `scale`
+// (YaRN's attention factor). The table is f64 [D/2] on x's device; model/rope_scaling.h fills
+// it for every scaling rule.
+struct RopeFrequencies {
+    Tensor inverse_frequency;
+    double scale = 1.0;
+};
+// The unscaled table theta^(-2i/D), i < D/2, on `device`.
+RopeFrequencies default_rope_frequencies(double theta, int64_t head_dim, Device device = Device::cpu);
+// A host table of D/2 values moved to `device`.
+RopeFrequencies rope_frequencies(const std::vector<double>& inverse_frequency, double scale, Device device);
+Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, const RopeFrequencies& frequencies);
+Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, double theta);  // the default table
 // silu(gate) * up                             gate, up [T, F]
 Tensor swiglu(Tape& tape, const Tensor& gate, const Tensor& up);
 // table[ids]                                  table [V, C], ids i32 [T] -> [T, C]

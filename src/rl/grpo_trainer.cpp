@@ -1,6 +1,5 @@
 #include "rl/grpo_trainer.h"
 
-#include "data/tokenizer_files.h"
 #include "parallel/collective_error.h"
 #include "rl/advantages.h"
 #include "rl/grpo_step.h"
@@ -84,11 +83,11 @@ GrpoSetup make_grpo_setup(const Config& config) {
         throw UniformError(error.what());
     }
     const GrpoSection& grpo = config.grpo;
-    if (tokenizer_or_model_default(config.model.tokenizer, config.model.base_model).empty())
+    GrpoSetup setup;
+    setup.base = make_model_setup(config);  // checks the input paths first
+    if (config_tokenizer_spec(config).empty())
         fail_uniform("{}: key 'tokenizer' is required for GRPO (prompts are text; completions are decoded for rewards) "
                      "unless base_model is a Hugging Face folder with a tokenizer.json", config.source);
-    GrpoSetup setup;
-    setup.base = make_model_setup(config);
     setup.base.resume_from = check_run_directory(config);
     const Topology& topology = setup.base.topology;
     const ModelConfig& model_config = setup.base.model.config;

@@ -1,6 +1,7 @@
 #include "train/input_checks.h"
 
 #include "data/tokenizer_files.h"
+#include "model/hf_hub.h"
 
 #include "util/error.h"
 
@@ -58,8 +59,9 @@ std::optional<bool> same_tokenizer(const std::string& name, const std::string& s
 }  // namespace
 
 void check_input_paths(const Config& config) {
-    if (!config.model.base_model.empty())
-        check_input_path(config, "base_model", config.model.base_model, PathKind::file_or_folder);
+    if (!config.model.base_model.empty())  // a hub id org/name: its snapshot in the local cache
+        check_input_path(config, "base_model", resolve_base_model_path(config.model.base_model),
+                         PathKind::file_or_folder);
     if (!config.model.tokenizer.empty() && config.model.tokenizer != "bytes")
         check_input_path(config, "tokenizer", config.model.tokenizer, PathKind::file);
     for (size_t i = 0; i < config.data.datasets.size(); i++)
@@ -71,8 +73,13 @@ void check_input_paths(const Config& config) {
     if (!resume.empty() && resume != "auto") check_input_path(config, "resume_from_checkpoint", resume, PathKind::file);
 }
 
+std::string config_tokenizer_spec(const Config& config) {
+    if (!config.model.tokenizer.empty() || config.model.base_model.empty()) return config.model.tokenizer;
+    return tokenizer_or_model_default("", resolve_base_model_path(config.model.base_model));
+}
+
 std::unique_ptr<Tokenizer> load_config_tokenizer(const Config& config, int64_t model_vocab_size) {
-    const std::string spec = tokenizer_or_model_default(config.model.tokenizer, config.model.base_model);
+    const std::string spec = config_tokenizer_spec(config);
     if (spec.empty()) return nullptr;
     return open_tokenizer(spec, model_vocab_size, fmt::format("{}: tokenizer '{}'", config.source, spec));
 }

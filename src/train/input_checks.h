@@ -22,6 +22,10 @@ namespace ringlm {
 // directory's business (trainer), not checked here.
 void check_input_paths(const Config& config);
 
+// What `tokenizer:` names, else a Hugging Face base_model's own folder (a hub id resolved to
+// its snapshot) when it holds a tokenizer.json, else "".
+std::string config_tokenizer_spec(const Config& config);
+
 // The tokenizer `tokenizer:` names (or a Hugging Face base_model folder's own tokenizer.json),
 // read whole and validated against the model's vocabulary (tokenizer.h, hf_tokenizer.h say
 // what is checked); null when there is none.

@@ -1,6 +1,7 @@
 #include "train/training_setup.h"
 
 #include "backend/cpu/cpu_threads.h"
+#include "model/hf_hub.h"
 #include "model/pretrained.h"
 #include "parallel/collective_error.h"
 #include "parallel/mpi_transport.h"
@@ -36,9 +37,10 @@ std::vector<std::string> dataset_paths(const std::vector<DatasetEntry>& entries)
 
 Llama make_model(const Config& config, ModelUse use) {
     if (!config.model.base_model.empty()) {
-        if (!std::filesystem::exists(config.model.base_model))
+        const std::string path = resolve_base_model_path(config.model.base_model);  // org/name: the hub cache
+        if (!std::filesystem::exists(path))
             fail_uniform("{}: base_model '{}' does not exist", config.source, config.model.base_model);
-        return load_base_model(config.model.base_model, config.parallel.backend, use);
+        return load_base_model(path, config.parallel.backend, use);
     }
     Llama model = make_llama(config.model.model_config, config.parallel.backend, use);
     init_llama_weights(model, static_cast<uint64_t>(config.training.seed));

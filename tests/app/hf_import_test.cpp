@@ -150,13 +150,25 @@ TEST(HfImport, ShardedMixedDtypesMatchHuggingFaceReference) {
 TEST(HfImport, RefusesUnsupportedConfig) {
     {
         BadFolder bad;
-        bad.edit_config([](nlohmann::json& c) { c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}}; });
-        bad.expect_refused({bad.config_path(), "rope_scaling", "llama3", "not supported"});
+        bad.edit_config([](nlohmann::json& c) { c["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 32.0}}; });
+        bad.expect_refused({bad.config_path(), "rope_scaling rope_type \"longrope\" is not supported"});
     }
     {
         BadFolder bad;
-        bad.edit_config([](nlohmann::json& c) { c["model_type"] = "qwen2"; });
-        bad.expect_refused({bad.config_path(), "model_type 'qwen2' is not supported"});
+        bad.edit_config([](nlohmann::json& c) { c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}}; });
+        bad.expect_refused({bad.config_path(), "rope_scaling.low_freq_factor is missing"});
+    }
+    {
+        BadFolder bad;
+        bad.edit_config([](nlohmann::json& c) {
+            c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"mscale", 0.707}};
+        });
+        bad.expect_refused({bad.config_path(), "rope_scaling.mscale 0.707 is not supported with rope_type yarn"});
+    }
+    {
+        BadFolder bad;
+        bad.edit_config([](nlohmann::json& c) { c["model_type"] = "gemma"; });
+        bad.expect_refused({bad.config_path(), "model_type 'gemma' is not supported"});
     }
     {
         BadFolder bad;
@@ -175,8 +187,23 @@ TEST(HfImport, RefusesUnsupportedConfig) {
     }
     {
         BadFolder bad;
-        bad.edit_config([](nlohmann::json& c) { c["head_dim"] = 16; });
-        bad.expect_refused({bad.config_path(), "head_dim 16 is not supported", "= 8"});
+        bad.edit_config([](nlohmann::json& c) { c["head_dim"] = 7; });
+        bad.expect_refused({bad.config_path(), "head_dim 7 do not give an even head size"});
+    }
+    {
+        BadFolder bad;
+        bad.edit_config([](nlohmann::json& c) { c["model_type"] = "qwen2"; c["use_sliding_window"] = true; });
+        bad.expect_refused({bad.config_path(), "use_sliding_window true is not supported"});
+    }
+    {
+        BadFolder bad;
+        bad.edit_config([](nlohmann::json& c) { c["mlp_bias"] = true; });
+        bad.expect_refused({bad.config_path(), "mlp_bias true is not supported"});
+    }
+    {
+        BadFolder bad;
+        bad.edit_config([](nlohmann::json& c) { c["num_experts"] = 8; });
+        bad.expect_refused({bad.config_path(), "num_experts 8 is not supported"});
     }
     {
         BadFolder bad;

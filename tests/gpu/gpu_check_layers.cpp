@@ -7,6 +7,8 @@
 #include "test_util.h"
 
 #include <array>
+#include <string>
+#include <tuple>
 
 namespace ringlm::gpu_check {
 
@@ -38,23 +40,49 @@ void check_rmsnorm(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// The bias of Qwen2's q/k/v projections: y += b per row, db += column sums of dy.
+void check_bias(Checker& checker, std::mt19937_64& rng) {
+    const int64_t rows = 300, C = 700;
+    const Tensor b = random_uniform({C}, DType::f32, rng);
+    checker.check("add_bias", [&] {
+        Tensor y = random_uniform({rows, C}, DType::f32, rng), y_gpu = to_device(y);
+        cpu().add_bias(y, b);
+        gpu().add_bias(y_gpu, to_device(b));
+        checker.compare("add_bias", y_gpu, y, f32_tolerance);
+    });
+    checker.check("sum_rows", [&] {
+        const Tensor dy = random_uniform({rows, C}, DType::f32, rng);
+        Tensor db = random_uniform({C}, DType::f32, rng), db_gpu = to_device(db);
+        cpu().sum_rows(db, dy);
+        gpu().sum_rows(db_gpu, to_device(dy));
+        checker.compare("sum_rows", db_gpu, db, f32_tolerance);
+    });
+}
+
 void check_rope(Checker& checker, std::mt19937_64& rng) {
     const int64_t T = 33, H = 4, D = 64;
     const double theta = 10000.0;
     const Tensor x = random_uniform({T, H, D}, DType::f32, rng);
     const Tensor positions = random_ints({T}, rng, 0, 1 << 17);  // long context: angles up to ~1e5 rad
-    checker.check("rope_forward", [&] {
-        Tensor y = poisoned({T, H, D}, Device::cpu), y_gpu = poisoned({T, H, D}, Device::cuda);
-        cpu().rope_forward(y, x, positions, theta);
-        gpu().rope_forward(y_gpu, to_device(x), to_device(positions), theta);
-        checker.compare("rope_forward", y_gpu, y, f32_tolerance);
-    });
-    checker.check("rope_backward", [&] {
-        Tensor dx = random_uniform({T, H, D}, DType::f32, rng), dx_gpu = to_device(dx);
-        cpu().rope_backward(dx, x, positions, theta);
-        gpu().rope_backward(dx_gpu, to_device(x), to_device(positions), theta);
-        checker.compare("rope_backward", dx_gpu, dx, f32_tolerance);
-    });
+    // the unscaled table, and a scaled one (arbitrary values, as a YaRN or llama3 table, with
+    // an attention factor): the kernels read whatever table they are given
+    const Tensor table = default_rope_frequencies(theta, D).inverse_frequency;
+    const Tensor scaled = random_uniform({D / 2}, DType::f64, rng, 0.0, 1.0);
+    for (const auto& [name, frequencies, scale] :
+         {std::tuple{"rope", table, 1.0}, std::tuple{"rope_table", scaled, 1.2}}) {
+        checker.check(std::string(name) + "_forward", [&] {
+            Tensor y = poisoned({T, H, D}, Device::cpu), y_gpu = poisoned({T, H, D}, Device::cuda);
+            cpu().rope_forward(y, x, positions, frequencies, scale);
+            gpu().rope_forward(y_gpu, to_device(x), to_device(positions), to_device(frequencies), scale);
+            checker.compare(std::string(name) + "_forward", y_gpu, y, f32_tolerance);
+        });
+        checker.check(std::string(name) + "_backward", [&] {
+            Tensor dx = random_uniform({T, H, D}, DType::f32, rng), dx_gpu = to_device(dx);
+            cpu().rope_backward(dx, x, positions, frequencies, scale);
+            gpu().rope_backward(dx_gpu, to_device(x), to_device(positions), to_device(frequencies), scale);
+            checker.compare(std::string(name) + "_backward", dx_gpu, dx, f32_tolerance);
+        });
+    }
 }
 
 void check_swiglu(Checker& checker, std::mt19937_64& rng) {
@@ -241,6 +269,7 @@ void check_bf16_matmuls(Checker& checker, std::mt19937_64& rng) {
 void check_layers(Checker& checker, std::mt19937_64& rng) {
     check_rmsnorm(checker, rng);
     check_rope(checker, rng);
+    check_bias(checker, rng);
     check_swiglu(checker, rng);
     check_embedding(checker, rng);
     check_softmax(checker, rng);

@@ -3,7 +3,7 @@
 #   train 3 steps with exactly the losses of training from the .bin (the f32 export is exact),
 #   finite and falling; generate --model FOLDER gives the .bin's tokens;
 # - refusals, one line each, a non-zero exit and nothing in output_dir: a missing tensor,
-#   rope_scaling llama3, a truncated shard.
+#   rope_scaling of a rule ringlm does not implement (dynamic), a truncated shard.
 source "$(dirname "$0")/common.sh" "$@"
 make_corpus
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
@@ -72,6 +72,14 @@ from_folder=$(evaluate "$SCRATCH/sharded")
 [ -n "$from_bin" ] && [ "$from_bin" = "$from_folder" ] || fail "eval of the folder '$from_folder', of the .bin '$from_bin'"
 echo "PASS: eval --checkpoint FOLDER equals eval of the .bin: $from_folder"
 
+# base_model: org/name from the local Hugging Face cache (refs/main names the snapshot)
+mkdir -p "$SCRATCH/hub/models--ringlm-test--stories260K/refs" "$SCRATCH/hub/models--ringlm-test--stories260K/snapshots"
+cp -r "$SCRATCH/hf" "$SCRATCH/hub/models--ringlm-test--stories260K/snapshots/0123abcd"
+echo 0123abcd > "$SCRATCH/hub/models--ringlm-test--stories260K/refs/main"
+from_hub=$(HF_HUB_CACHE="$SCRATCH/hub" train hub ringlm-test/stories260K)
+[ "$from_hub" = "$reference" ] || fail "base_model ringlm-test/stories260K trains to '$from_hub', the .bin to '$reference'"
+echo "PASS: base_model org/name from the hub cache trains as the .bin"
+
 refused() {  # refused NAME FOLDER EXPECTED: training from FOLDER fails with one line holding EXPECTED
     write_config "$SCRATCH/$1.yaml" "$SCRATCH/$1_out" 3 < /dev/null
     sed -i "s|^base_model: .*|base_model: $2|" "$SCRATCH/$1.yaml"
@@ -84,13 +92,15 @@ refused() {  # refused NAME FOLDER EXPECTED: training from FOLDER fails with one
 /usr/bin/python3 "$SCRATCH/shard.py" "$SCRATCH/hf" "$SCRATCH/missing" model.layers.2.mlp.up_proj.weight
 refused missing_tensor "$SCRATCH/missing" \
     "$SCRATCH/missing: tensor 'model.layers.2.mlp.up_proj.weight' (ringlm's layers.2.feed_forward.w3) is missing"
-cp -r "$SCRATCH/sharded" "$SCRATCH/llama3"
+cp -r "$SCRATCH/sharded" "$SCRATCH/dynamic"
 /usr/bin/python3 -c 'import json, sys
 config = json.load(open(sys.argv[1]))
-config["rope_scaling"] = {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                          "original_max_position_embeddings": 8192, "rope_type": "llama3"}
-json.dump(config, open(sys.argv[1], "w"))' "$SCRATCH/llama3/config.json"
-refused rope_scaling "$SCRATCH/llama3" "$SCRATCH/llama3/config.json: rope_scaling {"
+config["rope_scaling"] = {"factor": 2.0, "rope_type": "dynamic"}
+json.dump(config, open(sys.argv[1], "w"))' "$SCRATCH/dynamic/config.json"
+HF_HUB_CACHE="$SCRATCH/hub" refused hub_missing ringlm-test/absent \
+    "searched $SCRATCH/hub/models--ringlm-test--absent"
+refused rope_scaling "$SCRATCH/dynamic" \
+    "$SCRATCH/dynamic/config.json: rope_scaling rope_type \"dynamic\" is not supported"
 cp -r "$SCRATCH/sharded" "$SCRATCH/truncated"
 truncate -s -100 "$SCRATCH/truncated/model-00002-of-00002.safetensors"
 refused truncated_shard "$SCRATCH/truncated" "$SCRATCH/truncated/model-00002-of-00002.safetensors: the tensors need"

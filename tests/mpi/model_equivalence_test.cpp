@@ -62,12 +62,29 @@ struct ContextParallel {
     int64_t ulysses_degree = 0;
 };
 
+// The model families beside plain Llama: their extra parameters and RoPE tables go through
+// the same ring (q/k norms and biases are per token, the RoPE table per position).
+enum class Family { llama, qwen2_llama3_rope, qwen3_yarn };
+
+ModelConfig family_model(Family family) {
+    ModelConfig m = tiny_model_config(61, 128, true);
+    if (family == Family::qwen2_llama3_rope) {
+        m.qkv_bias = true;
+        m.rope_scaling = {.type = "llama3", .factor = 8.0, .original_max_position = 64};
+    } else if (family == Family::qwen3_yarn) {
+        m.qk_norm = true;
+        m.head_size = 16;  // q_proj [64, 32]: head_dim != dim / n_heads
+        m.rope_scaling = {.type = "yarn", .factor = 4.0, .original_max_position = 32};
+    }
+    return m;
+}
+
 Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, LoadBalance balance, bool packing,
-                   int S, int64_t accumulation, bool bf16, ContextParallel cp) {
+                   int S, int64_t accumulation, bool bf16, ContextParallel cp, Family family) {
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
-    c.model.model_config = tiny_model_config(61, 128, true);
+    c.model.model_config = family_model(family);
     if (cp.backend != ContextParallelBackend::ring) c.model.model_config.n_heads = 8;  // dim 32: head_dim 4
     c.data.datasets = {{corpus}};
     c.data.sequence_len = 96;
@@ -122,8 +139,20 @@ struct Tolerances {
     double loss = 1e-6, gradient = 1e-5;
 };
 
+// Biases start at 0 (init_llama_weights); random ones, the same on every rank, so the forward
+// uses them.
+void randomize_biases(Llama& model, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for (const NamedParameter& p : model.named) {
+        if (!p.name.ends_with(".bq") && !p.name.ends_with(".bk") && !p.name.ends_with(".bv")) continue;
+        Tensor values = random_uniform(p.value.shape(), DType::f32, rng, -0.5, 0.5), destination = p.value;
+        backend(destination).copy(destination, values);
+    }
+}
+
 void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
-                       LoadBalance balance = LoadBalance::none, ContextParallel cp = {}) {
+                       LoadBalance balance = LoadBalance::none, ContextParallel cp = {},
+                       Family family = Family::llama) {
     const uint64_t seed = shared_seed();
     const std::string corpus = write_corpus(seed);
     const int W = world_size();
@@ -131,8 +160,10 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
         if (W % S) continue;
         if (cp.backend == ContextParallelBackend::usp && S <= cp.ulysses_degree) continue;
         for (int64_t accumulation : {1, 2}) {
-            const Config config = make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16, cp);
+            const Config config =
+                make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16, cp, family);
             TrainingSetup setup = make_training_setup(config, true);
+            randomize_biases(setup.model, seed);
             EXPECT_EQ(setup.layout.layout, chunk_layout_for(variant, balance));
             EXPECT_EQ(setup.layout.layout == ChunkLayout::document, balance == LoadBalance::document);
             const StepResult step = accumulate_gradients(setup, 0);
@@ -142,9 +173,9 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
             const Reference reference = single_rank_reference(setup, config);
 
             const std::string where =
-                fmt::format("{} ({}) load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
-                            name(variant), setup.context_parallel.reason, name(balance), packing, bf16, S, W / S,
-                            accumulation, seed);
+                fmt::format("{} ({}) family {} load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
+                            name(variant), setup.context_parallel.reason, static_cast<int>(family), name(balance),
+                            packing, bf16, S, W / S, accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -153,11 +184,16 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
                 const int64_t n = p.value.numel();
                 const double error = max_relative_error(parallel_gradients.rows(offset, offset + n),
                                                         reference.gradients.rows(offset, offset + n));
-                EXPECT_LE(error, tolerances.gradient) << where << ": gradient of " << p.name;
+                // The key bias's gradient nearly cancels: softmax ignores what adds the same
+                // q.b to every score of a query, so only RoPE's rotation of b per position is
+                // left, a small sum of large terms whose rounding differs with the ring's order
+                // (measured 1.35e-5 relative at S=2, every other gradient within 6e-6).
+                const double tolerance = p.name.ends_with(".bk") ? 1e-4 : tolerances.gradient;
+                EXPECT_LE(error, tolerance) << where << ": gradient of " << p.name;
                 worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
-            if ((bf16 || cp.backend != ContextParallelBackend::ring) && world_rank() == 0)
+            if ((bf16 || cp.backend != ContextParallelBackend::ring || family != Family::llama) && world_rank() == 0)
                 std::printf("%s: loss error %.2e, worst gradient error %.2e\n", where.c_str(), loss_error,
                             worst_gradient);
         }
@@ -205,6 +241,14 @@ TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
     SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
     check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
+}
+TEST(ModelEquivalence, Qwen2BiasesLlama3RopeBatchZigzag) {
+    SKIP_AT_EIGHT_RANKS();
+    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, {}, Family::qwen2_llama3_rope);
+}
+TEST(ModelEquivalence, Qwen3NormsWideHeadsYarnVarlenLlama3) {
+    SKIP_AT_EIGHT_RANKS();
+    check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, LoadBalance::document, {}, Family::qwen3_yarn);
 }
 TEST(ModelEquivalence, VarlenLlama3) {
     SKIP_AT_EIGHT_RANKS();

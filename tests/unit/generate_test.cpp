@@ -25,8 +25,23 @@ namespace {
 // enough for one prompt to reach it.
 ModelConfig small_config() { return tiny_model_config(12, 40); }
 
-Llama random_model(uint64_t seed) {
-    Llama model = make_llama(small_config());
+// The families' extras in the decode path (the KV cache holds post-norm, post-RoPE keys):
+// Qwen2's q/k/v biases with llama3 RoPE, Qwen3's q/k norms with head_dim 16 != 32 / 4 and YaRN.
+ModelConfig family_config(int family) {
+    ModelConfig c = small_config();
+    if (family == 1) {
+        c.qkv_bias = true;
+        c.rope_scaling = {.type = "llama3", .factor = 8.0, .original_max_position = 64};
+    } else if (family == 2) {
+        c.qk_norm = true;
+        c.head_size = 16;
+        c.rope_scaling = {.type = "yarn", .factor = 4.0, .original_max_position = 16};
+    }
+    return c;
+}
+
+Llama random_model(uint64_t seed, const ModelConfig& config = small_config()) {
+    Llama model = make_llama(config);
     init_llama_weights(model, seed);
     // Larger than GPT-2's 0.02 so the logits are far from uniform (and vary with the input).
     float* values = model.parameters.data<float>();
@@ -77,50 +92,52 @@ double relative_error(const std::vector<float>& actual, const std::vector<double
 }  // namespace
 
 TEST(Generate, BatchedDecodeMatchesFullForward) {
-    const uint64_t seed = fresh_seed();
-    SCOPED_TRACE(::testing::Message() << "seed " << seed);
-    std::mt19937_64 rng(seed);
-    const Llama model = random_model(seed);
-    // Sequence i: a prompt of prompt_lengths[i] tokens, then continuation tokens fed one at a
-    // time until it reaches total_lengths[i] (sequences leave the batch at different steps).
-    const std::vector<int64_t> prompt_lengths{5, 1, 13, 8, 30}, total_lengths{12, 9, 14, 30, 40};
-    const int64_t B = static_cast<int64_t>(prompt_lengths.size());
-    std::vector<std::vector<int32_t>> sequences;
-    for (int64_t i = 0; i < B; i++) sequences.push_back(random_tokens(rng, total_lengths[i], 12));
+    for (int family = 0; family < 3; family++) {
+        const uint64_t seed = fresh_seed();
+        SCOPED_TRACE(::testing::Message() << "seed " << seed << " family " << family);
+        std::mt19937_64 rng(seed);
+        const Llama model = random_model(seed, family_config(family));
+        // Sequence i: a prompt of prompt_lengths[i] tokens, then continuation tokens fed one at a
+        // time until it reaches total_lengths[i] (sequences leave the batch at different steps).
+        const std::vector<int64_t> prompt_lengths{5, 1, 13, 8, 30}, total_lengths{12, 9, 14, 30, 40};
+        const int64_t B = static_cast<int64_t>(prompt_lengths.size());
+        std::vector<std::vector<int32_t>> sequences;
+        for (int64_t i = 0; i < B; i++) sequences.push_back(random_tokens(rng, total_lengths[i], 12));
 
-    BatchKvCache cache = make_batch_kv_cache(model, B, 40);
-    std::vector<int64_t> running;
-    std::vector<std::vector<int32_t>> inputs;
-    for (int64_t i = 0; i < B; i++) {
-        running.push_back(i);
-        inputs.emplace_back(sequences[i].begin(), sequences[i].begin() + prompt_lengths[i]);
-    }
-    std::vector<std::vector<std::vector<float>>> decoded(static_cast<size_t>(B));  // [i][position]
-    for (int64_t i = 0; i < B; i++) decoded[i].resize(static_cast<size_t>(total_lengths[i]));
-    while (!running.empty()) {
-        const auto logits = decode_step(model, cache, running, inputs);
-        std::vector<int64_t> next_running;
-        std::vector<std::vector<int32_t>> next_inputs;
-        for (size_t r = 0; r < running.size(); r++) {
-            const int64_t i = running[r], length = cache.lengths[i];
-            decoded[i][static_cast<size_t>(length - 1)] = logits[r];
-            if (length == total_lengths[i]) continue;
-            next_running.push_back(i);
-            next_inputs.push_back({sequences[i][static_cast<size_t>(length)]});
+        BatchKvCache cache = make_batch_kv_cache(model, B, 40);
+        std::vector<int64_t> running;
+        std::vector<std::vector<int32_t>> inputs;
+        for (int64_t i = 0; i < B; i++) {
+            running.push_back(i);
+            inputs.emplace_back(sequences[i].begin(), sequences[i].begin() + prompt_lengths[i]);
         }
-        running = next_running;
-        inputs = next_inputs;
-    }
-    double worst = 0;
-    for (int64_t i = 0; i < B; i++) {
-        const auto expected = full_forward_logits(model, sequences[i]);
-        for (int64_t t = prompt_lengths[i] - 1; t < total_lengths[i]; t++) {
-            const double error = relative_error(decoded[i][t], expected[t]);
-            worst = std::max(worst, error);
-            EXPECT_LE(error, 1e-5) << "sequence " << i << " position " << t;
+        std::vector<std::vector<std::vector<float>>> decoded(static_cast<size_t>(B));  // [i][position]
+        for (int64_t i = 0; i < B; i++) decoded[i].resize(static_cast<size_t>(total_lengths[i]));
+        while (!running.empty()) {
+            const auto logits = decode_step(model, cache, running, inputs);
+            std::vector<int64_t> next_running;
+            std::vector<std::vector<int32_t>> next_inputs;
+            for (size_t r = 0; r < running.size(); r++) {
+                const int64_t i = running[r], length = cache.lengths[i];
+                decoded[i][static_cast<size_t>(length - 1)] = logits[r];
+                if (length == total_lengths[i]) continue;
+                next_running.push_back(i);
+                next_inputs.push_back({sequences[i][static_cast<size_t>(length)]});
+            }
+            running = next_running;
+            inputs = next_inputs;
         }
+        double worst = 0;
+        for (int64_t i = 0; i < B; i++) {
+            const auto expected = full_forward_logits(model, sequences[i]);
+            for (int64_t t = prompt_lengths[i] - 1; t < total_lengths[i]; t++) {
+                const double error = relative_error(decoded[i][t], expected[t]);
+                worst = std::max(worst, error);
+                EXPECT_LE(error, 1e-5) << "sequence " << i << " position " << t;
+            }
+        }
+        std::printf("batched decode vs full forward (family %d): max relative error %.2e\n", family, worst);
     }
-    std::printf("batched decode vs full forward: max relative error %.2e\n", worst);
 }
 
 TEST(Generate, BatchEqualsOneAtATime) {

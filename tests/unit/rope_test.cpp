@@ -52,6 +52,39 @@ TEST(Rope, GradientsMatchFiniteDifferences) {
     EXPECT_LE(precision.max_error, 1e-5) << precision.worst << ", seed " << seed;
 }
 
+// A scaling rule's table (any values) and YaRN's factor on cos and sin: the op reads the table
+// it is given, forward (against the complex form) and backward.
+TEST(Rope, ReadsTheGivenTableAndScale) {
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    const int64_t T = 5, H = 2, D = 8;
+    const Tensor position_ids = random_ints({T}, rng, 0, 4096);
+    const Tensor table = random_uniform({D / 2}, DType::f64, rng, 0.0, 1.0);
+    const double scale = 1.0 + 0.5 * random_uniform({1}, DType::f64, rng).data<double>()[0];
+    const RopeFrequencies frequencies{table, scale};
+    auto op = [&](Tape& tape, const std::vector<Tensor>& in) { return rope(tape, in[0], position_ids, frequencies); };
+    std::vector<Tensor> inputs{random_uniform({T, H, D}, DType::f64, rng)};
+    GradientCheck check = check_gradients_f64(op, inputs, {0}, rng);
+    EXPECT_LE(check.max_error, 1e-6) << check.worst << ", seed " << seed;
+    GradientCheck precision = check_f32_against_f64(op, inputs, {0}, rng);
+    EXPECT_LE(precision.max_error, 1e-5) << precision.worst << ", seed " << seed;
+
+    Tensor expected = empty({T, H, D}, DType::f64);
+    const double* x = inputs[0].data<double>();
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t p = 0; p < D / 2; p++) {
+                const int64_t at = (t * H + h) * D;
+                const std::complex<double> rotated =
+                    std::complex<double>(x[at + p], x[at + p + D / 2]) *
+                    std::polar(scale, position_ids.data<int32_t>()[t] * table.data<double>()[p]);
+                expected.data<double>()[at + p] = rotated.real();
+                expected.data<double>()[at + p + D / 2] = rotated.imag();
+            }
+    Tape tape(Tape::Mode::inference);
+    EXPECT_LE(max_relative_error(rope(tape, inputs[0], position_ids, frequencies), expected), 1e-14) << "seed " << seed;
+}
+
 TEST(Rope, MatchesRotateHalvesAndNotInterleavedPairs) {
     const uint64_t seed = fresh_seed();
     std::mt19937_64 rng(seed);

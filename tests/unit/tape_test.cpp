@@ -139,9 +139,10 @@ TEST(Tape, ActivationsNoOneNeedsAreFreedDuringForward) {
     std::mt19937_64 rng(seed);
     const int64_t T = 16, H = 4, D = 8;  // [T, H * D] f32 is 2 KiB, a whole number of allocator granules
     Tensor position_ids = random_ints({T}, rng, 0, 1024);
+    const RopeFrequencies frequencies = default_rope_frequencies(10000.0, D);  // the model's table, made once
     auto chain = [&](Tape& tape, const std::vector<Tensor>& in) {
         Tensor doubled = scale(tape, in[0], 2.0);
-        Tensor rotated = rope(tape, reshape(tape, doubled, {T, H, D}), position_ids, 10000.0);
+        Tensor rotated = rope(tape, reshape(tape, doubled, {T, H, D}), position_ids, frequencies);
         return scale(tape, add(tape, rotated, rotated), 0.5);
     };
 

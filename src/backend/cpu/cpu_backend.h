@@ -16,14 +16,18 @@ public:
     void add(Tensor& out, const Tensor& a, const Tensor& b) override;
     void mul(Tensor& out, const Tensor& a, const Tensor& b) override;
     void axpy(Tensor& y, const Tensor& x, double alpha) override;
+    void add_bias(Tensor& y, const Tensor& b) override;
+    void sum_rows(Tensor& db, const Tensor& dy) override;
     void scale(Tensor& x, double alpha) override;
     double sum(const Tensor& x) override;
     double dot(const Tensor& a, const Tensor& b) override;
     void rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) override;
     void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,
                           const Tensor& inv_rms) override;
-    void rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) override;
-    void rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) override;
+    void rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, const Tensor& inverse_frequency,
+                      double scale) override;
+    void rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, const Tensor& inverse_frequency,
+                       double scale) override;
     void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) override;
     void swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
                          const Tensor& up) override;

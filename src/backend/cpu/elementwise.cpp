@@ -37,6 +37,33 @@ void CpuBackend::axpy(Tensor& y, const Tensor& x, double alpha) {
     });
 }
 
+void CpuBackend::add_bias(Tensor& y, const Tensor& b) {
+    dispatch_floating("add_bias", y.dtype(), [&]<typename T>(T) {
+        const int64_t rows = y.size(0), C = y.size(1);
+        const T* bp = b.data<T>();
+        T* yp = y.data<T>();
+#pragma omp parallel for schedule(static) if (rows * C > 65536)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < C; c++) yp[r * C + c] += bp[c];
+    });
+}
+
+// Columns split across threads, each column summed over the rows in order: the same bits
+// whatever the thread count.
+void CpuBackend::sum_rows(Tensor& db, const Tensor& dy) {
+    dispatch_floating("sum_rows", dy.dtype(), [&]<typename T>(T) {
+        const int64_t rows = dy.size(0), C = dy.size(1);
+        const T* dyp = dy.data<T>();
+        T* dbp = db.data<T>();
+#pragma omp parallel for schedule(static) if (rows * C > 65536)
+        for (int64_t c = 0; c < C; c++) {
+            T acc = 0;
+            for (int64_t r = 0; r < rows; r++) acc += dyp[r * C + c];
+            dbp[c] += acc;
+        }
+    });
+}
+
 void CpuBackend::scale(Tensor& x, double alpha) {
     dispatch_floating("scale", x.dtype(), [&]<typename T>(T) {
         const int64_t n = x.numel();

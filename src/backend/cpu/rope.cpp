@@ -1,8 +1,8 @@
 // CPU RoPE kernels, Hugging Face "rotate halves" layout (see backend.h):
-//   angle(t, i) = position_ids[t] * theta^(-2i/D),  i < D/2
-//   y[i]     = x[i] cos - x[i+D/2] sin
-//   y[i+D/2] = x[i+D/2] cos + x[i] sin
-// The rotation is orthogonal, so the backward is the same rotation by -angle.
+//   angle(t, i) = position_ids[t] * inverse_frequency[i],  i < D/2
+//   y[i]     = s (x[i] cos - x[i+D/2] sin)
+//   y[i+D/2] = s (x[i+D/2] cos + x[i] sin)          s: the attention scaling (YaRN), else 1
+// The rotation is orthogonal, so the backward is the same rotation by -angle, times s.
 #include "backend/cpu/cpu_backend.h"
 
 #include <cmath>
@@ -17,11 +17,9 @@ namespace {
 // context, where an f32 angle would be off by thousandths of a radian.
 template <typename T>
 void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tokens, int64_t heads,
-                   int64_t head_dim, double theta, double direction, bool accumulate) {
+                   int64_t head_dim, const double* inverse_frequency, double scale, double direction,
+                   bool accumulate) {
     const int64_t half = head_dim / 2;
-    // theta^(-2i/D) for this call's head dimension: D/2 pow() calls instead of T*D/2
-    std::vector<double> inverse_frequency(half);
-    for (int64_t i = 0; i < half; i++) inverse_frequency[i] = std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
 #pragma omp parallel
     {
         // cos/sin of one token, shared by all its heads
@@ -30,8 +28,8 @@ void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tok
         for (int64_t t = 0; t < tokens; t++) {
             for (int64_t i = 0; i < half; i++) {
                 const double angle = direction * position_ids[t] * inverse_frequency[i];
-                cos_angle[i] = static_cast<T>(std::cos(angle));
-                sin_angle[i] = static_cast<T>(std::sin(angle));
+                cos_angle[i] = static_cast<T>(scale * std::cos(angle));
+                sin_angle[i] = static_cast<T>(scale * std::sin(angle));
             }
             for (int64_t h = 0; h < heads; h++) {
                 const T* x = in + (t * heads + h) * head_dim;
@@ -54,18 +52,20 @@ void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tok
 
 }  // namespace
 
-void CpuBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids, double theta) {
+void CpuBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids,
+                              const Tensor& inverse_frequency, double scale) {
     dispatch_floating("rope_forward", x.dtype(), [&]<typename T>(T) {
-        rotate_halves(y.data<T>(), x.data<T>(), position_ids.data<int32_t>(), x.size(0), x.size(1), x.size(2), theta,
-                      +1.0, false);
+        rotate_halves(y.data<T>(), x.data<T>(), position_ids.data<int32_t>(), x.size(0), x.size(1), x.size(2),
+                      inverse_frequency.data<double>(), scale, +1.0, false);
     });
 }
 
-// dx += R(-angle) dy
-void CpuBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids, double theta) {
+// dx += s R(-angle) dy
+void CpuBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids,
+                               const Tensor& inverse_frequency, double scale) {
     dispatch_floating("rope_backward", dy.dtype(), [&]<typename T>(T) {
         rotate_halves(dx.data<T>(), dy.data<T>(), position_ids.data<int32_t>(), dy.size(0), dy.size(1), dy.size(2),
-                      theta, -1.0, true);
+                      inverse_frequency.data<double>(), scale, -1.0, true);
     });
 }
 
