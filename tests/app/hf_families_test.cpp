@@ -107,7 +107,9 @@ void expect_matches_reference(const std::string& name, const nlohmann::json& con
     nlohmann::json written = nlohmann::json::parse(std::ifstream(run + "/export/config.json"));
     EXPECT_EQ(written["model_type"], config["model_type"] == "mistral" ? "llama" : config["model_type"]);
     for (const char* key : {"head_dim", "tie_word_embeddings", "num_key_value_heads", "rope_theta"}) {
-        if (config.contains(key)) EXPECT_EQ(written[key], config[key]) << key;
+        if (config.contains(key)) {
+            EXPECT_EQ(written[key], config[key]) << key;
+        }
     }
     if (config.contains("rope_scaling")) {  // every key given comes back ("type" as "rope_type")
         for (const auto& [key, value] : config["rope_scaling"].items()) {
