@@ -4,8 +4,8 @@
 #include "cli/commands.h"
 #include "data/prepare.h"
 #include "data/tokenizer_files.h"
+#include "parallel/communicators.h"
 
-#include <mpi.h>
 
 namespace ringlm {
 
@@ -18,9 +18,7 @@ struct PrepareArguments {
 };
 
 void run_prepare(const PrepareArguments& arguments) {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank != 0) return;  // one writer; prepare is a serial step
+    if (process_rank() != 0) return;  // one writer; prepare is a serial step
     std::shared_ptr<Tokenizer> tokenizer = open_tokenizer(arguments.tokenizer);
     TextEncoder encoder{[tokenizer](std::string_view text) { return tokenizer->encode(text, true, true); },
                         tokenizer->vocab_size(), tokenizer->name(), tokenizer->sha256()};
