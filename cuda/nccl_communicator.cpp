@@ -103,8 +103,9 @@ void NcclComm::abort() {
 
 // --- communicator -------------------------------------------------------------------------------
 
-NcclCommunicator::NcclCommunicator(std::shared_ptr<NcclComm> communicator, cudaStream_t compute_stream)
-    : communicator_(std::move(communicator)), compute_stream_(compute_stream) {
+NcclCommunicator::NcclCommunicator(std::shared_ptr<NcclComm> communicator, cudaStream_t compute_stream,
+                                   std::shared_ptr<Communicator> control)
+    : communicator_(std::move(communicator)), compute_stream_(compute_stream), control_(std::move(control)) {
     if (!communicator_) fail("nccl communicator: no communicator");
     // Non-blocking (no implicit sync with the legacy default stream) and at the highest
     // priority, so NCCL's kernels get SMs as soon as attention's blocks leave any.
@@ -209,7 +210,14 @@ std::unique_ptr<PendingExchange> NcclCommunicator::all_to_all(const Tensor& in, 
     return pending({in, out});
 }
 
-std::unique_ptr<PendingExchange> NcclCommunicator::all_reduce_sum(const Tensor& x) {
+Communicator& NcclCommunicator::control(const char* what) {
+    if (!control_) fail("nccl communicator: {} of host values, but this communicator has no MPI group for them", what);
+    return *control_;
+}
+
+void NcclCommunicator::wait_for_device() { CUDA_CHECK(cudaStreamSynchronize(compute_stream_)); }
+
+std::unique_ptr<PendingExchange> NcclCommunicator::all_reduce(const Tensor& x) {
     require_device(x, "all-reduce buffer");
     wait_for_compute();
     NCCL_CHECK(ncclAllReduce(x.raw(), x.raw(), static_cast<size_t>(x.numel()), nccl_type(x, "all-reduce buffer"),

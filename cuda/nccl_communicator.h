@@ -54,8 +54,10 @@ private:
 class NcclCommunicator final : public Communicator {
 public:
     // compute_stream: the stream the tensors' producers and consumers run on (the CUDA
-    // backend's, cuda_compute_stream()).
-    NcclCommunicator(std::shared_ptr<NcclComm> communicator, cudaStream_t compute_stream);
+    // backend's, cuda_compute_stream()). control: the MPI communicator of the same group, which
+    // carries the host values (null in the GPU check: host values are refused there).
+    NcclCommunicator(std::shared_ptr<NcclComm> communicator, cudaStream_t compute_stream,
+                     std::shared_ptr<Communicator> control = nullptr);
     ~NcclCommunicator() override;
     NcclCommunicator(const NcclCommunicator&) = delete;
     NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -69,7 +71,17 @@ public:
     // ncclSend/ncclRecv of every block in one group (NCCL has no all-to-all collective).
     std::unique_ptr<PendingExchange> all_to_all(const Tensor& in, const Tensor& out) override;
     // x = the sum of every rank's x, in place (the gradient all-reduce).
-    std::unique_ptr<PendingExchange> all_reduce_sum(const Tensor& x);
+    std::unique_ptr<PendingExchange> all_reduce(const Tensor& x) override;
+
+    // Host values: through the control communicator.
+    void all_reduce_sum(double* values, int count) override { control("all_reduce_sum").all_reduce_sum(values, count); }
+    void all_reduce_max(int64_t* values, int count) override { control("all_reduce_max").all_reduce_max(values, count); }
+    void broadcast(void* data, int64_t bytes, int root) override { control("broadcast").broadcast(data, bytes, root); }
+    std::vector<std::vector<int32_t>> all_gather_varying(const std::vector<int32_t>& mine) override {
+        return control("all_gather_varying").all_gather_varying(mine);
+    }
+    void barrier() override { control("barrier").barrier(); }
+    using Communicator::broadcast;
 
     cudaStream_t communication_stream() const { return communication_stream_; }
 
@@ -82,11 +94,13 @@ private:
     void wait_for_compute();
     // The exchange just queued on the communication stream, holding `tensors` until wait().
     std::unique_ptr<PendingExchange> pending(std::vector<Tensor> tensors);
+    Communicator& control(const char* what);
 
     std::shared_ptr<NcclComm> communicator_;
     cudaStream_t compute_stream_ = nullptr;
     cudaStream_t communication_stream_ = nullptr;
     cudaEvent_t compute_ready_ = nullptr;  // re-recorded per exchange: a stream wait reads it when queued
+    std::shared_ptr<Communicator> control_;
 };
 
 }  // namespace ringlm
