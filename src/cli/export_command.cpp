@@ -1,9 +1,10 @@
 // ringlm export (--checkpoint CKPT.h5 | --model MODEL.bin|HF_FOLDER) --output PATH [--format hf|llama2c]
 //               [--dtype f32|bf16] [--tokenizer FILE] [--force]
-// A trained model out to other tools: a Hugging Face folder (model.safetensors + config.json;
-// transformers, vLLM, llama.cpp's converters) or a llama2.c .bin (run.c). One process writes;
+// A trained model out to other tools: a Hugging Face folder (model.safetensors + config.json
+// and the tokenizer's files; transformers, vLLM, llama.cpp's converters) or a llama2.c .bin (run.c). One process writes;
 // under mpirun the other ranks do nothing.
 #include "cli/commands.h"
+#include "data/tokenizer_files.h"
 #include "model/hf_model.h"
 #include "model/llama2c_checkpoint.h"
 #include "model/model_file.h"
@@ -12,8 +13,10 @@
 #include "util/atomic_file.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
+#include <vector>
 
 namespace ringlm {
 
@@ -37,7 +40,7 @@ void check_output(const ExportArguments& arguments) {
             fail("--output {}: exists and is not a folder (the hf format writes a folder)", arguments.output);
         if (!fs::is_empty(output, error) && !arguments.force)
             fail("--output {}: exists and is not empty; pass --force to write into it (model.safetensors, "
-                 "config.json and the tokenizer file are replaced, nothing else is touched)", arguments.output);
+                 "config.json and the tokenizer files are replaced, nothing else is touched)", arguments.output);
     } else {
         if (fs::is_directory(status))
             fail("--output {}: is a folder; the llama2c format writes one file (e.g. {}/model.bin)", arguments.output,
@@ -47,42 +50,75 @@ void check_output(const ExportArguments& arguments) {
 }
 
 // The tokenizer to ship or point to: --tokenizer, else the one the checkpoint's training config
-// names (`tokenizer:`); "" when neither says.
+// uses (`tokenizer:`, or its Hugging Face base_model's own tokenizer.json), else a Hugging Face
+// input folder's own; "" when none says.
 std::string find_tokenizer(const ExportArguments& arguments, const std::string& input) {
     if (!arguments.tokenizer.empty()) return arguments.tokenizer;
-    if (!is_hdf5_file(input)) return "";
+    if (!is_hdf5_file(input)) return tokenizer_or_model_default("", input);
     hdf5::File file = hdf5::open_file_readonly(input);
     if (!hdf5::has_attribute(file, "config")) return "";
     try {
-        return parse_config(hdf5::read_string_attribute(file, "config"), input + " (its config attribute)").model.tokenizer;
+        const ModelSection model =
+            parse_config(hdf5::read_string_attribute(file, "config"), input + " (its config attribute)").model;
+        return tokenizer_or_model_default(model.tokenizer, model.base_model);
     } catch (const Error& error) {  // an older ringlm's config: the weights still export
         fmt::print("note: cannot read the training config stored in {} ({}): no tokenizer found\n", input, error.what());
         return "";
     }
 }
 
-// Hugging Face cannot use a llama2.c tokenizer: say so, and put the file where run.c's -z finds it.
+// A Hugging Face tokenizer (a tokenizer.json, or a folder holding one): the files an hf export
+// ships, tokenizer.json first, then tokenizer_config.json (the chat template, the special
+// tokens' roles) and special_tokens_map.json from beside it when there. Empty for anything else.
+std::vector<fs::path> hf_tokenizer_files(const std::string& tokenizer) {
+    const fs::path json = fs::is_directory(tokenizer) ? fs::path(tokenizer) / "tokenizer.json" : fs::path(tokenizer);
+    if (json.extension() != ".json" || !fs::is_regular_file(json)) return {};
+    std::vector<fs::path> files{json};
+    for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"})
+        if (fs::is_regular_file(json.parent_path() / name)) files.push_back(json.parent_path() / name);
+    return files;
+}
+
+// `from` as `to`, whole or not at all (a temporary, then a rename); nothing when they are the same file.
+void copy_whole(const fs::path& from, const fs::path& to) {
+    std::error_code error;
+    if (fs::equivalent(from, to, error)) return;  // error: `to` does not exist yet
+    const std::string temporary = to.string() + ".tmp";
+    fs::copy_file(from, temporary, fs::copy_options::overwrite_existing, error);
+    if (error) fail("{}: cannot copy the tokenizer to {}: {}", from.string(), temporary, error.message());
+    commit_file(temporary, to.string());
+}
+
+// Ships the tokenizer with an hf export, or says where it is; a format that cannot use it is said.
 void report_tokenizer(const std::string& tokenizer, const ExportArguments& arguments) {
-    const std::string not_hf =
-        arguments.format == "hf" ? "not exported in Hugging Face form (ringlm uses llama2.c tokenizer files); " : "";
+    const bool hf = arguments.format == "hf";
+    const std::vector<fs::path> hf_files = hf_tokenizer_files(tokenizer);
+    const std::string not_hf = hf ? "not exported in Hugging Face form (a llama2.c tokenizer file); " : "";
     if (tokenizer.empty()) {
-        fmt::print("tokenizer: {}none known for this model: pass --tokenizer FILE to {} one\n", not_hf,
-                   arguments.format == "hf" ? "copy" : "name");
+        fmt::print("tokenizer: none known for this model: pass --tokenizer FILE to {} one\n", hf ? "copy" : "name");
     } else if (tokenizer == "bytes") {
         fmt::print("tokenizer: {}the model uses ringlm's byte tokenizer (byte b = id b+3, BOS 1, EOS 2): no file\n",
-                   not_hf);
-    } else if (!fs::is_regular_file(tokenizer)) {
-        fmt::print("tokenizer: {}the training config names {}, which is not found from here: copy it yourself\n",
-                   not_hf, tokenizer);
-    } else if (arguments.format == "hf") {
-        const std::string copy = (fs::path(arguments.output) / fs::path(tokenizer).filename()).string();
-        std::error_code error;
-        if (!fs::equivalent(tokenizer, copy, error)) {  // not already there (error: the copy is absent)
-            fs::copy_file(tokenizer, copy + ".tmp", fs::copy_options::overwrite_existing, error);
-            if (error) fail("{}: cannot copy the tokenizer to {}: {}", tokenizer, copy + ".tmp", error.message());
-            commit_file(copy + ".tmp", copy);
+                   hf ? "not exported in Hugging Face form; " : "");
+    } else if (!fs::exists(tokenizer)) {
+        fmt::print("tokenizer: the training config names {}, which is not found from here: copy it yourself\n",
+                   tokenizer);
+    } else if (hf && !hf_files.empty()) {
+        std::vector<std::string> copied;
+        for (size_t i = 0; i < hf_files.size(); i++) {
+            const fs::path to = fs::path(arguments.output) / (i == 0 ? fs::path("tokenizer.json") : hf_files[i].filename());
+            copy_whole(hf_files[i], to);
+            copied.push_back(to.filename().string());
         }
-        fmt::print("tokenizer: {}copied {} to {} (llama2.c format: run.c -z)\n", not_hf, tokenizer, copy);
+        fmt::print("tokenizer: copied {} from {} to {}\n", fmt::join(copied, ", "), hf_files[0].parent_path().string(),
+                   arguments.output);
+    } else if (!hf_files.empty()) {
+        fmt::print("tokenizer: {} is a Hugging Face tokenizer.json, which run.c cannot read (it takes llama2.c "
+                   "tokenizer files): use it with ringlm generate, or export --format hf\n",
+                   hf_files[0].string());
+    } else if (hf) {
+        const fs::path copy = fs::path(arguments.output) / fs::path(tokenizer).filename();
+        copy_whole(tokenizer, copy);
+        fmt::print("tokenizer: {}copied {} to {} (llama2.c format: run.c -z)\n", not_hf, tokenizer, copy.string());
     } else {
         fmt::print("tokenizer: {} (run.c {} -z {})\n", tokenizer, arguments.output, tokenizer);
     }

@@ -73,8 +73,9 @@ struct ParameterSlot {
 std::vector<ParameterSlot> llama_parameter_slots(const ModelConfig& config);
 
 // The decoder layer's parameters, one row each, in the buffer's order: the table the slots
-// above, the LlamaLayer fields and the Hugging Face names (hf_model.cpp) are derived from, so
-// a family's new parameter is one row (and a ModelConfig flag for `present`).
+// above (and so checkpoint validation), the LlamaLayer fields, the Hugging Face names
+// (hf_model.cpp) and the llama2.c file layout (llama2c_checkpoint.cpp) are derived from, so a
+// family's new parameter is one row (and a ModelConfig flag for `present`).
 struct LayerParameterRow {
     const char* name;     // ringlm's, after "layers.{i}."
     const char* hf_name;  // Hugging Face's, after "model.layers.{i}."
@@ -82,6 +83,13 @@ struct LayerParameterRow {
     Shape (*shape)(const ModelConfig&);
     bool decay;                           // weight decay applies (matrices), not to norms and biases
     bool (*present)(const ModelConfig&);  // which families have it
+    // In llama2.c's legacy file, which stores these rows in this table's order, each for all
+    // layers at once; false: that format cannot hold it.
+    bool llama2c;
+    // RoPE's heads in this matrix's rows (query or KV heads): llama2.c rotates interleaved pairs,
+    // ringlm and Hugging Face rotate halves, so its rows are permuted on the way in and out
+    // (permute_rope_rows). nullptr: no RoPE rows.
+    int64_t (*rope_heads)(const ModelConfig&);
 };
 const std::vector<LayerParameterRow>& layer_parameter_table();
 

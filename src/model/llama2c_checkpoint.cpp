@@ -21,10 +21,6 @@ struct FileCloser {
     void operator()(std::FILE* file) const { std::fclose(file); }
 };
 
-struct LayerWeights {
-    Tensor attention_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;
-};
-
 // llama2.c rotates the interleaved pairs (2i, 2i+1) of each head; ringlm (like Hugging Face)
 // rotates the halves (i, i + D/2). Reordering each head's rows evens first, odds second makes
 // the pairs line up, with the same frequency per pair. As convert_llama_weights_to_hf.py's
@@ -50,6 +46,14 @@ Tensor permute_rope_rows(const Tensor& weight, int64_t heads, int64_t head_dim, 
 // What run.c and export.py assume without storing it: the legacy header has no field for them.
 constexpr double llama2c_rope_theta = 10000.0;
 constexpr double llama2c_norm_eps = 1e-5;
+
+// The layer parameters llama2.c's file holds, in its order (layer_parameter_table's llama2c rows).
+std::vector<const LayerParameterRow*> llama2c_rows() {
+    std::vector<const LayerParameterRow*> rows;
+    for (const LayerParameterRow& row : layer_parameter_table())
+        if (row.llama2c) rows.push_back(&row);
+    return rows;
+}
 
 }  // namespace
 
@@ -92,18 +96,19 @@ Llama2cCheckpoint read_llama2c_checkpoint(std::FILE* file, int64_t actual_bytes,
     if (!config.heads_fit())
         fail("llama2.c checkpoint {}: header {} needs dim divisible by n_heads into an even head size, "
              "and n_heads divisible by n_kv_heads", path, header_text());
-    const int64_t head_dim = config.head_dim(), kv_dim = config.kv_dim();
+    const int64_t head_dim = config.head_dim();
 
-    // size = header + embedding + per layer (2 norms, wq, wk, wv, wo, w1, w2, w3) + final norm
-    //        + two RoPE tables [seq_len, head_dim/2] + the classifier when untied
-    const double floats_estimate = double(V) * dim * (tied ? 1 : 2) +
-                                   double(L) * (2.0 * dim + 2.0 * dim * dim + 2.0 * kv_dim * dim + 3.0 * hidden * dim) +
-                                   dim + double(seq_len) * head_dim;
+    // size = header + embedding + per layer (its llama2c rows) + final norm + two RoPE tables
+    //        [seq_len, head_dim/2] + the classifier when untied. In double first: a damaged header
+    //        must not overflow the count.
+    double layer_floats = 0;
+    for (const LayerParameterRow* row : llama2c_rows()) layer_floats += double(row->shape(config).numel());
+    const double floats_estimate = double(V) * dim * (tied ? 1 : 2) + double(L) * layer_floats + dim +
+                                   double(seq_len) * head_dim;
     if (floats_estimate > 1e13)
         fail("llama2.c checkpoint {}: header {} implies an impossible size ({:.3g} floats)", path, header_text(), floats_estimate);
     const int64_t rope_floats = seq_len * head_dim;  // two tables of seq_len * head_dim/2
-    const int64_t floats = V * dim * (tied ? 1 : 2) + L * (2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hidden * dim) +
-                           dim + rope_floats;
+    const int64_t floats = static_cast<int64_t>(floats_estimate);
     const int64_t expected_bytes = 28 + floats * int64_t(sizeof(float));
     if (actual_bytes != expected_bytes)
         fail("llama2.c checkpoint {}: {} bytes but its header ({}) implies {} bytes: {}", path, actual_bytes, header_text(),
@@ -117,16 +122,9 @@ Llama2cCheckpoint read_llama2c_checkpoint(std::FILE* file, int64_t actual_bytes,
     // into its own tensor.
     Tensor tok_embeddings = empty({V, dim});
     read_into(tok_embeddings, "token embedding");
-    std::vector<LayerWeights> layers(L);
-    for (auto& layer : layers) read_into(layer.attention_norm = empty({dim}), "attention_norm");
-    for (auto& layer : layers) read_into(layer.wq = empty({n_heads * head_dim, dim}), "wq");
-    for (auto& layer : layers) read_into(layer.wk = empty({kv_dim, dim}), "wk");
-    for (auto& layer : layers) read_into(layer.wv = empty({kv_dim, dim}), "wv");
-    for (auto& layer : layers) read_into(layer.wo = empty({dim, n_heads * head_dim}), "wo");
-    for (auto& layer : layers) read_into(layer.ffn_norm = empty({dim}), "ffn_norm");
-    for (auto& layer : layers) read_into(layer.w1 = empty({hidden, dim}), "w1");
-    for (auto& layer : layers) read_into(layer.w2 = empty({dim, hidden}), "w2");
-    for (auto& layer : layers) read_into(layer.w3 = empty({hidden, dim}), "w3");
+    std::vector<LlamaLayer> layers(L);
+    for (const LayerParameterRow* row : llama2c_rows())
+        for (LlamaLayer& layer : layers) read_into(layer.*row->field = empty(row->shape(config)), row->name);
     Tensor norm = empty({dim});
     read_into(norm, "final norm");
     // ringlm computes RoPE itself: skip llama2.c's precomputed tables
@@ -135,28 +133,18 @@ Llama2cCheckpoint read_llama2c_checkpoint(std::FILE* file, int64_t actual_bytes,
     Tensor output;
     if (!tied) read_into(output = empty({V, dim}), "classifier");
 
-    for (auto& layer : layers) {
-        layer.wq = permute_rope_rows(layer.wq, n_heads, head_dim, true);
-        layer.wk = permute_rope_rows(layer.wk, n_kv_heads, head_dim, true);
-    }
+    for (const LayerParameterRow* row : llama2c_rows())
+        if (row->rope_heads)
+            for (LlamaLayer& layer : layers)
+                layer.*row->field = permute_rope_rows(layer.*row->field, row->rope_heads(config), head_dim, true);
 
     Llama2cCheckpoint checkpoint;
     checkpoint.config = config;
     auto& parameters = checkpoint.parameters;
     parameters.emplace_back("tok_embeddings", tok_embeddings);
-    for (int64_t i = 0; i < L; i++) {
-        const LayerWeights& layer = layers[i];
-        const std::string prefix = fmt::format("layers.{}.", i);
-        parameters.emplace_back(prefix + "attention_norm", layer.attention_norm);
-        parameters.emplace_back(prefix + "attention.wq", layer.wq);
-        parameters.emplace_back(prefix + "attention.wk", layer.wk);
-        parameters.emplace_back(prefix + "attention.wv", layer.wv);
-        parameters.emplace_back(prefix + "attention.wo", layer.wo);
-        parameters.emplace_back(prefix + "ffn_norm", layer.ffn_norm);
-        parameters.emplace_back(prefix + "feed_forward.w1", layer.w1);
-        parameters.emplace_back(prefix + "feed_forward.w2", layer.w2);
-        parameters.emplace_back(prefix + "feed_forward.w3", layer.w3);
-    }
+    for (int64_t i = 0; i < L; i++)
+        for (const LayerParameterRow* row : llama2c_rows())
+            parameters.emplace_back(fmt::format("layers.{}.{}", i, row->name), layers[i].*row->field);
     parameters.emplace_back("norm", norm);
     if (!tied) parameters.emplace_back("output", output);
     return checkpoint;
@@ -188,15 +176,10 @@ int64_t save_llama2c_checkpoint(const std::string& path, const Llama& model) {
     auto write = [&](const Tensor& tensor) { file.write(tensor.data<float>(), tensor.bytes()); };
     // Each weight for all layers at once, in export.py's legacy_export order.
     write(model.tok_embeddings);
-    for (const LlamaLayer& layer : model.layers) write(layer.attention_norm);
-    for (const LlamaLayer& layer : model.layers) write(permute_rope_rows(layer.wq, c.n_heads, head_dim, false));
-    for (const LlamaLayer& layer : model.layers) write(permute_rope_rows(layer.wk, c.n_kv_heads, head_dim, false));
-    for (const LlamaLayer& layer : model.layers) write(layer.wv);
-    for (const LlamaLayer& layer : model.layers) write(layer.wo);
-    for (const LlamaLayer& layer : model.layers) write(layer.ffn_norm);
-    for (const LlamaLayer& layer : model.layers) write(layer.w1);
-    for (const LlamaLayer& layer : model.layers) write(layer.w2);
-    for (const LlamaLayer& layer : model.layers) write(layer.w3);
+    for (const LayerParameterRow* row : llama2c_rows())
+        for (const LlamaLayer& layer : model.layers)
+            write(row->rope_heads ? permute_rope_rows(layer.*row->field, row->rope_heads(c), head_dim, false)
+                                  : layer.*row->field);
     write(model.norm);
     // freq_cis as llama2.c's model.py computes it, in f32 (the importer and later run.c
     // versions skip it; early run.c read it):

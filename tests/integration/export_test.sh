@@ -1,6 +1,8 @@
 # `ringlm export` end to end on a checkpoint from a few training steps:
 # - hf: model.safetensors, config.json and the tokenizer the training config names, sizes as
-#   the model implies (f32 and bf16); the safetensors header parses;
+#   the model implies (f32 and bf16); the safetensors header parses; a Hugging Face tokenizer
+#   (tokenizer.json with tokenizer_config.json and special_tokens_map.json beside it) is shipped
+#   whole, from --tokenizer or from a Hugging Face input folder;
 # - llama2c: ringlm generates exactly the same tokens from the exported .bin as from the
 #   checkpoint (the weights survive the format and its RoPE permutation);
 # - refusals, one line each, nothing written: a non-empty output (until --force), a missing or
@@ -34,6 +36,29 @@ summary=$(/usr/bin/python3 -c "$header_check" "$SCRATCH/hf/model.safetensors" "$
 summary=$(/usr/bin/python3 -c "$header_check" "$SCRATCH/hf_bf16/model.safetensors" "$SCRATCH/hf_bf16/config.json")
 [ "$summary" = "520064 47 bfloat16 True 4" ] || fail "bf16 safetensors/config: '$summary'"
 echo "PASS: hf export (f32, bf16) with config.json and the tokenizer"
+
+# A Hugging Face tokenizer's files go along byte for byte (export copies, it does not re-encode).
+mkdir -p "$SCRATCH/hf_tokenizer"
+printf '{"version": "1.0", "model": {"type": "BPE"}, "seed": %s}\n' "$RANDOM" > "$SCRATCH/hf_tokenizer/tokenizer.json"
+printf '{"chat_template": "{{ messages }}", "seed": %s}\n' "$RANDOM" > "$SCRATCH/hf_tokenizer/tokenizer_config.json"
+printf '{"eos_token": "</s>"}\n' > "$SCRATCH/hf_tokenizer/special_tokens_map.json"
+"$RINGLM" export --checkpoint "$checkpoint" --tokenizer "$SCRATCH/hf_tokenizer" --output "$SCRATCH/hf_tok" \
+    > "$SCRATCH/hf_tok.log"
+grep -q "^tokenizer: copied tokenizer.json, tokenizer_config.json, special_tokens_map.json from $SCRATCH/hf_tokenizer" \
+    "$SCRATCH/hf_tok.log" || fail "the Hugging Face tokenizer's files: $(cat "$SCRATCH/hf_tok.log")"
+for name in tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    cmp "$SCRATCH/hf_tokenizer/$name" "$SCRATCH/hf_tok/$name" || fail "$name was not copied whole"
+done
+# and from a Hugging Face input folder holding them: its own tokenizer, unasked
+cp "$SCRATCH/hf_tokenizer/"*.json "$SCRATCH/hf_bf16/"
+"$RINGLM" export --model "$SCRATCH/hf_bf16" --output "$SCRATCH/hf_again" > "$SCRATCH/hf_again.log"
+for name in tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    cmp "$SCRATCH/hf_tokenizer/$name" "$SCRATCH/hf_again/$name" || fail "$name of the input folder was not copied"
+done
+"$RINGLM" export --model "$SCRATCH/hf_bf16" --format llama2c --output "$SCRATCH/from_hf.bin" > "$SCRATCH/from_hf.log"
+grep -q "is a Hugging Face tokenizer.json, which run.c cannot read" "$SCRATCH/from_hf.log" \
+    || fail "a tokenizer.json with the llama2c format is not said: $(cat "$SCRATCH/from_hf.log")"
+echo "PASS: a Hugging Face tokenizer's files are shipped with an hf export"
 
 "$RINGLM" export --checkpoint "$checkpoint" --format llama2c --output "$SCRATCH/model.bin" > "$SCRATCH/bin.log"
 grep -q "^exported 47 tensors, 260032 parameters, 1056540 bytes to $SCRATCH/model.bin$" "$SCRATCH/bin.log" \
