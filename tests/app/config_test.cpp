@@ -134,7 +134,7 @@ TEST(Config, DefaultsFillIn) {
     Config expected;
     expected.source = config.source;
     expected.model.base_model = "data/stories260K/stories260K.bin";
-    expected.data.datasets = {{"data/austen.h5"}};
+    expected.data.datasets = {{"data/austen.h5", {}}};
     EXPECT_EQ(config, expected) << to_yaml(config);
     // The documented values, spelt out, so a changed default is a visible decision.
     EXPECT_EQ(config.data.sequence_len, 512);
