@@ -73,17 +73,13 @@ TokenFilePaths token_file_paths(const Config& config, int64_t model_vocab_size, 
     for (const DatasetEntry& entry : config.data.datasets) paths.datasets.push_back(entry.path);
     for (const DatasetEntry& entry : config.data.test_datasets) paths.test_datasets.push_back(entry.path);
     if (!has_typed(config.data.datasets) && !has_typed(config.data.test_datasets)) return paths;
-    std::string error, prepared;  // rank 0's paths, one per line: datasets, then test_datasets
-    if (rank_zero) {
-        try {
-            paths = prepare_typed_datasets(config, model_vocab_size);
-            for (const std::string& path : paths.datasets) prepared += path + "\n";
-            for (const std::string& path : paths.test_datasets) prepared += path + "\n";
-        } catch (const Error& failure) {
-            error = failure.what();
-        }
-    }
-    fail_together(error);
+    std::string prepared;  // rank 0's paths, one per line: datasets, then test_datasets
+    check_together([&] {
+        if (!rank_zero) return;
+        paths = prepare_typed_datasets(config, model_vocab_size);
+        for (const std::string& path : paths.datasets) prepared += path + "\n";
+        for (const std::string& path : paths.test_datasets) prepared += path + "\n";
+    });
     std::istringstream lines(broadcast_string(prepared, 0, MPI_COMM_WORLD));
     for (std::string& path : paths.datasets) std::getline(lines, path);
     for (std::string& path : paths.test_datasets) std::getline(lines, path);

@@ -116,7 +116,7 @@ Case random_alpaca_case(std::mt19937_64& rng) {
 json run_reference(const json& cases) {
     TemporaryFile input("chat_reference_cases.json"), output("chat_reference_results.json");
     std::ofstream(input.path) << cases.dump();
-    const std::string command = "python3 " + source_path("tests/reference/chat_template_reference.py") + " " +
+    const std::string command = "/usr/bin/python3 " + source_path("tests/reference/chat_template_reference.py") + " " +
                                 tokenizer_folder("tokenizer-llama3") + "/tokenizer_config.json " +
                                 tokenizer_folder("tokenizer-qwen3") + "/tokenizer_config.json < " + input.path + " > " +
                                 output.path;

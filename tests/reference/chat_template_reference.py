@@ -28,6 +28,7 @@ import json
 import sys
 
 import jinja2
+import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 DUMMY = "\x01\x02dummy\x03\x04"
