@@ -19,7 +19,8 @@ if [ "$(id -u)" = 0 ]; then MPIRUN+=(--allow-run-as-root); fi
 demo() {  # demo FILE OUTPUT_DIR MAX_STEPS S [extra yaml]
     sed -e "s|^dataset_prepared_path:.*|dataset_prepared_path: $SCRATCH/prepared|" \
         -e "s|^output_dir:.*|output_dir: $2|" -e "s|^max_steps:.*|max_steps: $3|" \
-        -e "s|^sequence_parallel_degree:.*|sequence_parallel_degree: $4|" jobs/configs/chat_demo.yaml > "$1"
+        -e "s|^sequence_parallel_degree:.*|sequence_parallel_degree: $4|" -e "s|^logging_steps:.*|logging_steps: 1|" \
+        jobs/configs/chat_demo.yaml > "$1"
     [ -z "${5:-}" ] || echo "$5" >> "$1"
 }
 
