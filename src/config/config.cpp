@@ -344,6 +344,11 @@ void validate_for_grpo(const Config& config) {
     if (config.data.datasets.empty())
         fail("{}: key 'datasets' is required for GRPO: a list like 'datasets: [{{path: prompts.jsonl}}]' of prompt files",
              config.source);
+    for (size_t i = 0; i < config.data.datasets.size(); i++)
+        if (config.data.datasets[i].format.type != DatasetType::tokens)
+            fail("{}: key 'datasets[{}].type' is for training data; GRPO datasets are prompt JSONL (lines with "
+                 "\"prompt\" or chat \"messages\"): remove type",
+                 config.source, i);
     if (config.grpo.reward_funcs.empty() && config.grpo.reward_command.empty())
         fail("{}: key 'trl.reward_funcs' is empty and trl.reward_command is not set: give at least one reward "
              "(built-ins: {})",

@@ -30,10 +30,10 @@ std::string prepared_dataset_key(const std::vector<std::string>& inputs, const T
                                  const PrepareOptions& options) {
     const DatasetFormat& format = options.format;
     std::string description = fmt::format(
-        "{}\ntokenizer {} {} {}\ntype {}\nfield {}\nfield_messages {}\nfield_system {}\nrole {}\ncontent {}\n"
+        "{}\ntokenizer {} {} {} {}\ntype {}\nfield {}\nfield_messages {}\nfield_system {}\nrole {}\ncontent {}\n"
         "chat_template {}\nroles_to_train {}\ntrain_on_eos {}\ntrain_on_inputs {}\nsplit {}\n",
         preparation_version, encoder.sha256.empty() ? encoder.name : encoder.sha256, encoder.vocab_size,
-        encoder.bos, name(format.type), format.field, format.field_messages, format.field_system,
+        encoder.bos, encoder.eos, name(format.type), format.field, format.field_messages, format.field_system,
         format.role_property, format.content_property,
         format.type == DatasetType::chat_template ? name(options.chat_template) : "-",
         fmt::join(format.roles_to_train, ","), name(format.train_on_eos), format.train_on_inputs,

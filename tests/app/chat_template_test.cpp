@@ -9,6 +9,7 @@
 #include "data/prepare.h"
 #include "data/token_dataset.h"
 #include "data/tokenizer_files.h"
+#include "rl/prompts.h"
 #include "util/error.h"
 
 #include "test_data.h"
@@ -242,6 +243,29 @@ TEST(ChatTemplateReference, PreparedLabelsFollowTheSpans) {
             }
         EXPECT_EQ(document.input_ids, ids) << "document " << d;
         EXPECT_EQ(*document.labels, labels) << "document " << d;
+    }
+}
+
+// GRPO prompt lines with chat messages: rendered with the template and its generation prompt,
+// encoded without an extra BOS; `prompt` lines as before; no template: refused naming the line.
+TEST(ChatPrompts, MessagesAreRenderedWithTheTemplate) {
+    const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer("bytes");
+    std::istringstream lines(
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}], "
+        "\"answer\": \"x\"}\n"
+        "{\"prompt\": \"Once\"}\n");
+    std::vector<Prompt> prompts;
+    read_prompts(lines, "p.jsonl", *tokenizer, 1000, {}, prompts, [] { return ChatTemplateName::chatml; });
+    ASSERT_EQ(prompts.size(), 2u);
+    EXPECT_EQ(prompts[0].text, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(prompts[0].tokens, tokenizer->encode(prompts[0].text, false, false));
+    EXPECT_EQ(prompts[1].tokens, tokenizer->encode("Once", true, false));
+    std::istringstream again("\n{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}\n");
+    try {
+        read_prompts(again, "p.jsonl", *tokenizer, 1000, {}, prompts);
+        ADD_FAILURE() << "chat messages without a template were accepted";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("p.jsonl:2"), std::string::npos) << error.what();
     }
 }
 

@@ -40,6 +40,17 @@ last=$(losses "$SCRATCH/demo/metrics.jsonl" | tail -1)
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.8 * a) }' || fail "the loss did not fall: $first -> $last"
 echo "loss $first -> $last"
 
+# generate --chat: the user turn and the assistant header of the llama3 template, then the answer
+"$RINGLM" generate --model "$SCRATCH/demo/checkpoint-0000030.h5" --tokenizer .cache/npm/tokenizer-llama3/package/models/tokenizer.json \
+    --chat "Continue this passage: It is a truth universally acknowledged" --max-new-tokens 8 --print-ids > "$SCRATCH/chat.log" 2>&1 \
+    || { cat "$SCRATCH/chat.log"; fail "generate --chat failed"; }
+cat "$SCRATCH/chat.log"
+# <|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n ... <|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n
+grep -q "^prompt ids: 128000 128006 882 128007 271 .* 128009 128006 78191 128007 271$" "$SCRATCH/chat.log" || fail "generate --chat did not render the llama3 template"
+generated=$(grep "^generated ids:" "$SCRATCH/chat.log" | cut -d: -f2)
+[ "$(echo $generated | wc -w)" -le 8 ] || fail "more tokens than --max-new-tokens"
+case " $generated " in *" 128009 "?*) fail "generated past <|eot_id|>: $generated";; esac
+
 # nothing changed: reused, by train and by prepare --config
 demo "$SCRATCH/again.yaml" "$SCRATCH/again" 1 2
 "${MPIRUN[@]}" -np 2 "$RINGLM" train "$SCRATCH/again.yaml" > "$SCRATCH/again.log" 2>&1 || { cat "$SCRATCH/again.log"; fail "second run failed"; }
