@@ -263,7 +263,10 @@ static std::optional<Document> read_jsonl_record(const json& record, const std::
     if (has_text && has_ids)
         fail("{}: has both \"text\" and \"input_ids\"; keep one (text is tokenized here, input_ids are taken as is)",
              where);
-    if (!has_text && !has_ids) fail("{}: has neither \"text\" nor \"input_ids\"", where);
+    if (!has_text && !has_ids)
+        fail("{}: has neither \"text\" nor \"input_ids\" (chat, Alpaca and other records are read by a datasets: entry "
+             "with a type:, see ringlm prepare --config)",
+             where);
     if (has_text) {
         if (!record["text"].is_string())
             fail("{}: field \"text\" is {}, expected a string", where, record["text"].type_name());
