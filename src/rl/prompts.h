@@ -2,8 +2,8 @@
 // fields the rewards read (`answer` for exact_answer, `format_regex` for regex_format,
 // `target_length` for length; a reward_command receives them all). Tokenized on load with
 // the config's tokenizer, BOS first. Instead of `prompt` a line may hold chat `messages`
-// ([{"role": "system"|"user"|"assistant", "content": "..."}], ShareGPT's from/value and
-// human/gpt too): they are rendered with the chat template (data/chat_template.h) and its
+// ([{"role": "system"|"user"|"assistant", "content": "..."}]; ShareGPT's role names human and
+// gpt too): they are rendered with the chat template (data/chat_template.h) and its
 // generation prompt, and the completion is the assistant's answer.
 #pragma once
 
