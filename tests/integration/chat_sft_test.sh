@@ -7,9 +7,11 @@
 #     prepare --config` reuses it too, and a changed option prepares a new file;
 #   - the prepared file has labels, -100 on the prompts (fewer trained tokens than tokens);
 #   - the loss falls (last logged loss below 0.8 x the first);
-#   - masked tokens count the same at S = 1 and S = 2: 5 steps' losses at S = 2 equal the
-#     single-rank run's within 1e-5 relative (the loss divides by the trained tokens of the
-#     whole global batch, whichever rank holds them).
+#   - generate --chat renders the llama3 user turn and assistant header, stops at <|eot_id|>;
+#   - masked tokens count the same at S = 1 and S = 2: over 5 steps the losses at S = 2 equal
+#     the single-rank run's within 1e-5 relative and the trained-token counts exactly, fewer
+#     than the rows' tokens (the loss divides by the trained tokens of the whole global batch,
+#     whichever rank holds them).
 source "$(dirname "$0")/common.sh" "$@"
 [ -f .cache/npm/tokenizer-llama3/package/models/tokenizer.json ] || fail "Llama 3 tokenizer missing: run scripts/fetch_test_tokenizers.sh"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
@@ -72,4 +74,10 @@ losses "$SCRATCH/s2/metrics.jsonl" > "$SCRATCH/s2.losses"
 paste -d' ' "$SCRATCH/s2.losses" "$SCRATCH/s1.losses" | awk '
     { n++; d = $1 - $2; if (d < 0) d = -d; if (d > 1e-5 * $2) { printf "step %d: S=2 %s vs S=1 %s\n", n, $1, $2; bad = 1 } }
     END { if (n != 5) { print "expected 5 losses, got " n; exit 1 } exit bad }' || fail "S = 2 differs from S = 1"
-echo "PASS: chat demo loss $first -> $last; prepared once, reused; S = 2 losses equal S = 1's: $(paste -sd' ' "$SCRATCH/s1.losses")"
+# the trained tokens of each step (the loss's denominator): the same at S = 1 and S = 2, and
+# fewer than the 2 x 256 tokens of the rows (prompts, headers and padding carry no loss)
+grep -o '"tokens":[0-9]*' "$SCRATCH/s1/metrics.jsonl" | cut -d: -f2 > "$SCRATCH/s1.tokens"
+grep -o '"tokens":[0-9]*' "$SCRATCH/s2/metrics.jsonl" | cut -d: -f2 > "$SCRATCH/s2.tokens"
+cmp -s "$SCRATCH/s1.tokens" "$SCRATCH/s2.tokens" || fail "trained tokens differ: S=1 $(paste -sd' ' "$SCRATCH/s1.tokens"), S=2 $(paste -sd' ' "$SCRATCH/s2.tokens")"
+awk '$1 <= 0 || $1 >= 512 { bad = 1 } END { exit bad }' "$SCRATCH/s1.tokens" || fail "trained tokens per step not in (0, 512): $(paste -sd' ' "$SCRATCH/s1.tokens")"
+echo "PASS: chat demo loss $first -> $last; prepared once, reused; S = 2 losses equal S = 1's: $(paste -sd' ' "$SCRATCH/s1.losses"), trained tokens per step $(paste -sd' ' "$SCRATCH/s1.tokens") of 512"
