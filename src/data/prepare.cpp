@@ -105,7 +105,7 @@ struct PendingText {
     std::string text;
     std::string where;  // "file" or "file:line": prefixes a tokenizer's own Error
     fs::path from;
-    std::optional<FormattedRecord> formatted = std::nullopt;  // a typed record: text is its spans' text
+    std::optional<FormattedRecord> formatted = std::nullopt;  // a typed record (text unused: its spans hold it)
 };
 
 // A typed record's ids and labels: each span encoded on its own, labelled as the span says.
