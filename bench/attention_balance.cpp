@@ -7,7 +7,7 @@
 //
 //   ringlm_attention_balance FILE.h5 [sequence_len 8192] [S 4] [rows 100] [seed 42]
 #include "data/attention_work.h"
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "data/corpus.h"
 #include "data/sampler.h"
 #include "util/error.h"

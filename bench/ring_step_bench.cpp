@@ -11,17 +11,17 @@
 //   FLOP/s     attention FLOPs of the whole row (bench_util.h: 4 * visible pairs * H * D
 //              forward; backward 2.5x) per group step: the group's rate, not one rank's
 //   ring B/s   bytes this rank hands to the network per step (largest over ranks), as the
-//              Transport counts them (Transport::take_bytes_sent): each ring shift's send
+//              Communicator counts them (Communicator::take_bytes_sent): each ring shift's send
 //              tensors, (S-1)x an all-gather's input, (S-1)/S of a reduce-scatter's or all-to-all's
-//   ring wait  Transport::take_wait_seconds as a fraction of the step (largest over ranks):
+//   ring wait  Communicator::take_wait_seconds as a fraction of the step (largest over ranks):
 //              communication the compute did not hide, and waiting for a slower rank
 //   CPU FLOP/s the same FLOPs over the busiest rank's process CPU seconds per step: the rate
 //              the group would reach with a core per rank and nothing hidden, the figure to
 //              read on shared or oversubscribed cores, where the wall-clock step measures the
 //              machine's other tenants too
 #include "bench_util.h"
-#include "data/batch.h"
-#include "parallel/mpi_transport.h"
+#include "parallel/chunk_layout.h"
+#include "parallel/mpi_communicator.h"
 #include "parallel/ring_attention.h"
 #include "parallel/topology.h"
 #include "train/training_setup.h"
@@ -77,7 +77,7 @@ double process_cpu_seconds() {
     return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
-void run_step(Transport& transport, RingAttnFunc variant, const RingStep& step, bool with_backward) {
+void run_step(Communicator& transport, RingAttnFunc variant, const RingStep& step, bool with_backward) {
     Tape tape;
     const Tensor out = ring_attention(tape, transport, variant, step.in);
     if (!with_backward) return;
@@ -118,8 +118,8 @@ void BM_RingStep(benchmark::State& state) {
     MpiComm ulysses_comm, ring_comm;
     if (ulysses_degree > 1 && ulysses_degree < world)
         split_usp_groups(MPI_COMM_WORLD, ulysses_degree, ulysses_comm, ring_comm);
-    std::unique_ptr<Transport> transport = make_mpi_transport(MPI_COMM_WORLD, ulysses_comm.get(), ring_comm.get());
-    RingStep step = make_ring_step(variant, tokens, transport->sp_size(), transport->sp_rank());
+    std::unique_ptr<Communicator> transport = make_mpi_communicator(MPI_COMM_WORLD, ulysses_comm.get(), ring_comm.get());
+    RingStep step = make_ring_step(variant, tokens, transport->size(), transport->rank());
     step.in.ulysses_degree = ulysses_degree;
     for (int64_t i = 0; i < warmup_steps; i++) run_step(*transport, variant, step, with_backward);
     transport->take_bytes_sent();

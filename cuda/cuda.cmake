@@ -21,14 +21,18 @@ find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/c
 set(RINGLM_WITH_NCCL OFF)
 if(NCCL_LIBRARY AND NCCL_INCLUDE_DIR)
   set(RINGLM_WITH_NCCL ON)
+  # The bootstrap makes NCCL communicators over src/parallel's MPI ones: not in the core-only build.
+  if(RINGLM_CORE_ONLY)
+    list(FILTER RINGLM_CUDA_SOURCES EXCLUDE REGEX ".*/cuda/nccl_bootstrap\\.cpp$")
+  endif()
 else()
-  list(FILTER RINGLM_CUDA_SOURCES EXCLUDE REGEX ".*/cuda/nccl_transport\\.cpp$")
+  list(FILTER RINGLM_CUDA_SOURCES EXCLUDE REGEX ".*/cuda/nccl_(communicator|bootstrap)\\.cpp$")
   message(STATUS "ringlm: NCCL not found (nccl.h, libnccl): the CUDA backend builds without the NCCL transport")
 endif()
 if(RINGLM_CUDA_SOURCES)
   add_library(ringlm_cuda STATIC ${RINGLM_CUDA_SOURCES})
   target_include_directories(ringlm_cuda PUBLIC ${CMAKE_SOURCE_DIR}/cuda)
-  target_link_libraries(ringlm_cuda PUBLIC ringlm_core CUDA::cudart CUDA::cublasLt)
+  target_link_libraries(ringlm_cuda PUBLIC CUDA::cudart CUDA::cublasLt)
   find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}/lib64 /usr/local/cuda/lib64)
   # cuDNN's graph API header (cudnn_graph.h, cuDNN 9) next to the toolkit's, or where
   # CUDNN_INCLUDE_DIR points (a pip-installed cuDNN: tests/gpu/check.sh passes both).

@@ -56,6 +56,8 @@ Tensor scratch(int64_t bytes) { return empty({(bytes + 3) / 4}, DType::f32, Devi
 
 // --- setup ---------------------------------------------------------------------------------
 
+bool cuda_backend_built() { return true; }
+
 int cuda_device_count() {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {

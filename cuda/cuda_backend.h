@@ -8,6 +8,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/cuda_runtime.h"
 
 #include <cuda_runtime.h>
 
@@ -35,13 +36,7 @@ enum class AttentionKernel { tiled, cudnn, automatic };
 // Parses "tiled", "cudnn", "auto"; throws for anything else, naming `where`.
 AttentionKernel parse_attention_kernel(const std::string& name, const char* where);
 
-// The number of CUDA devices; 0 when there is none or no driver (never throws).
-int cuda_device_count();
-// Makes `device` this process's device and registers the CUDA allocator and backend for
-// Device::cuda on the first call. Returns false (and registers nothing) when no CUDA device is
-// present; throws for a device number that does not exist, or a later call naming another
-// device than the first (the backend's stream and memory belong to one device).
-bool init_cuda_backend(int device = 0);
+// cuda_device_count, init_cuda_backend: backend/cuda_runtime.h.
 // The stream every CUDA kernel runs on (for timing with events). init_cuda_backend() first.
 cudaStream_t cuda_compute_stream();
 

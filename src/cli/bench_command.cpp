@@ -3,13 +3,12 @@
 // appends one row (rank 0). bench/sweep.sh loops mpirun over points; bench/peers/compare.sh
 // runs the same step against PyTorch.
 #include "cli/commands.h"
-#include "parallel/topology.h"
+#include "parallel/communicators.h"
 #include "train/bench.h"
 #include "train/metrics.h"
 #include "util/error.h"
 
 #include <fmt/core.h>
-#include <mpi.h>
 
 #include <filesystem>
 #include <fstream>
@@ -34,9 +33,7 @@ void run_bench(BenchOptions& options) {
                          ring_attn_func_list());
     }
     const BenchResult r = run_bench_point(p);
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank != 0) return;
+    if (process_rank() != 0) return;
     const double mfu = r.sgemm_flops_per_second > 0 ? r.model_flops_per_second / r.sgemm_flops_per_second : 0.0;
     fmt::print("bench {}: world {} (S={} D={} {}), {} thread(s)/rank, {} x {} tokens/step, {} parameters\n",
                options.label, r.world_size, r.sp_size, r.dp_size, r.variant, p.threads,

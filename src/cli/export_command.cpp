@@ -8,10 +8,10 @@
 #include "model/llama2c_checkpoint.h"
 #include "model/model_file.h"
 #include "model/pretrained.h"
+#include "parallel/communicators.h"
 #include "util/atomic_file.h"
 
 #include <fmt/core.h>
-#include <mpi.h>
 
 #include <filesystem>
 
@@ -89,9 +89,7 @@ void report_tokenizer(const std::string& tokenizer, const ExportArguments& argum
 }
 
 void run_export(const ExportArguments& arguments) {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank != 0) return;  // one writer
+    if (process_rank() != 0) return;  // one writer
     if (arguments.checkpoint.empty() == arguments.model.empty())
         fail("export: give exactly one of --checkpoint (a ringlm HDF5 checkpoint) and --model (a llama2.c .bin or a "
              "Hugging Face folder)");

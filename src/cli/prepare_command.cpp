@@ -6,10 +6,10 @@
 #include "cli/commands.h"
 #include "data/prepare.h"
 #include "data/tokenizer_files.h"
+#include "parallel/communicators.h"
 #include "train/dataset_preparation.h"
 #include "util/error.h"
 
-#include <mpi.h>
 
 namespace ringlm {
 
@@ -23,9 +23,7 @@ struct PrepareArguments {
 };
 
 void run_prepare(const PrepareArguments& arguments) {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank != 0) return;  // one writer; prepare is a serial step
+    if (process_rank() != 0) return;  // one writer; prepare is a serial step
     if (!arguments.config.empty()) {
         if (!arguments.tokenizer.empty() || !arguments.output.empty() || !arguments.inputs.empty())
             fail("prepare --config: the config names the tokenizer, the inputs and dataset_prepared_path; give no "

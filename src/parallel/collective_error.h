@@ -10,7 +10,8 @@
 
 namespace ringlm {
 
-// `error` empty: this rank is fine. The message says "rank N: ...". Collective over MPI_COMM_WORLD.
+// `error` empty: this rank is fine. The message says "rank N: ...". Collective over the world
+// (world_communicator(); a group's own: Communicator::fail_together).
 void fail_together(const std::string& error);
 
 // Runs `check` on every rank, each on its own view of the files (a node-local path can differ

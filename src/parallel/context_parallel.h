@@ -10,7 +10,7 @@
 // KV heads (each rank then gets whole KV heads, or one replicated KV head).
 #pragma once
 
-#include "config/config.h"
+#include "parallel/parallel_settings.h"
 
 #include <cstdint>
 #include <string>

@@ -20,7 +20,7 @@ void check_inputs(const RingAttentionInputs& in) {
 
 bool is_all_gather(RingAttnFunc variant) { return variant == RingAttnFunc::varlen_llama3; }
 
-void attention_forward(Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in, Tensor& out,
+void attention_forward(Communicator& transport, RingAttnFunc variant, const RingAttentionInputs& in, Tensor& out,
                        Tensor& lse) {
     if (in.ulysses_degree > 1) {
         ulysses_forward(transport, variant, in, out, lse);
@@ -31,7 +31,7 @@ void attention_forward(Transport& transport, RingAttnFunc variant, const RingAtt
     }
 }
 
-void attention_backward(Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in, const Tensor& out,
+void attention_backward(Communicator& transport, RingAttnFunc variant, const RingAttentionInputs& in, const Tensor& out,
                         const Tensor& lse, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
     if (in.ulysses_degree > 1) {
         ulysses_backward(transport, variant, in, out, lse, dout, dq, dk, dv);
@@ -56,7 +56,7 @@ double take_ring_compute_seconds() {
     return seconds;
 }
 
-Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
+Tensor ring_attention(Tape& tape, Communicator& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay) {
     check_inputs(in);
     Tensor out, lse;

@@ -20,9 +20,9 @@
 #pragma once
 
 #include "autograd/tape.h"
-#include "config/config.h"
+#include "parallel/parallel_settings.h"
 #include "data/token_batch.h"
-#include "parallel/transport.h"
+#include "parallel/communicator.h"
 
 #include <chrono>
 
@@ -41,29 +41,29 @@ struct RingAttentionInputs {
     std::vector<ChunkRange> chunk_ranges;
     // Context-parallel backend (ulysses_attention.cpp): 1 = the ring variant alone; S = Ulysses
     // alone (the variant is not used); 1 < U < S = USP, Ulysses over U ranks and the variant
-    // over the transport's ring groups of S / U.
+    // over the SP communicator's ring groups of S / U.
     int64_t ulysses_degree = 1;
 };
 
 // out [T, H, D], lse f32 [T, H]: overwritten.
-void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
+void ring_pass_forward(Communicator& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
 // dq [T, H, D], dk, dv [T, Hkv, D]: accumulated into. out and lse are the final forward's.
-void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+void ring_pass_backward(Communicator& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                         const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
-void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
-void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+void varlen_llama3_forward(Communicator& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse);
+void varlen_llama3_backward(Communicator& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                             const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
 
 // Ulysses (in.ulysses_degree == S) or USP (1 < in.ulysses_degree < S, ring_variant over the
 // ring groups): same contract as the ring variants.
-void ulysses_forward(Transport& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in, Tensor& out,
+void ulysses_forward(Communicator& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in, Tensor& out,
                      Tensor& lse);
-void ulysses_backward(Transport& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in,
+void ulysses_backward(Communicator& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in,
                       const Tensor& out, const Tensor& lse, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
 
 // Seconds this rank spent computing inside ring attention (attention block kernels, merges,
 // head slicing), whichever variant runs, since the last call, and reset it: the "attention
-// compute" of the step metrics. Time blocked on the Transport is its wait time, not this.
+// compute" of the step metrics. Time blocked on the Communicator is its wait time, not this.
 double take_ring_compute_seconds();
 // Adds the seconds of its lifetime to that counter: one per compute phase of a variant. On an
 // asynchronous device this is the time to queue the kernels; the ring wait then holds the rest.
@@ -87,7 +87,7 @@ struct AttentionReplay {
 // The op: forward through the chosen variant, one tape node whose backward runs the
 // variant's backward. With `replay`: an empty replay is filled; a filled one is used
 // instead of computing (the recompute pass of activation checkpointing) and emptied.
-Tensor ring_attention(Tape& tape, Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in,
+Tensor ring_attention(Tape& tape, Communicator& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay = nullptr);
 
 }  // namespace ringlm

@@ -54,9 +54,9 @@ ChunkRange block_range(const RingAttentionInputs& in, int owner, const Tensor& i
 }
 
 // The SP rank whose block this rank holds at ring step `step`: (rank - step) mod S.
-int block_owner(const Transport& transport, int step) {
-    const int S = transport.sp_size();
-    return ((transport.sp_rank() - step) % S + S) % S;
+int block_owner(const Communicator& transport, int step) {
+    const int S = transport.size();
+    return ((transport.rank() - step) % S + S) % S;
 }
 
 // False when no key of the block can be visible to any query (causal): every key comes after
@@ -76,7 +76,7 @@ AttentionMask mask_for(const RingAttentionInputs& in, const KvBlock& block) {
 
 // Ring step `step` of S: unless it is the last, send `current` on to the next rank and receive
 // the previous rank's block into `next` (allocated on first use; never the block being read).
-std::unique_ptr<PendingExchange> start_next_block(Transport& transport, const KvBlock& current, KvBlock& next,
+std::unique_ptr<PendingExchange> start_next_block(Communicator& transport, const KvBlock& current, KvBlock& next,
                                                   int step, int S) {
     if (step + 1 >= S) return nullptr;
     if (!next.k.defined()) next = empty_block_like(current);
@@ -91,10 +91,10 @@ std::unique_ptr<PendingExchange> start_next_block(Transport& transport, const Kv
 //   lse = lse_a + log1p(exp(lse_b - lse_a)) (max-first),  out = exp(lse_a - lse) out_a + exp(lse_b - lse) out_b
 // Step 0 (the rank's own block) writes out and lse directly: the same as merging into out = 0,
 // lse = -inf.
-void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse) {
+void ring_pass_forward(Communicator& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse) {
     Backend& compute = backend(in.q);
-    const int S = transport.sp_size();
-    const ChunkRange queries = block_range(in, transport.sp_rank(), in.global_index, in.segment_ids);
+    const int S = transport.size();
+    const ChunkRange queries = block_range(in, transport.rank(), in.global_index, in.segment_ids);
     KvBlock current{in.k, in.v, in.global_index, in.segment_ids};
     KvBlock buffers[2];        // the caller's k, v are never received into
     Tensor block_out, block_lse;  // one block's partial result, made when first needed
@@ -129,11 +129,11 @@ void ring_pass_forward(Transport& transport, const RingAttentionInputs& in, Tens
 // With the FINAL out and lse, each block's backward is independent of the others:
 //   dq += sum over blocks of dq_block;  dk_j, dv_j += the contribution of every rank's queries,
 // summed along the ring in the accumulator that travels with block j.
-void ring_pass_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+void ring_pass_backward(Communicator& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                         const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
     Backend& compute = backend(in.q);
-    const int S = transport.sp_size();
-    const ChunkRange queries = block_range(in, transport.sp_rank(), in.global_index, in.segment_ids);
+    const int S = transport.size();
+    const ChunkRange queries = block_range(in, transport.rank(), in.global_index, in.segment_ids);
     KvBlock current{in.k, in.v, in.global_index, in.segment_ids};
     KvBlock buffers[2];
     // The travelling accumulators (f32): `sending` leaves this step, `arriving` receives the

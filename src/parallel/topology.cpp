@@ -31,16 +31,6 @@ void check_mpi(int code, const char* what) {
     fail("{} failed: {}", what, std::string(text, length));
 }
 
-std::string broadcast_string(const std::string& text, int root, MPI_Comm comm) {
-    int rank = 0;
-    MPI_Comm_rank(comm, &rank);
-    int length = rank == root ? static_cast<int>(text.size()) : 0;
-    check_mpi(MPI_Bcast(&length, 1, MPI_INT, root, comm), "MPI_Bcast (text length)");
-    std::string received = rank == root ? text : std::string(static_cast<size_t>(length), ' ');
-    check_mpi(MPI_Bcast(received.data(), length, MPI_CHAR, root, comm), "MPI_Bcast (text)");
-    return received;
-}
-
 void split_usp_groups(MPI_Comm sp_comm, int ulysses_degree, MpiComm& ulysses_comm, MpiComm& ring_comm) {
     int sp_rank = 0, sp_size = 1;
     MPI_Comm_rank(sp_comm, &sp_rank);
@@ -94,58 +84,13 @@ Topology make_topology(int sequence_parallel_degree, const std::string& config_s
               "MPI_Allreduce (SP ranks per node)");
     MPI_Comm_rank(t.node_comm.get(), &t.local_rank);
     MPI_Comm_size(t.node_comm.get(), &t.local_size);
+    t.most_ranks_on_a_node = t.local_size;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &t.most_ranks_on_a_node, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
+              "MPI_Allreduce (ranks per node)");
     // nodes = number of ranks that are local rank 0
     int is_first = t.local_rank == 0 ? 1 : 0;
     check_mpi(MPI_Allreduce(&is_first, &t.nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (node count)");
     return t;
-}
-
-namespace {
-
-// MPI_Allreduce in place over `comm`, under the watchdog; `what` names it there and in errors
-// (a string literal: the watchdog thread reads it later).
-void watched_allreduce(void* values, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm, const char* what) {
-    int ranks = 1;
-    MPI_Comm_size(comm, &ranks);
-    WatchdogGuard guard(what, ranks);
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, type, op, comm), what);
-}
-
-}  // namespace
-
-void allreduce_sum(double* values, int count) {
-    watched_allreduce(values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, "MPI_Allreduce (sums)");
-}
-
-void allreduce_sum(float* values, int64_t count) {
-    // MPI counts are int: reduce in pieces for buffers past 2^31 elements.
-    for (int64_t offset = 0; offset < count; offset += INT_MAX) {
-        const int n = static_cast<int>(std::min<int64_t>(INT_MAX, count - offset));
-        watched_allreduce(values + offset, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, "MPI_Allreduce (gradients)");
-    }
-    watchdog_warmup_done();  // the first step's gradients are summed: every rank is past its warm-up
-}
-
-void allreduce_max(int64_t* values, int count) {
-    watched_allreduce(values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD, "MPI_Allreduce (max)");
-}
-
-void allreduce_sum_over_dp(const Topology& topology, double* values, int count) {
-    watched_allreduce(values, count, MPI_DOUBLE, MPI_SUM, topology.dp_comm.get(),
-                      "MPI_Allreduce (data-parallel group)");
-}
-
-bool any_rank(bool mine) {
-    int any = mine ? 1 : 0;
-    watched_allreduce(&any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, "MPI_Allreduce (stop vote)");
-    return any != 0;
-}
-
-void barrier() {
-    int ranks = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    WatchdogGuard guard("MPI_Barrier", ranks);
-    check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
 }  // namespace ringlm

@@ -34,6 +34,7 @@ struct Topology {
     int sp_size = 1, sp_rank = 0;      // S, position in the sequence-parallel group
     int dp_size = 1, dp_rank = 0;      // D, index of the data-parallel group (= sp group)
     int local_rank = 0, local_size = 1;  // on this node
+    int most_ranks_on_a_node = 1;        // the largest local_size over the world
     int nodes = 1;
     int sp_ranks_per_node = 1;  // fewest ranks of one SP group sharing a node, over the world (S: on one node)
     // USP (Ulysses x ring, 1 < U < S): U = ulysses_degree adjacent ranks of the SP group form a
@@ -51,20 +52,6 @@ Topology make_topology(int sequence_parallel_degree, const std::string& config_s
 // USP's sub-groups of an SP group (collective over sp_comm): Ulysses group = SP ranks
 // [p - p % U, p - p % U + U), ring group = SP ranks with the same p % U, each ordered by SP rank.
 void split_usp_groups(MPI_Comm sp_comm, int ulysses_degree, MpiComm& ulysses_comm, MpiComm& ring_comm);
-
-// Collectives over MPI_COMM_WORLD for the layers above (which never call MPI themselves).
-// Errors name the call.
-void allreduce_sum(double* values, int count);
-void allreduce_sum(float* values, int64_t count);
-void allreduce_max(int64_t* values, int count);
-// Sums over this rank's data-parallel group (one rank of each SP group), in place.
-void allreduce_sum_over_dp(const Topology& topology, double* values, int count);
-// True on every rank when `mine` is true on any (the stop vote).
-bool any_rank(bool mine);
-void barrier();
-
-// `text` as rank `root` of `comm` has it, on every rank (collective: two broadcasts).
-std::string broadcast_string(const std::string& text, int root, MPI_Comm comm);
 
 // Throws an Error naming `what` if an MPI call failed.
 void check_mpi(int code, const char* what);

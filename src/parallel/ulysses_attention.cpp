@@ -45,10 +45,10 @@ struct HeadSplit {
     int64_t first_kv(int64_t r) const { return r * q_heads / G; }
 };
 
-HeadSplit head_split(const Transport& ulysses, const RingAttentionInputs& in) {
+HeadSplit head_split(const Communicator& ulysses, const RingAttentionInputs& in) {
     HeadSplit s;
-    s.U = ulysses.sp_size();
-    s.rank = ulysses.sp_rank();
+    s.U = ulysses.size();
+    s.rank = ulysses.rank();
     s.T = in.q.size(0);
     s.H = in.q.size(1);
     s.D = in.q.size(2);
@@ -78,8 +78,8 @@ struct Relayout {
 // [first(r), first(r) + count), so block r of `receive` [U*T, count, ...] = rank r's tokens of
 // this rank's heads.
 template <class FirstHead>
-std::unique_ptr<Relayout> start_to_heads(Transport& ulysses, const Tensor& x, int64_t count, FirstHead first) {
-    const int64_t U = ulysses.sp_size(), T = x.size(0), inner = inner_of(x);
+std::unique_ptr<Relayout> start_to_heads(Communicator& ulysses, const Tensor& x, int64_t count, FirstHead first) {
+    const int64_t U = ulysses.size(), T = x.size(0), inner = inner_of(x);
     Shape shape = x.shape();
     shape[0] = U * T;
     shape[1] = count;
@@ -101,7 +101,7 @@ std::unique_ptr<Relayout> start_to_heads(Transport& ulysses, const Tensor& x, in
 // Back from the head layout: x_heads [U*T, count, ...] (all tokens, this rank's heads) goes
 // out by all-to-all; block r received (this rank's tokens, rank r's heads) is added into
 // dst [T, heads, ...] at heads [first(r), first(r) + count), in rank order.
-std::unique_ptr<Relayout> start_from_heads(Transport& ulysses, const Tensor& x_heads) {
+std::unique_ptr<Relayout> start_from_heads(Communicator& ulysses, const Tensor& x_heads) {
     auto relayout = std::make_unique<Relayout>();
     relayout->send = x_heads;
     relayout->receive = empty_like(x_heads);
@@ -130,8 +130,8 @@ struct RowMask {
     AttentionMask mask() const { return AttentionMask{index, segment, index, segment, true}; }
 };
 
-RowMask gather_row_mask(Transport& ulysses, const RingAttentionInputs& in) {
-    const int64_t U = ulysses.sp_size(), T = in.global_index.numel();
+RowMask gather_row_mask(Communicator& ulysses, const RingAttentionInputs& in) {
+    const int64_t U = ulysses.size(), T = in.global_index.numel();
     RowMask row{empty({U * T}, DType::i32, in.global_index.device()),
                 empty({U * T}, DType::i32, in.segment_ids.device())};
     auto index_pending = ulysses.all_gather(in.global_index, row.index);
@@ -157,23 +157,23 @@ std::vector<ChunkRange> ring_group_ranges(const std::vector<ChunkRange>& sp_rang
     return ranges;
 }
 
-// Which transports run the two halves: U = S: the SP group's all-to-all and no ring; 1 < U < S:
-// the transport's USP groups.
+// Which communicators run the two halves: U = S: the SP group's all-to-all and no ring; 1 < U < S:
+// the SP communicator's USP groups.
 struct UspGroups {
-    Transport* ulysses = nullptr;
-    Transport* ring = nullptr;  // null: the local kernel over the whole row
+    Communicator* ulysses = nullptr;
+    Communicator* ring = nullptr;  // null: the local kernel over the whole row
 };
 
-UspGroups usp_groups(Transport& transport, int64_t U) {
-    const int S = transport.sp_size();
+UspGroups usp_groups(Communicator& transport, int64_t U) {
+    const int S = transport.size();
     if (U == S) return {&transport, nullptr};
-    Transport* ulysses = transport.ulysses_group();
-    Transport* ring = transport.ring_group();
-    if (U < 1 || S % U != 0 || !ulysses || !ring || ulysses->sp_size() != U || ring->sp_size() != S / U)
+    Communicator* ulysses = transport.ulysses_group();
+    Communicator* ring = transport.ring_group();
+    if (U < 1 || S % U != 0 || !ulysses || !ring || ulysses->size() != U || ring->size() != S / U)
         fail("ulysses: ulysses_degree {} with sequence_parallel_degree {} needs the transport's Ulysses groups of {} "
-             "ranks and ring groups of {} (make_mpi_transport with Topology's ulysses_comm and ring_comm); it has {} "
+             "ranks and ring groups of {} (make_mpi_communicator with Topology's ulysses_comm and ring_comm); it has {} "
              "and {}",
-             U, S, U, U > 0 ? S / U : 0, ulysses ? ulysses->sp_size() : 0, ring ? ring->sp_size() : 0);
+             U, S, U, U > 0 ? S / U : 0, ulysses ? ulysses->size() : 0, ring ? ring->size() : 0);
     return {ulysses, ring};
 }
 
@@ -192,19 +192,40 @@ RingAttentionInputs head_inputs(const RingAttentionInputs& in, const Tensor& q, 
     return heads;
 }
 
+// What forward and backward both start with: the groups, the head split, Q, K and V on their way
+// to the head layout, and the whole row's mask.
+struct UlyssesStart {
+    UspGroups groups;
+    HeadSplit split;
+    std::unique_ptr<Relayout> q, k, v;
+    RowMask row;
+};
+
+UlyssesStart start_ulysses(Communicator& transport, const RingAttentionInputs& in) {
+    UlyssesStart start;
+    start.groups = usp_groups(transport, in.ulysses_degree);
+    Communicator& ulysses = *start.groups.ulysses;
+    const HeadSplit s = start.split = head_split(ulysses, in);
+    auto first_q = [s](int64_t r) { return s.first_q(r); };
+    auto first_kv = [s](int64_t r) { return s.first_kv(r); };
+    start.q = start_to_heads(ulysses, in.q, s.q_heads, first_q);
+    start.k = start_to_heads(ulysses, in.k, s.kv_heads, first_kv);
+    start.v = start_to_heads(ulysses, in.v, s.kv_heads, first_kv);
+    start.row = gather_row_mask(ulysses, in);
+    return start;
+}
+
 }  // namespace
 
-void ulysses_forward(Transport& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in, Tensor& out,
+void ulysses_forward(Communicator& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in, Tensor& out,
                      Tensor& lse) {
-    const UspGroups groups = usp_groups(transport, in.ulysses_degree);
-    Transport& ulysses = *groups.ulysses;
-    const HeadSplit s = head_split(ulysses, in);
+    UlyssesStart start = start_ulysses(transport, in);
+    const UspGroups& groups = start.groups;
+    Communicator& ulysses = *groups.ulysses;
+    const HeadSplit& s = start.split;
+    const RowMask& row = start.row;
     auto first_q = [&](int64_t r) { return s.first_q(r); };
-    auto first_kv = [&](int64_t r) { return s.first_kv(r); };
-    auto q = start_to_heads(ulysses, in.q, s.q_heads, first_q);
-    auto k = start_to_heads(ulysses, in.k, s.kv_heads, first_kv);
-    auto v = start_to_heads(ulysses, in.v, s.kv_heads, first_kv);
-    const RowMask row = gather_row_mask(ulysses, in);
+    Relayout *q = start.q.get(), *k = start.k.get(), *v = start.v.get();
     q->pending->wait();
     k->pending->wait();
     v->pending->wait();
@@ -231,21 +252,20 @@ void ulysses_forward(Transport& transport, RingAttnFunc ring_variant, const Ring
     finish_from_heads(*lse_back, lse, first_q);
 }
 
-void ulysses_backward(Transport& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in,
+void ulysses_backward(Communicator& transport, RingAttnFunc ring_variant, const RingAttentionInputs& in,
                       const Tensor& out, const Tensor& lse, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
-    const UspGroups groups = usp_groups(transport, in.ulysses_degree);
-    Transport& ulysses = *groups.ulysses;
-    const HeadSplit s = head_split(ulysses, in);
+    UlyssesStart start = start_ulysses(transport, in);
+    const UspGroups& groups = start.groups;
+    Communicator& ulysses = *groups.ulysses;
+    const HeadSplit& s = start.split;
+    const RowMask& row = start.row;
     auto first_q = [&](int64_t r) { return s.first_q(r); };
     auto first_kv = [&](int64_t r) { return s.first_kv(r); };
-    auto q = start_to_heads(ulysses, in.q, s.q_heads, first_q);
-    auto k = start_to_heads(ulysses, in.k, s.kv_heads, first_kv);
-    auto v = start_to_heads(ulysses, in.v, s.kv_heads, first_kv);
+    Relayout *q = start.q.get(), *k = start.k.get(), *v = start.v.get();
     auto o = start_to_heads(ulysses, out, s.q_heads, first_q);
     auto l = start_to_heads(ulysses, lse, s.q_heads, first_q);
     auto d = start_to_heads(ulysses, dout, s.q_heads, first_q);
-    const RowMask row = gather_row_mask(ulysses, in);
-    for (Relayout* relayout : {q.get(), k.get(), v.get(), o.get(), l.get(), d.get()}) relayout->pending->wait();
+    for (Relayout* relayout : {q, k, v, o.get(), l.get(), d.get()}) relayout->pending->wait();
 
     Tensor dq_heads = zeros(q->receive.shape(), DType::f32, in.q.device());
     Tensor dk_heads = zeros(k->receive.shape(), DType::f32, in.k.device());

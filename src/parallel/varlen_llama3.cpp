@@ -27,9 +27,9 @@ struct Dimensions {
     int64_t S, T, H, Hkv, D, G, stride, groups;
 };
 
-Dimensions dimensions_of(const Transport& transport, const RingAttentionInputs& in) {
+Dimensions dimensions_of(const Communicator& transport, const RingAttentionInputs& in) {
     Dimensions d{};
-    d.S = transport.sp_size();
+    d.S = transport.size();
     d.T = in.q.size(0);
     d.H = in.q.size(1);
     d.D = in.q.size(2);
@@ -69,7 +69,7 @@ void add_head_slice(Tensor& x, const Tensor& slice, int64_t first) {
 }
 
 // The global indices and segment ids of every rank's tokens, in rank order: the keys' mask.
-AttentionMask gathered_mask(Transport& transport, const RingAttentionInputs& in, int64_t S) {
+AttentionMask gathered_mask(Communicator& transport, const RingAttentionInputs& in, int64_t S) {
     const int64_t T = in.global_index.numel();
     Tensor k_index = empty({S * T}, DType::i32, in.global_index.device());
     Tensor k_segment = empty({S * T}, DType::i32, in.segment_ids.device());
@@ -97,7 +97,7 @@ struct KvGather {
     }
 };
 
-std::unique_ptr<KvGather> start_kv_gather(Transport& transport, const RingAttentionInputs& in, const Dimensions& d,
+std::unique_ptr<KvGather> start_kv_gather(Communicator& transport, const RingAttentionInputs& in, const Dimensions& d,
                                           int64_t group) {
     auto gather = std::make_unique<KvGather>();
     gather->first_head = group * d.stride;
@@ -131,7 +131,7 @@ struct KvReduce {
 
 // out_i = softmax(scale q_i . K^T over visible keys) V, with K, V the group's whole row(s);
 // lse_i = log sum_j exp(scale q_i . k_j) over the same keys.
-void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse) {
+void varlen_llama3_forward(Communicator& transport, const RingAttentionInputs& in, Tensor& out, Tensor& lse) {
     const Dimensions d = dimensions_of(transport, in);
     const AttentionMask mask = gathered_mask(transport, in, d.S);
     Backend& compute = backend(in.q);
@@ -165,7 +165,7 @@ void varlen_llama3_forward(Transport& transport, const RingAttentionInputs& in, 
 //   dq (this rank's queries) += its part directly;
 //   dk_all, dv_all [S*T] = this rank's queries' contribution to every key of the row(s);
 //   dk[own rows] += sum over the group's ranks of their dk_all[own rows]  (reduce-scatter).
-void varlen_llama3_backward(Transport& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
+void varlen_llama3_backward(Communicator& transport, const RingAttentionInputs& in, const Tensor& out, const Tensor& lse,
                             const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
     const Dimensions d = dimensions_of(transport, in);
     const AttentionMask mask = gathered_mask(transport, in, d.S);

@@ -6,7 +6,7 @@
 // gradients and the returned sums over the world; nothing else needs a collective.
 #pragma once
 
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "model/llama.h"
 #include "rl/grpo_loss.h"
 #include "rl/prompts.h"

@@ -40,7 +40,7 @@ struct RolloutTotals {
     std::vector<double> per_function;  // reward sums, one per reward function
 };
 
-RolloutTotals rollout_totals(const Topology& topology, const std::vector<Prompt>& prompts,
+RolloutTotals rollout_totals(const Communicators& comms, const std::vector<Prompt>& prompts,
                              const std::vector<Rollout>& rollouts, const RewardTable& rewards, int64_t group_size) {
     RolloutTotals totals;
     totals.per_function.assign(rewards.names.size(), 0.0);
@@ -57,7 +57,7 @@ RolloutTotals rollout_totals(const Topology& topology, const std::vector<Prompt>
     std::vector<double> values{totals.sequences, totals.completion_tokens, totals.all_tokens,
                                totals.stopped,   totals.reward,            totals.group_std};
     values.insert(values.end(), totals.per_function.begin(), totals.per_function.end());
-    allreduce_sum_over_dp(topology, values.data(), static_cast<int>(values.size()));
+    comms.dp->all_reduce_sum(values.data(), static_cast<int>(values.size()));
     totals = RolloutTotals{values[0], values[1], values[2], values[3], values[4], values[5],
                            std::vector<double>(values.begin() + 6, values.end())};
     return totals;
@@ -68,9 +68,9 @@ struct UpdateTotals {
     double loss = 0, tokens = 0, kl_sum = 0, clipped = 0;
 };
 
-UpdateTotals update_totals(const Topology& topology, const GrpoLocalResult& local) {
+UpdateTotals update_totals(Communicator& world, const GrpoLocalResult& local) {
     double values[4] = {local.loss, local.statistics.tokens, local.statistics.kl_sum, local.statistics.clipped};
-    if (topology.world_size > 1) allreduce_sum(values, 4);
+    world.all_reduce_sum(values, 4);
     return {values[0], values[1], values[2], values[3]};
 }
 
@@ -169,12 +169,12 @@ StepReport grpo_step(GrpoSetup& setup, AdamW& optimizer, int64_t step) {
     // 1-3: prompts, rollouts, rewards, advantages
     const std::vector<int64_t> prompt_indices = setup.sampler->prompts(step, t.dp_rank);
     const std::vector<Rollout> rollouts = generate_rollouts(model, setup.prompts, prompt_indices, step, rollout_settings,
-                                                            t.sp_size > 1 ? t.sp_comm.get() : MPI_COMM_NULL);
+                                                            t.sp_size > 1 ? setup.base.comms.sp.get() : nullptr);
     const RewardTable rewards = compute_rewards(grpo, setup.prompts, rollouts, *setup.tokenizer,
-                                                t.sp_size > 1 ? t.sp_comm.get() : MPI_COMM_NULL);
+                                                t.sp_size > 1 ? setup.base.comms.sp.get() : nullptr);
     const std::vector<double> advantages = group_advantages(rewards.total, grpo.num_generations, grpo.scale_rewards);
     const double generation_seconds = seconds_since(step_start);
-    const RolloutTotals batch = rollout_totals(t, setup.prompts, rollouts, rewards, grpo.num_generations);
+    const RolloutTotals batch = rollout_totals(setup.base.comms, setup.prompts, rollouts, rewards, grpo.num_generations);
     const GrpoNormaliser normaliser{grpo.loss_type, t.dp_size * sequences_per_group,
                                     static_cast<int64_t>(batch.completion_tokens), grpo.max_completion_length};
 
@@ -191,7 +191,7 @@ StepReport grpo_step(GrpoSetup& setup, AdamW& optimizer, int64_t step) {
             grpo_local_gradients(model, setup.prompts, rollouts, advantages, layout, normaliser, loss_settings,
                                  old_logps.empty() ? nullptr : &old_logps, ref_logps.empty() ? nullptr : &ref_logps);
         if (t.world_size > 1) allreduce_gradients(setup.base, model.gradients);
-        const UpdateTotals totals = update_totals(t, local);
+        const UpdateTotals totals = update_totals(*setup.base.comms.world, local);
         check_loss_finite(totals.loss, step, t.rank);
         learning_rate = learning_rate_at(step * grpo.num_iterations + iteration, total_updates, c.training.warmup_steps,
                                          c.training.learning_rate, c.training.lr_scheduler);

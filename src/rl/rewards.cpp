@@ -1,6 +1,5 @@
 #include "rl/rewards.h"
 
-#include "parallel/topology.h"
 #include "parallel/collective_error.h"
 #include "rl/reward_command.h"
 
@@ -101,7 +100,7 @@ std::string completion_text(const Tokenizer& tokenizer, const Prompt& prompt, co
 }
 
 RewardTable compute_rewards(const GrpoSection& grpo, const std::vector<Prompt>& prompts,
-                            const std::vector<Rollout>& rollouts, const Tokenizer& tokenizer, MPI_Comm sp_comm) {
+                            const std::vector<Rollout>& rollouts, const Tokenizer& tokenizer, Communicator* sp) {
     const size_t n = rollouts.size();
     std::vector<std::string> texts(n);
     for (size_t j = 0; j < n; j++) texts[j] = completion_text(tokenizer, prompts[static_cast<size_t>(rollouts[j].prompt)], rollouts[j]);
@@ -122,8 +121,7 @@ RewardTable compute_rewards(const GrpoSection& grpo, const std::vector<Prompt>& 
     }
 
     if (!grpo.reward_command.empty()) {
-        int sp_rank = 0;
-        if (sp_comm != MPI_COMM_NULL) check_mpi(MPI_Comm_rank(sp_comm, &sp_rank), "MPI_Comm_rank (rewards)");
+        const int sp_rank = sp ? sp->rank() : 0;
         std::vector<double> values(n, 0.0);
         std::string error;
         if (sp_rank == 0) {
@@ -140,8 +138,7 @@ RewardTable compute_rewards(const GrpoSection& grpo, const std::vector<Prompt>& 
             }
         }
         fail_together(error);
-        if (sp_comm != MPI_COMM_NULL)
-            check_mpi(MPI_Bcast(values.data(), static_cast<int>(n), MPI_DOUBLE, 0, sp_comm), "MPI_Bcast (rewards)");
+        if (sp) sp->broadcast(values.data(), static_cast<int64_t>(n * sizeof(double)), 0);
         table.names.push_back("reward_command");
         table.per_function.push_back(std::move(values));
     }

@@ -21,7 +21,6 @@
 #include "rl/prompts.h"
 #include "rl/rollout.h"
 
-#include <mpi.h>
 
 #include <string>
 #include <vector>
@@ -46,9 +45,9 @@ struct RewardTable {
 std::string completion_text(const Tokenizer& tokenizer, const Prompt& prompt, const Rollout& rollout);
 
 // Every rank computes the built-ins (deterministic); the reward_command runs on rank 0 of the
-// SP group and its answers are broadcast over `sp_comm`. Collective over the world when a
+// SP group and its answers are broadcast over `sp` (null: one rank). Collective over the world when a
 // reward_command is set: if it fails anywhere, every rank throws (collective_error.h).
 RewardTable compute_rewards(const GrpoSection& grpo, const std::vector<Prompt>& prompts,
-                            const std::vector<Rollout>& rollouts, const Tokenizer& tokenizer, MPI_Comm sp_comm);
+                            const std::vector<Rollout>& rollouts, const Tokenizer& tokenizer, Communicator* sp);
 
 }  // namespace ringlm

@@ -1,7 +1,6 @@
 #include "rl/rollout.h"
 
 #include "model/generate.h"
-#include "parallel/topology.h"
 
 #include <algorithm>
 
@@ -60,13 +59,9 @@ std::vector<Rollout> sample_rollout_batch(const Llama& model, const std::vector<
 
 std::vector<Rollout> generate_rollouts(const Llama& model, const std::vector<Prompt>& prompts,
                                        const std::vector<int64_t>& prompt_indices, int64_t step,
-                                       const RolloutSettings& settings, MPI_Comm sp_comm) {
+                                       const RolloutSettings& settings, Communicator* sp) {
     if (settings.batch_size < 1) fail("grpo: rollout batch size {} must be at least 1", settings.batch_size);
-    int S = 1, sp_rank = 0;
-    if (sp_comm != MPI_COMM_NULL) {
-        check_mpi(MPI_Comm_size(sp_comm, &S), "MPI_Comm_size (rollouts)");
-        check_mpi(MPI_Comm_rank(sp_comm, &sp_rank), "MPI_Comm_rank (rollouts)");
-    }
+    const int S = sp ? sp->size() : 1, sp_rank = sp ? sp->rank() : 0;
     const int64_t total = static_cast<int64_t>(prompt_indices.size()) * settings.num_generations;
     std::vector<Rollout> rollouts(static_cast<size_t>(total));
     // Mine: the batches b with b mod S == sp_rank. Sent as [length, stopped, tokens...] per
@@ -86,25 +81,20 @@ std::vector<Rollout> generate_rollouts(const Llama& model, const std::vector<Pro
     }
     if (S == 1) return rollouts;
 
-    int my_count = static_cast<int>(mine.size());
-    std::vector<int> counts(static_cast<size_t>(S)), displacements(static_cast<size_t>(S), 0);
-    check_mpi(MPI_Allgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, sp_comm), "MPI_Allgather (rollout sizes)");
-    for (int r = 1; r < S; r++) displacements[r] = displacements[r - 1] + counts[r - 1];
-    std::vector<int32_t> all(static_cast<size_t>(displacements[S - 1] + counts[S - 1]));
-    check_mpi(MPI_Allgatherv(mine.data(), my_count, MPI_INT32_T, all.data(), counts.data(), displacements.data(),
-                             MPI_INT32_T, sp_comm),
-              "MPI_Allgatherv (rollouts)");
-    std::vector<size_t> at(displacements.begin(), displacements.end());  // each rank's next record
+    const std::vector<std::vector<int32_t>> all = sp->all_gather_varying(mine);
+    std::vector<size_t> at(static_cast<size_t>(S), 0);  // each rank's next record
     const int64_t G = settings.num_generations;
     for (int64_t j = 0; j < total; j++) {
-        size_t& next = at[static_cast<size_t>(batch_owner(j, settings, S))];
+        const size_t owner = static_cast<size_t>(batch_owner(j, settings, S));
+        const std::vector<int32_t>& records = all[owner];
+        size_t& next = at[owner];
         Rollout& rollout = rollouts[static_cast<size_t>(j)];
-        const int32_t length = all[next], stopped = all[next + 1];
+        const int32_t length = records[next], stopped = records[next + 1];
         rollout.prompt = prompt_indices[static_cast<size_t>(j / G)];
         rollout.generation = j % G;
         rollout.stopped = stopped != 0;
-        rollout.completion.assign(all.begin() + static_cast<std::ptrdiff_t>(next + 2),
-                                  all.begin() + static_cast<std::ptrdiff_t>(next + 2 + static_cast<size_t>(length)));
+        rollout.completion.assign(records.begin() + static_cast<std::ptrdiff_t>(next + 2),
+                                  records.begin() + static_cast<std::ptrdiff_t>(next + 2 + static_cast<size_t>(length)));
         next += 2 + static_cast<size_t>(length);
     }
     return rollouts;

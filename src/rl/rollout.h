@@ -16,9 +16,9 @@
 #pragma once
 
 #include "model/llama.h"
+#include "parallel/communicator.h"
 #include "rl/prompts.h"
 
-#include <mpi.h>
 
 #include <cstdint>
 #include <vector>
@@ -54,9 +54,10 @@ std::vector<Rollout> sample_rollout_batch(const Llama& model, const std::vector<
                                           const RolloutSettings& settings, int64_t begin, int64_t end);
 
 // All G completions of every prompt in `prompt_indices`, in order (prompt slot major), on
-// every rank of `sp_comm` (MPI_COMM_NULL or size 1: this rank samples all of them).
+// every rank of the SP group `sp` (each samples every S-th batch, then they swap them; null:
+// this rank samples all of them).
 std::vector<Rollout> generate_rollouts(const Llama& model, const std::vector<Prompt>& prompts,
                                        const std::vector<int64_t>& prompt_indices, int64_t step,
-                                       const RolloutSettings& settings, MPI_Comm sp_comm);
+                                       const RolloutSettings& settings, Communicator* sp);
 
 }  // namespace ringlm

@@ -2,7 +2,7 @@
 
 #include "backend/backend.h"
 #include "data/token_dataset.h"
-#include "parallel/topology.h"
+#include "parallel/communicators.h"
 #include "tensor/allocator.h"
 #include "train/optimizer.h"
 #include "train/trainer.h"
@@ -10,7 +10,6 @@
 #include "util/error.h"
 
 #include <fmt/core.h>
-#include <mpi.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -33,7 +32,7 @@ double median(std::vector<double> values) {
 }
 
 int64_t max_over_ranks(int64_t value) {
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (bench max)");
+    world_communicator().all_reduce_max(&value, 1);
     return value;
 }
 
@@ -55,7 +54,7 @@ std::string write_synthetic_tokens(const BenchPoint& point, int64_t documents, i
         write_token_dataset(temporary, docs, point.model.vocab_size, "");
         std::filesystem::rename(temporary, path);
     }
-    MPI_Barrier(MPI_COMM_WORLD);
+    world_communicator().barrier();
     return path;
 }
 
@@ -117,9 +116,7 @@ double SgemmProbe::measure(int64_t repeats, int64_t warmups) {
 }
 
 TrainingSetup make_bench_setup(const BenchPoint& point) {
-    int world = 1, rank = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    const int world = world_communicator().size(), rank = world_communicator().rank();
     if (point.sequence_parallel_degree < 1 || world % point.sequence_parallel_degree != 0)
         fail_uniform("ringlm bench: sequence_parallel_degree {} must divide the {} ranks", point.sequence_parallel_degree,
                      world);
@@ -156,16 +153,16 @@ BenchResult run_bench_point(const BenchPoint& point) {
     int64_t peak = 0;
     uint64_t system_allocations = 0;
     long page_faults = 0;
-    MPI_Barrier(MPI_COMM_WORLD);
+    world_communicator().barrier();
     for (int64_t step = 0; step < total_steps; step++) {
         if (step == point.warmup_steps) {
             system_allocations = cpu_allocator().stats().system_allocations;
             page_faults = minor_page_faults();
         }
         if (step >= point.warmup_steps && point.sgemm_repeats > 0) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            world_communicator().barrier();
             sgemm_rates.push_back(sgemm_probe.measure(point.sgemm_repeats, 1));
-            MPI_Barrier(MPI_COMM_WORLD);
+            world_communicator().barrier();
         }
         cpu_allocator().reset_peak();
         const auto step_start = Clock::now();
@@ -191,7 +188,7 @@ BenchResult run_bench_point(const BenchPoint& point) {
     if (!sgemm_rates.empty()) {
         double sgemm = median(sgemm_rates);
         r.sgemm_flops_per_second_rank0 = sgemm;
-        check_mpi(MPI_Allreduce(MPI_IN_PLACE, &sgemm, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (sgemm)");
+        world_communicator().all_reduce_sum(&sgemm, 1);
         r.sgemm_flops_per_second = sgemm;
     }
     r.step_median = median(r.step_seconds);

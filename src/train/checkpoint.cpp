@@ -1,10 +1,8 @@
 #include "train/checkpoint.h"
 
 #include "model/model_file.h"
-#include "parallel/topology.h"
+#include "parallel/communicators.h"
 #include "util/atomic_file.h"
-
-#include <mpi.h>
 
 #include <algorithm>
 #include <cctype>
@@ -19,12 +17,7 @@ namespace ringlm {
 namespace {
 
 // Rank 0 of the world, or the only process when MPI is not running (tests, tools).
-bool is_rank_zero() {
-    int initialized = 0, rank = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank == 0;
-}
+bool is_rank_zero() { return process_rank() == 0; }
 
 // "no space left on device" or "disk quota exceeded" when that is why a write failed, else
 // empty. HDF5 reports a failed write with the C library's text for errno.
@@ -126,7 +119,7 @@ std::string save_run_checkpoint(const std::string& output_dir, const Llama& mode
     const bool rank_zero = is_rank_zero();
     const std::string path = checkpoint_path(output_dir, steps_done);
     if (rank_zero) save_checkpoint(path, model, optimizer, CheckpointState{steps_done}, config_yaml);
-    MPI_Barrier(MPI_COMM_WORLD);
+    world_communicator().barrier();
     if (rank_zero) {
         fmt::print("checkpoint: {}\n", path);
         remove_stale_temporaries(output_dir);
@@ -191,11 +184,9 @@ std::optional<std::string> latest_checkpoint(const std::string& output_dir) {
             error = failure.what();
         }
     }
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) {
-        chosen = broadcast_string(chosen, 0, MPI_COMM_WORLD);
-        error = broadcast_string(error, 0, MPI_COMM_WORLD);
+    if (Communicator* world = running_world()) {
+        chosen = world->broadcast(chosen, 0);
+        error = world->broadcast(error, 0);
     }
     if (!error.empty()) fail_uniform("{}", error);
     if (chosen.empty()) return std::nullopt;

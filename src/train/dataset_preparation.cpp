@@ -4,7 +4,7 @@
 #include "data/prepared_dataset.h"
 #include "data/tokenizer_files.h"
 #include "parallel/collective_error.h"
-#include "parallel/topology.h"
+#include "parallel/communicators.h"
 #include "train/input_checks.h"
 #include "util/error.h"
 
@@ -89,7 +89,7 @@ TokenFilePaths token_file_paths(const Config& config, int64_t model_vocab_size, 
         for (const std::string& path : paths.datasets) prepared += path + "\n";
         for (const std::string& path : paths.test_datasets) prepared += path + "\n";
     });
-    std::istringstream lines(broadcast_string(prepared, 0, MPI_COMM_WORLD));
+    std::istringstream lines(world_communicator().broadcast(prepared, 0));
     for (std::string& path : paths.datasets) std::getline(lines, path);
     for (std::string& path : paths.test_datasets) std::getline(lines, path);
     return paths;

@@ -16,8 +16,9 @@ struct TokenFilePaths {
     std::vector<std::string> datasets, test_datasets;  // one per entry, in order
 };
 
-// Collective over MPI_COMM_WORLD when the config has typed datasets: a failure on rank 0 (a bad
-// record, a template the tokenizer lacks) stops every rank with its message.
+// Collective over the world (world_communicator) when the config has typed datasets: a
+// failure on rank 0 (a bad record, a template the tokenizer lacks) stops every rank with its
+// message.
 TokenFilePaths token_file_paths(const Config& config, int64_t model_vocab_size, bool rank_zero);
 
 // The prepare options of a typed entry, the chat template resolved against `tokenizer_spec`.

@@ -28,7 +28,7 @@ EvalResult evaluate(const TrainingSetup& setup) {
         totals[0] += backend(losses).sum(losses);
         totals[1] += static_cast<double>(count_loss_tokens(batch));
     }
-    allreduce_sum(totals, 2);
+    setup.comms.world->all_reduce_sum(totals, 2);
     EvalResult result;
     result.tokens = static_cast<int64_t>(totals[1]);
     if (result.tokens > 0) {

@@ -24,8 +24,8 @@ struct StepMetrics {
     double ring_wait_seconds = 0;     // blocked on the SP ring / all-gather (communication not hidden)
     double ring_compute_seconds = 0;  // inside ring attention's block kernels
     double allreduce_seconds = 0;     // gradient all-reduce
-    // Bytes this rank sent through the SP transport in the step (ring shifts, all-gathers,
-    // reduce-scatters, all-to-alls: Transport::take_bytes_sent), and that per layer per micro
+    // Bytes this rank sent through the SP communicator in the step (ring shifts, all-gathers,
+    // reduce-scatters, all-to-alls: Communicator::take_bytes_sent), and that per layer per micro
     // batch (forward + backward of one attention). 0 at S = 1.
     int64_t sp_bytes_sent = 0, sp_bytes_sent_per_layer = 0;
     int64_t peak_memory_bytes = 0;      // the step's peak bytes in use, the largest over all ranks

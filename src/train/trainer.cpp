@@ -4,6 +4,7 @@
 #include "model/model_flops.h"
 #include "ops/ops.h"
 #include "parallel/ring_attention.h"
+#include "parallel/watchdog.h"
 #include "tensor/allocator.h"
 #include "train/evaluation.h"
 #include "train/lr_schedule.h"
@@ -27,16 +28,13 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 }  // namespace
 
-// NCCL sums device gradients on the GPUs (setup.gradient_allreduce). Otherwise MPI reduces host
-// memory (no CUDA-aware MPI is assumed), so device gradients go through a host copy: correct,
-// not fast (a device -> host -> device round trip of the whole buffer per step).
+// The world communicator sums: NCCL on the GPUs, or MPI (device gradients through a host copy).
+// The host waits for the sum, so the step's all-reduce time is measured.
 void allreduce_gradients(const TrainingSetup& setup, Tensor& gradients) {
-    if (setup.gradient_allreduce) return setup.gradient_allreduce(gradients);
-    if (gradients.device() == Device::cpu) return allreduce_sum(gradients.data<float>(), gradients.numel());
-    Tensor host = empty(gradients.shape(), DType::f32, Device::cpu);
-    backend(gradients).copy(host, gradients);
-    allreduce_sum(host.data<float>(), host.numel());
-    backend(gradients).copy(gradients, host);
+    Communicator& world = *setup.comms.world;
+    world.all_reduce(gradients)->wait();
+    world.synchronize();
+    watchdog_warmup_done();  // the first step's gradients are summed: every rank is past its warm-up
 }
 
 StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
@@ -62,18 +60,18 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
         result.loss_sum += backend(loss_sum).sum(loss_sum);
     }
     result.compute_seconds = seconds_since(compute_start);
-    if (setup.transport) {
-        result.ring_wait_seconds = setup.transport->take_wait_seconds();
+    if (setup.topology.sp_size > 1) {
+        result.ring_wait_seconds = setup.comms.sp->take_wait_seconds();
         result.ring_compute_seconds = take_ring_compute_seconds();
         result.compute_seconds -= result.ring_wait_seconds;
-        result.sp_bytes_sent = setup.transport->take_bytes_sent().total();
+        result.sp_bytes_sent = setup.comms.sp->take_bytes_sent().total();
     }
 
     const auto allreduce_start = Clock::now();
     if (setup.topology.world_size > 1) {
         allreduce_gradients(setup, model.gradients);
         double totals[2] = {result.loss_sum, result.loss_tokens};
-        allreduce_sum(totals, 2);
+        setup.comms.world->all_reduce_sum(totals, 2);
         result.loss_sum = totals[0];
         result.loss_tokens = totals[1];
     }
@@ -114,12 +112,12 @@ struct RankMaxima {
     double cpu_seconds = 0, attention_imbalance = 1;
 };
 
-RankMaxima maxima_over_ranks(Device device, size_t bytes_at_step_start, double cpu_seconds,
+RankMaxima maxima_over_ranks(Communicator& world, Device device, size_t bytes_at_step_start, double cpu_seconds,
                              double attention_imbalance) {
     const size_t peak = allocator_for(device).stats().peak_bytes_in_use;
     int64_t values[4] = {static_cast<int64_t>(peak), static_cast<int64_t>(peak - std::min(peak, bytes_at_step_start)),
                          static_cast<int64_t>(cpu_seconds * 1e6), std::llround(attention_imbalance * 1e6)};
-    allreduce_max(values, 4);
+    world.all_reduce_max(values, 4);
     return {values[0], values[1], static_cast<double>(values[2]) * 1e-6, static_cast<double>(values[3]) / 1e6};
 }
 
@@ -151,7 +149,7 @@ StepMetrics sft_step(TrainingSetup& setup, AdamW& optimizer, int64_t step) {
     m.allreduce_seconds = result.allreduce_seconds;
     m.sp_bytes_sent = result.sp_bytes_sent;
     m.sp_bytes_sent_per_layer = result.sp_bytes_sent / (model.config.n_layers * c.training.gradient_accumulation_steps);
-    const RankMaxima maxima = maxima_over_ranks(model.parameters.device(), bytes_at_step_start,
+    const RankMaxima maxima = maxima_over_ranks(*setup.comms.world, model.parameters.device(), bytes_at_step_start,
                                                 process_cpu_seconds() - cpu_at_step_start,
                                                 attention_imbalance(result.attention_pairs));
     m.peak_memory_bytes = maxima.peak_bytes;

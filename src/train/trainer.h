@@ -19,7 +19,7 @@ RunSummary run_training(TrainingSetup& setup);
 struct StepResult {
     double loss_sum = 0, loss_tokens = 0;
     double compute_seconds = 0, ring_wait_seconds = 0, ring_compute_seconds = 0, allreduce_seconds = 0;
-    int64_t sp_bytes_sent = 0;  // by this rank through the SP transport (Transport::take_bytes_sent)
+    int64_t sp_bytes_sent = 0;  // by this rank through the SP communicator (Communicator::take_bytes_sent)
     // The (query, key) pairs each rank of this rank's SP group attends over the step's micro
     // batches (TokenBatch::sp_attention_pairs): the same on every rank of the group.
     std::vector<int64_t> attention_pairs;

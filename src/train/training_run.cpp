@@ -47,7 +47,7 @@ TrainingRun::TrainingRun(TrainingSetup& setup, int64_t total_steps, const std::s
         fmt::print("{}\n{}\n", launch_summary(setup), description);
         std::fflush(stdout);
     }
-    barrier();  // output_dir exists before any rank opens a file in it
+    setup.comms.world->barrier();  // output_dir exists before any rank opens a file in it
     log_.emplace(setup.config.output.output_dir, rank_zero_);
     install_stop_signal_handlers();
 }
@@ -94,7 +94,7 @@ RunSummary TrainingRun::run(const RunSteps& steps) {
         log_step(step, report);
         summary.steps.push_back(std::move(report));
         const bool last = step + 1 == total_steps_;
-        if (any_rank(stop_requested())) {
+        if (setup_.comms.world->any(stop_requested())) {
             if (rank_zero_) fmt::print("signal {} received: checkpointing at step {} and stopping\n", stop_signal(), step + 1);
             summary.last_checkpoint = save(step + 1);
             summary.stopped_by_signal = true;

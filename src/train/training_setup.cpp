@@ -1,10 +1,12 @@
 #include "train/training_setup.h"
 
 #include "backend/cpu/cpu_threads.h"
+#include "backend/cuda_runtime.h"
 #include "model/hf_hub.h"
 #include "model/pretrained.h"
 #include "parallel/collective_error.h"
-#include "parallel/mpi_transport.h"
+#include "parallel/communicators.h"
+#include "parallel/nccl.h"
 #include "parallel/ring_attention.h"
 #include "parallel/watchdog.h"
 #include "train/checkpoint.h"
@@ -16,15 +18,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
-
-// ringlm_cuda defines RINGLM_WITH_CUDA for whoever links it; ringlm_app links it exactly when
-// the CUDA backend is built (CMakeLists.txt), so a CPU-only build needs no CUDA at all.
-#ifdef RINGLM_WITH_CUDA
-#include "cuda_backend.h"
-#endif
-#ifdef RINGLM_WITH_NCCL
-#include "parallel/nccl_bootstrap.h"
-#endif
 
 namespace ringlm {
 
@@ -52,9 +45,13 @@ struct DeviceChoice {
 
 DeviceChoice select_device(const Config& config, const Topology& topology) {
     if (config.parallel.backend == Device::cpu) return {};
-#ifdef RINGLM_WITH_CUDA
-    int devices = cuda_device_count();
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce (devices)");
+    if (!cuda_backend_built())
+        fail_uniform("{}: backend cuda, but this ringlm was built without the CUDA backend (nvcc was not found); "
+                     "rebuild with the CUDA toolkit installed (cmake -DRINGLM_CUDA=on), or use backend cpu",
+                     config.source);
+    int64_t fewest_devices = -cuda_device_count();  // the fewest over the world = -(the largest of the negatives)
+    world_communicator().all_reduce_max(&fewest_devices, 1);
+    const int devices = static_cast<int>(-fewest_devices);
     if (devices == 0)
         fail_uniform("{}: backend cuda, but no CUDA device was found (on at least one node of this run); use "
                      "backend cpu, or run on GPU nodes",
@@ -62,11 +59,6 @@ DeviceChoice select_device(const Config& config, const Topology& topology) {
     const int device = topology.local_rank % devices;
     init_cuda_backend(device);
     return {device, devices};
-#else
-    fail_uniform("{}: backend cuda, but this ringlm was built without the CUDA backend (nvcc was not found); "
-                 "rebuild with the CUDA toolkit installed (cmake -DRINGLM_CUDA=on), or use backend cpu",
-                 config.source);
-#endif
 }
 
 // `transport:` resolved to mpi or nccl, the same on every rank. auto: nccl with backend cuda
@@ -76,15 +68,9 @@ DeviceChoice select_device(const Config& config, const Topology& topology) {
 TransportKind resolve_transport(const Config& config, const Topology& topology, int devices) {
     const TransportKind configured = config.parallel.transport;
     if (config.parallel.backend == Device::cpu) return TransportKind::mpi;  // nccl refused by the config parser
-    int most_ranks_on_a_node = topology.local_size;
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &most_ranks_on_a_node, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
-              "MPI_Allreduce (ranks per node)");
+    const int most_ranks_on_a_node = topology.most_ranks_on_a_node;
     const bool gpu_per_rank = topology.world_size == 1 || most_ranks_on_a_node <= devices;
-#ifdef RINGLM_WITH_NCCL
-    const bool nccl_built = true;
-#else
-    const bool nccl_built = false;
-#endif
+    const bool nccl_built = nccl_available();
     if (configured == TransportKind::nccl && !nccl_built)
         fail_uniform("{}: transport nccl, but this ringlm was built without NCCL (nccl.h and libnccl were not found "
                      "next to the CUDA toolkit); install NCCL and rebuild, or use transport auto",
@@ -128,7 +114,7 @@ namespace {
 // Ring attention as the model's attention. With activation checkpointing each layer's
 // attention output and LSE from the first forward are kept (per micro batch, recognised by
 // its input ids tensor), so the recomputation in backward never runs the ring again.
-AttentionFunction sequence_parallel_attention(Transport& transport, RingAttnFunc variant, int64_t heads_k_stride,
+AttentionFunction sequence_parallel_attention(Communicator& transport, RingAttnFunc variant, int64_t heads_k_stride,
                                               int64_t ulysses_degree, bool checkpointing, int64_t n_layers) {
     struct Replays {
         uint64_t batch_id = 0;
@@ -161,16 +147,6 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     const Topology& topology = setup.topology;
     const DeviceChoice device = select_device(config, topology);
     setup.transport_kind = resolve_transport(config, topology, device.devices);
-#ifdef RINGLM_WITH_NCCL
-    NcclGroups nccl_groups;
-    if (setup.transport_kind == TransportKind::nccl && topology.world_size > 1) {
-        nccl_groups = make_nccl_groups(topology, device.device);
-        setup.gradient_allreduce = nccl_gradient_allreduce(nccl_groups);
-    }
-#else
-    (void)device;
-#endif
-
     setup.model = make_model(config, use);
     if (config.training.bf16) enable_bf16_matmuls(setup.model);
     const ModelConfig& model_config = setup.model.config;
@@ -191,25 +167,12 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     if (ulysses_degree > 1 && ulysses_degree < topology.sp_size)
         split_usp_groups(topology.sp_comm.get(), ulysses_degree, setup.topology.ulysses_comm, setup.topology.ring_comm);
     setup.topology.ulysses_degree = ulysses_degree;
+    setup.comms = make_communicators(topology, setup.transport_kind == TransportKind::nccl, device.device);
     const LoadBalance load_balance = resolve_load_balance(config.parallel.load_balance, config.data.sample_packing);
     setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
     if (topology.sp_size > 1) {
-#ifdef RINGLM_WITH_NCCL
-        if (setup.transport_kind == TransportKind::nccl) {
-            setup.transport = std::make_unique<NcclTransport>(nccl_groups.sp, cuda_compute_stream());
-            if (topology.ulysses_comm.get() != MPI_COMM_NULL)
-                setup.transport->set_usp_groups(
-                    std::make_unique<NcclTransport>(make_nccl_communicator(topology.ulysses_comm.get(), device.device),
-                                                    cuda_compute_stream()),
-                    std::make_unique<NcclTransport>(make_nccl_communicator(topology.ring_comm.get(), device.device),
-                                                    cuda_compute_stream()));
-        }
-#endif
-        if (!setup.transport)
-            setup.transport =
-                make_mpi_transport(topology.sp_comm.get(), topology.ulysses_comm.get(), topology.ring_comm.get());
-        setup.forward.attention = sequence_parallel_attention(*setup.transport, variant, config.parallel.heads_k_stride,
+        setup.forward.attention = sequence_parallel_attention(*setup.comms.sp, variant, config.parallel.heads_k_stride,
                                                               ulysses_degree, config.training.gradient_checkpointing,
                                                               model_config.n_layers);
     }

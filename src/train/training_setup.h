@@ -8,9 +8,10 @@
 #include "data/corpus.h"
 #include "data/sampler.h"
 #include "model/llama.h"
+#include "parallel/communicators.h"
+#include "parallel/chunk_layout.h"
 #include "parallel/context_parallel.h"
 #include "parallel/topology.h"
-#include "parallel/transport.h"
 
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@ namespace ringlm {
 struct TrainingSetup {
     Config config;
     Topology topology;
+    Communicators comms;  // after topology: made from its MPI groups, gone before them
     Llama model;
     std::unique_ptr<Corpus> corpus;       // training documents (and the held-out ones when val_set_size)
     std::unique_ptr<Corpus> eval_corpus;  // test_datasets, when given
@@ -30,11 +32,7 @@ struct TrainingSetup {
     SequenceLayout layout;
     RingAttnFunc variant = RingAttnFunc::batch_zigzag;  // resolved; used when sp_size > 1
     ContextParallelPlan context_parallel;               // ring, ulysses or usp (parallel/context_parallel.h)
-    std::unique_ptr<Transport> transport;               // the SP group's; null when sp_size == 1
     TransportKind transport_kind = TransportKind::mpi;  // resolved from config.parallel.transport: mpi or nccl
-    // Sums the gradient buffer over the world in place on the device (NCCL); empty: the
-    // trainer's MPI all-reduce through host memory.
-    std::function<void(Tensor&)> gradient_allreduce;
     ForwardOptions forward;
     int64_t total_steps = 0;
     std::optional<std::string> resume_from;  // checkpoint to load, resolved from resume_from_checkpoint
@@ -47,7 +45,7 @@ struct TrainingSetup {
 ChunkLayout chunk_layout_for(RingAttnFunc variant, LoadBalance load_balance = LoadBalance::none);
 
 // The part every command shares: threads, topology, the model (base_model or fresh), the
-// sequence layout and, when S > 1, the transport and ring attention as the model's attention.
+// sequence layout, the communicators and, when S > 1, ring attention as the model's attention.
 // `ringlm grpo` builds on this with its own prompt data (src/rl). `use`: whether the model gets
 // a gradient buffer (make_llama).
 TrainingSetup make_model_setup(const Config& config, ModelUse use = ModelUse::training);

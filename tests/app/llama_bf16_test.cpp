@@ -1,7 +1,7 @@
 // The model with bf16 matmuls (config `bf16: true`) on the CPU backend: 20 training steps
 // against the same run in f32 (losses within bf16 tolerance), with the master weights f32
 // throughout and the bf16 copy remade from them after every optimizer step.
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "model/llama.h"
 #include "ops/ops.h"
 #include "test_util.h"

@@ -1,7 +1,7 @@
 // The model against the independent PyTorch reference (tests/reference/llama_reference.py,
 // run in float64): same weights, same packed batch (several documents per row, padding,
 // two rows), compare logits, the loss and every parameter gradient.
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "model/llama.h"
 #include "ops/ops.h"
 #include "reference_io.h"

@@ -5,14 +5,14 @@
 // compute stream's queued work (so a send reads finished data), the compute stream resumes
 // after it (so a kernel reads received data), and neither ring_shift nor wait() blocks the host.
 // At one rank every exchange is an identity, so every result must be bit-identical to its
-// input. Two ranks over the ring: tests/mpi/nccl_transport_test.cpp, on a machine with a GPU
+// input. Two ranks over the ring: tests/mpi/nccl_communicator_test.cpp, on a machine with a GPU
 // per rank.
 #include "gpu_check.h"
 
 #ifdef RINGLM_WITH_NCCL
 #include "cuda_backend.h"
 #include "cuda_check.h"
-#include "nccl_transport.h"
+#include "nccl_communicator.h"
 #include "test_util.h"
 
 #include <chrono>
@@ -58,7 +58,7 @@ std::vector<Tensor> poisoned_like(const std::vector<Tensor>& tensors) {
     return out;
 }
 
-void check_collectives(Checker& checker, NcclTransport& transport, std::mt19937_64& rng) {
+void check_collectives(Checker& checker, NcclCommunicator& transport, std::mt19937_64& rng) {
     checker.check("nccl ring_shift to self (5 dtypes, 1 group)", [&] {
         const std::vector<Tensor> sent = ring_payload_on_host(rng);
         std::vector<Tensor> send;
@@ -90,11 +90,11 @@ void check_collectives(Checker& checker, NcclTransport& transport, std::mt19937_
         compare_bits(checker, "nccl reduce_scatter 1 rank", out, in);
     });
     for (DType dtype : {DType::f32, DType::bf16, DType::f64}) {
-        const std::string name = std::string("nccl all_reduce_sum 1 rank ") + dtype_name(dtype);
+        const std::string name = std::string("nccl all_reduce 1 rank ") + dtype_name(dtype);
         checker.check(name, [&] {
             const Tensor x = host_as(random_uniform({1001}, DType::f32, rng), dtype);
             const Tensor x_device = to_device(x);
-            transport.all_reduce_sum(x_device)->wait();
+            transport.all_reduce(x_device)->wait();
             compare_bits(checker, name, x_device, x);
         });
     }
@@ -104,7 +104,7 @@ void check_collectives(Checker& checker, NcclTransport& transport, std::mt19937_
 // right before ring_shift (behind GEMMs, so unfinished when ring_shift returns) and halved by
 // one queued right after wait(): x * 2 * 0.5 is exact, so K must arrive bit-identical, and
 // only if the send waited for the doubling and the halving waited for the receive.
-void check_overlap(Checker& checker, NcclTransport& transport, std::mt19937_64& rng) {
+void check_overlap(Checker& checker, NcclCommunicator& transport, std::mt19937_64& rng) {
     const char* name = "nccl ring_shift overlapped with GEMMs";
     checker.check(name, [&] {
         const int64_t n = 4096;
@@ -145,17 +145,17 @@ void check_overlap(Checker& checker, NcclTransport& transport, std::mt19937_64& 
 }  // namespace
 
 void check_nccl(Checker& checker, std::mt19937_64& rng) {
-    std::shared_ptr<NcclCommunicator> communicator;
+    std::shared_ptr<NcclComm> communicator;
     checker.check("nccl 1-rank communicator", [&] {
         int device = 0;
         CUDA_CHECK(cudaGetDevice(&device));
-        communicator = std::make_shared<NcclCommunicator>(nccl_unique_id(), 0, 1, device);
+        communicator = std::make_shared<NcclComm>(nccl_unique_id(), 0, 1, device);
         int version = 0;
         ncclGetVersion(&version);
         checker.add("nccl 1-rank communicator", true, "NCCL " + std::to_string(version));
     });
     if (!communicator) return;
-    NcclTransport transport(communicator, cuda_compute_stream());
+    NcclCommunicator transport(communicator, cuda_compute_stream());
     check_collectives(checker, transport, rng);
     check_overlap(checker, transport, rng);
 }

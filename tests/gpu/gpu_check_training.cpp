@@ -4,7 +4,7 @@
 // (model, batches, AdamW, LR schedule, tokenizer): no MPI, HDF5 or YAML on the GPU machine.
 #include "cuda_backend.h"
 #include "cuda_check.h"
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "data/tokenizer.h"
 #include "gpu_check.h"
 #include "model/generate.h"

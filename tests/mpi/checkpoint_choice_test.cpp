@@ -1,8 +1,8 @@
 // latest_checkpoint under MPI: rank 0 verifies and decides, every rank gets the same answer and
 // only rank 0 prints what it skipped; when nothing verifies every rank fails alike (a
-// UniformError: rank 0 prints it once). broadcast_string from any root, any length.
+// UniformError: rank 0 prints it once). Communicator::broadcast of text from any root, any length.
 #include "mpi_test_util.h"
-#include "parallel/topology.h"
+#include "parallel/communicators.h"
 #include "train/checkpoint.h"
 
 #include <gtest/gtest.h>
@@ -15,14 +15,14 @@ using namespace ringlm::testing;
 
 namespace {
 
-TEST(BroadcastString, FromAnyRootAnyLength) {
+TEST(BroadcastText, FromAnyRootAnyLength) {
     std::mt19937_64 rng(shared_seed());
     for (int trial = 0; trial < 5; trial++) {
         const int root = static_cast<int>(rng() % static_cast<uint64_t>(world_size()));
         std::string text(rng() % 3000, ' ');
         for (char& c : text) c = static_cast<char>('a' + rng() % 26);
         const std::string mine = world_rank() == root ? text : "rank " + std::to_string(world_rank());
-        EXPECT_EQ(broadcast_string(mine, root, MPI_COMM_WORLD), text) << "root " << root;
+        EXPECT_EQ(world_communicator().broadcast(mine, root), text) << "root " << root;
     }
 }
 

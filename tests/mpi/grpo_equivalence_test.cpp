@@ -100,11 +100,11 @@ TEST(GrpoEquivalence, RolloutsAndOneStepMatchSingleRank) {
 
             // Rollouts: split over the SP ranks and gathered vs each sampled alone on this rank.
             const std::vector<Rollout> mine = generate_rollouts(setup.model, prompts, sampler.prompts(step, t.dp_rank),
-                                                                step, rollout_settings(seed), t.sp_comm.get());
+                                                                step, rollout_settings(seed), setup.comms.sp.get());
             std::vector<Rollout> all;  // every DP group's, in group order: the global batch
             for (int64_t group = 0; group < t.dp_size; group++) {
                 const std::vector<Rollout> alone = generate_rollouts(setup.model, prompts, sampler.prompts(step, group),
-                                                                     step, rollout_settings(seed), MPI_COMM_NULL);
+                                                                     step, rollout_settings(seed), nullptr);
                 all.insert(all.end(), alone.begin(), alone.end());
             }
             ASSERT_EQ(mine.size(), static_cast<size_t>(per_group));
@@ -138,8 +138,8 @@ TEST(GrpoEquivalence, RolloutsAndOneStepMatchSingleRank) {
                 const GrpoLocalResult local = grpo_local_gradients(setup.model, prompts, mine, my_advantages, parallel,
                                                                    normaliser, settings, &old_logps, &ref_logps);
                 double totals[2] = {local.loss, local.statistics.clipped};
-                allreduce_sum(setup.model.gradients.data<float>(), setup.model.gradients.numel());
-                allreduce_sum(totals, 2);
+                setup.comms.world->all_reduce(setup.model.gradients)->wait();
+                setup.comms.world->all_reduce_sum(totals, 2);
                 Tensor parallel_gradients = empty_like(setup.model.gradients);
                 backend(parallel_gradients).copy(parallel_gradients, setup.model.gradients);
 

@@ -8,8 +8,8 @@
 // document's per-document head-tail pieces), through a Tape so the backward is the one
 // training runs. The world is split
 // into sequence-parallel groups of every S that divides it, so one mpiexec covers several S.
-#include "data/batch.h"
-#include "parallel/mpi_transport.h"
+#include "parallel/chunk_layout.h"
+#include "parallel/mpi_communicator.h"
 #include "parallel/ring_attention.h"
 #include "parallel/topology.h"
 #include "mpi/mpi_test_util.h"
@@ -156,7 +156,7 @@ RingAttentionInputs shard_inputs(const Batch& batch, const std::vector<int32_t>&
 }
 
 // The op on this rank's shard, forward and backward through a Tape.
-Attention ring_op(Transport& transport, RingAttnFunc variant, const RingAttentionInputs& in, const Tensor& dout,
+Attention ring_op(Communicator& transport, RingAttnFunc variant, const RingAttentionInputs& in, const Tensor& dout,
                   AttentionReplay* replay = nullptr) {
     Tape tape;
     Attention a;
@@ -178,7 +178,7 @@ Attention ring_op(Transport& transport, RingAttnFunc variant, const RingAttentio
 // of U ranks and ring groups of S / U when 1 < U < S).
 struct Group {
     MpiComm comm, ulysses_comm, ring_comm;
-    std::unique_ptr<Transport> transport;
+    std::unique_ptr<Communicator> transport;
 };
 
 Group sp_group(int S, int U = 1) {
@@ -186,7 +186,7 @@ Group sp_group(int S, int U = 1) {
     check_mpi(MPI_Comm_split(MPI_COMM_WORLD, world_rank() / S, world_rank(), &comm), "MPI_Comm_split");
     Group group{MpiComm(comm), MpiComm(), MpiComm(), nullptr};
     if (U > 1 && U < S) split_usp_groups(group.comm.get(), U, group.ulysses_comm, group.ring_comm);
-    group.transport = make_mpi_transport(group.comm.get(), group.ulysses_comm.get(), group.ring_comm.get());
+    group.transport = make_mpi_communicator(group.comm.get(), group.ulysses_comm.get(), group.ring_comm.get());
     return group;
 }
 
@@ -205,7 +205,7 @@ constexpr RingAttnFunc ring_variants[] = {RingAttnFunc::batch_ring, RingAttnFunc
 // against the whole: out, lse, dq, dk, dv at this rank's tokens, worst over the world.
 void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool packing, uint64_t seed, int U = 1) {
     Group group = sp_group(S, U);
-    const SequenceLayout sequence{layout, S, group.transport->sp_rank()};
+    const SequenceLayout sequence{layout, S, group.transport->rank()};
     std::mt19937_64 rng(seed);
     const Batch batch = make_batch(rng, packing, padded_row_length(sequence_len, sequence));
     const Attention whole = whole_attention(batch);
@@ -244,12 +244,12 @@ void expect_matches_whole(RingAttnFunc variant, ChunkLayout layout, int S, bool 
                     report.c_str());
 }
 
-// Forwards to another transport, counting ring steps.
-class CountingTransport final : public Transport {
+// Forwards to another communicator, counting ring steps.
+class CountingCommunicator final : public Communicator {
 public:
-    explicit CountingTransport(Transport& inner) : inner_(inner) {}
-    int sp_size() const override { return inner_.sp_size(); }
-    int sp_rank() const override { return inner_.sp_rank(); }
+    explicit CountingCommunicator(Communicator& inner) : inner_(inner) {}
+    int size() const override { return inner_.size(); }
+    int rank() const override { return inner_.rank(); }
     std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
                                                 const std::vector<Tensor>& receive) override {
         ring_shifts++;
@@ -267,10 +267,18 @@ public:
         all_to_alls++;
         return inner_.all_to_all(in, out);
     }
+    std::unique_ptr<PendingExchange> all_reduce(const Tensor& x) override { return inner_.all_reduce(x); }
+    void all_reduce_sum(double* values, int count) override { inner_.all_reduce_sum(values, count); }
+    void all_reduce_max(int64_t* values, int count) override { inner_.all_reduce_max(values, count); }
+    void broadcast(void* data, int64_t bytes, int root) override { inner_.broadcast(data, bytes, root); }
+    std::vector<std::vector<int32_t>> all_gather_varying(const std::vector<int32_t>& mine) override {
+        return inner_.all_gather_varying(mine);
+    }
+    void barrier() override { inner_.barrier(); }
     int ring_shifts = 0, exchanges = 0, all_to_alls = 0;
 
 private:
-    Transport& inner_;
+    Communicator& inner_;
 };
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -307,13 +315,13 @@ TEST(RingAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
     const int S = world_size();
     Group group = sp_group(S);
     for (RingAttnFunc variant : ring_variants) {
-        const SequenceLayout sequence{layout_of(variant), S, group.transport->sp_rank()};
+        const SequenceLayout sequence{layout_of(variant), S, group.transport->rank()};
         std::mt19937_64 rng(seed);
         const Batch batch = make_batch(rng, true, padded_row_length(sequence_len, sequence));
         const std::vector<int32_t> tokens = shard_tokens(batch, sequence);
         const RingAttentionInputs in = shard_inputs(batch, tokens);
         const Tensor dout = gather_rows(batch.dout, tokens);
-        CountingTransport counting(*group.transport);
+        CountingCommunicator counting(*group.transport);
         const std::string where = fmt::format("{}, S = {}, seed {}", name(variant), S, seed);
 
         // the first forward fills the replay; count the forward alone
@@ -395,14 +403,14 @@ TEST(UlyssesAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
     const uint64_t seed = shared_seed();
     const int S = world_size();
     Group group = sp_group(S);
-    const SequenceLayout sequence{ChunkLayout::zigzag, S, group.transport->sp_rank()};
+    const SequenceLayout sequence{ChunkLayout::zigzag, S, group.transport->rank()};
     std::mt19937_64 rng(seed);
     const Batch batch = make_batch(rng, true, padded_row_length(sequence_len, sequence));
     const std::vector<int32_t> tokens = shard_tokens(batch, sequence);
     RingAttentionInputs in = shard_inputs(batch, tokens);
     in.ulysses_degree = S;
     const Tensor dout = gather_rows(batch.dout, tokens);
-    CountingTransport counting(*group.transport);
+    CountingCommunicator counting(*group.transport);
     AttentionReplay replay;
     group.transport->take_bytes_sent();
     {
@@ -411,11 +419,11 @@ TEST(UlyssesAttention, ReplayDoesNoCommunicationAndGivesTheSameGradients) {
         EXPECT_EQ(counting.all_to_alls, 5) << "q, k, v there, out and lse back; seed " << seed;
         tape.clear();
     }
-    // The Transport's byte count: (S-1)/S of each all-to-all's input (q and out [T, H, D], lse
+    // The Communicator's byte count: (S-1)/S of each all-to-all's input (q and out [T, H, D], lse
     // [T, H], k and v [T, max(Hkv, S), D] with replicated KV heads) and (S-1) x the i32 index
     // and segment ids of the mask's all-gathers.
     const int64_t T = in.q.size(0), kv_sent = std::max<int64_t>(Hkv, S);
-    const TransportBytes forward = group.transport->take_bytes_sent();
+    const CommunicatorBytes forward = group.transport->take_bytes_sent();
     EXPECT_EQ(forward.all_to_all, (S - 1) * (4 * T * (2 * H * D + 2 * kv_sent * D + H) / S)) << "seed " << seed;
     EXPECT_EQ(forward.all_gather, (S - 1) * 2 * 4 * T) << "seed " << seed;
     EXPECT_EQ(forward.ring_shift + forward.reduce_scatter, 0) << "seed " << seed;

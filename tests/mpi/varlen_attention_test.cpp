@@ -6,8 +6,8 @@
 // tape (so the op's real backward runs), and compares out, lse, dq, dk, dv with the reference
 // rows at its global positions. The reference is the attention block kernel in f64 on the
 // whole batch: one rank, no gathering, no head groups.
-#include "data/batch.h"
-#include "parallel/mpi_transport.h"
+#include "parallel/chunk_layout.h"
+#include "parallel/mpi_communicator.h"
 #include "parallel/ring_attention.h"
 #include "mpi/mpi_test_util.h"
 
@@ -125,7 +125,7 @@ Errors run_case(const Batch& batch, ChunkLayout layout, int64_t H, int64_t Hkv, 
     in.segment_ids = take_rows(segment_full, mine);
     in.scale = scale;
     in.heads_k_stride = heads_k_stride;
-    std::unique_ptr<Transport> transport = make_mpi_transport(MPI_COMM_WORLD);
+    std::unique_ptr<Communicator> transport = make_mpi_communicator(MPI_COMM_WORLD);
     Tape tape;
     const Tensor out = ring_attention(tape, *transport, RingAttnFunc::varlen_llama3, in);
     Grads grads;
@@ -230,7 +230,7 @@ TEST(VarlenLlama3, StrideNotDividingKvHeadsIsRefused) {
     in.global_index = i32_tensor({0, 1, 2, 3, 4, 5, 6, 7});
     in.segment_ids = i32_tensor({0, 0, 0, 0, 0, 0, 0, 0});
     in.heads_k_stride = 3;
-    std::unique_ptr<Transport> transport = make_mpi_transport(MPI_COMM_WORLD);
+    std::unique_ptr<Communicator> transport = make_mpi_communicator(MPI_COMM_WORLD);
     Tensor out = empty(in.q.shape()), lse = empty({8, 4});
     try {
         varlen_llama3_forward(*transport, in, out, lse);

@@ -1,7 +1,7 @@
 // TokenBatch::sp_chunk_ranges: every SP rank's global-index and segment-id ranges, which ring
 // attention trusts to skip blocks without reading them. Checked against what each rank's own
 // batch actually holds (its tensors), for every layout and S = 1..4 on random packed rows.
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

@@ -8,7 +8,7 @@
 //     shifted before the cut, so a target that lives on another rank is kept);
 //   - documents that 2S divides give every rank exactly equal work.
 #include "data/attention_work.h"
-#include "data/batch.h"
+#include "parallel/chunk_layout.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

@@ -1,9 +1,9 @@
-// The NCCL transport: the Transport interface (src/parallel/transport.h) on Device::cuda
+// The NCCL transport: the Communicator interface (src/parallel/communicator.h) on Device::cuda
 // tensors, over one NCCL communicator. MPI-free: a communicator is made from an ncclUniqueId
-// that the caller shares among the ranks (src/parallel/nccl_bootstrap.cpp broadcasts it over
+// that the caller shares among the ranks (src/cuda/nccl_bootstrap.cpp broadcasts it over
 // the matching MPI sub-communicator; the GPU check makes a 1-rank one with no MPI at all).
 //
-// Streams: every exchange runs on this transport's own communication stream, ordered against
+// Streams: every exchange runs on this communicator's own communication stream, ordered against
 // the CUDA backend's compute stream by events, never by a host sync:
 //   start:  record "ready" on the compute stream; the communication stream waits on it, so a
 //           send reads finished data and a receive never overwrites a buffer a kernel queued
@@ -15,7 +15,7 @@
 // compute did not hide shows up as a longer step, not as ring wait.
 #pragma once
 
-#include "parallel/transport.h"
+#include "parallel/communicator.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -30,12 +30,12 @@ ncclUniqueId nccl_unique_id();
 // An ncclComm_t (destroyed with the object). Constructing it is collective: every one of the
 // `size` ranks that share `id` constructs one with its own `rank`, each on its own `device`
 // (NCCL refuses two ranks of one communicator on one GPU).
-class NcclCommunicator {
+class NcclComm {
 public:
-    NcclCommunicator(const ncclUniqueId& id, int rank, int size, int device);
-    ~NcclCommunicator();
-    NcclCommunicator(const NcclCommunicator&) = delete;
-    NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+    NcclComm(const ncclUniqueId& id, int rank, int size, int device);
+    ~NcclComm();
+    NcclComm(const NcclComm&) = delete;
+    NcclComm& operator=(const NcclComm&) = delete;
     ncclComm_t get() const { return comm_; }
     int rank() const { return rank_; }
     // ncclCommAbort: ends the operations in flight (a collective waiting on a dead peer) and frees
@@ -49,19 +49,19 @@ private:
     int rank_ = 0, size_ = 1;
 };
 
-// The ring and collectives of one communicator's group (an SP group, or a DP group for the
-// gradients). Two transports may share a communicator; each has its own communication stream.
-class NcclTransport final : public Transport {
+// The ring and collectives of one NcclComm's group (an SP group, or the world for the
+// gradients). Two NcclCommunicators may share an NcclComm; each has its own communication stream.
+class NcclCommunicator final : public Communicator {
 public:
     // compute_stream: the stream the tensors' producers and consumers run on (the CUDA
     // backend's, cuda_compute_stream()).
-    NcclTransport(std::shared_ptr<NcclCommunicator> communicator, cudaStream_t compute_stream);
-    ~NcclTransport() override;
-    NcclTransport(const NcclTransport&) = delete;
-    NcclTransport& operator=(const NcclTransport&) = delete;
+    NcclCommunicator(std::shared_ptr<NcclComm> communicator, cudaStream_t compute_stream);
+    ~NcclCommunicator() override;
+    NcclCommunicator(const NcclCommunicator&) = delete;
+    NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
-    int sp_size() const override { return communicator_->size(); }
-    int sp_rank() const override { return communicator_->rank(); }
+    int size() const override { return communicator_->size(); }
+    int rank() const override { return communicator_->rank(); }
     std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
                                                 const std::vector<Tensor>& receive) override;
     std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override;
@@ -73,13 +73,17 @@ public:
 
     cudaStream_t communication_stream() const { return communication_stream_; }
 
+protected:
+    // The host waits for the compute stream, which waits on every exchange (synchronize()).
+    void wait_for_device() override;
+
 private:
     // Orders the communication stream after everything queued so far on the compute stream.
     void wait_for_compute();
     // The exchange just queued on the communication stream, holding `tensors` until wait().
     std::unique_ptr<PendingExchange> pending(std::vector<Tensor> tensors);
 
-    std::shared_ptr<NcclCommunicator> communicator_;
+    std::shared_ptr<NcclComm> communicator_;
     cudaStream_t compute_stream_ = nullptr;
     cudaStream_t communication_stream_ = nullptr;
     cudaEvent_t compute_ready_ = nullptr;  // re-recorded per exchange: a stream wait reads it when queued

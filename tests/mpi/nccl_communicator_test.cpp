@@ -1,7 +1,7 @@
-// The NCCL transport between ranks, bootstrapped over MPI as a training run does it
-// (src/parallel/nccl_bootstrap.cpp): the ring around an SP group of every rank, the
-// all-gather / reduce-scatter / all-reduce of the group, and the gradient all-reduce over the
-// world through the SP and DP communicators. Every result is compared bit for bit with what the
+// The NCCL communicators between ranks, bootstrapped over MPI as a training run makes them
+// (make_communicators, cuda/nccl_bootstrap.cpp): the ring around an SP group of every rank, the
+// all-gather / reduce-scatter / all-to-all / all-reduce of the group, host values through the
+// group's MPI communicator, and the gradient all-reduce over the world. Every result is compared bit for bit with what the
 // other ranks sent (each rank regenerates every rank's inputs from the shared seed); sums are of
 // small integers held in f32, so they are exact in any order.
 //
@@ -14,8 +14,7 @@
 
 #ifdef RINGLM_WITH_NCCL
 #include "cuda_backend.h"
-#include "parallel/nccl_bootstrap.h"
-#include "parallel/topology.h"
+#include "parallel/communicators.h"
 
 #include <cstring>
 #include <string>
@@ -92,22 +91,22 @@ Tensor elementwise_sum(const std::vector<Tensor>& tensors) {
 // This rank on its own GPU with the NCCL communicators a training run at this S would build.
 struct NcclRank {
     Topology topology;
-    NcclGroups groups;
+    Communicators comms;  // after topology: made from its MPI groups
 };
 
 NcclRank nccl_rank(int sequence_parallel_degree) {
-    Topology topology = make_topology(sequence_parallel_degree);
-    EXPECT_TRUE(init_cuda_backend(topology.local_rank));
-    NcclGroups groups = make_nccl_groups(topology, topology.local_rank);
-    return {std::move(topology), std::move(groups)};
+    NcclRank rank{make_topology(sequence_parallel_degree), {}};
+    EXPECT_TRUE(init_cuda_backend(rank.topology.local_rank));
+    rank.comms = make_communicators(rank.topology, true, rank.topology.local_rank);
+    return rank;
 }
 
-TEST(NcclTransport, RingShiftGoesAroundTheGroup) {
+TEST(NcclCommunicator, RingShiftGoesAroundTheGroup) {
     SKIP_WITHOUT_GPU_PER_RANK();
     const uint64_t seed = shared_seed();
     const NcclRank nccl = nccl_rank(world_size());
-    NcclTransport transport(nccl.groups.sp, cuda_compute_stream());
-    const int S = transport.sp_size(), rank = transport.sp_rank();
+    Communicator& transport = *nccl.comms.sp;
+    const int S = transport.size(), rank = transport.rank();
     // Double-buffered as ring attention does it: at step t this rank holds rank (r - t)'s block.
     std::vector<Tensor> current, next;
     for (const Tensor& t : ring_payload(seed, rank)) current.push_back(to_device(t));
@@ -124,12 +123,12 @@ TEST(NcclTransport, RingShiftGoesAroundTheGroup) {
     }
 }
 
-TEST(NcclTransport, CollectivesOfTheGroup) {
+TEST(NcclCommunicator, CollectivesOfTheGroup) {
     SKIP_WITHOUT_GPU_PER_RANK();
     const uint64_t seed = shared_seed();
     const NcclRank nccl = nccl_rank(world_size());
-    NcclTransport transport(nccl.groups.sp, cuda_compute_stream());
-    const int S = transport.sp_size(), rank = transport.sp_rank();
+    Communicator& transport = *nccl.comms.sp;
+    const int S = transport.size(), rank = transport.rank();
     const int64_t n = 21;
     std::vector<Tensor> inputs;  // every rank's [S * n, 3], integer valued
     for (int r = 0; r < S; r++) {
@@ -164,19 +163,25 @@ TEST(NcclTransport, CollectivesOfTheGroup) {
     EXPECT_TRUE(same_bits(to_host(scattered), sum.rows(rank * n, (rank + 1) * n)))
         << "seed " << seed << ": reduce_scatter";
     const Tensor reduced = to_device(mine);
-    transport.all_reduce_sum(reduced)->wait();
-    EXPECT_TRUE(same_bits(to_host(reduced), sum)) << "seed " << seed << ": all_reduce_sum";
+    transport.all_reduce(reduced)->wait();
+    EXPECT_TRUE(same_bits(to_host(reduced), sum)) << "seed " << seed << ": all_reduce";
+
+    // host values travel over the group's MPI communicator
+    double total = rank + 1;
+    transport.all_reduce_sum(&total, 1);
+    EXPECT_EQ(total, S * (S + 1) / 2.0) << "all_reduce_sum of host values";
+    EXPECT_EQ(transport.any(rank == S - 1), true) << "stop vote";
 }
 
-// S = 2: at 2 ranks one SP group, at 4 ranks two SP groups across two DP groups, so the
-// gradients go through both communicators.
-TEST(NcclTransport, GradientAllReduceSumsOverTheWorld) {
+// S = 2: at 2 ranks one SP group (the world communicator is the SP one), at 4 ranks two SP
+// groups across two DP groups (a world communicator of its own).
+TEST(NcclCommunicator, GradientAllReduceSumsOverTheWorld) {
     SKIP_WITHOUT_GPU_PER_RANK();
     if (world_size() % 2 != 0) GTEST_SKIP() << "needs an even number of ranks";
     const uint64_t seed = shared_seed();
     const NcclRank nccl = nccl_rank(2);
     const Topology& topology = nccl.topology;
-    const auto allreduce = nccl_gradient_allreduce(nccl.groups);
+    Communicator& world = *nccl.comms.world;
     std::vector<Tensor> gradients;
     for (int r = 0; r < topology.world_size; r++) {
         std::mt19937_64 rng(seed + static_cast<uint64_t>(r));
@@ -184,7 +189,8 @@ TEST(NcclTransport, GradientAllReduceSumsOverTheWorld) {
     }
     const Tensor expected = elementwise_sum(gradients);
     Tensor mine = to_device(gradients[static_cast<size_t>(topology.rank)]);
-    allreduce(mine);
+    world.all_reduce(mine)->wait();
+    world.synchronize();
     EXPECT_TRUE(same_bits(to_host(mine), expected))
         << "seed " << seed << ", rank " << topology.rank << " (S=2, D=" << topology.dp_size << ")";
 }
@@ -194,6 +200,6 @@ TEST(NcclTransport, GradientAllReduceSumsOverTheWorld) {
 
 #else  // a build without NCCL (no CUDA toolkit, or no NCCL next to it)
 
-TEST(NcclTransport, NeedsNccl) { GTEST_SKIP() << "this build has no NCCL transport (RINGLM_WITH_NCCL is off)"; }
+TEST(NcclCommunicator, NeedsNccl) { GTEST_SKIP() << "this build has no NCCL transport (RINGLM_WITH_NCCL is off)"; }
 
 #endif

@@ -1,5 +1,5 @@
-// NcclCommunicator and NcclTransport (see nccl_transport.h for the stream and event protocol).
-#include "nccl_transport.h"
+// NcclComm and NcclCommunicator (see nccl_communicator.h for the stream and event protocol).
+#include "nccl_communicator.h"
 
 #include "cuda_check.h"
 #include "util/error.h"
@@ -30,13 +30,13 @@ ncclDataType_t nccl_type(const Tensor& t, const char* what) {
         case DType::i32: return ncclInt32;
         case DType::i64: return ncclInt64;
     }
-    fail("nccl transport: {} is {}, a dtype NCCL cannot move", what, t.describe());
+    fail("nccl communicator: {} is {}, a dtype NCCL cannot move", what, t.describe());
 }
 
 void require_device(const Tensor& t, const char* what) {
-    if (!t.defined()) fail("nccl transport: {} is undefined", what);
+    if (!t.defined()) fail("nccl communicator: {} is undefined", what);
     if (t.device() != Device::cuda)
-        fail("nccl transport: {} ({}) is on the {}, the NCCL transport moves device tensors (the MPI transport moves "
+        fail("nccl communicator: {} ({}) is on the {}, the NCCL communicator moves device tensors (the MPI communicator moves "
              "host ones)",
              what, t.describe(), device_name(t.device()));
 }
@@ -78,7 +78,7 @@ private:
 
 }  // namespace
 
-// --- communicator ----------------------------------------------------------------------------
+// --- NcclComm -------------------------------------------------------------------------------
 
 ncclUniqueId nccl_unique_id() {
     ncclUniqueId id;
@@ -86,26 +86,26 @@ ncclUniqueId nccl_unique_id() {
     return id;
 }
 
-NcclCommunicator::NcclCommunicator(const ncclUniqueId& id, int rank, int size, int device) : rank_(rank), size_(size) {
+NcclComm::NcclComm(const ncclUniqueId& id, int rank, int size, int device) : rank_(rank), size_(size) {
     if (size < 1 || rank < 0 || rank >= size) fail("nccl communicator: rank {} of {} ranks", rank, size);
     CUDA_CHECK(cudaSetDevice(device));
     NCCL_CHECK(ncclCommInitRank(&comm_, size, id, rank));
 }
 
-NcclCommunicator::~NcclCommunicator() {
+NcclComm::~NcclComm() {
     if (comm_) ncclCommDestroy(comm_);
 }
 
-void NcclCommunicator::abort() {
+void NcclComm::abort() {
     if (comm_) ncclCommAbort(comm_);
     comm_ = nullptr;
 }
 
-// --- transport -------------------------------------------------------------------------------
+// --- communicator -------------------------------------------------------------------------------
 
-NcclTransport::NcclTransport(std::shared_ptr<NcclCommunicator> communicator, cudaStream_t compute_stream)
+NcclCommunicator::NcclCommunicator(std::shared_ptr<NcclComm> communicator, cudaStream_t compute_stream)
     : communicator_(std::move(communicator)), compute_stream_(compute_stream) {
-    if (!communicator_) fail("nccl transport: no communicator");
+    if (!communicator_) fail("nccl communicator: no communicator");
     // Non-blocking (no implicit sync with the legacy default stream) and at the highest
     // priority, so NCCL's kernels get SMs as soon as attention's blocks leave any.
     int least_priority = 0, greatest_priority = 0;
@@ -114,23 +114,23 @@ NcclTransport::NcclTransport(std::shared_ptr<NcclCommunicator> communicator, cud
     CUDA_CHECK(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming));
 }
 
-NcclTransport::~NcclTransport() {
+NcclCommunicator::~NcclCommunicator() {
     // Exchanges still queued finish before their stream goes (the compute stream may wait on them).
     if (communication_stream_) cudaStreamSynchronize(communication_stream_);
     if (compute_ready_) cudaEventDestroy(compute_ready_);
     if (communication_stream_) cudaStreamDestroy(communication_stream_);
 }
 
-void NcclTransport::wait_for_compute() {
+void NcclCommunicator::wait_for_compute() {
     CUDA_CHECK(cudaEventRecord(compute_ready_, compute_stream_));
     CUDA_CHECK(cudaStreamWaitEvent(communication_stream_, compute_ready_, 0));
 }
 
-std::unique_ptr<PendingExchange> NcclTransport::pending(std::vector<Tensor> tensors) {
+std::unique_ptr<PendingExchange> NcclCommunicator::pending(std::vector<Tensor> tensors) {
     return std::make_unique<NcclPending>(wait_seconds_, communication_stream_, compute_stream_, std::move(tensors));
 }
 
-std::unique_ptr<PendingExchange> NcclTransport::ring_shift(const std::vector<Tensor>& send,
+std::unique_ptr<PendingExchange> NcclCommunicator::ring_shift(const std::vector<Tensor>& send,
                                                            const std::vector<Tensor>& receive) {
     if (send.size() != receive.size()) fail("ring_shift: {} tensors sent, {} received", send.size(), receive.size());
     for (size_t i = 0; i < send.size(); i++) {
@@ -160,7 +160,7 @@ std::unique_ptr<PendingExchange> NcclTransport::ring_shift(const std::vector<Ten
     return pending(std::move(held));
 }
 
-std::unique_ptr<PendingExchange> NcclTransport::all_gather(const Tensor& in, const Tensor& out) {
+std::unique_ptr<PendingExchange> NcclCommunicator::all_gather(const Tensor& in, const Tensor& out) {
     require_device(in, "all-gather input");
     require_device(out, "all-gather output");
     if (out.numel() != in.numel() * communicator_->size() || in.dtype() != out.dtype())
@@ -172,7 +172,7 @@ std::unique_ptr<PendingExchange> NcclTransport::all_gather(const Tensor& in, con
     return pending({in, out});
 }
 
-std::unique_ptr<PendingExchange> NcclTransport::reduce_scatter(const Tensor& in, const Tensor& out) {
+std::unique_ptr<PendingExchange> NcclCommunicator::reduce_scatter(const Tensor& in, const Tensor& out) {
     require_device(in, "reduce-scatter input");
     require_device(out, "reduce-scatter output");
     if (in.numel() != out.numel() * communicator_->size() || in.dtype() != out.dtype())
@@ -185,7 +185,7 @@ std::unique_ptr<PendingExchange> NcclTransport::reduce_scatter(const Tensor& in,
     return pending({in, out});
 }
 
-std::unique_ptr<PendingExchange> NcclTransport::all_to_all(const Tensor& in, const Tensor& out) {
+std::unique_ptr<PendingExchange> NcclCommunicator::all_to_all(const Tensor& in, const Tensor& out) {
     require_device(in, "all-to-all input");
     require_device(out, "all-to-all output");
     const int size = communicator_->size();
@@ -209,7 +209,7 @@ std::unique_ptr<PendingExchange> NcclTransport::all_to_all(const Tensor& in, con
     return pending({in, out});
 }
 
-std::unique_ptr<PendingExchange> NcclTransport::all_reduce_sum(const Tensor& x) {
+std::unique_ptr<PendingExchange> NcclCommunicator::all_reduce_sum(const Tensor& x) {
     require_device(x, "all-reduce buffer");
     wait_for_compute();
     NCCL_CHECK(ncclAllReduce(x.raw(), x.raw(), static_cast<size_t>(x.numel()), nccl_type(x, "all-reduce buffer"),

@@ -1,13 +1,17 @@
-// The MPI transport: MPI_Isend/MPI_Irecv for the ring, MPI_Iallgather and
-// MPI_Ireduce_scatter_block for the all-gather variants, MPI_Ialltoall for Ulysses. Host tensors only (the NCCL
-// transport moves device tensors). Floating tensors are f32 (the ring's partials are fp32 by
-// design), i32 for indices and segments.
-#include "parallel/mpi_transport.h"
+// The MPI communicator: MPI_Isend/MPI_Irecv for the ring, MPI_Iallgather and
+// MPI_Ireduce_scatter_block for the all-gather variants, MPI_Ialltoall for Ulysses, MPI_Iallreduce
+// for the gradients; blocking MPI_Allreduce / MPI_Bcast / MPI_Allgatherv for host values. Host
+// tensors (a device tensor only for all_reduce, through a host copy). Floating tensors are f32
+// (the ring's partials are fp32 by design), i32 for indices and segments.
+#include "parallel/mpi_communicator.h"
 
+#include "backend/backend.h"
 #include "parallel/topology.h"
 #include "parallel/watchdog.h"
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <thread>
 
 namespace ringlm {
@@ -95,16 +99,16 @@ int world_rank_of(MPI_Comm comm, int rank) {
     return world_rank;
 }
 
-class MpiTransport final : public Transport {
+class MpiCommunicator final : public Communicator {
 public:
-    explicit MpiTransport(MPI_Comm comm) : comm_(comm) {
+    explicit MpiCommunicator(MPI_Comm comm) : comm_(comm) {
         MPI_Comm_size(comm_, &size_);
         MPI_Comm_rank(comm_, &rank_);
         next_world_ = world_rank_of(comm_, (rank_ + 1) % size_);
         previous_world_ = world_rank_of(comm_, (rank_ + size_ - 1) % size_);
     }
-    int sp_size() const override { return size_; }
-    int sp_rank() const override { return rank_; }
+    int size() const override { return size_; }
+    int rank() const override { return rank_; }
 
     std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
                                                 const std::vector<Tensor>& receive) override {
@@ -171,7 +175,78 @@ public:
         return pending;
     }
 
+    std::unique_ptr<PendingExchange> all_reduce(const Tensor& x) override {
+        if (x.dtype() != DType::f32) fail("all_reduce: {} (the MPI communicator sums f32)", x.describe());
+        if (x.device() != Device::cpu) return all_reduce_through_host(x);
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        // MPI counts are int: reduce in pieces past 2^31 elements.
+        for (int64_t offset = 0; offset < x.numel(); offset += INT_MAX) {
+            const int n = static_cast<int>(std::min<int64_t>(INT_MAX, x.numel() - offset));
+            MPI_Request request;
+            check_mpi(MPI_Iallreduce(MPI_IN_PLACE, x.data<float>() + offset, n, MPI_FLOAT, MPI_SUM, comm_, &request),
+                      "all-reduce (MPI_Iallreduce)");
+            pending->stages.push_back({{request}, "all-reduce (MPI_Iallreduce)", -1});
+        }
+        return pending;
+    }
+
+    void all_reduce_sum(double* values, int count) override {
+        watched_allreduce(values, count, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce (sum of host values)");
+    }
+    void all_reduce_max(int64_t* values, int count) override {
+        watched_allreduce(values, count, MPI_INT64_T, MPI_MAX, "MPI_Allreduce (max of host values)");
+    }
+    void broadcast(void* data, int64_t bytes, int root) override {
+        if (bytes > INT_MAX) fail("broadcast: {} bytes exceed MPI's int count", bytes);
+        WatchdogGuard guard("MPI_Bcast", size_);
+        check_mpi(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_), "MPI_Bcast");
+    }
+    std::vector<std::vector<int32_t>> all_gather_varying(const std::vector<int32_t>& mine) override {
+        WatchdogGuard guard("MPI_Allgather / MPI_Allgatherv", size_);
+        const int my_count = static_cast<int>(mine.size());
+        std::vector<int> counts(static_cast<size_t>(size_)), displacements(static_cast<size_t>(size_));
+        check_mpi(MPI_Allgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather (counts)");
+        int64_t total = 0;
+        for (int r = 0; r < size_; r++) {
+            displacements[static_cast<size_t>(r)] = static_cast<int>(total);
+            total += counts[static_cast<size_t>(r)];
+        }
+        if (total > INT_MAX) fail("all_gather_varying: {} values exceed MPI's int count", total);
+        std::vector<int32_t> all(static_cast<size_t>(total));
+        check_mpi(MPI_Allgatherv(mine.data(), my_count, MPI_INT32_T, all.data(), counts.data(), displacements.data(),
+                                 MPI_INT32_T, comm_),
+                  "MPI_Allgatherv");
+        std::vector<std::vector<int32_t>> out(static_cast<size_t>(size_));
+        for (int r = 0; r < size_; r++) {
+            const auto first = all.begin() + displacements[static_cast<size_t>(r)];
+            out[static_cast<size_t>(r)].assign(first, first + counts[static_cast<size_t>(r)]);
+        }
+        return out;
+    }
+    void barrier() override {
+        WatchdogGuard guard("MPI_Barrier", size_);
+        check_mpi(MPI_Barrier(comm_), "MPI_Barrier");
+    }
+
 private:
+    // MPI_Allreduce in place, under the watchdog; `what` names it there and in errors (a string
+    // literal: the watchdog thread reads it later).
+    void watched_allreduce(void* values, int count, MPI_Datatype type, MPI_Op op, const char* what) {
+        WatchdogGuard guard(what, size_);
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, type, op, comm_), what);
+    }
+
+    // A device tensor summed in a host copy: device -> host, MPI, host -> device (a round trip
+    // of the whole buffer; the NCCL communicator sums on the GPUs).
+    std::unique_ptr<PendingExchange> all_reduce_through_host(const Tensor& x) {
+        Tensor host = empty(x.shape(), DType::f32, Device::cpu);
+        backend(x).copy(host, x);
+        all_reduce(host)->wait();
+        Tensor device = x;
+        backend(x).copy(device, host);
+        return std::make_unique<MpiPending>(wait_seconds_, size_);  // done already
+    }
+
     MPI_Comm comm_;
     int size_ = 1, rank_ = 0;
     int next_world_ = 0, previous_world_ = 0;  // the ring's neighbours as world ranks
@@ -179,11 +254,12 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Transport> make_mpi_transport(MPI_Comm sp_comm, MPI_Comm ulysses_comm, MPI_Comm ring_comm) {
-    auto transport = std::make_unique<MpiTransport>(sp_comm);
+std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm, MPI_Comm ulysses_comm, MPI_Comm ring_comm) {
+    auto communicator = std::make_unique<MpiCommunicator>(comm);
     if (ulysses_comm != MPI_COMM_NULL && ring_comm != MPI_COMM_NULL)
-        transport->set_usp_groups(std::make_unique<MpiTransport>(ulysses_comm), std::make_unique<MpiTransport>(ring_comm));
-    return transport;
+        communicator->set_usp_groups(std::make_unique<MpiCommunicator>(ulysses_comm),
+                                     std::make_unique<MpiCommunicator>(ring_comm));
+    return communicator;
 }
 
 }  // namespace ringlm

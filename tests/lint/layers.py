@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The layer rules of DESIGN.md, checked on the source tree (ctest: lint.layers).
+
+  1. src/<folder> includes only folders at or below it, in this order (bottom first):
+       util tensor backend autograd ops data model parallel config train rl cli
+     (config knows the plain settings of the layers below it and is read by train, rl and cli).
+  2. Nothing in src/ includes a cuda/ header; cuda/ includes only util, tensor, backend,
+     autograd, ops and parallel (it implements the Backend and Communicator interfaces).
+  3. Only src/parallel and cuda/ talk to MPI or NCCL (calls, types, headers).
+  4. No file in src/ tests a CUDA build macro (the CUDA backend and NCCL are picked at link time:
+     backend/cuda_runtime.h, parallel/nccl.h).
+  5. Every folder of src/ is one CMake library: ringlm_folder_library(<folder> ...).
+
+Usage: layers.py SOURCE_DIR      (exit 1 and one line per violation)
+       layers.py --self-test     (each rule must catch a planted violation)
+"""
+import os
+import re
+import sys
+
+ORDER = ["util", "tensor", "backend", "autograd", "ops", "data", "model", "parallel", "config", "train", "rl", "cli"]
+RANK = {folder: i for i, folder in enumerate(ORDER)}
+CUDA_MAY_INCLUDE = {"util", "tensor", "backend", "autograd", "ops", "parallel"}
+SOURCE_SUFFIXES = (".h", ".cpp", ".cu", ".cuh")
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+MPI_USE = re.compile(r'(#\s*include\s*<mpi\.h>|\bMPI_[A-Z][A-Za-z_]*\b|#\s*include\s*<nccl\.h>|\bnccl[A-Z]\w*\s*\()')
+CUDA_MACRO = re.compile(r'^\s*#\s*(if|ifdef|ifndef|elif)\b.*\b(RINGLM_WITH_CUDA|RINGLM_WITH_NCCL|RINGLM_WITH_CUDNN|'
+                        r'__CUDACC__|__CUDA_ARCH__|CUDART_VERSION|NCCL_VERSION_CODE)\b')
+
+
+def strip_comment(line):
+    return line.split("//", 1)[0]
+
+
+def check_file(path, folder, lines):
+    """Violations of rules 1-4 in one file; folder: its src/ folder, or "cuda"."""
+    problems = []
+    for number, line in enumerate(lines, 1):
+        where = f"{path}:{number}"
+        include = INCLUDE.match(line)
+        if include:
+            target = include.group(1)
+            top = target.split("/", 1)[0] if "/" in target else None
+            if folder == "cuda":
+                if top is not None and top not in CUDA_MAY_INCLUDE:
+                    problems.append(f"{where}: cuda/ includes {target} (only {', '.join(sorted(CUDA_MAY_INCLUDE))})")
+            elif top is None:
+                problems.append(f"{where}: src/{folder} includes \"{target}\", a cuda/ header (or a path without "
+                                "its folder)")
+            elif top not in RANK:
+                problems.append(f"{where}: src/{folder} includes {target}: no such layer")
+            elif RANK[top] > RANK[folder]:
+                problems.append(f"{where}: src/{folder} includes {target}, a layer above it")
+        code = strip_comment(line)
+        if folder not in ("parallel", "cuda") and MPI_USE.search(code):
+            problems.append(f"{where}: src/{folder} talks to MPI or NCCL ({MPI_USE.search(code).group(0).strip()}); "
+                            "only src/parallel and cuda/ may")
+        if folder != "cuda" and CUDA_MACRO.search(code):
+            problems.append(f"{where}: src/{folder} tests a CUDA build macro; only cuda/ may")
+    return problems
+
+
+def check_cmake(cmake_text, folders):
+    return [f"CMakeLists.txt: src/{folder} is not one library (no ringlm_folder_library({folder} ...))"
+            for folder in folders
+            if not re.search(r'ringlm_folder_library\(\s*' + re.escape(folder) + r'\b', cmake_text)]
+
+
+def check_tree(root):
+    problems = []
+    folders = sorted(d for d in os.listdir(os.path.join(root, "src")) if os.path.isdir(os.path.join(root, "src", d)))
+    for folder in folders:
+        if folder not in RANK:
+            problems.append(f"src/{folder}: a folder that is not a layer of DESIGN.md (add it to ORDER in {__file__})")
+    for base, folder_of in (("src", None), ("cuda", "cuda")):
+        for directory, _, files in os.walk(os.path.join(root, base)):
+            for name in sorted(files):
+                if not name.endswith(SOURCE_SUFFIXES):
+                    continue
+                path = os.path.join(directory, name)
+                relative = os.path.relpath(path, root)
+                folder = folder_of or relative.split(os.sep)[1]
+                with open(path, encoding="utf-8") as source:
+                    problems += check_file(relative, folder, source.read().splitlines())
+    with open(os.path.join(root, "CMakeLists.txt"), encoding="utf-8") as cmake:
+        problems += check_cmake(cmake.read(), [f for f in folders if f in RANK])
+    return problems
+
+
+def self_test():
+    """Each rule catches a planted violation and lets the allowed case through."""
+    cases = [
+        ("data", ['#include "train/trainer.h"'], 1),        # rule 1: upwards
+        ("train", ['#include "data/batch.h"'], 0),
+        ("config", ['#include "parallel/parallel_settings.h"'], 0),
+        ("parallel", ['#include "config/config.h"'], 1),
+        ("train", ['#include "cuda_backend.h"'], 1),         # rule 2
+        ("cuda", ['#include "parallel/communicator.h"'], 0),
+        ("cuda", ['#include "train/trainer.h"'], 1),
+        ("rl", ["    MPI_Bcast(x, 1, MPI_INT, 0, comm);"], 1),  # rule 3
+        ("cli", ["#include <mpi.h>"], 1),
+        ("train", ["// MPI_COMM_WORLD in a comment is fine"], 0),
+        ("parallel", ["    MPI_Barrier(comm);"], 0),
+        ("train", ["    ncclAllReduce(a, b, n, t, op, c, s);"], 1),
+        ("train", ["#ifdef RINGLM_WITH_NCCL"], 1),          # rule 4
+        ("backend", ["#if defined(RINGLM_WITH_CUDA) && 1"], 1),
+        ("cuda", ["#ifdef RINGLM_WITH_CUDNN"], 0),
+    ]
+    failed = 0
+    for folder, lines, expected in cases:
+        found = check_file("planted", folder, lines)
+        if len(found) != expected:
+            print(f"self-test: src/{folder} {lines!r}: expected {expected} violation(s), found {found}")
+            failed += 1
+    if len(check_cmake("ringlm_folder_library(util fmt)", ["util", "data"])) != 1:
+        print("self-test: the CMake rule missed a folder without a library")
+        failed += 1
+    return failed
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "--self-test":
+        failed = self_test()
+        print("layers self-test: " + ("FAILED" if failed else "every rule caught its planted violation"))
+        return 1 if failed else 0
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    problems = check_tree(sys.argv[1])
+    for problem in problems:
+        print(problem)
+    print(f"layers: {len(problems)} violation(s)" if problems else "layers: every file keeps to its layer")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

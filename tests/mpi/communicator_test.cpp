@@ -1,0 +1,173 @@
+// The MPI Communicator of every group a run makes (make_communicators: world, SP, DP), checked
+// against values every rank regenerates from the shared seed: the all-reduce of a gradient-like
+// f32 tensor (integer valued, so every summation order gives the same bits), host sums and
+// maxima, broadcasts from a random root, the gather of lists of random lengths, the stop vote
+// and the collective error (the lowest failing rank's message on every rank). The tensor
+// exchanges (ring shift, all-gather, reduce-scatter, all-to-all) are checked through ring and
+// Ulysses attention in ring_attention_test.cpp and varlen_attention_test.cpp.
+#include "mpi/mpi_test_util.h"
+#include "parallel/communicators.h"
+#include "parallel/nccl.h"
+#include "util/error.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace ringlm::testing {
+namespace {
+
+// A Topology and its communicators at a random S dividing the world (the same on every rank).
+struct Groups {
+    Topology topology;
+    Communicators comms;  // after topology: made from its MPI groups
+};
+
+Groups random_groups(std::mt19937_64& rng) {
+    std::vector<int> divisors;
+    for (int d = 1; d <= world_size(); d++)
+        if (world_size() % d == 0) divisors.push_back(d);
+    Groups groups{make_topology(divisors[rng() % divisors.size()]), {}};
+    groups.comms = make_communicators(groups.topology, false, -1);
+    return groups;
+}
+
+// The world ranks of the group this rank is in, in group rank order.
+std::vector<int> members(const Topology& t, Communicator& group, const Communicators& comms) {
+    std::vector<int> ranks;
+    for (int r = 0; r < t.world_size; r++) {
+        const bool same_sp = r / t.sp_size == t.rank / t.sp_size, same_dp = r % t.sp_size == t.rank % t.sp_size;
+        if (&group == comms.world.get() || (&group == comms.sp.get() && same_sp) || (&group == comms.dp.get() && same_dp))
+            ranks.push_back(r);
+    }
+    return ranks;
+}
+
+// Integer-valued f32: sums are exact in any order.
+std::vector<float> integer_values(uint64_t seed, int rank, size_t n) {
+    std::mt19937_64 rng(seed + 7919 * static_cast<uint64_t>(rank));
+    std::vector<float> values(n);
+    for (float& v : values) v = static_cast<float>(static_cast<int>(rng() % 2001) - 1000);
+    return values;
+}
+
+TEST(Communicator, GroupsMatchTheTopology) {
+    const uint64_t seed = shared_seed();
+    std::mt19937_64 rng(seed);
+    const Groups g = random_groups(rng);
+    const Topology& t = g.topology;
+    EXPECT_EQ(g.comms.world->size(), t.world_size);
+    EXPECT_EQ(g.comms.world->rank(), t.rank);
+    EXPECT_EQ(g.comms.sp->size(), t.sp_size);
+    EXPECT_EQ(g.comms.sp->rank(), t.sp_rank);
+    EXPECT_EQ(g.comms.dp->size(), t.dp_size);
+    EXPECT_EQ(g.comms.dp->rank(), t.dp_rank);
+}
+
+TEST(Communicator, SumsAndMaximaOfEveryGroup) {
+    const uint64_t seed = shared_seed();
+    std::mt19937_64 rng(seed);
+    const Groups g = random_groups(rng);
+    for (Communicator* group : {g.comms.world.get(), g.comms.sp.get(), g.comms.dp.get()}) {
+        const std::vector<int> ranks = members(g.topology, *group, g.comms);
+        const size_t n = 1 + rng() % 5000;
+        // the gradient sum: a host f32 tensor, in place
+        Tensor x = empty({static_cast<int64_t>(n)}, DType::f32);
+        const std::vector<float> mine = integer_values(seed, g.topology.rank, n);
+        std::copy(mine.begin(), mine.end(), x.data<float>());
+        group->all_reduce(x)->wait();
+        group->synchronize();
+        std::vector<float> expected(n, 0.0f);
+        for (int r : ranks) {
+            const std::vector<float> theirs = integer_values(seed, r, n);
+            for (size_t i = 0; i < n; i++) expected[i] += theirs[i];
+        }
+        for (size_t i = 0; i < n; i++)
+            ASSERT_EQ(x.data<float>()[i], expected[i]) << "seed " << seed << ", element " << i << " of " << n;
+        // host values
+        double sums[2] = {static_cast<double>(g.topology.rank), 0.5};
+        group->all_reduce_sum(sums, 2);
+        double expected_sum = 0;
+        for (int r : ranks) expected_sum += r;
+        EXPECT_EQ(sums[0], expected_sum) << "seed " << seed;
+        EXPECT_EQ(sums[1], 0.5 * static_cast<double>(ranks.size())) << "seed " << seed;
+        int64_t maxima[2] = {-static_cast<int64_t>(g.topology.rank), static_cast<int64_t>(g.topology.rank) * 3};
+        group->all_reduce_max(maxima, 2);
+        EXPECT_EQ(maxima[0], -ranks.front()) << "seed " << seed;
+        EXPECT_EQ(maxima[1], 3 * ranks.back()) << "seed " << seed;
+    }
+}
+
+TEST(Communicator, BroadcastAndGatherFromAnyRank) {
+    const uint64_t seed = shared_seed();
+    std::mt19937_64 rng(seed);
+    const Groups g = random_groups(rng);
+    for (Communicator* group : {g.comms.world.get(), g.comms.sp.get(), g.comms.dp.get()}) {
+        const std::vector<int> ranks = members(g.topology, *group, g.comms);
+        const int root = static_cast<int>(rng() % static_cast<uint64_t>(group->size()));
+        const std::string text(rng() % 3000, static_cast<char>('a' + rng() % 26));
+        const std::string mine = group->rank() == root ? text : "rank " + std::to_string(g.topology.rank);
+        EXPECT_EQ(group->broadcast(mine, root), text) << "seed " << seed << ", root " << root;
+        // lists of random lengths (empty ones too), each rank's made from its world rank
+        auto list_of = [&](int world_rank) {
+            std::mt19937_64 own(seed + static_cast<uint64_t>(world_rank));
+            std::vector<int32_t> list(own() % 40);
+            for (int32_t& v : list) v = static_cast<int32_t>(own());
+            return list;
+        };
+        const std::vector<std::vector<int32_t>> all = group->all_gather_varying(list_of(g.topology.rank));
+        ASSERT_EQ(all.size(), ranks.size());
+        for (size_t r = 0; r < ranks.size(); r++) EXPECT_EQ(all[r], list_of(ranks[r])) << "seed " << seed << ", rank " << r;
+    }
+}
+
+TEST(Communicator, StopVoteAndCollectiveError) {
+    const uint64_t seed = shared_seed();
+    std::mt19937_64 rng(seed);
+    Communicator& world = world_communicator();
+    const int W = world.size();
+    EXPECT_FALSE(world.any(false));
+    const int voter = static_cast<int>(rng() % static_cast<uint64_t>(W));
+    EXPECT_TRUE(world.any(world.rank() == voter)) << "seed " << seed << ", voter " << voter;
+    EXPECT_NO_THROW(world.fail_together(""));
+    // a random set of failing ranks: every rank throws the lowest one's message
+    std::vector<bool> failing(static_cast<size_t>(W));
+    int lowest = -1;
+    for (int r = W - 1; r >= 0; r--)
+        if ((failing[static_cast<size_t>(r)] = rng() % 2 == 0)) lowest = r;
+    if (lowest < 0) {
+        failing[static_cast<size_t>(W - 1)] = true;
+        lowest = W - 1;
+    }
+    const std::string mine = failing[static_cast<size_t>(world.rank())] ? "broke on " + std::to_string(world.rank()) : "";
+    try {
+        world.fail_together(mine);
+        ADD_FAILURE() << "fail_together did not throw, seed " << seed;
+    } catch (const UniformError& error) {
+        EXPECT_EQ(std::string(error.what()), fmt::format("rank {}: broke on {}", lowest, lowest)) << "seed " << seed;
+    }
+    try {
+        world.check_together([&] {
+            if (failing[static_cast<size_t>(world.rank())]) fail("broke on {}", world.rank());
+        });
+        ADD_FAILURE() << "check_together did not throw, seed " << seed;
+    } catch (const UniformError& error) {
+        const std::string expected = lowest == 0 ? "broke on 0" : fmt::format("rank {}: broke on {}", lowest, lowest);
+        EXPECT_EQ(std::string(error.what()), expected) << "seed " << seed;
+    }
+}
+
+TEST(Communicator, NcclAskedForInABuildWithoutIt) {
+    if (nccl_available()) GTEST_SKIP() << "this build has NCCL (nccl_communicator_test.cpp covers it)";
+    try {
+        make_nccl_communicator(std::shared_ptr<Communicator>(&world_communicator(), [](Communicator*) {}), 0);
+        ADD_FAILURE() << "make_nccl_communicator did not throw";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("built without NCCL"), std::string::npos) << error.what();
+    }
+}
+
+}  // namespace
+}  // namespace ringlm::testing
