@@ -1,5 +1,6 @@
 // GRPO prompt files (src/rl/prompts.cpp): JSONL read as load_prompts reads a file, with the
-// bytes tokenizer, a prompt limit and a required field taken from the first byte.
+// bytes tokenizer, a prompt limit and a required field taken from the first byte; chat
+// `messages` lines rendered with chatml.
 #include "data/tokenizer.h"
 #include "fuzz_target.h"
 #include "rl/prompts.h"
@@ -16,10 +17,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::istringstream lines(fuzz::as_text(data + 1, size - 1));
     return fuzz::only_ringlm_errors([&] {
         std::vector<Prompt> prompts;
-        read_prompts(lines, "fuzz.jsonl", *tokenizer, max_prompt_tokens, required_fields, prompts);
+        read_prompts(lines, "fuzz.jsonl", *tokenizer, max_prompt_tokens, required_fields, prompts,
+                     [] { return ChatTemplateName::chatml; });
         for (const Prompt& prompt : prompts) {
             FUZZ_CHECK(int64_t(prompt.tokens.size()) <= max_prompt_tokens);
-            FUZZ_CHECK(prompt.record.is_object() && prompt.record["prompt"] == prompt.text);
+            FUZZ_CHECK(prompt.record.is_object());
+            if (prompt.record.contains("prompt")) {
+                FUZZ_CHECK(prompt.record["prompt"] == prompt.text);
+            } else {  // chat messages: the template's generation prompt last
+                FUZZ_CHECK(prompt.text.ends_with("<|im_start|>assistant\n"));
+            }
             for (const std::string& field : required_fields) FUZZ_CHECK(prompt.record.contains(field));
             (void)prompt.record.dump();  // what a reward_command receives
         }

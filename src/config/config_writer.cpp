@@ -3,6 +3,7 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <string>
 
@@ -34,7 +35,22 @@ static void write_datasets(std::string& out, const char* key, const std::vector<
         return;
     }
     out += fmt::format("{}:\n", key);
-    for (const DatasetEntry& dataset : datasets) out += fmt::format("  - path: {}\n", quoted(dataset.path));
+    for (const DatasetEntry& dataset : datasets) {
+        out += fmt::format("  - path: {}\n", quoted(dataset.path));
+        const DatasetFormat& format = dataset.format;
+        if (format.type == DatasetType::tokens) continue;
+        out += fmt::format("    type: {}\n", name(format.type));
+        if (format.type == DatasetType::completion) out += fmt::format("    field: {}\n", quoted(format.field));
+        if (format.type != DatasetType::chat_template) continue;
+        out += fmt::format("    field_messages: {}\n    field_system: {}\n", quoted(format.field_messages),
+                           quoted(format.field_system));
+        out += fmt::format("    message_property_mappings: {{role: {}, content: {}}}\n", quoted(format.role_property),
+                           quoted(format.content_property));
+        std::vector<std::string> roles;
+        for (const std::string& role : format.roles_to_train) roles.push_back(quoted(role));
+        out += fmt::format("    chat_template: {}\n    roles_to_train: [{}]\n    train_on_eos: {}\n",
+                           name(format.chat_template), fmt::join(roles, ", "), name(format.train_on_eos));
+    }
 }
 
 std::string to_yaml(const Config& config) {
@@ -57,6 +73,8 @@ std::string to_yaml(const Config& config) {
 
     const DataSection& data = config.data;
     out += "\n# --- data\n";
+    out += fmt::format("chat_template: {}\ntrain_on_inputs: {}\ndataset_prepared_path: {}\n", name(data.chat_template),
+                       boolean(data.train_on_inputs), quoted(data.dataset_prepared_path));
     write_datasets(out, "datasets", data.datasets);
     out += fmt::format("val_set_size: {}\n", number(data.val_set_size));
     write_datasets(out, "test_datasets", data.test_datasets);

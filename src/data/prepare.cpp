@@ -1,5 +1,6 @@
 #include "data/prepare.h"
 
+#include "data/dataset_records.h"
 #include "data/token_dataset.h"
 #include "util/error.h"
 
@@ -35,6 +36,18 @@ std::string format_summary(const PrepareSummary& summary) {
     return fmt::format("prepare: {} documents, {} tokens, document length max {} mean {:.1f}{}, tokenizer {} -> {}",
                        summary.documents, summary.tokens, summary.max_document_length,
                        summary.mean_document_length, encoded, summary.tokenizer, summary.output);
+}
+
+TextEncoder make_text_encoder(std::shared_ptr<const Tokenizer> tokenizer) {
+    TextEncoder encoder;
+    encoder.encode = [tokenizer](std::string_view text) { return tokenizer->encode(text, true, true); };
+    encoder.vocab_size = tokenizer->vocab_size();
+    encoder.name = tokenizer->name();
+    encoder.sha256 = tokenizer->sha256();
+    encoder.encode_plain = [tokenizer](std::string_view text) { return tokenizer->encode(text, false, false); };
+    encoder.bos = tokenizer->bos();
+    encoder.eos = tokenizer->eos();
+    return encoder;
 }
 
 // --- inputs -------------------------------------------------------------------------------------
@@ -92,7 +105,25 @@ struct PendingText {
     std::string text;
     std::string where;  // "file" or "file:line": prefixes a tokenizer's own Error
     fs::path from;
+    std::optional<FormattedRecord> formatted = std::nullopt;  // a typed record (text unused: its spans hold it)
 };
+
+// A typed record's ids and labels: each span encoded on its own, labelled as the span says.
+static Document encode_formatted(const TextEncoder& encoder, const FormattedRecord& record) {
+    if (!encoder.encode_plain) fail("prepare: the tokenizer '{}' cannot encode without BOS/EOS", encoder.name);
+    Document document{{}, std::vector<int32_t>{}};
+    std::vector<int32_t>& labels = *document.labels;
+    const auto append = [&](std::span<const int32_t> ids, bool trained) {
+        for (int32_t id : ids) {
+            document.input_ids.push_back(id);
+            labels.push_back(trained ? id : ignore_label);
+        }
+    };
+    if (record.bos && encoder.bos >= 0) append(std::span(&encoder.bos, 1), false);
+    for (const TextSpan& span : record.spans) append(encoder.encode_plain(span.text), span.trained);
+    if (record.eos && encoder.eos >= 0) append(std::span(&encoder.eos, 1), true);
+    return document;
+}
 
 struct DocumentSink {
     TokenDatasetWriter& writer;
@@ -118,17 +149,33 @@ struct DocumentSink {
         if (pending_bytes >= encode_batch_bytes || pending.size() >= encode_batch_documents) flush();
     }
 
+    void add_record(FormattedRecord record, const std::string& where, const fs::path& from) {
+        size_t bytes = 0;
+        for (const TextSpan& span : record.spans) bytes += span.text.size();
+        pending.push_back(PendingText{std::string(), where, from, std::move(record)});
+        pending_bytes += bytes;
+        if (pending_bytes >= encode_batch_bytes || pending.size() >= encode_batch_documents) flush();
+    }
+
     // Encodes the pending texts in parallel, then writes them in order; the first failing text
     // (in input order) is the one reported.
     void flush() {
         const int64_t n = static_cast<int64_t>(pending.size());
-        std::vector<std::vector<int32_t>> ids(pending.size());
+        std::vector<Document> documents(pending.size());
         std::vector<std::string> errors(pending.size());
+        std::vector<int64_t> bytes(pending.size(), 0);
         const auto start = std::chrono::steady_clock::now();
         #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t i = 0; i < n; i++) {
             try {
-                ids[i] = encoder.encode(pending[i].text);
+                const PendingText& text = pending[i];
+                if (text.formatted) {
+                    documents[i] = encode_formatted(encoder, *text.formatted);
+                    for (const TextSpan& span : text.formatted->spans) bytes[i] += static_cast<int64_t>(span.text.size());
+                } else {
+                    documents[i].input_ids = encoder.encode(text.text);
+                    bytes[i] = static_cast<int64_t>(text.text.size());
+                }
             } catch (const std::exception& error) {
                 errors[i] = error.what();
             }
@@ -136,8 +183,10 @@ struct DocumentSink {
         encode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         for (int64_t i = 0; i < n; i++) {
             if (!errors[i].empty()) fail("{}: {}", pending[i].where, errors[i]);
-            text_bytes += static_cast<int64_t>(pending[i].text.size());
-            write(ids[i], std::nullopt, pending[i].from);
+            text_bytes += bytes[i];
+            std::optional<std::span<const int32_t>> labels;
+            if (documents[i].labels) labels = std::span<const int32_t>(*documents[i].labels);
+            write(documents[i].input_ids, labels, pending[i].from);
         }
         pending.clear();
         pending_bytes = 0;
@@ -214,7 +263,10 @@ static std::optional<Document> read_jsonl_record(const json& record, const std::
     if (has_text && has_ids)
         fail("{}: has both \"text\" and \"input_ids\"; keep one (text is tokenized here, input_ids are taken as is)",
              where);
-    if (!has_text && !has_ids) fail("{}: has neither \"text\" nor \"input_ids\"", where);
+    if (!has_text && !has_ids)
+        fail("{}: has neither \"text\" nor \"input_ids\" (chat, Alpaca and other records are read by a datasets: entry "
+             "with a type:, see ringlm prepare --config)",
+             where);
     if (has_text) {
         if (!record["text"].is_string())
             fail("{}: field \"text\" is {}, expected a string", where, record["text"].type_name());
@@ -234,18 +286,36 @@ static std::optional<Document> read_jsonl_record(const json& record, const std::
     return document;
 }
 
-std::optional<Document> read_jsonl_line(std::string_view line, const std::string& where, const TextEncoder& encoder) {
+// A JSON record of a line, or nothing for a blank line; "file:line: not valid JSON: ..." else.
+static std::optional<json> parse_jsonl_line(std::string_view line, const std::string& where) {
     if (is_blank(line)) return std::nullopt;
-    json record;
     try {
-        record = json::parse(line);
+        return json::parse(line);
     } catch (const json::exception& error) {  // parse_error, or out_of_range for 1e999
         // nlohmann's message starts with "[json.exception.parse_error.101] ": keep what follows.
         const std::string message = error.what();
         const size_t bracket = message.find("] ");
         fail("{}: not valid JSON: {}", where, bracket == std::string::npos ? message : message.substr(bracket + 2));
     }
-    return read_jsonl_record(record, where, encoder);
+}
+
+std::optional<Document> read_jsonl_line(std::string_view line, const std::string& where, const TextEncoder& encoder) {
+    const std::optional<json> record = parse_jsonl_line(line, where);
+    if (!record) return std::nullopt;
+    return read_jsonl_record(*record, where, encoder);
+}
+
+// A typed dataset's JSONL: every record formatted (dataset_records.h), then encoded in batches.
+static void read_typed_jsonl_file(const fs::path& path, const PrepareOptions& options, DocumentSink& sink) {
+    std::ifstream stream = open_input(path);
+    std::string line;
+    for (int64_t line_number = 1; std::getline(stream, line); line_number++) {
+        const std::string where = fmt::format("{}:{}", path.string(), line_number);
+        const std::optional<json> record = parse_jsonl_line(line, where);
+        if (!record) continue;
+        sink.add_record(format_record(*record, options.format, options.chat_template, where), where, path);
+    }
+    if (stream.bad()) fail("{}: read error", path.string());
 }
 
 static void read_jsonl_file(const fs::path& path, DocumentSink& sink) {
@@ -291,8 +361,14 @@ PrepareSummary prepare_dataset(const std::vector<std::string>& inputs, const std
         TokenDatasetWriter writer(temporary.path, encoder.vocab_size, encoder.name, options.chunk_elements,
                                   encoder.sha256);
         DocumentSink sink{writer, encoder, options.verbose};
+        const bool typed = options.format.type != DatasetType::tokens;
         for (const fs::path& file : files) {
-            if (is_jsonl(file)) {
+            if (typed && !is_jsonl(file))
+                fail("{}: type {} reads JSONL files (*.jsonl), one record per line", file.string(),
+                     name(options.format.type));
+            if (typed) {
+                read_typed_jsonl_file(file, options, sink);
+            } else if (is_jsonl(file)) {
                 read_jsonl_file(file, sink);
             } else {
                 read_text_file(file, options.split, sink);

@@ -1,5 +1,7 @@
 #include "rl/grpo_trainer.h"
 
+#include "data/chat_template.h"
+
 #include "parallel/collective_error.h"
 #include "rl/advantages.h"
 #include "rl/grpo_step.h"
@@ -96,8 +98,17 @@ GrpoSetup make_grpo_setup(const Config& config) {
     if (max_prompt_tokens < 1)
         fail_uniform("{}: trl.max_completion_length {} leaves no room for a prompt in the model's max_position {}",
                      config.source, grpo.max_completion_length, model_config.max_position);
+    // Chat `messages` prompts: the config's chat_template (tokenizer_default: the tokenizer's own).
+    const auto chat_template = [&config] {
+        return resolve_chat_template(config.data.chat_template, config_tokenizer_spec(config),
+                                     config.source + ": chat_template");
+    };
     setup.prompts = load_prompts(dataset_paths(config.data.datasets), *setup.tokenizer, max_prompt_tokens,
-                                 required_prompt_fields(grpo));
+                                 required_prompt_fields(grpo), chat_template);
+    setup.stop_ids = setup.tokenizer->stop_ids();
+    const bool chat_prompts = std::any_of(setup.prompts.begin(), setup.prompts.end(),
+                                          [](const Prompt& prompt) { return !prompt.record.contains("prompt"); });
+    if (chat_prompts) setup.stop_ids.push_back(end_of_turn_id(*setup.tokenizer, chat_template()));
     RepeatSamplerSettings settings{static_cast<uint64_t>(config.training.seed), static_cast<int64_t>(setup.prompts.size()),
                                    grpo.num_generations,
                                    config.training.micro_batch_size * config.training.gradient_accumulation_steps,
@@ -151,7 +162,7 @@ StepReport grpo_step(GrpoSetup& setup, AdamW& optimizer, int64_t step) {
     const int64_t sequences_per_group = c.training.micro_batch_size * c.training.gradient_accumulation_steps;
     const RolloutSettings rollout_settings{grpo.num_generations, grpo.max_completion_length, grpo.temperature,
                                            grpo.top_p, static_cast<uint64_t>(c.training.seed),
-                                           grpo.rollout_batch_size, setup.tokenizer->stop_ids()};
+                                           grpo.rollout_batch_size, setup.stop_ids};
     const GrpoBatchLayout layout{c.training.micro_batch_size, setup.base.layout, &setup.base.forward};
     const GrpoLossSettings loss_settings{grpo.epsilon, grpo.epsilon_high, grpo.beta};
 

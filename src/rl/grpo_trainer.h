@@ -25,6 +25,7 @@ namespace ringlm {
 struct GrpoSetup {
     TrainingSetup base;  // config, topology, model, sequence layout, ring attention (no corpus/sampler)
     std::unique_ptr<Tokenizer> tokenizer;
+    std::vector<int32_t> stop_ids;  // the tokenizer's, and the chat template's end-of-turn with chat prompts
     std::vector<Prompt> prompts;
     std::unique_ptr<RepeatSampler> sampler;
     std::optional<Llama> reference;  // frozen copy of the initial weights when beta > 0

@@ -64,7 +64,7 @@ Config bench_config(const BenchPoint& point, const std::string& dataset) {
     c.model.has_model_config = true;
     c.model.model_config = point.model;
     c.model.model_config.max_position = std::max(point.model.max_position, point.sequence_len);
-    c.data.datasets = {DatasetEntry{dataset}};
+    c.data.datasets = {DatasetEntry{dataset, {}}};
     c.data.sequence_len = point.sequence_len;
     c.data.sample_packing = false;
     c.training.micro_batch_size = point.micro_batch;

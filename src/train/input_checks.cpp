@@ -63,7 +63,7 @@ void check_input_paths(const Config& config) {
         check_input_path(config, "base_model", resolve_base_model_path(config.model.base_model),
                          PathKind::file_or_folder);
     if (!config.model.tokenizer.empty() && config.model.tokenizer != "bytes")
-        check_input_path(config, "tokenizer", config.model.tokenizer, PathKind::file);
+        check_input_path(config, "tokenizer", config.model.tokenizer, PathKind::file_or_folder);  // or a model folder
     for (size_t i = 0; i < config.data.datasets.size(); i++)
         check_input_path(config, fmt::format("datasets[{}].path", i), config.data.datasets[i].path, PathKind::file);
     for (size_t i = 0; i < config.data.test_datasets.size(); i++)

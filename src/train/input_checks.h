@@ -18,7 +18,7 @@ namespace ringlm {
 
 // base_model (a file, or a Hugging Face folder), tokenizer (unless "bytes"), datasets[i].path,
 // test_datasets[i].path and resume_from_checkpoint (unless "auto"): each must exist, be a
-// regular file (base_model: or a folder) and open for reading. output_dir is the run
+// regular file (base_model and tokenizer: or a folder) and open for reading. output_dir is the run
 // directory's business (trainer), not checked here.
 void check_input_paths(const Config& config);
 

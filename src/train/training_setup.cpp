@@ -10,6 +10,7 @@
 #include "parallel/ring_attention.h"
 #include "parallel/watchdog.h"
 #include "train/checkpoint.h"
+#include "train/dataset_preparation.h"
 #include "train/input_checks.h"
 #include "train/run_directory.h"
 
@@ -21,12 +22,6 @@
 namespace ringlm {
 
 namespace {
-
-std::vector<std::string> dataset_paths(const std::vector<DatasetEntry>& entries) {
-    std::vector<std::string> paths;
-    for (const DatasetEntry& entry : entries) paths.push_back(entry.path);
-    return paths;
-}
 
 Llama make_model(const Config& config, ModelUse use) {
     if (!config.model.base_model.empty()) {
@@ -197,13 +192,14 @@ TrainingSetup make_training_setup(const Config& config, bool for_training) {
     // does not fit the model, or was not the one the files were made with, is caught here.
     const int64_t vocab = model_config.vocab_size;
     const bool rank_zero = topology.rank == 0;
+    // Typed datasets (raw JSONL) are prepared into dataset_prepared_path by rank 0 first.
+    const TokenFilePaths paths = token_file_paths(config, vocab, rank_zero);
     check_together([&] {
         const std::unique_ptr<Tokenizer> tokenizer = load_config_tokenizer(config, vocab);
         TokenFileChecks checks(config, vocab, tokenizer.get(), rank_zero);
-        setup.corpus = std::make_unique<Corpus>(dataset_paths(config.data.datasets), vocab, checks.of("datasets"));
+        setup.corpus = std::make_unique<Corpus>(paths.datasets, vocab, checks.of("datasets"));
         if (!config.data.test_datasets.empty())
-            setup.eval_corpus = std::make_unique<Corpus>(dataset_paths(config.data.test_datasets), vocab,
-                                                         checks.of("test_datasets"));
+            setup.eval_corpus = std::make_unique<Corpus>(paths.test_datasets, vocab, checks.of("test_datasets"));
     });
     if (!config.data.test_datasets.empty()) {
         setup.split.train.resize(setup.corpus->num_documents());

@@ -134,7 +134,7 @@ TEST(Config, DefaultsFillIn) {
     Config expected;
     expected.source = config.source;
     expected.model.base_model = "data/stories260K/stories260K.bin";
-    expected.data.datasets = {{"data/austen.h5"}};
+    expected.data.datasets = {{"data/austen.h5", {}}};
     EXPECT_EQ(config, expected) << to_yaml(config);
     // The documented values, spelt out, so a changed default is a visible decision.
     EXPECT_EQ(config.data.sequence_len, 512);
@@ -182,8 +182,41 @@ TEST(Config, RewardWeightsDefaultToOnePerReward) {
     EXPECT_NO_THROW(validate_for_grpo(config));
 }
 
+TEST(Config, TypedDatasetsReadAsWritten) {
+    const Config config = load_config((test_dir() / "configs" / "typed_datasets.yaml").string());
+    const DataSection& data = config.data;
+    EXPECT_EQ(data.chat_template, ChatTemplateName::qwen3);
+    EXPECT_EQ(data.dataset_prepared_path, "prepared/here");
+    ASSERT_EQ(data.datasets.size(), 5u);
+    const DatasetFormat& chat = data.datasets[0].format;
+    EXPECT_EQ(chat.type, DatasetType::chat_template);
+    EXPECT_EQ(chat.chat_template, ChatTemplateName::qwen3);  // the top-level default
+    EXPECT_EQ(chat.field_messages, "messages");
+    EXPECT_EQ(chat.role_property, "role");
+    EXPECT_EQ(chat.roles_to_train, std::vector<std::string>{"assistant"});
+    EXPECT_EQ(chat.train_on_eos, TrainOnEos::turn);
+    EXPECT_FALSE(chat.train_on_inputs);
+    const DatasetFormat& sharegpt = data.datasets[1].format;
+    EXPECT_EQ(sharegpt.field_messages, "conversations");
+    EXPECT_EQ(sharegpt.role_property, "from");
+    EXPECT_EQ(sharegpt.content_property, "value");
+    EXPECT_EQ(sharegpt.chat_template, ChatTemplateName::chatml);
+    EXPECT_EQ(sharegpt.roles_to_train, (std::vector<std::string>{"assistant", "user"}));  // gpt, human mapped
+    EXPECT_EQ(sharegpt.train_on_eos, TrainOnEos::last);
+    EXPECT_EQ(data.datasets[2].format.type, DatasetType::alpaca);
+    EXPECT_EQ(data.datasets[3].format.type, DatasetType::completion);
+    EXPECT_EQ(data.datasets[3].format.field, "body");
+    EXPECT_EQ(data.datasets[4].format, DatasetFormat{});  // a token file
+    EXPECT_EQ(data.test_datasets[0].format.train_on_eos, TrainOnEos::all);
+    // defaults: axolotl's
+    const Config minimal = load_config((test_dir() / "configs" / "minimal.yaml").string());
+    EXPECT_EQ(minimal.data.chat_template, ChatTemplateName::tokenizer_default);
+    EXPECT_FALSE(minimal.data.train_on_inputs);
+    EXPECT_EQ(minimal.data.dataset_prepared_path, "last_run_prepared");
+}
+
 TEST(Config, ToYamlRoundTrips) {
-    for (const char* name : {"full.yaml", "minimal.yaml"}) {
+    for (const char* name : {"full.yaml", "minimal.yaml", "typed_datasets.yaml"}) {
         const Config config = load_config((test_dir() / "configs" / name).string());
         const std::string text = to_yaml(config);
         const Config again = parse_config(text, config.source);

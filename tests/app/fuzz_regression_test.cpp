@@ -54,7 +54,10 @@ TEST(FuzzRegression, PromptNumberBeyondDoubleIsAnError) {
 
 TEST(FuzzRegression, PrepareNumberBeyondDoubleIsAnError) {
     const auto tokenizer = load_tokenizer("bytes");
-    TextEncoder encoder{[&](std::string_view text) { return tokenizer->encode(text, true, true); }, 259, "bytes", ""};
+    TextEncoder encoder;
+    encoder.encode = [&](std::string_view text) { return tokenizer->encode(text, true, true); };
+    encoder.vocab_size = 259;
+    encoder.name = "bytes";
     expect_error_mentions([&] { read_jsonl_line(R"({"input_ids": [1e999]})", "d.jsonl:3", encoder); },
                           {"d.jsonl:3", "not valid JSON", "number overflow"});
 }

