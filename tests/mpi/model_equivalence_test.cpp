@@ -64,12 +64,14 @@ struct ContextParallel {
 
 // The model families beside plain Llama: their extra parameters and RoPE tables go through
 // the same ring (q/k norms and biases are per token, the RoPE table per position).
-enum class Family { llama, qwen2_llama3_rope, qwen3_yarn };
+// llama32: Llama-3.2-shaped (tied embeddings, llama3 RoPE scaling, nothing else), so two families
+// are held to the plain tolerances with no exception (Qwen2's key bias has one, below).
+enum class Family { llama, qwen2_llama3_rope, qwen3_yarn, llama32 };
 
 ModelConfig family_model(Family family) {
     ModelConfig m = tiny_model_config(61, 128, true);
-    if (family == Family::qwen2_llama3_rope) {
-        m.qkv_bias = true;
+    if (family == Family::qwen2_llama3_rope || family == Family::llama32) {
+        m.qkv_bias = family == Family::qwen2_llama3_rope;
         m.rope_scaling = {.type = "llama3", .factor = 8.0, .original_max_position = 64};
     } else if (family == Family::qwen3_yarn) {
         m.qk_norm = true;
@@ -245,6 +247,10 @@ TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
 TEST(ModelEquivalence, Qwen2BiasesLlama3RopeBatchZigzag) {
     SKIP_AT_EIGHT_RANKS();
     check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, {}, Family::qwen2_llama3_rope);
+}
+TEST(ModelEquivalence, Llama32TiedLlama3RopeBatchRing) {
+    SKIP_AT_EIGHT_RANKS();
+    check_equivalence(RingAttnFunc::batch_ring, true, false, {}, LoadBalance::none, {}, Family::llama32);
 }
 TEST(ModelEquivalence, Qwen3NormsWideHeadsYarnVarlenLlama3) {
     SKIP_AT_EIGHT_RANKS();
