@@ -23,20 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::source_path;
+using testing::read_file_bytes;
 using testing::TemporaryFile;
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot open " << path;
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
+using testing::write_file_bytes;
 
 std::string npm_cache(const std::string& package) { return source_path(".cache/npm/" + package + "/package"); }
 
@@ -45,7 +34,7 @@ std::vector<std::vector<int32_t>> reference_encode(const std::string& model_dir,
     TemporaryFile texts_file("hf_reference_texts");
     std::string joined;
     for (size_t i = 0; i < texts.size(); i++) joined += (i ? std::string(1, '\0') : "") + texts[i];
-    write_bytes(texts_file.path, joined);
+    write_file_bytes(texts_file.path, joined);
     const std::string command = "node " + source_path("tests/reference/hf_tokenizer_reference.mjs") + " " +
                                 npm_cache("huggingface-tokenizers") + " " + model_dir + " encode " + texts_file.path;
     std::FILE* pipe = popen(command.c_str(), "r");
@@ -73,7 +62,7 @@ std::vector<std::vector<int32_t>> reference_encode(const std::string& model_dir,
 std::vector<std::string> austen_texts(bool whole_novels) {
     std::vector<std::string> texts;
     for (const auto& entry : fs::directory_iterator(source_path("data/austen"))) {
-        const std::string novel = read_bytes(entry.path().string());
+        const std::string novel = read_file_bytes(entry.path().string());
         if (whole_novels) {
             texts.push_back(novel);
             continue;
@@ -88,7 +77,7 @@ std::vector<std::string> austen_texts(bool whole_novels) {
 
 // The contents of every added token of a tokenizer.json, read here without ringlm's reader.
 std::vector<std::string> added_token_contents(const std::string& model_dir) {
-    const nlohmann::json file = nlohmann::json::parse(read_bytes(model_dir + "/tokenizer.json"));
+    const nlohmann::json file = nlohmann::json::parse(read_file_bytes(model_dir + "/tokenizer.json"));
     std::vector<std::string> contents;
     for (const auto& token : file["added_tokens"]) contents.push_back(token["content"].get<std::string>());
     return contents;
@@ -189,9 +178,9 @@ struct VariantFolder {
     VariantFolder(const std::string& model_dir, const std::string& name, const std::function<void(nlohmann::json&)>& change)
         : path((fs::temp_directory_path() / ("ringlm_" + std::to_string(getpid()) + "_" + name)).string()) {
         fs::create_directories(path);
-        nlohmann::json file = nlohmann::json::parse(read_bytes(model_dir + "/tokenizer.json"));
+        nlohmann::json file = nlohmann::json::parse(read_file_bytes(model_dir + "/tokenizer.json"));
         change(file);
-        write_bytes(path + "/tokenizer.json", file.dump());
+        write_file_bytes(path + "/tokenizer.json", file.dump());
         fs::copy_file(model_dir + "/tokenizer_config.json", path + "/tokenizer_config.json");
     }
     ~VariantFolder() { fs::remove_all(path); }

@@ -19,24 +19,13 @@ namespace ringlm {
 namespace {
 
 using testing::source_path;
+using testing::read_file_bytes;
 using testing::TemporaryFile;
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot open " << path;
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
+using testing::write_file_bytes;
 
 // The first paragraph (blank-line separated) of a novel between 600 and 1200 bytes long.
 std::string austen_paragraph(const std::string& novel) {
-    std::string text = read_text(source_path("data/austen/" + novel));
+    std::string text = read_file_bytes(source_path("data/austen/" + novel));
     size_t start = 0;
     while (start < text.size()) {
         size_t end = text.find("\n\n", start);
@@ -54,7 +43,7 @@ std::vector<std::vector<int32_t>> reference_encode(const std::string& tokenizer_
     std::string command = "/usr/bin/python3 " + source_path("tests/reference/llama2c_tokenizer.py") + " " + tokenizer_path;
     for (size_t i = 0; i < texts.size(); i++) {
         files.push_back(std::make_unique<TemporaryFile>("tokenizer_text_" + std::to_string(i)));
-        write_text(files.back()->path, texts[i]);
+        write_file_bytes(files.back()->path, texts[i]);
         command += " " + files.back()->path;
     }
     std::FILE* pipe = popen(command.c_str(), "r");
@@ -170,7 +159,7 @@ TEST(Tokenizer, BytesRoundTripsRandomBytes) {
 
 // A whole novel in one call: the merge loop must not be quadratic.
 TEST(Tokenizer, EncodesANovelQuickly) {
-    std::string novel = read_text(source_path("data/austen/persuasion.txt"));
+    std::string novel = read_file_bytes(source_path("data/austen/persuasion.txt"));
     auto tokenizer = load_tokenizer(source_path("data/stories260K/tok512.bin"), 512);
     auto start = std::chrono::steady_clock::now();
     std::vector<int32_t> ids = tokenizer->encode(novel, true, false);
@@ -199,7 +188,7 @@ std::vector<size_t> record_offsets(const std::string& bytes) {
 TEST(Tokenizer, ValidatesEveryRecord) {
     using testing::expect_error_mentions;
     testing::TempDir dir;
-    const std::string bytes = read_text(source_path("data/stories260K/tok512.bin"));
+    const std::string bytes = read_file_bytes(source_path("data/stories260K/tok512.bin"));
     const std::vector<size_t> offsets = record_offsets(bytes);
     ASSERT_EQ(offsets.size(), 512u);
     const std::string where = "x.yaml: tokenizer 'tok.bin'";
@@ -276,8 +265,8 @@ TEST(Tokenizer, ErrorsNameTheFileAndTheProblem) {
 
     // cut into the last token's bytes: 511 tokens parse, the 512th is truncated
     TemporaryFile truncated("tok512_truncated.bin");
-    std::string bytes = read_text(tok512);
-    write_text(truncated.path, bytes.substr(0, bytes.size() - 2));
+    std::string bytes = read_file_bytes(tok512);
+    write_file_bytes(truncated.path, bytes.substr(0, bytes.size() - 2));
     expect_error([&] { load_tokenizer(truncated.path); }, {truncated.path, "truncated", "token 511"});
     expect_error([&] { load_tokenizer(source_path("data/llama2_tokenizer.bin"))->decode(-1, 32000); }, {"32000", "outside"});
 }
