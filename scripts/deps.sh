@@ -8,13 +8,14 @@ packages=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin              # MPI
   libhdf5-openmpi-dev hdf5-tools          # parallel HDF5 (data and checkpoints)
-  libopenblas-dev                         # sgemm
+  libopenblas-dev libopenblas-openmp-dev  # sgemm; the OpenMP build shares our thread pool (CMakeLists.txt)
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libpcre2-dev libutf8proc-dev            # Hugging Face tokenizers: pre-tokenizer regexes, NFC
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy     # the independent PyTorch reference in tests/reference
   python3-jinja2                          # tests/reference/chat_template_reference.py: the real chat templates
   python3-matplotlib                      # bench/plot.py (scaling plots)
+  libjemalloc2                            # bench/peers/compare.sh: the tuned PyTorch peer
   slurm-wlm munge                         # tests/slurm: a private single-node Slurm (srun, sbatch, scancel)
   nodejs                                  # tests/reference/hf_tokenizer_reference.mjs (tokenizers.js)
   clang libclang-rt-14-dev libomp-dev     # make fuzz: clang's libFuzzer and sanitizer runtimes, its OpenMP

@@ -3,6 +3,7 @@
 // appends one row (rank 0). bench/sweep.sh loops mpirun over points; bench/peers/compare.sh
 // runs the same step against PyTorch.
 #include "cli/commands.h"
+#include "backend/cpu/cpu_threads.h"
 #include "parallel/communicators.h"
 #include "train/bench.h"
 #include "train/metrics.h"
@@ -41,6 +42,7 @@ void run_bench(BenchOptions& options) {
     fmt::print("  step median {:.4f} s (min {:.4f}, max {:.4f}, {} steps after {} warm-up) | {:.1f} tokens/s | "
                "loss {:.3f}\n",
                r.step_median, r.step_min, r.step_max, r.step_seconds.size(), p.warmup_steps, r.tokens_per_second, r.loss);
+    fmt::print("  BLAS: {}\n", blas_description());
     fmt::print("  model {:.2f} GFLOP/s | sgemm 2048x1376x512 {:.2f} GFLOP/s (sum over ranks) | MFU {:.3f}\n",
                r.model_flops_per_second / 1e9, r.sgemm_flops_per_second / 1e9, mfu);
     fmt::print("  peak memory per rank {} (allocator), max RSS {} | split: compute {:.4f} s, ring wait {:.4f} s, "

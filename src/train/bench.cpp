@@ -1,5 +1,7 @@
 #include "train/bench.h"
 
+#include "backend/cpu/cpu_threads.h"
+
 #include "backend/backend.h"
 #include "data/token_dataset.h"
 #include "parallel/communicators.h"
@@ -212,20 +214,29 @@ std::string bench_csv_header() {
     return "label,world,S,D,variant,threads,micro_batch,sequence_len,dim,layers,n_parameters,tokens_per_step,"
            "step_s_median,step_s_min,step_s_max,tokens_per_s,tokens_per_s_per_rank,model_flops_per_s,"
            "sgemm_flops_per_s,mfu,peak_mem_bytes_per_rank,max_rss_bytes_per_rank,compute_s,ring_wait_s,attention_s,"
-           "allreduce_s,optimizer_s,loss,system_allocations_per_step,page_faults_per_step,openblas_coretype";
+           "allreduce_s,optimizer_s,loss,system_allocations_per_step,page_faults_per_step,openblas_coretype,blas";
 }
+
+namespace {
+// The CSV has no quoting: a comma inside a field becomes a semicolon.
+std::string csv_field(std::string text) {
+    std::replace(text.begin(), text.end(), ',', ';');
+    return text;
+}
+}  // namespace
 
 std::string bench_csv_row(const BenchPoint& p, const BenchResult& r, const std::string& label) {
     const char* core_type = std::getenv("OPENBLAS_CORETYPE");
     const double mfu = r.sgemm_flops_per_second > 0 ? r.model_flops_per_second / r.sgemm_flops_per_second : 0.0;
     return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.2f},{:.2f},{:.4e},{:.4e},{:.4f},{},{},"
-                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.1f},{:.1f},{}",
+                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.1f},{:.1f},{},{}",
                        label, r.world_size, r.sp_size, r.dp_size, r.variant, p.threads, p.micro_batch, p.sequence_len,
                        p.model.dim, p.model.n_layers, r.n_parameters, r.tokens_per_step, r.step_median, r.step_min,
                        r.step_max, r.tokens_per_second, r.tokens_per_second / r.world_size, r.model_flops_per_second,
                        r.sgemm_flops_per_second, mfu, r.peak_memory_bytes, r.max_rss_bytes, r.compute_seconds,
                        r.ring_wait_seconds, r.attention_seconds, r.allreduce_seconds, r.optimizer_seconds, r.loss,
-                       r.system_allocations_per_step, r.page_faults_per_step, core_type && *core_type ? core_type : "auto");
+                       r.system_allocations_per_step, r.page_faults_per_step, core_type && *core_type ? core_type : "auto",
+                       csv_field(blas_description()));
 }
 
 }  // namespace ringlm

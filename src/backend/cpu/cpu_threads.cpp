@@ -17,4 +17,15 @@ void set_cpu_threads(int threads) {
 
 int cpu_threads() { return omp_get_max_threads(); }
 
+std::string blas_description() {
+#ifdef RINGLM_WITH_BLAS
+    // openblas_get_parallel: 0 sequential, 1 its own pthreads, 2 OpenMP.
+    const int parallel = openblas_get_parallel();
+    const char* threading = parallel == 2 ? "openmp" : parallel == 1 ? "pthread" : "serial";
+    return std::string(openblas_get_config()) + " (" + threading + " threads)";
+#else
+    return "no BLAS (OpenMP loops)";
+#endif
+}
+
 }  // namespace ringlm

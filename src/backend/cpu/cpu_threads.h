@@ -2,9 +2,16 @@
 // rank never runs more threads than it was given (ranks sharing cores want one each).
 #pragma once
 
+#include <string>
+
 namespace ringlm {
 
 void set_cpu_threads(int threads);
 int cpu_threads();
+
+// The GEMM library as linked at run time, for benchmark headers and CSV rows: "OpenBLAS
+// <version> openmp|pthread|serial <core>" (openblas_get_config, openblas_get_parallel), or
+// "no BLAS (OpenMP loops)".
+std::string blas_description();
 
 }  // namespace ringlm
