@@ -88,7 +88,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.model.has_model_config = true;
     c.model.model_config = family_model(family);
     if (cp.backend != ContextParallelBackend::ring) c.model.model_config.n_heads = 8;  // dim 32: head_dim 4
-    c.data.datasets = {{corpus}};
+    c.data.datasets = {{corpus, {}}};
     c.data.sequence_len = 96;
     c.data.sample_packing = packing;
     c.training.micro_batch_size = 2;

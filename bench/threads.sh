@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# CPU thread scaling in one run (issue 16): `ringlm bench` at each thread count, case and
+# OpenBLAS build, reporting model FLOP/s against the sgemm FLOP/s the same process measures
+# at the same thread count (model/sgemm: how much of the machine's GEMM speed the whole step
+# keeps); then, at SP_TOKENS tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
+#
+# usage: bench/threads.sh [BUILD_DIR] [OUT_DIR]
+#   env THREADS ("1 2"), CASES ("2x1024 1x4096": batch x tokens), BLAS_BUILDS ("linked":
+#       the OpenBLAS the binary links; or any of "pthread openmp serial": Debian's builds of
+#       OpenBLAS 0.3.21, chosen at run time by LD_LIBRARY_PATH, which a RUNPATH cannot
+#       override), SP_TOKENS (8192; 0 skips the SP part), SP_VARIANT (batch_zigzag),
+#       WARMUP (1), STEPS (3), MODEL ("": ringlm bench's default, the peer model)
+set -euo pipefail
+build=${1:-build}
+out=${2:-bench/results/threads}
+thread_counts=${THREADS:-1 2}
+cases=${CASES:-2x1024 1x4096}
+blas_builds=${BLAS_BUILDS:-linked}
+sp_tokens=${SP_TOKENS:-8192}
+sp_variant=${SP_VARIANT:-batch_zigzag}
+model=${MODEL:-}
+mkdir -p "$out"
+csv="$out/threads_$(date +%Y%m%d_%H%M%S).csv"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset}; OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset}; $(date -Is)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# bench_point LABEL BLAS RANKS THREADS BATCH TOKENS [more ringlm bench options]
+bench_point() {
+  local label=$1 blas=$2 ranks=$3 threads=$4 batch=$5 tokens=$6; shift 6
+  local library_path=${LD_LIBRARY_PATH:-}
+  [ "$blas" = linked ] || library_path=/usr/lib/x86_64-linux-gnu/openblas-$blas
+  # shellcheck disable=SC2086
+  LD_LIBRARY_PATH=$library_path OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
+    mpirun -np "$ranks" -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
+    "$build/ringlm" bench $model --seq-len "$tokens" --micro-batch "$batch" --threads "$threads" --sp "$ranks" \
+    --warmup "${WARMUP:-1}" --steps "${STEPS:-3}" --csv "$csv" --label "$label" \
+    --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" "$@" | sed -n 's/^  \(BLAS\|step\|model\)/  \1/p'
+}
+
+for blas in $blas_builds; do
+  for case in $cases; do
+    for threads in $thread_counts; do
+      echo "== $blas, $threads thread(s), $case"
+      bench_point "$blas" "$blas" 1 "$threads" "${case%x*}" "${case#*x}"
+    done
+  done
+done
+if [ "$sp_tokens" -gt 0 ]; then
+  for ranks_threads in 1x1 1x2 2x1; do
+    ranks=${ranks_threads%x*}; threads=${ranks_threads#*x}
+    echo "== SP: $ranks rank(s) x $threads thread(s), 1x$sp_tokens, $sp_variant"
+    bench_point "sp-${ranks}x${threads}" linked "$ranks" "$threads" 1 "$sp_tokens" --ring-attn-func "$sp_variant"
+  done
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print(f"\n{'label':<10} {'S':>2} {'thr':>3} {'case':<8} {'tok/s':>8} {'model GF/s':>10} {'sgemm GF/s':>10} {'model/sgemm':>11} "
+      f"{'ring wait s':>11} {'step s':>7}  BLAS")
+for r in rows:
+    case = f"{int(r['micro_batch'])}x{r['sequence_len']}"
+    model, sgemm = float(r["model_flops_per_s"]), float(r["sgemm_flops_per_s"])
+    print(f"{r['label']:<10} {r['S']:>2} {r['threads']:>3} {case:<8} {float(r['tokens_per_s']):>8.1f} {model/1e9:>10.1f} "
+          f"{sgemm/1e9:>10.1f} {model/sgemm:>10.2f}x {float(r['ring_wait_s']):>11.4f} {float(r['step_s_median']):>7.3f}  "
+          f"{r['blas'].split(' (')[-1].rstrip(')')}")
+sp = {r["label"]: float(r["tokens_per_s"]) for r in rows if r["label"].startswith("sp-")}
+if "sp-1x1" in sp:
+    print("\nSP tokens/s against 1 rank x 1 thread: " +
+          ", ".join(f"{label[3:]} {value / sp['sp-1x1']:.2f}x" for label, value in sp.items()))
+print(f"rows: {sys.argv[1]}")
+PY
