@@ -15,7 +15,8 @@
 # usage: bench/peers/compare.sh [BUILD_DIR] [OUT_DIR]
 #   env THREADS ("1 2"), STEPS (5 measured, median), WARMUP (2), CORETYPES ("auto";
 #   auto = OPENBLAS_CORETYPE as this shell has it, e.g. unset: OpenBLAS picks), CASES
-#   ("2x1024 1x4096": batch x tokens)
+#   ("2x1024 1x4096": batch x tokens), FLAVOURS ("stock tuned": which PyTorch runs; the
+#   table needs tuned)
 # Every program is measured the same way, by /usr/bin/time -v: maximum resident set size
 # (whole process: weights, optimizer state, activations, runtime), minor page faults, system
 # and user CPU seconds, wall seconds (warm-up and start-up included); ringlm's allocator peak
@@ -28,6 +29,7 @@ steps=${STEPS:-5}
 warmup=${WARMUP:-2}
 coretypes=${CORETYPES:-auto}
 cases=${CASES:-2x1024 1x4096}
+flavours=${FLAVOURS:-stock tuned}
 python=/usr/bin/python3   # Debian's python3-torch lives there, not in a pyenv
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 [ -e "$jemalloc" ] || { echo "compare.sh: $jemalloc missing: run \`make deps\` (Debian package libjemalloc2)" >&2; exit 1; }
@@ -65,7 +67,7 @@ rss, faults, sys_s, user_s, wall_s = sys.argv[5].split("\t")
 print("\t".join([sys.argv[2], sys.argv[3], sys.argv[4], "ringlm", row["tokens_per_s"], row["step_s_median"], rss, faults,
                  sys_s, user_s, wall_s, row["peak_mem_bytes_per_rank"], row["model_flops_per_s"], row["sgemm_flops_per_s"]]))
 PY
-      for flavour in stock tuned; do
+      for flavour in $flavours; do
         preload=()
         [ "$flavour" = tuned ] && preload=(env LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,retain:true)
         /usr/bin/time -v -o "$timing" "${preload[@]}" $python "$here/pytorch_peer.py" --batch "$batch" --seq-len "$seq" \
@@ -91,7 +93,8 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 gib = 1024.0 ** 3
 def point(impl, like):
-    return next(r for r in rows if r["impl"] == impl and all(r[k] == like[k] for k in ("coretype", "threads", "case")))
+    found = [r for r in rows if r["impl"] == impl and all(r[k] == like[k] for k in ("coretype", "threads", "case"))]
+    return found[0] if found else {"tokens_per_s": "nan", "minor_faults": "0", "system_s": "nan", "max_rss_bytes": "nan"}
 print(f"\n{'core type':<9} {'thr':>3} {'case':<7} {'ringlm':>8} {'tuned':>8} {'stock':>8} {'vs tuned':>8} {'vs stock':>8} "
       f"{'RSS ringlm':>10} {'RSS tuned':>10} {'ratio':>6} {'faults r/t/s':>24} {'sys s r/t/s':>18} {'model/sgemm':>11}")
 for ours in (r for r in rows if r["impl"] == "ringlm"):
