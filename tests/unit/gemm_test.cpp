@@ -1,5 +1,6 @@
 // Backend::gemm against naive f64 triple loops: every transpose combination, 2-D, batched and
 // batched with a shared 2-D B, with alpha and beta both away from 0 and 1.
+#include "backend/cpu/cpu_threads.h"
 #include "naive_matmul.h"
 #include "test_util.h"
 
@@ -60,6 +61,17 @@ TEST(Gemm, BetaZeroIgnoresNaNInOutput) {
     Tensor c = from_vector<double>({NAN, NAN, NAN, NAN}, {2, 2});
     backend(a).gemm(c, a, b, false, false, 1.0, 0.0);
     EXPECT_EQ(to_vector<double>(c), (std::vector<double>{19, 22, 43, 50}));
+}
+
+// The OpenBLAS that runs is the one the build chose: Debian's alternatives link
+// (libopenblas.so.0) must not swap the OpenMP build for the pthread one at run time
+// (CMakeLists.txt puts its folder in the RUNPATH).
+TEST(Gemm, TheChosenOpenBLASBuildIsTheOneLoaded) {
+#ifdef RINGLM_OPENBLAS_OPENMP
+    EXPECT_NE(blas_description().find("(openmp threads)"), std::string::npos) << blas_description();
+#else
+    GTEST_SKIP() << "built with RINGLM_OPENBLAS=system: " << blas_description();
+#endif
 }
 
 }  // namespace ringlm
