@@ -30,9 +30,11 @@ bench_point() {
   local label=$1 blas=$2 ranks=$3 threads=$4 batch=$5 tokens=$6; shift 6
   local library_path=${LD_LIBRARY_PATH:-}
   [ "$blas" = linked ] || library_path=/usr/lib/x86_64-linux-gnu/openblas-$blas
+  # --bind-to none: Open MPI binds each rank to one core when np <= 2, which would put a
+  # 2-thread rank's threads on one core (its sgemm then measures 1 thread's speed)
   # shellcheck disable=SC2086
   LD_LIBRARY_PATH=$library_path OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
-    mpirun -np "$ranks" -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
+    mpirun --bind-to none -np "$ranks" -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
     "$build/ringlm" bench $model --seq-len "$tokens" --micro-batch "$batch" --threads "$threads" --sp "$ranks" \
     --warmup "${WARMUP:-1}" --steps "${STEPS:-3}" --csv "$csv" --label "$label" \
     --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" "$@" | sed -n 's/^  \(BLAS\|step\|model\)/  \1/p'
