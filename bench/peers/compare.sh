@@ -43,12 +43,13 @@ echo "ringlm BLAS: $("$build/ringlm" bench --layers 1 --seq-len 16 --steps 1 --w
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # time_fields TIMING_FILE: "max_rss_bytes minor_faults system_s user_s wall_s" from /usr/bin/time -v.
+# %.0f, not %d: mawk's %d stops at 2^31 - 1, and a PyTorch step at 1 x 4096 holds ~8 GB.
 time_fields() {
   awk -F': ' '/Maximum resident set size/ {rss = $2 * 1024}
               /Minor \(reclaiming a frame\) page faults/ {faults = $2}
               /System time \(seconds\)/ {sys = $2} /User time \(seconds\)/ {user = $2}
               /Elapsed \(wall clock\) time/ {n = split($2, t, ":"); wall = 0; for (i = 1; i <= n; i++) wall = wall * 60 + t[i]}
-              END {printf "%d\t%d\t%s\t%s\t%.2f", rss, faults, sys, user, wall}' "$1"
+              END {printf "%.0f\t%.0f\t%s\t%s\t%.2f", rss, faults, sys, user, wall}' "$1"
 }
 
 for coretype in $coretypes; do
