@@ -33,10 +33,6 @@ class PendingExchange {
 public:
     virtual ~PendingExchange() = default;
     virtual void wait() = 0;
-    // Lets the exchange advance while the caller computes (backend/compute_progress.h): MPI
-    // tests its requests; NCCL needs nothing (the GPU moves the data). Never blocks or throws;
-    // an error surfaces in wait().
-    virtual void progress() noexcept {}
 };
 
 // Bytes sent by one rank, per kind of exchange (Communicator::take_bytes_sent).

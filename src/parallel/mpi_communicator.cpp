@@ -43,7 +43,6 @@ public:
         std::vector<MPI_Request> requests;
         const char* operation;  // for the watchdog and errors: "ring receive from", "all-gather ..."
         int peer;               // world rank for point to point; -1 for a collective of the group
-        int progress_error = MPI_SUCCESS;  // what a test in progress() returned, if it failed
     };
     MpiPending(double& wait_seconds, int ranks) : wait_seconds_(wait_seconds), ranks_(ranks) {}
     ~MpiPending() override {
@@ -57,16 +56,6 @@ public:
         stages.clear();
         for (Stage& stage : waiting) wait_for(stage);
     }
-    // MPI_Testall completes what has arrived and frees those requests (MPI_REQUEST_NULL, which
-    // wait_for's own test then finds done); an error is kept for wait_for to report.
-    void progress() noexcept override {
-        for (Stage& stage : stages) {
-            if (stage.requests.empty() || stage.progress_error != MPI_SUCCESS) continue;
-            int done = 0;
-            stage.progress_error =
-                MPI_Testall(static_cast<int>(stage.requests.size()), stage.requests.data(), &done, MPI_STATUSES_IGNORE);
-        }
-    }
     std::vector<Stage> stages;
 
 private:
@@ -79,8 +68,8 @@ private:
         // (with more ranks than free cores, MPI_Waitall's busy polling takes the very CPU time
         // the rank it waits for needs; measured 10% off the S=2 step on a shared 2-core node).
         // The first 100 us poll without a pause, so a message that is nearly there costs nothing.
-        int code = stage.progress_error, done = 0;
-        while (code == MPI_SUCCESS) {
+        int code = MPI_SUCCESS, done = 0;
+        while (true) {
             code = MPI_Testall(static_cast<int>(stage.requests.size()), stage.requests.data(), &done, statuses.data());
             if (code != MPI_SUCCESS || done) break;
             if (std::chrono::steady_clock::now() - start > std::chrono::microseconds(100))

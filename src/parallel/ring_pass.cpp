@@ -16,7 +16,6 @@
 #include "parallel/ring_attention.h"
 
 #include "backend/backend.h"
-#include "backend/compute_progress.h"
 
 #include <algorithm>
 
@@ -84,12 +83,6 @@ std::unique_ptr<PendingExchange> start_next_block(Communicator& transport, const
     return transport.ring_shift(current.tensors(), next.tensors());
 }
 
-// Lets an exchange in flight advance (PendingExchange::progress); called from inside the CPU
-// attention kernels while this rank computes (backend/compute_progress.h).
-void advance(const std::unique_ptr<PendingExchange>& exchange) {
-    if (exchange) exchange->progress();
-}
-
 }  // namespace
 
 // --- forward ------------------------------------------------------------------------------
@@ -110,7 +103,6 @@ void ring_pass_forward(Communicator& transport, const RingAttentionInputs& in, T
         KvBlock& next = buffers[step % 2];
         std::unique_ptr<PendingExchange> next_in_flight = start_next_block(transport, current, next, step, S);
         {
-            const ComputeProgress progress([&] { advance(next_in_flight); });
             AttentionComputeTimer timer;
             if (step == 0) {
                 compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, current), in.scale);
@@ -155,11 +147,6 @@ void ring_pass_backward(Communicator& transport, const RingAttentionInputs& in, 
     for (int step = 0; step < S; step++) {
         KvBlock& next = buffers[step % 2];
         std::unique_ptr<PendingExchange> next_in_flight = start_next_block(transport, current, next, step, S);
-        // the next block and the accumulator the previous rank sent both move while this one computes
-        const ComputeProgress progress([&] {
-            advance(next_in_flight);
-            advance(gradients_in_flight);
-        });
         if (step == 0) {
             // the own block starts its accumulator here
             AttentionComputeTimer timer;

@@ -2,8 +2,6 @@
 // matrix and applies the mask pair by pair (shares no code with the kernel), on the layouts
 // ring attention produces: packed documents, GQA, zigzag / striped / shifted index sets,
 // tiles that are wholly invisible, rows that see no key, Tq != Tk.
-#include "backend/compute_progress.h"
-#include "backend/cpu/cpu_threads.h"
 #include "ops/ops.h"
 #include "tensor/allocator.h"
 #include "test_util.h"
@@ -14,7 +12,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <thread>
 
 namespace ringlm {
 using namespace ringlm::testing;
@@ -382,50 +379,6 @@ TEST(AttentionBlock, BackwardScratchDoesNotGrowWithKeys) {
     };
     const size_t few = backward_scratch_bytes(256), many = backward_scratch_bytes(8192);
     EXPECT_LE(many, few + 4096) << "scratch for 256 keys " << few << " B, for 8192 keys " << many << " B";
-}
-
-// The ring hands the CPU attention kernels a hook that lets its transfers progress
-// (backend/compute_progress.h): both kernels call the innermost hook between work items, only
-// on the thread that installed it (MPI_THREAD_FUNNELED), even with a second OpenMP thread,
-// and nothing once the scope is gone.
-TEST(ComputeProgress, AttentionKernelsPollTheInstallingThread) {
-    std::mt19937_64 rng(fresh_seed());
-    const int64_t T = 256, H = 4, Hkv = 2, D = 16;
-    Tensor q = random_uniform({T, H, D}, DType::f32, rng), k = random_uniform({T, Hkv, D}, DType::f32, rng);
-    Tensor v = random_uniform({T, Hkv, D}, DType::f32, rng), dout = random_uniform({T, H, D}, DType::f32, rng);
-    std::vector<int32_t> index(T), segment(T, 0);
-    std::iota(index.begin(), index.end(), 0);
-    const AttentionMask mask{i32_tensor(index), i32_tensor(segment), i32_tensor(index), i32_tensor(segment), true};
-    Tensor out = empty({T, H, D}, DType::f32), lse = empty({T, H}, DType::f32);
-    Tensor dq = zeros({T, H, D}, DType::f32), dk = zeros({T, Hkv, D}, DType::f32), dv = zeros({T, Hkv, D}, DType::f32);
-    Backend& cpu = backend(q);
-    const int threads = cpu_threads();
-    set_cpu_threads(2);
-
-    const std::thread::id installer = std::this_thread::get_id();
-    int outer_calls = 0, inner_calls = 0, foreign_calls = 0;
-    auto counter = [&](int& calls) {
-        return [&] {
-            calls++;
-            if (std::this_thread::get_id() != installer) foreign_calls++;
-        };
-    };
-    {
-        const ComputeProgress outer(counter(outer_calls));
-        {
-            const ComputeProgress inner(counter(inner_calls));
-            cpu.attention_block_forward(out, lse, q, k, v, mask, 0.25);
-        }
-        EXPECT_GT(inner_calls, 0) << "forward";
-        EXPECT_EQ(outer_calls, 0) << "the inner scope hides the outer one";
-        cpu.attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, 0.25);
-        EXPECT_GT(outer_calls, 0) << "backward, after the inner scope restored the outer hook";
-    }
-    const int calls = outer_calls + inner_calls;
-    cpu.attention_block_forward(out, lse, q, k, v, mask, 0.25);
-    EXPECT_EQ(outer_calls + inner_calls, calls) << "no hook is left installed";
-    EXPECT_EQ(foreign_calls, 0);
-    set_cpu_threads(threads);
 }
 
 }  // namespace ringlm

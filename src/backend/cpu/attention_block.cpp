@@ -19,7 +19,6 @@
 // bits run to run for a given thread count. splits = 1 when there are at least as many kv
 // heads as threads (then no extra buffer exists).
 #include "backend/cpu/cpu_backend.h"
-#include "backend/compute_progress.h"
 #include "backend/cpu/vector_exp.h"
 
 #include <omp.h>
@@ -327,7 +326,6 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
                 for (int64_t c = 0; c < d.D; c++) out_row[c] = acc[i * d.Dp + c] * inverse_sum;
                 lse_data[t * d.H + h] = empty_row ? minus_infinity : running_max[i] + std::log(running_sum[i]);
             }
-            if (omp_get_thread_num() == 0) poll_compute_progress();  // the ring's transfer in flight
         }
     });
 }
@@ -458,7 +456,6 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
                         dv_data[(t * d.Hkv + hk) * d.D + c] += dv_acc[j * d.Dp + c];
                     }
                 }
-                if (omp_get_thread_num() == 0) poll_compute_progress();  // the ring's transfers in flight
             }
         }
 
