@@ -28,4 +28,12 @@ std::string blas_description() {
 #endif
 }
 
+bool built_with_openblas_openmp() {
+#ifdef RINGLM_OPENBLAS_OPENMP
+    return true;
+#else
+    return false;
+#endif
+}
+
 }  // namespace ringlm

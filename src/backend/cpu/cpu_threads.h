@@ -14,4 +14,8 @@ int cpu_threads();
 // "no BLAS (OpenMP loops)".
 std::string blas_description();
 
+// True when the build linked OpenBLAS's OpenMP build by path (CMake RINGLM_OPENBLAS=openmp),
+// so blas_description() must then say "openmp threads".
+bool built_with_openblas_openmp();
+
 }  // namespace ringlm
