@@ -2,6 +2,9 @@
 // tensor dtype, so a loss sum over a long sequence does not drift with its length.
 #include "backend/cpu/cpu_backend.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace ringlm {
 
 void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b) {
@@ -74,13 +77,36 @@ void CpuBackend::scale(Tensor& x, double alpha) {
     });
 }
 
+// Sum of term(i) over [0, n) in double: fixed blocks of 65536 terms, each summed in order, then
+// the block sums added in block order, so the bits are the same at every thread count and every
+// run (an OpenMP `reduction` adds per-thread partial sums in the order the threads finish, and
+// its grouping follows the thread count).
+namespace {
+
+template <typename Term>
+double blocked_sum(int64_t n, Term term) {
+    constexpr int64_t block = 65536;
+    const int64_t blocks = (n + block - 1) / block;
+    std::vector<double> block_sums(static_cast<size_t>(blocks), 0.0);
+#pragma omp parallel for schedule(static) if (blocks > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t end = std::min(n, (b + 1) * block);
+        double s = 0;
+        for (int64_t i = b * block; i < end; i++) s += term(i);
+        block_sums[static_cast<size_t>(b)] = s;
+    }
+    double total = 0;
+    for (double s : block_sums) total += s;
+    return total;
+}
+
+}  // namespace
+
 double CpuBackend::sum(const Tensor& x) {
     double total = 0;
     dispatch_floating("sum", x.dtype(), [&]<typename T>(T) {
-        const int64_t n = x.numel();
         const T* xp = x.data<T>();
-#pragma omp parallel for schedule(static) reduction(+ : total) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) total += static_cast<double>(xp[i]);
+        total = blocked_sum(x.numel(), [xp](int64_t i) { return static_cast<double>(xp[i]); });
     });
     return total;
 }
@@ -88,11 +114,10 @@ double CpuBackend::sum(const Tensor& x) {
 double CpuBackend::dot(const Tensor& a, const Tensor& b) {
     double total = 0;
     dispatch_floating("dot", a.dtype(), [&]<typename T>(T) {
-        const int64_t n = a.numel();
         const T* ap = a.data<T>();
         const T* bp = b.data<T>();
-#pragma omp parallel for schedule(static) reduction(+ : total) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) total += static_cast<double>(ap[i]) * static_cast<double>(bp[i]);
+        total = blocked_sum(a.numel(),
+                            [ap, bp](int64_t i) { return static_cast<double>(ap[i]) * static_cast<double>(bp[i]); });
     });
     return total;
 }
