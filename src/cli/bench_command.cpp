@@ -85,6 +85,7 @@ void register_bench_command(CLI::App& app) {
     command->add_option("--steps", p.measured_steps, "measured steps (median reported)")->check(CLI::PositiveNumber)
         ->capture_default_str();
     command->add_flag("--gradient-checkpointing", p.gradient_checkpointing, "recompute layers in backward");
+    command->add_flag("--tiled-mlp", p.tiled_mlp, "MLP in sequence tiles, recomputed in backward (config tiled_mlp)");
     command->add_flag("--bf16", p.bf16, "matmuls in bf16 with f32 master weights (config bf16: true)");
     command->add_option("--sgemm-repeats", p.sgemm_repeats, "sgemm calls timed before each measured step, for the peak (0: none)")->capture_default_str();
     command->add_option("--work-dir", p.work_dir, "where the synthetic token file is written")->capture_default_str();

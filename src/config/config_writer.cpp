@@ -93,6 +93,8 @@ std::string to_yaml(const Config& config) {
                        number(training.adam_beta2), number(training.adam_epsilon));
     out += fmt::format("gradient_checkpointing: {}\nbf16: {}\nseed: {}\n", boolean(training.gradient_checkpointing),
                        boolean(training.bf16), training.seed);
+    out += fmt::format("tiled_mlp: {}\ntiled_mlp_num_shards: {}\n", boolean(training.tiled_mlp),
+                       training.tiled_mlp_num_shards);
 
     const OutputSection& output = config.output;
     out += "\n# --- output\n";

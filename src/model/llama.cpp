@@ -4,6 +4,7 @@
 #include "model/rope_scaling.h"
 #include "ops/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -183,8 +184,17 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     Tensor attended = options.attention(tape, q, k, v, batch, 1.0 / std::sqrt(static_cast<double>(D)), layer_index);
     Tensor h = add(tape, x, project(matmul_input(reshape(tape, attended, {T, c.n_heads * D})), &LlamaLayer::wo));
 
-    // MLP: w2(silu(w1 x) * w3 x)
+    // MLP: w2(silu(w1 x) * w3 x), whole or in sequence tiles
     Tensor hn = matmul_input(rmsnorm(tape, h, layer.ffn_norm, c.norm_eps));
+    if (options.tiled_mlp) {
+        const int64_t shards = options.tiled_mlp_num_shards > 0 ? options.tiled_mlp_num_shards : (T + c.dim - 1) / c.dim;
+        const int64_t tile_rows = std::max<int64_t>(1, (T + shards - 1) / shards);
+        auto copy_bf16 = [&](Tensor LlamaLayer::*weight) {
+            return in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor();
+        };
+        return add(tape, h, tiled_mlp(tape, hn, layer.w1, layer.w3, layer.w2, tile_rows, copy_bf16(&LlamaLayer::w1),
+                                      copy_bf16(&LlamaLayer::w3), copy_bf16(&LlamaLayer::w2)));
+    }
     Tensor gated = swiglu(tape, project(hn, &LlamaLayer::w1), project(hn, &LlamaLayer::w3));
     Tensor mlp = project(matmul_input(gated), &LlamaLayer::w2);
     return add(tape, h, mlp);

@@ -124,6 +124,11 @@ Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
 
 struct ForwardOptions {
     bool gradient_checkpointing = false;
+    // Tiled MLP (ops.h tiled_mlp): the MLP of a rank's T rows in `tiled_mlp_num_shards`
+    // tiles, 0 = ceil(T / dim) tiles (ALST's default: a tile's [rows, ffn] intermediates are
+    // then about the size of the [T, dim] hidden states).
+    bool tiled_mlp = false;
+    int64_t tiled_mlp_num_shards = 0;
     AttentionFunction attention = local_attention;
     int64_t loss_chunk_rows = 256;
 };

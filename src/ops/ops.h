@@ -44,6 +44,13 @@ Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, const RopeF
 Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, double theta);  // the default table
 // silu(gate) * up                             gate, up [T, F]
 Tensor swiglu(Tape& tape, const Tensor& gate, const Tensor& up);
+// Llama's MLP w2(silu(w1 x) * w3 x) over `tile_rows` tokens at a time, forward and again in
+// backward, so only x is saved (the [T, F] intermediates exist one tile at a time).
+// x [T, C], w1 and w3 [F, C], w2 [C, F] -> [T, C]. A bf16 x (from to_bf16) multiplies the
+// weights' bf16 copies with f32 accumulation and rounds as linear, swiglu and to_bf16 would.
+Tensor tiled_mlp(Tape& tape, const Tensor& x, const Tensor& w1, const Tensor& w3, const Tensor& w2,
+                 int64_t tile_rows, const Tensor& w1_bf16 = Tensor(), const Tensor& w3_bf16 = Tensor(),
+                 const Tensor& w2_bf16 = Tensor());
 // table[ids]                                  table [V, C], ids i32 [T] -> [T, C]
 Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids);
 // softmax over the last dimension

@@ -74,6 +74,7 @@ Config bench_config(const BenchPoint& point, const std::string& dataset) {
     c.training.learning_rate = 1e-4;
     c.training.lr_scheduler = LrScheduler::constant;
     c.training.gradient_checkpointing = point.gradient_checkpointing;
+    c.training.tiled_mlp = point.tiled_mlp;
     c.training.bf16 = point.bf16;
     c.output.output_dir = point.work_dir;
     c.parallel.sequence_parallel_degree = point.sequence_parallel_degree;

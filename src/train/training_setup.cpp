@@ -171,6 +171,8 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     const LoadBalance load_balance = resolve_load_balance(config.parallel.load_balance, config.data.sample_packing);
     setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
+    setup.forward.tiled_mlp = config.training.tiled_mlp;
+    setup.forward.tiled_mlp_num_shards = config.training.tiled_mlp_num_shards;
     if (topology.sp_size > 1) {
         setup.forward.attention = sequence_parallel_attention(*setup.comms.sp, variant, config.parallel.heads_k_stride,
                                                               ulysses_degree, config.training.gradient_checkpointing,

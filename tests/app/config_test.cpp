@@ -81,6 +81,8 @@ TEST(Config, FullConfigReadsEveryFieldAsWritten) {
     EXPECT_EQ(training.adam_beta2, 0.95);
     EXPECT_EQ(training.adam_epsilon, 1e-6);
     EXPECT_TRUE(training.gradient_checkpointing);
+    EXPECT_TRUE(training.tiled_mlp);
+    EXPECT_EQ(training.tiled_mlp_num_shards, 4);
     EXPECT_TRUE(training.bf16);
     EXPECT_EQ(training.seed, 1234);
 

@@ -37,7 +37,7 @@ std::string config_json(const ModelConfig& c) {
                        c.norm_eps, c.tied_embeddings ? "true" : "false");
 }
 
-void compare_with_reference(const ModelConfig& config, bool checkpointing) {
+void compare_with_reference(const ModelConfig& config, ForwardOptions options) {
     const uint64_t seed = fresh_seed();
     std::mt19937_64 rng(seed);
     Llama model = make_llama(config);
@@ -49,8 +49,6 @@ void compare_with_reference(const ModelConfig& config, bool checkpointing) {
     Tape tape;
     Grads grads;
     bind_gradients(model, grads);
-    ForwardOptions options;
-    options.gradient_checkpointing = checkpointing;
     options.loss_chunk_rows = 7;  // not dividing T: chunk boundaries inside rows
     Tensor losses = llama_token_losses(tape, model, batch, options);
     Tensor loss = sum(tape, losses);
@@ -80,10 +78,29 @@ void compare_with_reference(const ModelConfig& config, bool checkpointing) {
 
 ModelConfig small_config(bool tied) { return tiny_model_config(61, 64, tied); }
 
+ForwardOptions checkpointed() {
+    ForwardOptions options;
+    options.gradient_checkpointing = true;
+    return options;
+}
+
+// 3 MLP tiles over the batch's rows (a tile boundary inside a row), with and without checkpointing
+ForwardOptions tiled(bool checkpointing) {
+    ForwardOptions options;
+    options.gradient_checkpointing = checkpointing;
+    options.tiled_mlp = true;
+    options.tiled_mlp_num_shards = 3;
+    return options;
+}
+
 }  // namespace
 
-TEST(LlamaModel, MatchesPyTorchReferenceTied) { compare_with_reference(small_config(true), false); }
-TEST(LlamaModel, MatchesPyTorchReferenceUntied) { compare_with_reference(small_config(false), false); }
-TEST(LlamaModel, MatchesPyTorchReferenceWithCheckpointing) { compare_with_reference(small_config(true), true); }
+TEST(LlamaModel, MatchesPyTorchReferenceTied) { compare_with_reference(small_config(true), {}); }
+TEST(LlamaModel, MatchesPyTorchReferenceUntied) { compare_with_reference(small_config(false), {}); }
+TEST(LlamaModel, MatchesPyTorchReferenceWithCheckpointing) { compare_with_reference(small_config(true), checkpointed()); }
+TEST(LlamaModel, MatchesPyTorchReferenceWithTiledMlp) { compare_with_reference(small_config(false), tiled(false)); }
+TEST(LlamaModel, MatchesPyTorchReferenceWithTiledMlpAndCheckpointing) {
+    compare_with_reference(small_config(true), tiled(true));
+}
 
 }  // namespace ringlm
