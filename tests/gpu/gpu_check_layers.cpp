@@ -1,7 +1,7 @@
 // GPU check of the layer kernels: RMSNorm, RoPE, SwiGLU, embedding, softmax, cross-entropy,
 // AdamW, column slices; CUDA against CPU on the same random inputs (see gpu_check.cpp for the rules).
 // Then the bf16 matmul ops of mixed-precision training (to_bf16 + linear, the bf16 LM head),
-// forward and backward through the tape on both backends.
+// forward and backward through the tape on both backends; the tiled MLP likewise.
 #include "gpu_check.h"
 #include "ops/ops.h"
 #include "test_util.h"
@@ -264,6 +264,35 @@ void check_bf16_matmuls(Checker& checker, std::mt19937_64& rng) {
                     hidden, classifier, dlosses);
 }
 
+// The tiled MLP (config tiled_mlp) through the tape, f32: 3 tiles over 300 rows, the last short.
+std::array<Tensor, 5> run_tiled_mlp(const std::array<Tensor, 4>& in, const Tensor& dy) {
+    Tape tape;
+    Grads grads;
+    std::array<Tensor, 5> out;
+    for (size_t i = 0; i < in.size(); i++) {
+        out[i + 1] = zeros_like(in[i]);
+        grads.bind(in[i], out[i + 1]);
+    }
+    out[0] = tiled_mlp(tape, in[0], in[1], in[2], in[3], 128);
+    tape.backward(out[0], dy, grads);
+    return out;
+}
+
+void check_tiled_mlp(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 300, C = 256, F = 688;
+    const std::array<Tensor, 4> in{random_uniform({T, C}, DType::f32, rng), random_uniform({F, C}, DType::f32, rng),
+                                   random_uniform({F, C}, DType::f32, rng), random_uniform({C, F}, DType::f32, rng)};
+    const Tensor dy = random_uniform({T, C}, DType::f32, rng);
+    checker.check("tiled_mlp", [&] {
+        const std::array<Tensor, 5> on_cpu = run_tiled_mlp(in, dy);
+        const std::array<Tensor, 5> on_gpu =
+            run_tiled_mlp({to_device(in[0]), to_device(in[1]), to_device(in[2]), to_device(in[3])}, to_device(dy));
+        const char* names[] = {"y", "dx", "dw1", "dw3", "dw2"};
+        for (size_t i = 0; i < on_cpu.size(); i++)
+            checker.compare(std::string("tiled_mlp ") + names[i], on_gpu[i], on_cpu[i], f32_tolerance);
+    });
+}
+
 }  // namespace
 
 void check_layers(Checker& checker, std::mt19937_64& rng) {
@@ -277,6 +306,7 @@ void check_layers(Checker& checker, std::mt19937_64& rng) {
     check_adamw(checker, rng);
     check_columns(checker, rng);
     check_bf16_matmuls(checker, rng);
+    check_tiled_mlp(checker, rng);
 }
 
 }  // namespace ringlm::gpu_check
