@@ -14,8 +14,9 @@
 // says where, the parts left say NOT RUN, and the table still prints. Rows print as they run,
 // line by line, so a crash or a timeout (tests/gpu/check.sh) keeps what ran.
 //
-// Without a CUDA device it prints "no CUDA device: skipped" and exits 0 (what ctest sees in
-// CI); with --require-device (tests/gpu/check.sh on a GPU machine) it exits 1 instead.
+// Without a CUDA device it prints "no CUDA device: skipped" and exits 77, ctest's
+// SKIP_RETURN_CODE for it (CI shows Skipped); with --require-device (tests/gpu/check.sh on a
+// GPU machine) it exits 1 instead.
 #include "backend/cpu/cpu_backend.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
@@ -275,7 +276,7 @@ int main(int argc, char** argv) {
             const cudaError_t status = cudaGetDeviceCount(&count);
             std::printf("no CUDA device: skipped (%s)\n",
                         status == cudaSuccess ? "the runtime reports 0 devices" : cudaGetErrorString(status));
-            return require_device ? 1 : 0;
+            return require_device ? 1 : 77;
         }
         cudaDeviceProp properties{};
         CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
