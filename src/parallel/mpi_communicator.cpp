@@ -1,7 +1,8 @@
 // The MPI communicator: MPI_Isend/MPI_Irecv for the ring, MPI_Iallgather and
 // MPI_Ireduce_scatter_block for the all-gather variants, MPI_Ialltoall for Ulysses, MPI_Iallreduce
-// for the gradients; blocking MPI_Allreduce / MPI_Bcast / MPI_Allgatherv for host values. Host
-// tensors (a device tensor only for all_reduce, through a host copy). Floating tensors are f32
+// for the gradients; blocking MPI_Allreduce / MPI_Bcast / MPI_Allgatherv for host values. MPI
+// moves host tensors; device tensors go through host copies (StagedPending), which is how ranks
+// that share one GPU exchange (NCCL refuses two ranks on one GPU). Floating tensors are f32
 // (the ring's partials are fp32 by design), i32 for indices and segments.
 #include "parallel/mpi_communicator.h"
 
@@ -87,6 +88,33 @@ private:
     int ranks_;
 };
 
+// An exchange of host copies of device tensors: the inputs were copied to the host before it
+// started; wait() completes it, then copies each host output into its device tensor. No
+// CUDA-aware MPI is assumed; the copies are synchronous, so nothing overlaps: correct, not fast.
+class StagedPending final : public PendingExchange {
+public:
+    using CopyBack = std::vector<std::pair<Tensor, Tensor>>;  // (tensor of the caller, its host copy)
+    StagedPending(std::unique_ptr<PendingExchange> exchange, CopyBack copy_back)
+        : exchange_(std::move(exchange)), copy_back_(std::move(copy_back)) {}
+    ~StagedPending() override {
+        try {
+            wait();
+        } catch (...) {  // a destructor must not throw; the exchange's own wait reports its failure
+        }
+    }
+    void wait() override {
+        if (!exchange_) return;
+        const std::unique_ptr<PendingExchange> exchange = std::move(exchange_);
+        exchange->wait();
+        for (auto& [tensor, host] : copy_back_) backend(tensor).copy(tensor, host);
+        copy_back_.clear();
+    }
+
+private:
+    std::unique_ptr<PendingExchange> exchange_;
+    CopyBack copy_back_;
+};
+
 // The world rank of `rank` of `comm`, for messages (the watchdog names peers by world rank).
 int world_rank_of(MPI_Comm comm, int rank) {
     MPI_Group group = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
@@ -101,7 +129,7 @@ int world_rank_of(MPI_Comm comm, int rank) {
 
 class MpiCommunicator final : public Communicator {
 public:
-    explicit MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+    MpiCommunicator(MPI_Comm comm, MpiStaging staging) : comm_(comm), staging_(staging) {
         MPI_Comm_size(comm_, &size_);
         MPI_Comm_rank(comm_, &rank_);
         next_world_ = world_rank_of(comm_, (rank_ + 1) % size_);
@@ -113,81 +141,30 @@ public:
     std::unique_ptr<PendingExchange> ring_shift(const std::vector<Tensor>& send,
                                                 const std::vector<Tensor>& receive) override {
         if (send.size() != receive.size()) fail("ring_shift: {} tensors sent, {} received", send.size(), receive.size());
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
-        pending->stages = {{{}, "ring receive from", previous_world_}, {{}, "ring send to", next_world_}};
-        const int next = (rank_ + 1) % size_, previous = (rank_ + size_ - 1) % size_;
-        count_ring_shift(send);
-        for (size_t i = 0; i < send.size(); i++) {
-            if (send[i].numel() != receive[i].numel() || send[i].dtype() != receive[i].dtype())
-                fail("ring_shift: sends {} but receives into {}", send[i].describe(), receive[i].describe());
-            MPI_Request request;
-            check_mpi(MPI_Irecv(receive[i].raw(), mpi_count(receive[i], "ring receive"), mpi_type(receive[i]), previous,
-                                static_cast<int>(i), comm_, &request),
-                      "ring receive (MPI_Irecv)");
-            pending->stages[0].requests.push_back(request);
-            check_mpi(MPI_Isend(send[i].raw(), mpi_count(send[i], "ring send"), mpi_type(send[i]), next,
-                                static_cast<int>(i), comm_, &request),
-                      "ring send (MPI_Isend)");
-            pending->stages[1].requests.push_back(request);
-        }
-        return pending;
+        return on_host(send, receive, [this](const std::vector<Tensor>& in, const std::vector<Tensor>& out) {
+            return ring_shift_on_host(in, out);
+        });
     }
-
     std::unique_ptr<PendingExchange> all_gather(const Tensor& in, const Tensor& out) override {
-        if (out.numel() != in.numel() * size_ || in.dtype() != out.dtype())
-            fail("all_gather: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
-        count_all_gather(in);
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
-        MPI_Request request;
-        check_mpi(MPI_Iallgather(in.raw(), mpi_count(in, "all-gather input"), mpi_type(in), out.raw(),
-                                 mpi_count(in, "all-gather input"), mpi_type(out), comm_, &request),
-                  "all-gather (MPI_Iallgather)");
-        pending->stages.push_back({{request}, "all-gather of the sequence-parallel group (MPI_Iallgather)", -1});
-        return pending;
+        return on_host({in}, {out}, [this](const std::vector<Tensor>& i, const std::vector<Tensor>& o) {
+            return all_gather_on_host(i[0], o[0]);
+        });
     }
-
     std::unique_ptr<PendingExchange> reduce_scatter(const Tensor& in, const Tensor& out) override {
-        if (in.numel() != out.numel() * size_ || in.dtype() != out.dtype())
-            fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
-        count_reduce_scatter(in);
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
-        MPI_Request request;
-        check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), mpi_count(out, "reduce-scatter output"), mpi_type(in),
-                                            MPI_SUM, comm_, &request),
-                  "reduce-scatter (MPI_Ireduce_scatter_block)");
-        pending->stages.push_back(
-            {{request}, "reduce-scatter of the sequence-parallel group (MPI_Ireduce_scatter_block)", -1});
-        return pending;
+        return on_host({in}, {out}, [this](const std::vector<Tensor>& i, const std::vector<Tensor>& o) {
+            return reduce_scatter_on_host(i[0], o[0]);
+        });
     }
-
     std::unique_ptr<PendingExchange> all_to_all(const Tensor& in, const Tensor& out) override {
-        if (in.numel() != out.numel() || in.numel() % size_ != 0 || in.dtype() != out.dtype())
-            fail("all_to_all: {} into {} over {} ranks (equal sizes, a multiple of the ranks)", in.describe(),
-                 out.describe(), size_);
-        count_all_to_all(in);
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
-        const int block = mpi_count(in, "all-to-all input") / size_;
-        mpi_count(out, "all-to-all output");
-        MPI_Request request;
-        check_mpi(MPI_Ialltoall(in.raw(), block, mpi_type(in), out.raw(), block, mpi_type(out), comm_, &request),
-                  "all-to-all (MPI_Ialltoall)");
-        pending->stages.push_back({{request}, "all-to-all of the sequence-parallel group (MPI_Ialltoall)", -1});
-        return pending;
+        return on_host({in}, {out}, [this](const std::vector<Tensor>& i, const std::vector<Tensor>& o) {
+            return all_to_all_on_host(i[0], o[0]);
+        });
     }
-
     std::unique_ptr<PendingExchange> all_reduce(const Tensor& x) override {
         if (x.dtype() != DType::f32) fail("all_reduce: {} (the MPI communicator sums f32)", x.describe());
-        if (x.device() != Device::cpu) return all_reduce_through_host(x);
-        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
-        // MPI counts are int: reduce in pieces past 2^31 elements.
-        for (int64_t offset = 0; offset < x.numel(); offset += INT_MAX) {
-            const int n = static_cast<int>(std::min<int64_t>(INT_MAX, x.numel() - offset));
-            MPI_Request request;
-            check_mpi(MPI_Iallreduce(MPI_IN_PLACE, x.data<float>() + offset, n, MPI_FLOAT, MPI_SUM, comm_, &request),
-                      "all-reduce (MPI_Iallreduce)");
-            pending->stages.push_back({{request}, "all-reduce (MPI_Iallreduce)", -1});
-        }
-        return pending;
+        return on_host({x}, {x}, [this](const std::vector<Tensor>& i, const std::vector<Tensor>&) {
+            return all_reduce_on_host(i[0]);
+        });
     }
 
     void all_reduce_sum(double* values, int count) override {
@@ -229,6 +206,113 @@ public:
     }
 
 private:
+    using HostExchange = std::function<std::unique_ptr<PendingExchange>(const std::vector<Tensor>& in,
+                                                                        const std::vector<Tensor>& out)>;
+    // exchange(in, out) on host tensors: the tensors themselves when all are on the host (and
+    // staging is not forced), else host copies of the inputs, and host outputs copied into
+    // `outputs` by the returned exchange's wait(). An output that is an input (all_reduce's
+    // in place) shares the input's host copy.
+    std::unique_ptr<PendingExchange> on_host(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                                             const HostExchange& exchange) {
+        const auto on_device = [](const Tensor& t) { return t.device() != Device::cpu; };
+        const bool staged = staging_ == MpiStaging::every_tensor || std::any_of(inputs.begin(), inputs.end(), on_device) ||
+                            std::any_of(outputs.begin(), outputs.end(), on_device);
+        if (!staged) return exchange(inputs, outputs);
+        std::vector<Tensor> host_inputs, host_outputs;
+        for (const Tensor& t : inputs) {
+            host_inputs.push_back(empty(t.shape(), t.dtype(), Device::cpu));
+            backend(t).copy(host_inputs.back(), t);
+        }
+        StagedPending::CopyBack copy_back;
+        for (const Tensor& t : outputs) {
+            const auto input = std::find_if(inputs.begin(), inputs.end(), [&](const Tensor& i) {
+                return i.raw() == t.raw() && i.numel() == t.numel();
+            });
+            host_outputs.push_back(input != inputs.end() ? host_inputs[static_cast<size_t>(input - inputs.begin())]
+                                                         : empty(t.shape(), t.dtype(), Device::cpu));
+            copy_back.emplace_back(t, host_outputs.back());
+        }
+        return std::make_unique<StagedPending>(exchange(host_inputs, host_outputs), std::move(copy_back));
+    }
+
+    std::unique_ptr<PendingExchange> ring_shift_on_host(const std::vector<Tensor>& send,
+                                                        const std::vector<Tensor>& receive) {
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        pending->stages = {{{}, "ring receive from", previous_world_}, {{}, "ring send to", next_world_}};
+        const int next = (rank_ + 1) % size_, previous = (rank_ + size_ - 1) % size_;
+        count_ring_shift(send);
+        for (size_t i = 0; i < send.size(); i++) {
+            if (send[i].numel() != receive[i].numel() || send[i].dtype() != receive[i].dtype())
+                fail("ring_shift: sends {} but receives into {}", send[i].describe(), receive[i].describe());
+            MPI_Request request;
+            check_mpi(MPI_Irecv(receive[i].raw(), mpi_count(receive[i], "ring receive"), mpi_type(receive[i]), previous,
+                                static_cast<int>(i), comm_, &request),
+                      "ring receive (MPI_Irecv)");
+            pending->stages[0].requests.push_back(request);
+            check_mpi(MPI_Isend(send[i].raw(), mpi_count(send[i], "ring send"), mpi_type(send[i]), next,
+                                static_cast<int>(i), comm_, &request),
+                      "ring send (MPI_Isend)");
+            pending->stages[1].requests.push_back(request);
+        }
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> all_gather_on_host(const Tensor& in, const Tensor& out) {
+        if (out.numel() != in.numel() * size_ || in.dtype() != out.dtype())
+            fail("all_gather: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        count_all_gather(in);
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        MPI_Request request;
+        check_mpi(MPI_Iallgather(in.raw(), mpi_count(in, "all-gather input"), mpi_type(in), out.raw(),
+                                 mpi_count(in, "all-gather input"), mpi_type(out), comm_, &request),
+                  "all-gather (MPI_Iallgather)");
+        pending->stages.push_back({{request}, "all-gather of the sequence-parallel group (MPI_Iallgather)", -1});
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> reduce_scatter_on_host(const Tensor& in, const Tensor& out) {
+        if (in.numel() != out.numel() * size_ || in.dtype() != out.dtype())
+            fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        count_reduce_scatter(in);
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        MPI_Request request;
+        check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), mpi_count(out, "reduce-scatter output"), mpi_type(in),
+                                            MPI_SUM, comm_, &request),
+                  "reduce-scatter (MPI_Ireduce_scatter_block)");
+        pending->stages.push_back(
+            {{request}, "reduce-scatter of the sequence-parallel group (MPI_Ireduce_scatter_block)", -1});
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> all_to_all_on_host(const Tensor& in, const Tensor& out) {
+        if (in.numel() != out.numel() || in.numel() % size_ != 0 || in.dtype() != out.dtype())
+            fail("all_to_all: {} into {} over {} ranks (equal sizes, a multiple of the ranks)", in.describe(),
+                 out.describe(), size_);
+        count_all_to_all(in);
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        const int block = mpi_count(in, "all-to-all input") / size_;
+        mpi_count(out, "all-to-all output");
+        MPI_Request request;
+        check_mpi(MPI_Ialltoall(in.raw(), block, mpi_type(in), out.raw(), block, mpi_type(out), comm_, &request),
+                  "all-to-all (MPI_Ialltoall)");
+        pending->stages.push_back({{request}, "all-to-all of the sequence-parallel group (MPI_Ialltoall)", -1});
+        return pending;
+    }
+
+    std::unique_ptr<PendingExchange> all_reduce_on_host(const Tensor& x) {
+        auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
+        // MPI counts are int: reduce in pieces past 2^31 elements.
+        for (int64_t offset = 0; offset < x.numel(); offset += INT_MAX) {
+            const int n = static_cast<int>(std::min<int64_t>(INT_MAX, x.numel() - offset));
+            MPI_Request request;
+            check_mpi(MPI_Iallreduce(MPI_IN_PLACE, x.data<float>() + offset, n, MPI_FLOAT, MPI_SUM, comm_, &request),
+                      "all-reduce (MPI_Iallreduce)");
+            pending->stages.push_back({{request}, "all-reduce (MPI_Iallreduce)", -1});
+        }
+        return pending;
+    }
+
+private:
     // MPI_Allreduce in place, under the watchdog; `what` names it there and in errors (a string
     // literal: the watchdog thread reads it later).
     void watched_allreduce(void* values, int count, MPI_Datatype type, MPI_Op op, const char* what) {
@@ -236,29 +320,20 @@ private:
         check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count, type, op, comm_), what);
     }
 
-    // A device tensor summed in a host copy: device -> host, MPI, host -> device (a round trip
-    // of the whole buffer; the NCCL communicator sums on the GPUs).
-    std::unique_ptr<PendingExchange> all_reduce_through_host(const Tensor& x) {
-        Tensor host = empty(x.shape(), DType::f32, Device::cpu);
-        backend(x).copy(host, x);
-        all_reduce(host)->wait();
-        Tensor device = x;
-        backend(x).copy(device, host);
-        return std::make_unique<MpiPending>(wait_seconds_, size_);  // done already
-    }
-
     MPI_Comm comm_;
+    MpiStaging staging_;
     int size_ = 1, rank_ = 0;
     int next_world_ = 0, previous_world_ = 0;  // the ring's neighbours as world ranks
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm, MPI_Comm ulysses_comm, MPI_Comm ring_comm) {
-    auto communicator = std::make_unique<MpiCommunicator>(comm);
+std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm, MPI_Comm ulysses_comm, MPI_Comm ring_comm,
+                                                    MpiStaging staging) {
+    auto communicator = std::make_unique<MpiCommunicator>(comm, staging);
     if (ulysses_comm != MPI_COMM_NULL && ring_comm != MPI_COMM_NULL)
-        communicator->set_usp_groups(std::make_unique<MpiCommunicator>(ulysses_comm),
-                                     std::make_unique<MpiCommunicator>(ring_comm));
+        communicator->set_usp_groups(std::make_unique<MpiCommunicator>(ulysses_comm, staging),
+                                     std::make_unique<MpiCommunicator>(ring_comm, staging));
     return communicator;
 }
 

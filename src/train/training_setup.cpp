@@ -63,8 +63,10 @@ DeviceChoice select_device(const Config& config, const Topology& topology) {
 
 // `transport:` resolved to mpi or nccl, the same on every rank. auto: nccl with backend cuda
 // when every rank has a GPU of its own (NCCL refuses two ranks of a communicator on one GPU),
-// else mpi. With backend cuda the MPI transport serves S = 1 only: it moves host memory and the
-// ring's K/V live on the GPU (the gradients go through a host copy).
+// else mpi. With backend cuda the MPI transport moves every tensor through host copies
+// (mpi_communicator.h): fine for the gradient sum at S = 1; for SP (ranks sharing a GPU, the
+// way to check S = 2 or 4 against S = 1 on one GPU) it must be asked for by name, since no
+// copy overlaps the attention and it has not yet run on a GPU.
 TransportKind resolve_transport(const Config& config, const Topology& topology, int devices) {
     const TransportKind configured = config.parallel.transport;
     if (config.parallel.backend == Device::cpu) return TransportKind::mpi;  // nccl refused by the config parser
@@ -82,15 +84,14 @@ TransportKind resolve_transport(const Config& config, const Topology& topology, 
                      config.source, most_ranks_on_a_node, devices, devices);
     const bool nccl = configured == TransportKind::nccl ||
                       (configured == TransportKind::automatic && nccl_built && gpu_per_rank);
-    if (!nccl && topology.sp_size > 1) {
-        const std::string why = configured == TransportKind::mpi ? "transport is mpi"
-                                : !nccl_built ? "this ringlm was built without NCCL"
-                                              : fmt::format("a node runs {} ranks on {} GPU(s), and NCCL needs a GPU "
-                                                            "per rank",
-                                                            most_ranks_on_a_node, devices);
-        fail_uniform("{}: backend cuda with sequence_parallel_degree {} needs the NCCL transport (the MPI transport "
-                     "moves host memory, the ring's K/V live on the GPU), but {}; use transport nccl (or auto) "
-                     "with a GPU per rank, sequence_parallel_degree 1, or backend cpu",
+    if (!nccl && topology.sp_size > 1 && configured != TransportKind::mpi) {
+        const std::string why = !nccl_built ? "this ringlm was built without NCCL"
+                                            : fmt::format("a node runs {} ranks on {} GPU(s), and NCCL needs a GPU "
+                                                          "per rank",
+                                                          most_ranks_on_a_node, devices);
+        fail_uniform("{}: backend cuda with sequence_parallel_degree {} runs its ring over NCCL, but {}; use a GPU per "
+                     "rank, or `transport: mpi`, which moves the ring's K/V through host memory (ranks may share a "
+                     "GPU; slow, for checking S > 1 on one GPU)",
                      config.source, topology.sp_size, why);
     }
     return nccl ? TransportKind::nccl : TransportKind::mpi;

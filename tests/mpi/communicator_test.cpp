@@ -4,14 +4,19 @@
 // maxima, broadcasts from a random root, the gather of lists of random lengths, the stop vote
 // and the collective error (the lowest failing rank's message on every rank). The tensor
 // exchanges (ring shift, all-gather, reduce-scatter, all-to-all) are checked through ring and
-// Ulysses attention in ring_attention_test.cpp and varlen_attention_test.cpp.
+// Ulysses attention in ring_attention_test.cpp and varlen_attention_test.cpp; here also through
+// host copies (the path of device tensors, MpiStaging::every_tensor), against values every rank
+// regenerates.
 #include "mpi/mpi_test_util.h"
 #include "parallel/communicators.h"
+#include "parallel/mpi_communicator.h"
 #include "parallel/nccl.h"
 #include "util/error.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -157,6 +162,84 @@ TEST(Communicator, StopVoteAndCollectiveError) {
         const std::string expected = lowest == 0 ? "broke on 0" : fmt::format("rank {}: broke on {}", lowest, lowest);
         EXPECT_EQ(std::string(error.what()), expected) << "seed " << seed;
     }
+}
+
+// f32 integer values of `rank` (exact sums) as a [n] tensor, and as a vector for the expectations.
+Tensor rank_tensor(uint64_t seed, int rank, size_t n) { return from_vector(integer_values(seed, rank, n), {static_cast<int64_t>(n)}); }
+
+// Outputs start as NaN: a staged exchange writes them only in wait().
+Tensor poisoned_f32(int64_t n) {
+    return from_vector(std::vector<float>(static_cast<size_t>(n), std::numeric_limits<float>::quiet_NaN()), {n});
+}
+
+// Every tensor exchange through host copies (what a device tensor takes): the outputs stay
+// untouched until wait(), then hold what the direct exchange gives, element for element.
+TEST(Communicator, ExchangesThroughHostCopies) {
+    const uint64_t seed = shared_seed();
+    const int S = world_size(), rank = world_rank();
+    const std::unique_ptr<Communicator> staged = make_mpi_communicator(MPI_COMM_WORLD, MPI_COMM_NULL, MPI_COMM_NULL,
+                                                                       MpiStaging::every_tensor);
+    const size_t n = 1000 * static_cast<size_t>(S);  // divisible by S for reduce-scatter and all-to-all
+    const Tensor mine = rank_tensor(seed, rank, n);
+    auto expect_poisoned = [&](const Tensor& t, const char* what) {
+        EXPECT_TRUE(std::isnan(t.data<float>()[0]) && std::isnan(t.data<float>()[t.numel() - 1]))
+            << what << ": written before wait(), seed " << seed;
+    };
+
+    // ring shift: the previous rank's values (and an i32 tensor beside them)
+    Tensor received = poisoned_f32(static_cast<int64_t>(n));
+    const Tensor ids = from_vector(std::vector<int32_t>{rank, 7 * rank}, {2});
+    Tensor ids_received = from_vector(std::vector<int32_t>{-1, -1}, {2});
+    auto shift = staged->ring_shift({mine, ids}, {received, ids_received});
+    expect_poisoned(received, "ring_shift");
+    shift->wait();
+    const int previous = (rank + S - 1) % S;
+    EXPECT_EQ(to_vector<float>(received), integer_values(seed, previous, n)) << "ring_shift, seed " << seed;
+    EXPECT_EQ(to_vector<int32_t>(ids_received), (std::vector<int32_t>{previous, 7 * previous})) << "seed " << seed;
+
+    // all-gather: every rank's values in rank order
+    Tensor gathered = poisoned_f32(static_cast<int64_t>(n) * S);
+    auto gather = staged->all_gather(mine, gathered);
+    expect_poisoned(gathered, "all_gather");
+    gather->wait();
+    std::vector<float> all;
+    for (int r = 0; r < S; r++) {
+        const std::vector<float> values = integer_values(seed, r, n);
+        all.insert(all.end(), values.begin(), values.end());
+    }
+    EXPECT_EQ(to_vector<float>(gathered), all) << "all_gather, seed " << seed;
+
+    // reduce-scatter: this rank's block of the sum; all-to-all: block `rank` of every rank
+    const size_t block = n / static_cast<size_t>(S);
+    Tensor scattered = poisoned_f32(static_cast<int64_t>(block)), exchanged = poisoned_f32(static_cast<int64_t>(n));
+    auto scatter = staged->reduce_scatter(mine, scattered);
+    auto to_all = staged->all_to_all(mine, exchanged);
+    expect_poisoned(scattered, "reduce_scatter");
+    expect_poisoned(exchanged, "all_to_all");
+    scatter->wait();
+    to_all->wait();
+    std::vector<float> block_sum(block, 0.0f), blocks;
+    for (int r = 0; r < S; r++) {
+        const std::vector<float> values = integer_values(seed, r, n);
+        const size_t first = static_cast<size_t>(rank) * block;
+        for (size_t i = 0; i < block; i++) block_sum[i] += values[first + i];
+        blocks.insert(blocks.end(), values.begin() + static_cast<std::ptrdiff_t>(first),
+                      values.begin() + static_cast<std::ptrdiff_t>(first + block));
+    }
+    EXPECT_EQ(to_vector<float>(scattered), block_sum) << "reduce_scatter, seed " << seed;
+    EXPECT_EQ(to_vector<float>(exchanged), blocks) << "all_to_all, seed " << seed;
+
+    // all-reduce in place: the sum over ranks, written back only in wait()
+    Tensor summed = rank_tensor(seed, rank, n);
+    auto reduce = staged->all_reduce(summed);
+    EXPECT_EQ(to_vector<float>(summed), integer_values(seed, rank, n)) << "all_reduce wrote before wait(), seed " << seed;
+    reduce->wait();
+    std::vector<float> total(n, 0.0f);
+    for (int r = 0; r < S; r++) {
+        const std::vector<float> values = integer_values(seed, r, n);
+        for (size_t i = 0; i < n; i++) total[i] += values[i];
+    }
+    EXPECT_EQ(to_vector<float>(summed), total) << "all_reduce, seed " << seed;
 }
 
 TEST(Communicator, NcclAskedForInABuildWithoutIt) {
