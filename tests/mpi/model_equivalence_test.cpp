@@ -1,6 +1,7 @@
 // Sequence parallelism changes nothing but where the work happens: for every ring attention
 // variant, packing on and off, every (S, D) the world allows and gradient accumulation 1 and
-// 2 (with activation checkpointing in the accumulation runs, so the replay path is covered),
+// 2 (with activation checkpointing in the accumulation runs, so the replay path is covered,
+// and, unpacked, the tiled MLP: 3 tiles per rank, against the whole MLP on the single rank),
 // one training step's loss equals the single-rank run on the same global batch within 1e-6
 // relative, and every parameter gradient within 1e-5.
 // With bf16 matmuls (`bf16: true`) the same holds: the bf16 rounding is per element, so only
@@ -94,6 +95,10 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.micro_batch_size = 2;
     c.training.gradient_accumulation_steps = accumulation;
     c.training.gradient_checkpointing = accumulation == 2;
+    // unpacked rows with accumulation: the MLP in 3 tiles of each rank's rows as well (the
+    // single-rank reference runs it whole)
+    c.training.tiled_mlp = accumulation == 2 && !packing;
+    c.training.tiled_mlp_num_shards = 3;
     c.training.bf16 = bf16;
     c.training.max_steps = 1;
     c.training.seed = static_cast<int64_t>(seed % 100000);
