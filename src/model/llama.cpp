@@ -187,7 +187,8 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     // MLP: w2(silu(w1 x) * w3 x), whole or in sequence tiles
     Tensor hn = matmul_input(rmsnorm(tape, h, layer.ffn_norm, c.norm_eps));
     if (options.tiled_mlp) {
-        const int64_t shards = options.tiled_mlp_num_shards > 0 ? options.tiled_mlp_num_shards : (T + c.dim - 1) / c.dim;
+        const int64_t shards = std::max<int64_t>(
+            1, options.tiled_mlp_num_shards > 0 ? options.tiled_mlp_num_shards : (T + c.dim - 1) / c.dim);
         const int64_t tile_rows = std::max<int64_t>(1, (T + shards - 1) / shards);
         auto copy_bf16 = [&](Tensor LlamaLayer::*weight) {
             return in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor();

@@ -108,9 +108,10 @@ Tensor tiled_mlp(Tape& tape, const Tensor& x, const Tensor& w1, const Tensor& w3
             compute.fill(da, 0.0);
             compute.fill(db, 0.0);
             compute.swiglu_backward(da, db, dg, tile.a.rows(0, n), tile.b.rows(0, n));
-            // dx += da @ w1 + db @ w3;  dw1 += da^T @ x;  dw3 += db^T @ x
+            // dx += db @ w3 + da @ w1;  dw3 += db^T @ x;  dw1 += da^T @ x (w3's first, in the
+            // order the untiled tape runs the two linears' backwards)
             Tensor dx_tile = dx.rows(begin, end);
-            for (auto [d, w, dw] : {std::tuple{da, w1_compute, dw1}, std::tuple{db, w3_compute, dw3}}) {
+            for (auto [d, w, dw] : {std::tuple{db, w3_compute, dw3}, std::tuple{da, w1_compute, dw1}}) {
                 const Tensor d_operand = gemm_operand(d, dab_bf16_all);
                 compute.gemm(dx_tile, d_operand, w, false, false, 1.0, 1.0);
                 compute.gemm(dw, d_operand, x_tile, true, false, 1.0, 1.0);

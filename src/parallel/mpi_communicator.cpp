@@ -89,13 +89,15 @@ private:
 };
 
 // An exchange of host copies of device tensors: the inputs were copied to the host before it
-// started; wait() completes it, then copies each host output into its device tensor. No
-// CUDA-aware MPI is assumed; the copies are synchronous, so nothing overlaps: correct, not fast.
+// started; wait() completes it, then copies each host output into its device tensor. It owns
+// the host copies of the inputs too: MPI reads them until the exchange completes, and a freed
+// one would go back to the allocator's cache for the next tensor of its size. No CUDA-aware
+// MPI is assumed; the copies are synchronous, so nothing overlaps: correct, not fast.
 class StagedPending final : public PendingExchange {
 public:
     using CopyBack = std::vector<std::pair<Tensor, Tensor>>;  // (tensor of the caller, its host copy)
-    StagedPending(std::unique_ptr<PendingExchange> exchange, CopyBack copy_back)
-        : exchange_(std::move(exchange)), copy_back_(std::move(copy_back)) {}
+    StagedPending(std::unique_ptr<PendingExchange> exchange, std::vector<Tensor> host_inputs, CopyBack copy_back)
+        : exchange_(std::move(exchange)), host_inputs_(std::move(host_inputs)), copy_back_(std::move(copy_back)) {}
     ~StagedPending() override {
         try {
             wait();
@@ -104,14 +106,16 @@ public:
     }
     void wait() override {
         if (!exchange_) return;
-        const std::unique_ptr<PendingExchange> exchange = std::move(exchange_);
-        exchange->wait();
+        exchange_->wait();  // on failure the buffers stay with this object (the job stops on the error)
+        exchange_.reset();
         for (auto& [tensor, host] : copy_back_) backend(tensor).copy(tensor, host);
         copy_back_.clear();
+        host_inputs_.clear();
     }
 
 private:
     std::unique_ptr<PendingExchange> exchange_;
+    std::vector<Tensor> host_inputs_;
     CopyBack copy_back_;
 };
 
@@ -232,7 +236,8 @@ private:
                                                          : empty(t.shape(), t.dtype(), Device::cpu));
             copy_back.emplace_back(t, host_outputs.back());
         }
-        return std::make_unique<StagedPending>(exchange(host_inputs, host_outputs), std::move(copy_back));
+        std::unique_ptr<PendingExchange> started = exchange(host_inputs, host_outputs);
+        return std::make_unique<StagedPending>(std::move(started), std::move(host_inputs), std::move(copy_back));
     }
 
     std::unique_ptr<PendingExchange> ring_shift_on_host(const std::vector<Tensor>& send,

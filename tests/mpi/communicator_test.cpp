@@ -197,6 +197,17 @@ TEST(Communicator, ExchangesThroughHostCopies) {
     EXPECT_EQ(to_vector<float>(received), integer_values(seed, previous, n)) << "ring_shift, seed " << seed;
     EXPECT_EQ(to_vector<int32_t>(ids_received), (std::vector<int32_t>{previous, 7 * previous})) << "seed " << seed;
 
+    // a ring shift of 16 MiB (sent late, not eagerly): a same-size tensor allocated and
+    // overwritten before wait() must not be the staged send buffer
+    const size_t large = size_t{1} << 22;
+    Tensor large_received = poisoned_f32(static_cast<int64_t>(large));
+    const Tensor large_values = rank_tensor(seed, rank, large);  // alive: only a freed staging copy can be reused
+    auto large_shift = staged->ring_shift({large_values}, {large_received});
+    Tensor same_size = empty({static_cast<int64_t>(large)}, DType::f32);
+    backend(same_size).fill(same_size, -1.0);
+    large_shift->wait();
+    EXPECT_EQ(to_vector<float>(large_received), integer_values(seed, previous, large)) << "large ring_shift, seed " << seed;
+
     // all-gather: every rank's values in rank order
     Tensor gathered = poisoned_f32(static_cast<int64_t>(n) * S);
     auto gather = staged->all_gather(mine, gathered);

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace ringlm {
 using namespace ringlm::testing;
 
@@ -52,11 +54,33 @@ MlpRun run_mlp(const std::vector<Tensor>& in, const Tensor& dy, int64_t tile_row
     return run;
 }
 
-void expect_runs_equal(const MlpRun& tiled, const MlpRun& untiled, double tolerance, const std::string& what) {
-    EXPECT_LE(max_relative_error(tiled.y, untiled.y), tolerance) << what << ": y";
+// The share of elements further than `tolerance` (relative to max |expected|) from expected.
+double share_beyond(const Tensor& actual, const Tensor& expected, double tolerance) {
+    const std::vector<float> a = to_vector<float>(actual), e = to_vector<float>(expected);
+    const double scale = max_abs(expected);
+    size_t beyond = 0;
+    for (size_t i = 0; i < a.size(); i++) beyond += std::fabs(a[i] - e[i]) > tolerance * scale;
+    return static_cast<double>(beyond) / static_cast<double>(a.size());
+}
+
+// f32: every element within 1e-5. bf16: a sum that differs in its last f32 bit can round to the
+// other bf16 neighbour (2^-9 relative) and carry that on, so a few elements may move by up to
+// 1e-2 (as in model_equivalence_test); measured up to 2.3% of them past 1e-5 over 300 seeds, so
+// at most 10% may be. A missing or misplaced bf16 rounding moves nearly every element by ~1e-3.
+void expect_close(const Tensor& actual, const Tensor& expected, bool in_bf16, const std::string& what) {
+    if (!in_bf16) {
+        EXPECT_LE(max_relative_error(actual, expected), 1e-5) << what;
+        return;
+    }
+    EXPECT_LE(max_relative_error(actual, expected), 1e-2) << what;
+    EXPECT_LE(share_beyond(actual, expected, 1e-5), 0.1) << what << ": elements beyond 1e-5";
+}
+
+void expect_runs_equal(const MlpRun& tiled, const MlpRun& untiled, bool in_bf16, const std::string& what) {
+    expect_close(tiled.y, untiled.y, in_bf16, what + ": y");
     const char* names[] = {"x", "w1", "w3", "w2"};
     for (size_t i = 0; i < tiled.grads.size(); i++)
-        EXPECT_LE(max_relative_error(tiled.grads[i], untiled.grads[i]), tolerance) << what << ": d" << names[i];
+        expect_close(tiled.grads[i], untiled.grads[i], in_bf16, what + ": d" + names[i]);
 }
 
 }  // namespace
@@ -76,7 +100,8 @@ TEST(TiledMlp, GradientsMatchFiniteDifferences) {
     }
 }
 
-// The tiles change only the order in which dw1, dw3, dw2 add their rows' terms.
+// The tiles change the order in which dw1, dw3, dw2 add their rows' terms, and GEMMs of fewer
+// rows may round their sums differently (see expect_close for what that does in bf16).
 TEST(TiledMlp, EqualsTheUntiledMlpInF32AndBf16) {
     const uint64_t seed = fresh_seed();
     std::mt19937_64 rng(seed);
@@ -87,7 +112,7 @@ TEST(TiledMlp, EqualsTheUntiledMlpInF32AndBf16) {
         const MlpRun untiled = run_mlp(inputs, dy, 0, in_bf16);
         for (int64_t tile_rows : {1, 16, 50, 64}) {
             const MlpRun tiled = run_mlp(inputs, dy, tile_rows, in_bf16);
-            expect_runs_equal(tiled, untiled, 1e-5,
+            expect_runs_equal(tiled, untiled, in_bf16,
                               fmt::format("{}, tile_rows {}, seed {}", in_bf16 ? "bf16" : "f32", tile_rows, seed));
         }
     }
