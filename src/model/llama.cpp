@@ -162,10 +162,13 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     // read it) and multiplies the weight's bf16 copy; everything between matmuls stays f32.
     const bool in_bf16 = model.bf16_matmuls();
     auto matmul_input = [&](const Tensor& input) { return in_bf16 ? to_bf16(tape, input) : input; };
+    // a weight's bf16 copy in bf16 mode, else undefined (the ops then multiply the f32 weight)
+    auto weight_bf16 = [&](Tensor LlamaLayer::*weight) {
+        return in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor();
+    };
     // the bias (undefined when absent) is the f32 one in either mode
     auto project = [&](const Tensor& input, Tensor LlamaLayer::*weight, Tensor LlamaLayer::*bias = nullptr) {
-        return linear(tape, input, layer.*weight, in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor(),
-                      bias ? layer.*bias : Tensor());
+        return linear(tape, input, layer.*weight, weight_bf16(weight), bias ? layer.*bias : Tensor());
     };
     // [T, heads * D] -> [T, heads, D]; Qwen3 normalizes each head's D values (RMSNorm over
     // [T * heads, D] rows, one weight [D] shared by the heads) before RoPE.
@@ -190,11 +193,8 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
         const int64_t shards = std::max<int64_t>(
             1, options.tiled_mlp_num_shards > 0 ? options.tiled_mlp_num_shards : (T + c.dim - 1) / c.dim);
         const int64_t tile_rows = std::max<int64_t>(1, (T + shards - 1) / shards);
-        auto copy_bf16 = [&](Tensor LlamaLayer::*weight) {
-            return in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor();
-        };
-        return add(tape, h, tiled_mlp(tape, hn, layer.w1, layer.w3, layer.w2, tile_rows, copy_bf16(&LlamaLayer::w1),
-                                      copy_bf16(&LlamaLayer::w3), copy_bf16(&LlamaLayer::w2)));
+        return add(tape, h, tiled_mlp(tape, hn, layer.w1, layer.w3, layer.w2, tile_rows, weight_bf16(&LlamaLayer::w1),
+                                      weight_bf16(&LlamaLayer::w3), weight_bf16(&LlamaLayer::w2)));
     }
     Tensor gated = swiglu(tape, project(hn, &LlamaLayer::w1), project(hn, &LlamaLayer::w3));
     Tensor mlp = project(matmul_input(gated), &LlamaLayer::w2);

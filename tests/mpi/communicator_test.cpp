@@ -164,23 +164,22 @@ TEST(Communicator, StopVoteAndCollectiveError) {
     }
 }
 
-// f32 integer values of `rank` (exact sums) as a [n] tensor, and as a vector for the expectations.
-Tensor rank_tensor(uint64_t seed, int rank, size_t n) { return from_vector(integer_values(seed, rank, n), {static_cast<int64_t>(n)}); }
-
 // Outputs start as NaN: a staged exchange writes them only in wait().
 Tensor poisoned_f32(int64_t n) {
     return from_vector(std::vector<float>(static_cast<size_t>(n), std::numeric_limits<float>::quiet_NaN()), {n});
 }
 
 // Every tensor exchange through host copies (what a device tensor takes): the outputs stay
-// untouched until wait(), then hold what the direct exchange gives, element for element.
+// untouched until wait(), then hold the values every rank regenerates, element for element.
 TEST(Communicator, ExchangesThroughHostCopies) {
     const uint64_t seed = shared_seed();
     const int S = world_size(), rank = world_rank();
     const std::unique_ptr<Communicator> staged = make_mpi_communicator(MPI_COMM_WORLD, MPI_COMM_NULL, MPI_COMM_NULL,
                                                                        MpiStaging::every_tensor);
     const size_t n = 1000 * static_cast<size_t>(S);  // divisible by S for reduce-scatter and all-to-all
-    const Tensor mine = rank_tensor(seed, rank, n);
+    std::vector<std::vector<float>> every_rank;  // what each rank sends, regenerated here
+    for (int r = 0; r < S; r++) every_rank.push_back(integer_values(seed, r, n));
+    const Tensor mine = from_vector(every_rank[static_cast<size_t>(rank)], {static_cast<int64_t>(n)});
     auto expect_poisoned = [&](const Tensor& t, const char* what) {
         EXPECT_TRUE(std::isnan(t.data<float>()[0]) && std::isnan(t.data<float>()[t.numel() - 1]))
             << what << ": written before wait(), seed " << seed;
@@ -194,14 +193,15 @@ TEST(Communicator, ExchangesThroughHostCopies) {
     expect_poisoned(received, "ring_shift");
     shift->wait();
     const int previous = (rank + S - 1) % S;
-    EXPECT_EQ(to_vector<float>(received), integer_values(seed, previous, n)) << "ring_shift, seed " << seed;
+    EXPECT_EQ(to_vector<float>(received), every_rank[static_cast<size_t>(previous)]) << "ring_shift, seed " << seed;
     EXPECT_EQ(to_vector<int32_t>(ids_received), (std::vector<int32_t>{previous, 7 * previous})) << "seed " << seed;
 
     // a ring shift of 16 MiB (sent late, not eagerly): a same-size tensor allocated and
     // overwritten before wait() must not be the staged send buffer
     const size_t large = size_t{1} << 22;
     Tensor large_received = poisoned_f32(static_cast<int64_t>(large));
-    const Tensor large_values = rank_tensor(seed, rank, large);  // alive: only a freed staging copy can be reused
+    // alive: only a freed staging copy can be reused
+    const Tensor large_values = from_vector(integer_values(seed, rank, large), {static_cast<int64_t>(large)});
     auto large_shift = staged->ring_shift({large_values}, {large_received});
     Tensor same_size = empty({static_cast<int64_t>(large)}, DType::f32);
     backend(same_size).fill(same_size, -1.0);
@@ -214,10 +214,7 @@ TEST(Communicator, ExchangesThroughHostCopies) {
     expect_poisoned(gathered, "all_gather");
     gather->wait();
     std::vector<float> all;
-    for (int r = 0; r < S; r++) {
-        const std::vector<float> values = integer_values(seed, r, n);
-        all.insert(all.end(), values.begin(), values.end());
-    }
+    for (const std::vector<float>& values : every_rank) all.insert(all.end(), values.begin(), values.end());
     EXPECT_EQ(to_vector<float>(gathered), all) << "all_gather, seed " << seed;
 
     // reduce-scatter: this rank's block of the sum; all-to-all: block `rank` of every rank
@@ -230,8 +227,7 @@ TEST(Communicator, ExchangesThroughHostCopies) {
     scatter->wait();
     to_all->wait();
     std::vector<float> block_sum(block, 0.0f), blocks;
-    for (int r = 0; r < S; r++) {
-        const std::vector<float> values = integer_values(seed, r, n);
+    for (const std::vector<float>& values : every_rank) {
         const size_t first = static_cast<size_t>(rank) * block;
         for (size_t i = 0; i < block; i++) block_sum[i] += values[first + i];
         blocks.insert(blocks.end(), values.begin() + static_cast<std::ptrdiff_t>(first),
@@ -241,15 +237,13 @@ TEST(Communicator, ExchangesThroughHostCopies) {
     EXPECT_EQ(to_vector<float>(exchanged), blocks) << "all_to_all, seed " << seed;
 
     // all-reduce in place: the sum over ranks, written back only in wait()
-    Tensor summed = rank_tensor(seed, rank, n);
+    Tensor summed = from_vector(every_rank[static_cast<size_t>(rank)], {static_cast<int64_t>(n)});
     auto reduce = staged->all_reduce(summed);
-    EXPECT_EQ(to_vector<float>(summed), integer_values(seed, rank, n)) << "all_reduce wrote before wait(), seed " << seed;
+    EXPECT_EQ(to_vector<float>(summed), every_rank[static_cast<size_t>(rank)]) << "all_reduce wrote before wait(), seed " << seed;
     reduce->wait();
     std::vector<float> total(n, 0.0f);
-    for (int r = 0; r < S; r++) {
-        const std::vector<float> values = integer_values(seed, r, n);
+    for (const std::vector<float>& values : every_rank)
         for (size_t i = 0; i < n; i++) total[i] += values[i];
-    }
     EXPECT_EQ(to_vector<float>(summed), total) << "all_reduce, seed " << seed;
 }
 

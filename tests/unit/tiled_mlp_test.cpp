@@ -2,6 +2,7 @@
 // it replaces (linear, swiglu, linear; with to_bf16 in bf16), for tiles that do and do not
 // divide the rows: the output and every gradient.
 #include "expect_error.h"
+#include "ops/bf16.h"
 #include "ops/ops.h"
 #include "test_util.h"
 
@@ -20,12 +21,6 @@ std::vector<Tensor> random_mlp_inputs(int64_t T, int64_t C, int64_t F, DType dty
             random_uniform({C, F}, dtype, rng)};
 }
 
-Tensor bf16_of(const Tensor& w) {
-    Tensor w_bf16 = empty(w.shape(), DType::bf16);
-    backend(w).copy(w_bf16, w);
-    return w_bf16;
-}
-
 struct MlpRun {
     Tensor y;
     std::vector<Tensor> grads;  // of x, w1, w3, w2 (f32 in bf16 mode)
@@ -40,8 +35,8 @@ MlpRun run_mlp(const std::vector<Tensor>& in, const Tensor& dy, int64_t tile_row
         run.grads.push_back(zeros_like(t));
         grads.bind(t, run.grads.back());
     }
-    const Tensor w1_bf16 = in_bf16 ? bf16_of(in[1]) : Tensor(), w3_bf16 = in_bf16 ? bf16_of(in[2]) : Tensor(),
-                 w2_bf16 = in_bf16 ? bf16_of(in[3]) : Tensor();
+    const Tensor w1_bf16 = in_bf16 ? bf16_copy(in[1]) : Tensor(), w3_bf16 = in_bf16 ? bf16_copy(in[2]) : Tensor(),
+                 w2_bf16 = in_bf16 ? bf16_copy(in[3]) : Tensor();
     // in bf16 the gradient of x arrives in f32 through to_bf16, as in the model
     const Tensor x = in_bf16 ? to_bf16(tape, in[0]) : in[0];
     if (tile_rows > 0) {
@@ -125,7 +120,7 @@ TEST(TiledMlp, RejectsMismatchedShapesAndTiles) {
     expect_error_naming("tiled_mlp", [&] { tiled_mlp(tape, in[0], in[1], in[2], in[3], 0); });
     expect_error_naming("tiled_mlp", [&] { tiled_mlp(tape, in[0], in[1], in[2], in[1], 2); });  // w2 [F, C]
     expect_error_naming("tiled_mlp", [&] { tiled_mlp(tape, in[0], in[1], in[3], in[3], 2); });  // w3 [C, F]
-    Tensor x_bf16 = bf16_of(in[0]);
+    Tensor x_bf16 = bf16_copy(in[0]);
     expect_error_naming("tiled_mlp", [&] { tiled_mlp(tape, x_bf16, in[1], in[2], in[3], 2); });  // no bf16 copies
 }
 
