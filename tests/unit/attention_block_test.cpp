@@ -167,11 +167,18 @@ void expect_matches_reference(const Case& c, DType dtype, double tolerance) {
 // Documents of 70, 1, 90, 1, 40 tokens: a length-1 document, and documents long enough that
 // whole 64 x 64 tiles fall between two documents and are skipped.
 const std::vector<int32_t> documents{70, 1, 90, 1, 40};
+// 1100 tokens, 18 key tiles: backward walks key tiles in blocks of 8, so this takes three
+// blocks, the last one partial (and more with several threads, where each split owns every
+// splits-th tile).
+const std::vector<int32_t> long_documents{300, 1, 500, 299};
 
 std::vector<Case> cases() {
     const std::vector<int32_t> packed = packed_segments(documents);  // 202 tokens
     const std::vector<int32_t> one_document(400, 0);
+    const std::vector<int32_t> long_packed = packed_segments(long_documents);
     return {
+        {"causal, packed documents over 18 key tiles, GQA 2/1", 2, 1, 16, true, long_packed, range(0, 1100),
+         range(0, 1100)},
         {"causal, packed documents, GQA 4/2", 4, 2, 32, true, packed, range(0, 202), range(0, 202)},
         {"bidirectional, packed documents, GQA 4/1", 4, 1, 16, false, packed, range(0, 202), range(0, 202)},
         {"causal, zigzag rank 0 against rank 1, Tq != Tk", 4, 2, 32, true, one_document, zigzag(0, 2, 40),
