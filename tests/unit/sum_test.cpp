@@ -46,12 +46,15 @@ TEST(Sum, SumAndDotAreTheSameBitsAtEveryThreadCount) {
     for (int64_t n : {int64_t{1000}, int64_t{65536}, int64_t{65537}, int64_t{3 * 65536 + 17}, int64_t{1 << 20}}) {
         Tensor a = random_uniform({n}, DType::f32, rng);
         Tensor b = random_uniform({n}, DType::f32, rng);
-        // reference: the blocks summed one after the other, in order, in double
+        // reference, the documented order: in each block of 65536 terms, lane i mod 8 sums its
+        // terms in order, the 8 lanes are added in lane order, then the blocks in block order
         double blocks_total = 0;
         for (int64_t start = 0; start < n; start += 65536) {
-            double block = 0;
+            double lanes[8] = {};
             for (int64_t i = start; i < std::min(n, start + 65536); i++)
-                block += static_cast<double>(a.data<float>()[i]) * static_cast<double>(b.data<float>()[i]);
+                lanes[i % 8] += static_cast<double>(a.data<float>()[i]) * static_cast<double>(b.data<float>()[i]);
+            double block = 0;
+            for (double lane : lanes) block += lane;
             blocks_total += block;
         }
         for (int threads : {1, 2, 3, 4}) {
