@@ -198,7 +198,10 @@ void pack_head_major(T* dst, const T* src, int64_t rows, int64_t heads, int64_t 
     for (int64_t h = 0; h < heads; h++) {
         for (int64_t t = 0; t < rows_padded; t++) {
             T* out = dst + (h * rows_padded + t) * Dp;
-            for (int64_t d = 0; d < Dp; d++) out[d] = (t < rows && d < D) ? factor * src[(t * heads + h) * D + d] : T(0);
+            const int64_t copied = t < rows ? D : 0;  // a padding row is all zeros
+            const T* in = src + (t * heads + h) * D;
+            for (int64_t d = 0; d < copied; d++) out[d] = factor * in[d];  // no branch: vectorises
+            std::fill(out + copied, out + Dp, T(0));
         }
     }
 }
