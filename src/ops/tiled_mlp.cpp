@@ -26,6 +26,15 @@ struct MlpTile {
           g_bf16(in_bf16 ? empty({rows, F}, DType::bf16, device) : Tensor()) {}
 };
 
+// The operand a GEMM reads for t: t itself in f32, else t rounded to bf16 in the leading rows
+// of bf16_scratch (undefined in f32).
+Tensor gemm_operand(Backend& compute, const Tensor& t, const Tensor& bf16_scratch) {
+    if (!bf16_scratch.defined()) return t;
+    Tensor rounded = bf16_scratch.rows(0, t.rows());
+    compute.copy(rounded, t);
+    return rounded;
+}
+
 // a, b and g of rows [begin, end) of x into the tile's leading rows; returns the g the w2
 // product reads (bf16-rounded in bf16).
 Tensor mlp_tile_forward(Backend& compute, MlpTile& tile, const Tensor& x, const Tensor& w1, const Tensor& w3,
@@ -35,10 +44,7 @@ Tensor mlp_tile_forward(Backend& compute, MlpTile& tile, const Tensor& x, const 
     compute.gemm(a, x_tile, w1, false, true, 1.0, 0.0);
     compute.gemm(b, x_tile, w3, false, true, 1.0, 0.0);
     compute.swiglu_forward(g, a, b);
-    if (!tile.g_bf16.defined()) return g;
-    Tensor g_bf16 = tile.g_bf16.rows(0, end - begin);
-    compute.copy(g_bf16, g);
-    return g_bf16;
+    return gemm_operand(compute, g, tile.g_bf16);
 }
 
 }  // namespace
@@ -88,17 +94,11 @@ Tensor tiled_mlp(Tape& tape, const Tensor& x, const Tensor& w1, const Tensor& w3
         // bf16: the GEMM operands dy, da, db rounded one tile at a time
         Tensor dy_bf16_all = in_bf16 ? empty({rows, dy.cols()}, DType::bf16, x.device()) : Tensor();
         Tensor dab_bf16_all = in_bf16 ? empty({rows, F}, DType::bf16, x.device()) : Tensor();
-        auto gemm_operand = [&](const Tensor& t, const Tensor& bf16_scratch) {
-            if (!in_bf16) return t;
-            Tensor rounded = bf16_scratch.rows(0, t.rows());
-            compute.copy(rounded, t);
-            return rounded;
-        };
         for (int64_t begin = 0; begin < T; begin += tile_rows) {
             const int64_t end = std::min(begin + tile_rows, T), n = end - begin;
             const Tensor x_tile = x.rows(begin, end);
             const Tensor g = mlp_tile_forward(compute, tile, x, w1_compute, w3_compute, begin, end);
-            const Tensor dy_tile = gemm_operand(dy.rows(begin, end), dy_bf16_all);
+            const Tensor dy_tile = gemm_operand(compute, dy.rows(begin, end), dy_bf16_all);
             // dg = dy @ w2;  dw2 += dy^T @ g
             Tensor dg = dg_all.rows(0, n);
             compute.gemm(dg, dy_tile, w2_compute, false, false, 1.0, 0.0);
@@ -112,7 +112,7 @@ Tensor tiled_mlp(Tape& tape, const Tensor& x, const Tensor& w1, const Tensor& w3
             // order the untiled tape runs the two linears' backwards)
             Tensor dx_tile = dx.rows(begin, end);
             for (auto [d, w, dw] : {std::tuple{db, w3_compute, dw3}, std::tuple{da, w1_compute, dw1}}) {
-                const Tensor d_operand = gemm_operand(d, dab_bf16_all);
+                const Tensor d_operand = gemm_operand(compute, d, dab_bf16_all);
                 compute.gemm(dx_tile, d_operand, w, false, false, 1.0, 1.0);
                 compute.gemm(dw, d_operand, x_tile, true, false, 1.0, 1.0);
             }
