@@ -43,7 +43,7 @@ void run_bench(BenchOptions& options) {
                "loss {:.3f}\n",
                r.step_median, r.step_min, r.step_max, r.step_seconds.size(), p.warmup_steps, r.tokens_per_second, r.loss);
     fmt::print("  BLAS: {}\n", blas_description());
-    fmt::print("  model {:.2f} GFLOP/s | sgemm 2048x1376x512 {:.2f} GFLOP/s (sum over ranks) | MFU {:.3f}\n",
+    fmt::print("  model {:.2f} GFLOP/s | f32 GEMM 2048x1376x512 {:.2f} GFLOP/s (sum over ranks) | MFU {:.3f}\n",
                r.model_flops_per_second / 1e9, r.sgemm_flops_per_second / 1e9, mfu);
     fmt::print("  peak memory per rank {} (allocator), max RSS {} | split: compute {:.4f} s, ring wait {:.4f} s, "
                "attention {:.4f} s, all-reduce {:.4f} s, AdamW {:.4f} s\n",
@@ -87,7 +87,7 @@ void register_bench_command(CLI::App& app) {
     command->add_flag("--gradient-checkpointing", p.gradient_checkpointing, "recompute layers in backward");
     command->add_flag("--tiled-mlp", p.tiled_mlp, "MLP in sequence tiles, recomputed in backward (config tiled_mlp)");
     command->add_flag("--bf16", p.bf16, "matmuls in bf16 with f32 master weights (config bf16: true)");
-    command->add_option("--sgemm-repeats", p.sgemm_repeats, "sgemm calls timed before each measured step, for the peak (0: none)")->capture_default_str();
+    command->add_option("--sgemm-repeats", p.sgemm_repeats, "f32 GEMM calls timed before each measured step, for the peak (0: none)")->capture_default_str();
     command->add_option("--work-dir", p.work_dir, "where the synthetic token file is written")->capture_default_str();
     command->add_option("--csv", options->csv, "append one CSV row here (header when the file is new)");
     command->add_option("--label", options->label, "first CSV column");

@@ -147,7 +147,7 @@ BenchResult run_bench_point(const BenchPoint& point) {
     r.n_matmul_parameters = matmul_parameters(model.config);
     r.model_flops_per_step = model_flops_per_step(model.config, point.sequence_len, sequences);
 
-    // The peak: sgemm right before every measured step, so a shared machine's load changes
+    // The peak: the f32 GEMM right before every measured step, so a shared machine's load changes
     // both alike; every rank multiplies at the same moment, as every rank trains at once.
     SgemmProbe sgemm_probe(2048, 1376, 512);
     std::vector<double> sgemm_rates;

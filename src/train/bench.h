@@ -4,9 +4,11 @@
 // data read, forward, backward, ring attention, gradient all-reduce, AdamW.
 //
 // Model FLOPs (what MFU counts): src/model/model_flops.h.
-// The peak for MFU is measured, not quoted: sgemm at M=2048 N=1376 K=512 (the FFN shape of the
-// peer model) right before every measured step, on every rank at the same moment; the median
-// over steps, summed over ranks.
+// The peak for MFU is measured, not quoted: the backend's f32 GEMM (ringlm's packed GEMM or
+// OpenBLAS's sgemm, whichever the model's GEMMs run: backend/cpu/gemm.cpp) at M=2048 N=1376
+// K=512 (the FFN shape of the peer model) right before every measured step, on every rank at
+// the same moment; the median over steps, summed over ranks. Fields and CSV columns keep the
+// name sgemm for it.
 #pragma once
 
 #include "config/config.h"

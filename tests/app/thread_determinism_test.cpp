@@ -1,6 +1,6 @@
 // Training is bit-for-bit repeatable at a given thread count: every CPU kernel splits its work
 // by the thread count alone (OpenMP static schedules and reductions, the attention backward's
-// dQ splits, OpenBLAS's partition), never by timing. Across thread counts the last bits may
+// dQ splits, OpenBLAS's partition, the packed GEMM's row blocks), never by timing. Across thread counts the last bits may
 // differ (reductions add per-thread partial sums; attention's backward sums dQ over
 // threads / KV-heads splits): measured and printed here, not required.
 #include "backend/cpu/cpu_threads.h"

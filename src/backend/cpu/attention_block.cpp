@@ -237,13 +237,6 @@ void pack_transposed_tiles(T* dst, const T* src, int64_t rows, int64_t heads, in
             pack_transposed_tile(dst + (h * tiles + tile) * Dp * key_tile, src, rows, heads, h, D, tile, Dp);
 }
 
-// Scratch memory from the caching allocator, so steady-state training allocates nothing.
-template <typename T>
-T* scratch(Tensor& holder, int64_t count) {
-    holder = empty({std::max<int64_t>(count, 1)}, dtype_of<T>());
-    return holder.data<T>();
-}
-
 MaskView mask_view(const AttentionMask& mask) {
     return {mask.q_index.data<int32_t>(), mask.q_segment.data<int32_t>(), mask.k_index.data<int32_t>(),
             mask.k_segment.data<int32_t>(), mask.causal};
@@ -271,9 +264,9 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
         const std::vector<TileRange> k_tiles = tile_ranges(mask_data.k_index, mask_data.k_segment, d.Tk, key_tile);
 
         Tensor q_holder, kt_holder, v_holder, thread_holder;
-        T* q_packed = scratch<T>(q_holder, d.H * d.Tq_padded * d.Dp);
-        T* k_transposed = scratch<T>(kt_holder, d.Hkv * d.Tk_padded * d.Dp);
-        T* v_packed = scratch<T>(v_holder, d.Hkv * d.Tk_padded * d.Dp);
+        T* q_packed = cpu_scratch<T>(q_holder, d.H * d.Tq_padded * d.Dp);
+        T* k_transposed = cpu_scratch<T>(kt_holder, d.Hkv * d.Tk_padded * d.Dp);
+        T* v_packed = cpu_scratch<T>(v_holder, d.Hkv * d.Tk_padded * d.Dp);
         pack_head_major(q_packed, q.data<T>(), d.Tq, d.H, d.D, d.Tq_padded, d.Dp, T(scale));
         pack_transposed_tiles(k_transposed, k.data<T>(), d.Tk, d.Hkv, d.D, d.key_tiles, d.Dp);
         pack_head_major(v_packed, v.data<T>(), d.Tk, d.Hkv, d.D, d.Tk_padded, d.Dp, T(1));
@@ -281,7 +274,7 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
         // per thread: scores/probabilities, the tile's new row maxima, output accumulator, running
         // max and sum
         const int64_t per_thread = d.query_rows * key_tile + d.query_rows + d.query_rows * d.Dp + 2 * d.query_rows;
-        T* thread_scratch = scratch<T>(thread_holder, per_thread * omp_get_max_threads());
+        T* thread_scratch = cpu_scratch<T>(thread_holder, per_thread * omp_get_max_threads());
         T* out_data = out.data<T>();
         T* lse_data = lse.data<T>();
         const T minus_infinity = -std::numeric_limits<T>::infinity();
@@ -361,14 +354,14 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         // only), so no key-sized scratch exists: the all-gathered K/V of varlen_llama3 can be
         // the whole sequence.
         Tensor q_holder, dout_holder, row_holder, dq_holder, thread_holder;
-        T* q_packed = scratch<T>(q_holder, d.H * d.Tq_padded * d.Dp);
-        T* dout_packed = scratch<T>(dout_holder, d.H * d.Tq_padded * d.Dp);
+        T* q_packed = cpu_scratch<T>(q_holder, d.H * d.Tq_padded * d.Dp);
+        T* dout_packed = cpu_scratch<T>(dout_holder, d.H * d.Tq_padded * d.Dp);
         pack_head_major(q_packed, q.data<T>(), d.Tq, d.H, d.D, d.Tq_padded, d.Dp, T(scale));
         pack_head_major(dout_packed, dout.data<T>(), d.Tq, d.H, d.D, d.Tq_padded, d.Dp, T(1));
 
         // per query row and head, [H][Tq_padded]: delta_i = sum(dout_i * out_i), and the lse
         // (padding rows: delta 0, lse -inf, so they contribute nothing)
-        T* delta = scratch<T>(row_holder, 2 * d.H * d.Tq_padded);
+        T* delta = cpu_scratch<T>(row_holder, 2 * d.H * d.Tq_padded);
         T* lse_packed = delta + d.H * d.Tq_padded;
         const T* out_data = out.data<T>();
         const T* dout_data = dout.data<T>();
@@ -390,7 +383,7 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         const int64_t threads = omp_get_max_threads();
         const int64_t splits = std::max<int64_t>(1, std::min((threads + d.Hkv - 1) / d.Hkv, d.key_tiles));
         const int64_t dq_size = d.H * d.Tq_padded * d.Dp;
-        T* dq_partial = scratch<T>(dq_holder, splits * dq_size);
+        T* dq_partial = cpu_scratch<T>(dq_holder, splits * dq_size);
         std::fill(dq_partial, dq_partial + splits * dq_size, T(0));
 
         // per thread: P and dS (tile x tile each), and per key tile of a block its dK and dV
@@ -399,7 +392,7 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         const int64_t tile_area = d.query_rows * key_tile;
         const int64_t slot_size = 5 * key_tile * d.Dp;
         const int64_t per_thread = 2 * tile_area + key_tiles_per_block * slot_size;
-        T* thread_scratch = scratch<T>(thread_holder, per_thread * threads);
+        T* thread_scratch = cpu_scratch<T>(thread_holder, per_thread * threads);
         T* dk_data = dk.data<T>();
         T* dv_data = dv.data<T>();
         struct KeySlot {

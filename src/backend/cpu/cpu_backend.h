@@ -1,8 +1,11 @@
-// The CPU backend: OpenBLAS for GEMM, OpenMP loops for everything else. Each kernel lives in
-// the file named after it (rmsnorm.cpp, attention_block.cpp, ...), mirrored by cuda/*.cu.
+// The CPU backend: ringlm's packed GEMM or OpenBLAS for GEMM (gemm.cpp), OpenMP loops for
+// everything else. Each kernel lives in the file named after it (rmsnorm.cpp,
+// attention_block.cpp, ...), mirrored by cuda/*.cu.
 #pragma once
 
 #include "backend/backend.h"
+
+#include <algorithm>
 
 namespace ringlm {
 
@@ -51,6 +54,14 @@ public:
 };
 
 CpuBackend& cpu_backend();
+
+// Scratch memory from the caching allocator, held by `holder` until it is reassigned or goes
+// out of scope, so steady-state training allocates nothing.
+template <typename T>
+T* cpu_scratch(Tensor& holder, int64_t count) {
+    holder = empty({std::max<int64_t>(count, 1)}, dtype_of<T>());
+    return holder.data<T>();
+}
 
 // Run `body` with T = float or double according to `dtype` (the two floating types the CPU
 // kernels compute in). Any other dtype is an error naming the kernel.

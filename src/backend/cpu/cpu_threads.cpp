@@ -1,5 +1,7 @@
 #include "backend/cpu/cpu_threads.h"
 
+#include "backend/cpu/packed_gemm.h"
+
 #include <omp.h>
 
 #ifdef RINGLM_WITH_BLAS
@@ -22,9 +24,10 @@ std::string blas_description() {
     // openblas_get_parallel: 0 sequential, 1 its own pthreads, 2 OpenMP.
     const int parallel = openblas_get_parallel();
     const char* threading = parallel == 2 ? "openmp" : parallel == 1 ? "pthread" : "serial";
-    return std::string(openblas_get_config()) + " (" + threading + " threads)";
+    const char* f32_gemm = packed_gemm_replaces_sgemm() ? "; f32 GEMM from 32 rows: ringlm packed (AVX-512)" : "";
+    return std::string(openblas_get_config()) + " (" + threading + " threads)" + f32_gemm;
 #else
-    return "no BLAS (OpenMP loops)";
+    return "no BLAS (ringlm packed GEMM)";
 #endif
 }
 

@@ -10,8 +10,9 @@ void set_cpu_threads(int threads);
 int cpu_threads();
 
 // The GEMM library as linked at run time, for benchmark headers and CSV rows: "OpenBLAS
-// <version> openmp|pthread|serial <core>" (openblas_get_config, openblas_get_parallel), or
-// "no BLAS (OpenMP loops)".
+// <version> openmp|pthread|serial <core>" (openblas_get_config, openblas_get_parallel), and
+// whether f32 GEMMs run ringlm's packed GEMM instead (packed_gemm.h); or "no BLAS (ringlm
+// packed GEMM)".
 std::string blas_description();
 
 // True when the build linked OpenBLAS's OpenMP build by path (CMake RINGLM_OPENBLAS=openmp),

@@ -1,27 +1,49 @@
-// CPU GEMM through OpenBLAS (cblas_sgemm / cblas_dgemm), row-major.
-//   C = alpha * op(A) @ op(B) + beta * C
-// Batched (3-D) calls loop over the batch; each sgemm is large enough that OpenBLAS's own
-// threading, not ours, is what parallelises it. Built without BLAS (only the GPU check's
-// core-only build, where this GEMM is the reference and trains the CPU side of its training
-// comparison), blocked OpenMP loops do the same in f32, as sgemm does.
+// CPU GEMM, row-major: C = alpha * op(A) @ op(B) + beta * C, by ringlm's packed GEMM
+// (packed_gemm.cpp) or OpenBLAS (cblas_sgemm / cblas_dgemm), as packed_gemm_replaces_sgemm says.
+// Batched (3-D) calls loop over the batch; each GEMM is large enough to be threaded on its own.
+// Built without BLAS (only the GPU check's core-only build, where this GEMM is the reference
+// and trains the CPU side of its training comparison), the packed GEMM does every dtype.
 // bf16 operands (the bf16 matmuls of mixed-precision training) are widened to f32 first.
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/packed_gemm.h"
 
 #ifdef RINGLM_WITH_BLAS
 #include <cblas.h>
-#else
-#include <algorithm>
-#include <vector>
+
+#include <cctype>
+#include <string>
 #endif
 
 namespace ringlm {
 
-namespace {
-
 #ifdef RINGLM_WITH_BLAS
+
+// f32: the packed GEMM keeps 16 AVX-512 registers of FMAs going, while OpenBLAS runs 256-bit
+// FMAs wherever its core is not one of its AVX-512 ones: when OPENBLAS_CORETYPE says Haswell
+// (as this project's test machines preset it), or on a core newer than its release that it
+// does not recognise. Measured on one Zen 5 core (bench/RESULTS.md): packed 150-176 GFLOP/s,
+// OpenBLAS 0.3.21 Haswell 87-100, Cooperlake 169-188. So the packed GEMM runs where the build
+// has AVX-512 (-march=native on such a core; not RINGLM_PORTABLE) and OpenBLAS's core has no
+// AVX-512 kernel, and only from packed_gemm_min_rows = 32 rows: for fewer rows, packing all
+// of B costs more than it saves (8 rows: 26 against 42 GFLOP/s; 32 rows: 84 against 75).
+bool packed_gemm_replaces_sgemm() {
+#ifdef __AVX512F__
+    static const bool blas_has_avx512 = [] {
+        std::string core = openblas_get_corename();
+        for (char& ch : core) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return core == "skylakex" || core == "cooperlake" || core == "sapphirerapids";
+    }();
+    return !blas_has_avx512;
+#else
+    return false;
+#endif
+}
+
+namespace {
 
 void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
               const float* b, double beta, float* c) {
+    if (M >= packed_gemm_min_rows && packed_gemm_replaces_sgemm()) return packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), static_cast<float>(alpha), a,
                 static_cast<int>(transpose_a ? M : K), b, static_cast<int>(transpose_b ? K : N),
@@ -38,63 +60,14 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
 
 #else
 
-// Without BLAS: op(A) is packed as M rows of K and op(B) as N rows of K, so every element of C
-// is a contiguous dot product that `omp simd` vectorises; 4 rows of A share each row of B,
-// and a tile of B rows is reused by a whole block of A rows while it is in cache. Each C
-// element is summed by one thread in a fixed order: the same bits run to run.
-constexpr int64_t rows_per_task = 8;   // A rows per OpenMP task (small: 16 threads, M = 128)
-constexpr int64_t b_tile_rows = 64;    // B rows reused by a task's A rows while in cache
+bool packed_gemm_replaces_sgemm() { return true; }
+
+namespace {
 
 template <typename T>
 void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const T* a,
               const T* b, double beta, T* c) {
-    std::vector<T> a_packed, b_packed;
-    if (transpose_a) {  // a is [K, M]: a_packed[i, k] = a[k, i]
-        a_packed.resize(static_cast<size_t>(M * K));
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t k = 0; k < K; k++) a_packed[i * K + k] = a[k * M + i];
-        a = a_packed.data();
-    }
-    if (!transpose_b) {  // b is [K, N]: b_packed[j, k] = b[k, j]
-        b_packed.resize(static_cast<size_t>(N * K));
-#pragma omp parallel for schedule(static)
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t k = 0; k < K; k++) b_packed[j * K + k] = b[k * N + j];
-        b = b_packed.data();
-    }
-    // c = alpha * dot + beta * c, where beta == 0 never reads c (it may hold NaN)
-    auto store = [alpha, beta](T& out, T dot) {
-        out = static_cast<T>(alpha * static_cast<double>(dot) + (beta == 0 ? 0.0 : beta * static_cast<double>(out)));
-    };
-#pragma omp parallel for schedule(static)
-    for (int64_t task = 0; task < (M + rows_per_task - 1) / rows_per_task; task++) {
-        const int64_t row_begin = task * rows_per_task, row_end = std::min(M, row_begin + rows_per_task);
-        for (int64_t tile = 0; tile < N; tile += b_tile_rows) {
-            const int64_t tile_end = std::min(N, tile + b_tile_rows);
-            for (int64_t i = row_begin; i < row_end; i += 4) {
-                const int64_t n_rows = std::min<int64_t>(4, row_end - i);
-                // rows past the end repeat the last one (computed, never stored)
-                const T* a0 = a + i * K;
-                const T* a1 = a + (i + std::min<int64_t>(1, n_rows - 1)) * K;
-                const T* a2 = a + (i + std::min<int64_t>(2, n_rows - 1)) * K;
-                const T* a3 = a + (i + std::min<int64_t>(3, n_rows - 1)) * K;
-                for (int64_t j = tile; j < tile_end; j++) {
-                    const T* bj = b + j * K;
-                    T dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;
-#pragma omp simd reduction(+ : dot0, dot1, dot2, dot3)
-                    for (int64_t k = 0; k < K; k++) {
-                        dot0 += a0[k] * bj[k];
-                        dot1 += a1[k] * bj[k];
-                        dot2 += a2[k] * bj[k];
-                        dot3 += a3[k] * bj[k];
-                    }
-                    const T dots[4] = {dot0, dot1, dot2, dot3};
-                    for (int64_t r = 0; r < n_rows; r++) store(c[(i + r) * N + j], dots[r]);
-                }
-            }
-        }
-    }
+    packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
 }
 
 #endif

@@ -1,0 +1,22 @@
+// ringlm's own GEMM, row-major: C = alpha * op(A) @ op(B) + beta * C (packed_gemm.cpp), and the
+// rule that picks it or OpenBLAS for an f32 GEMM (gemm.cpp).
+#pragma once
+
+#include <cstdint>
+
+namespace ringlm {
+
+// op(A) is [M, K] (a is [K, M] when transpose_a), op(B) is [K, N] (b is [N, K] when
+// transpose_b), C is [M, N]. beta == 0 never reads C (it may hold NaN). The bits of C do not
+// depend on the thread count. Instantiated for float and double.
+template <typename T>
+void packed_gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const T* a,
+                 const T* b, double beta, T* c);
+
+// True when f32 GEMMs of at least packed_gemm_min_rows rows run packed_gemm rather than
+// OpenBLAS's sgemm (gemm.cpp says when and why); always true in a build without BLAS, where
+// packed_gemm does every GEMM.
+bool packed_gemm_replaces_sgemm();
+constexpr int64_t packed_gemm_min_rows = 32;
+
+}  // namespace ringlm
