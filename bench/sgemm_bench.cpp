@@ -49,7 +49,7 @@ BENCHMARK(BM_Gemm)
     ->ArgsProduct({{0, 1}, {0}, {1}, {2048}, {512}, {1376}})                  // w2
     ->ArgsProduct({{0, 1}, {0}, {0}, {2048}, {512}, {512, 1376, 4096}})       // d(input)
     ->ArgsProduct({{0, 1}, {1}, {0}, {128, 512, 1376, 4096}, {512}, {2048}})  // d(weight)
-    ->ArgsProduct({{0, 1}, {0}, {1}, {8, 32, 64}, {1376}, {512}})             // few rows
+    ->ArgsProduct({{0, 1}, {0}, {1}, {8, 32, 64, 128, 256}, {1376}, {512}})   // few rows
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace ringlm

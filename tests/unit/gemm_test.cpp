@@ -25,8 +25,8 @@ namespace {
 struct GemmSize {
     int64_t M, N, K;
 };
-// Inside one register block (and below packed_gemm_min_rows, so OpenBLAS runs where it is
-// linked); and across the packed GEMM's edges: partial row strips (8 rows), column strips (32),
+// Inside one register block (and below packed_gemm_rows_per_thread, so OpenBLAS runs where
+// it is linked); and across the packed GEMM's edges: partial row strips (8 rows), column strips (32),
 // row blocks (up to 128) and panels of k (256).
 constexpr GemmSize small_size{7, 6, 5}, edge_size{300, 77, 600};
 

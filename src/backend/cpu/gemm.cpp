@@ -5,6 +5,7 @@
 // and trains the CPU side of its training comparison), the packed GEMM does every dtype.
 // bf16 operands (the bf16 matmuls of mixed-precision training) are widened to f32 first.
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_threads.h"
 #include "backend/cpu/packed_gemm.h"
 
 #ifdef RINGLM_WITH_BLAS
@@ -21,11 +22,13 @@ namespace ringlm {
 // f32: the packed GEMM keeps 16 AVX-512 registers of FMAs going, while OpenBLAS runs 256-bit
 // FMAs wherever its core is not one of its AVX-512 ones: when OPENBLAS_CORETYPE says Haswell
 // (as this project's test machines preset it), or on a core newer than its release that it
-// does not recognise. Measured on one Zen 5 core (bench/RESULTS.md): packed 150-176 GFLOP/s,
-// OpenBLAS 0.3.21 Haswell 87-100, Cooperlake 169-188. So the packed GEMM runs where the build
-// has AVX-512 (-march=native on such a core; not RINGLM_PORTABLE) and OpenBLAS's core has no
-// AVX-512 kernel, and only from packed_gemm_min_rows = 32 rows: for fewer rows, packing all
-// of B costs more than it saves (8 rows: 26 against 42 GFLOP/s; 32 rows: 84 against 75).
+// does not recognise. Measured on one Zen 5 core (bench/RESULTS.md, bench/sgemm_bench.cpp):
+// packed 139-170 GFLOP/s on the model's shapes, OpenBLAS 0.3.21 Haswell 82-93, Cooperlake
+// 169-188. So the packed GEMM runs where the build has AVX-512 (-march=native on such a core;
+// not RINGLM_PORTABLE) and OpenBLAS's core has no AVX-512 kernel, for GEMMs of at least
+// packed_gemm_rows_per_thread = 32 rows per thread: with fewer, packing all of B costs more
+// than it saves (1376 x 512 B, 1 thread: 8 rows 32 against 44 GFLOP/s, 32 rows 89 against 77;
+// 2 threads: 32 rows 99 against 130, 64 rows 156 against 160, 128 rows 236 against 177).
 bool packed_gemm_replaces_sgemm() {
 #ifdef __AVX512F__
     static const bool blas_has_avx512 = [] {
@@ -43,7 +46,7 @@ namespace {
 
 void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
               const float* b, double beta, float* c) {
-    if (M >= packed_gemm_min_rows && packed_gemm_replaces_sgemm()) return packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
+    if (M >= packed_gemm_rows_per_thread * cpu_threads() && packed_gemm_replaces_sgemm()) return packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), static_cast<float>(alpha), a,
                 static_cast<int>(transpose_a ? M : K), b, static_cast<int>(transpose_b ? K : N),

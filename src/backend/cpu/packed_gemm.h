@@ -13,10 +13,10 @@ template <typename T>
 void packed_gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const T* a,
                  const T* b, double beta, T* c);
 
-// True when f32 GEMMs of at least packed_gemm_min_rows rows run packed_gemm rather than
-// OpenBLAS's sgemm (gemm.cpp says when and why); always true in a build without BLAS, where
-// packed_gemm does every GEMM.
+// True when f32 GEMMs of at least packed_gemm_rows_per_thread rows per thread run
+// packed_gemm rather than OpenBLAS's sgemm (gemm.cpp says when and why); always true in a
+// build without BLAS, where packed_gemm does every GEMM.
 bool packed_gemm_replaces_sgemm();
-constexpr int64_t packed_gemm_min_rows = 32;
+constexpr int64_t packed_gemm_rows_per_thread = 32;
 
 }  // namespace ringlm
