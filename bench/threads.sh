@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU thread scaling in one run (issue 16): `ringlm bench` at each thread count, case and
-# OpenBLAS build, reporting model FLOP/s against the sgemm FLOP/s the same process measures
-# at the same thread count (model/sgemm: how much of the machine's GEMM speed the whole step
-# keeps); then, at SP_TOKENS tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
+# OpenBLAS build, reporting model FLOP/s against the f32 GEMM FLOP/s the same process measures
+# at the same thread count (model/GEMM: how much of the speed of the GEMM the model runs, the
+# packed one or OpenBLAS's sgemm, the whole step keeps); then, at SP_TOKENS tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
 #
 # usage: bench/threads.sh [BUILD_DIR] [OUT_DIR]
 #   env THREADS ("1 2"), CASES ("2x1024 1x4096": batch x tokens), BLAS_BUILDS ("linked":
@@ -60,14 +60,16 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-print(f"\n{'label':<10} {'S':>2} {'thr':>3} {'case':<8} {'tok/s':>8} {'model GF/s':>10} {'sgemm GF/s':>10} {'model/sgemm':>11} "
+def blas_threads(blas):  # "OpenBLAS 0.3.21 ... Haswell ... (openmp threads); ..." -> "openmp threads"
+    return blas.split(" (", 1)[1].split(")", 1)[0] if " (" in blas else blas
+print(f"\n{'label':<10} {'S':>2} {'thr':>3} {'case':<8} {'tok/s':>8} {'model GF/s':>10} {'GEMM GF/s':>10} {'model/GEMM':>11} "
       f"{'ring wait s':>11} {'step s':>7}  BLAS")
 for r in rows:
     case = f"{int(r['micro_batch'])}x{r['sequence_len']}"
     model, sgemm = float(r["model_flops_per_s"]), float(r["sgemm_flops_per_s"])
     print(f"{r['label']:<10} {r['S']:>2} {r['threads']:>3} {case:<8} {float(r['tokens_per_s']):>8.1f} {model/1e9:>10.1f} "
           f"{sgemm/1e9:>10.1f} {model/sgemm:>10.2f}x {float(r['ring_wait_s']):>11.4f} {float(r['step_s_median']):>7.3f}  "
-          f"{r['blas'].split(' (')[-1].rstrip(')')}")
+          f"{blas_threads(r['blas'])}{' + packed GEMM' if 'ringlm packed' in r['blas'] else ''}")
 sp = {r["label"]: float(r["tokens_per_s"]) for r in rows if r["label"].startswith("sp-")}
 if "sp-1x1" in sp:
     print("\nSP tokens/s against 1 rank x 1 thread: " +

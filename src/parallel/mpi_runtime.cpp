@@ -2,14 +2,23 @@
 
 #include "parallel/watchdog.h"
 
+#include <malloc.h>
 #include <mpi.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 namespace ringlm {
 
 MpiRuntime::MpiRuntime(int& argc, char**& argv) {
+    // Open MPI's collectives allocate their temporary buffers on every call, and glibc serves
+    // a block above its mmap threshold (at most 32 MiB) with a fresh mapping that the call then
+    // faults in page by page and unmaps on free: the gradient all-reduce (97 MB, 2 ranks, one
+    // machine) took 0.25-0.45 s, of which 0.025 s is the reduction (bench/RESULTS.md). So large
+    // blocks come from the heap, and freed memory stays there for the next call.
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
     int provided = 0;
     // FUNNELED: only the main thread calls MPI; OpenMP threads compute. The one exception is
     // the watchdog's MPI_Abort (parallel/watchdog.cpp) from its own thread while the main thread
