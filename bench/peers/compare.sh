@@ -38,7 +38,7 @@ mkdir -p "$out"
 rows="$out/compare_$(date +%Y%m%d_%H%M%S).tsv"
 printf 'coretype\tthreads\tcase\timpl\ttokens_per_s\tstep_s_median\tmax_rss_bytes\tminor_faults\tsystem_s\tuser_s\twall_s\tallocator_peak_bytes\tmodel_flops_per_s\tsgemm_flops_per_s\n' > "$rows"
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; threads $thread_counts; OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset}; $(date -Is)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; threads $thread_counts; OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset} (CORETYPES: $coretypes); $(date -Is)"
 echo "ringlm BLAS: $("$build/ringlm" bench --layers 1 --seq-len 16 --steps 1 --warmup 0 --sgemm-repeats 0 --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" | sed -n 's/^  BLAS: //p')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 

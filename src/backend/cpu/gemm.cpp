@@ -23,7 +23,7 @@ namespace ringlm {
 // FMAs wherever its core is not one of its AVX-512 ones: when OPENBLAS_CORETYPE says Haswell
 // (as this project's test machines preset it), or on a core newer than its release that it
 // does not recognise. Measured on one Zen 5 core (bench/RESULTS.md, bench/sgemm_bench.cpp):
-// packed 139-170 GFLOP/s on the model's shapes, OpenBLAS 0.3.21 Haswell 82-93, Cooperlake
+// packed 139-188 GFLOP/s on the model's shapes, OpenBLAS 0.3.21 Haswell 82-104, Cooperlake
 // 169-188. So the packed GEMM runs where the build has AVX-512 (-march=native on such a core;
 // not RINGLM_PORTABLE) and OpenBLAS's core has no AVX-512 kernel, for GEMMs of at least
 // packed_gemm_rows_per_thread = 32 rows per thread: with fewer, packing all of B costs more

@@ -13,9 +13,10 @@
 // independent FMA chains for 2 FMA pipes x 4 cycles of latency, the rest for the B vectors and
 // the broadcast A value. A B strip (kc x 32 floats = 32 KiB) stays in L1 while the block's A
 // strips (128 x 256 floats = 128 KiB) stream from L2. Measured on one Zen 5 core
-// (bench/RESULTS.md): 150-176 GFLOP/s on the model's shapes, where OpenBLAS 0.3.21's Haswell
-// kernel runs 87-100 and its Cooperlake kernel 169-188; kc 256 and mc 128 were the best of
-// kc 256/384/512 x mc 96/128/192/384, 8 rows the best of 4, 8, 12 and 16.
+// (bench/sgemm_bench.cpp, bench/RESULTS.md): 139-188 GFLOP/s on the model's shapes, where
+// OpenBLAS 0.3.21's Haswell kernel runs 82-104 in the same runs and its Cooperlake kernel
+// 169-188; kc 256 and mc 128 were the best of kc 256/384/512 x mc 96/128/192/384, 8 rows the
+// best of 4, 8, 12 and 16.
 //
 // Each element of C is one chain of FMAs per panel, panels in order of k, whatever block or
 // thread computes it: the same bits at every thread count.
