@@ -5,7 +5,6 @@
 // nt: activations @ weight^T (forward), nn: d(output) @ weight (backward data),
 // tn: d(output)^T @ activations (backward weights).
 #include "backend/cpu/packed_gemm.h"
-#include "tensor/tensor.h"
 
 #include <benchmark/benchmark.h>
 
