@@ -15,8 +15,8 @@
 // strips (128 x 256 floats = 128 KiB) stream from L2. Measured on one Zen 5 core
 // (bench/sgemm_bench.cpp, bench/RESULTS.md): 139-188 GFLOP/s on the model's shapes, where
 // OpenBLAS 0.3.21's Haswell kernel runs 82-104 in the same runs and its Cooperlake kernel
-// 169-188; kc 256 and mc 128 were the best of kc 256/384/512 x mc 96/128/192/384, 8 rows the
-// best of 4, 8, 12 and 16.
+// 169-188. Of the pairs tried (kc 256 to 512, mc 96 to 384) none beat kc 256, mc 128 by more
+// than the run-to-run noise; 8 rows beat 4 (65 GFLOP/s), 12 (134-158) and 16 (116-135).
 //
 // Each element of C is one chain of FMAs per panel, panels in order of k, whatever block or
 // thread computes it: the same bits at every thread count.
