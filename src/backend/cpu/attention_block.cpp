@@ -19,6 +19,7 @@
 // bits run to run for a given thread count. splits = 1 when there are at least as many kv
 // heads as threads (then no extra buffer exists).
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/tile_product.h"
 #include "backend/cpu/vector_exp.h"
 
 #include <omp.h>
@@ -43,7 +44,7 @@ constexpr int64_t key_tile = 64;
 // D = 64: 321 -> 267 ms; blocks of 2: 295, 16: 264). Forward gains nothing from query blocks
 // (K and V stream from L2 in order; measured 157 against 159 ms), so it has none.
 constexpr int64_t key_tiles_per_block = 8;
-constexpr int64_t head_dim_multiple = 32;  // the width of tile_product's register block
+constexpr int64_t head_dim_multiple = tile_product_width;  // D padded to whole register blocks
 
 // --- the mask, per tile -------------------------------------------------------------------
 
@@ -131,38 +132,6 @@ T row_sum(const T* row, int64_t count) {
     T total = 0;
     for (int l = 0; l < 16; l++) total += lanes[l];
     return total;
-}
-
-// C[M][N] (=, or +=) op(A)[M][K] @ B[K][N], row-major with leading dimensions; M % 8 == 0,
-// N % 32 == 0. op(A) is A, stored [M][K], or A^T with A stored [K][M]: backward's
-// dV += P^T dO and dK += dS^T Q read P and dS as they were computed, without a transposed copy.
-// Overwriting starts the accumulators at zero instead of reading C (no fill pass before).
-// A block of 8 rows x 32 columns of C stays in registers while k runs (16 AVX-512 registers
-// for f32; 4 rows for f64, to fit the same registers): per k, 32 elements of B serve 8 rows.
-// Measured on Zen 4, one thread: 8 x 32 about 95 GFLOP/s, 4 x 64 about 84, 16-wide blocks far
-// slower; on Zen 5 8 x 32 runs about 200 GFLOP/s.
-enum class Into { overwrite, accumulate };
-enum class OperandA { as_stored, transposed };
-
-template <Into into, OperandA a_form, typename T>
-void tile_product(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t M, int64_t K, int64_t N) {
-    constexpr int rows = sizeof(T) == 4 ? 8 : 4, width = 32;
-    for (int64_t i0 = 0; i0 < M; i0 += rows) {
-        for (int64_t n0 = 0; n0 < N; n0 += width) {
-            T acc[rows][width];
-            for (int r = 0; r < rows; r++)
-                for (int w = 0; w < width; w++) acc[r][w] = into == Into::accumulate ? c[(i0 + r) * ldc + n0 + w] : T(0);
-            for (int64_t kk = 0; kk < K; kk++) {
-                const T* b_row = b + kk * ldb + n0;
-                for (int r = 0; r < rows; r++) {
-                    const T a_rk = a_form == OperandA::as_stored ? a[(i0 + r) * lda + kk] : a[kk * lda + i0 + r];
-                    for (int w = 0; w < width; w++) acc[r][w] = std::fma(a_rk, b_row[w], acc[r][w]);
-                }
-            }
-            for (int r = 0; r < rows; r++)
-                for (int w = 0; w < width; w++) c[(i0 + r) * ldc + n0 + w] = acc[r][w];
-        }
-    }
 }
 
 // --- packing --------------------------------------------------------------------------

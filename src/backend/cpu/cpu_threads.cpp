@@ -24,7 +24,10 @@ std::string blas_description() {
     // openblas_get_parallel: 0 sequential, 1 its own pthreads, 2 OpenMP.
     const int parallel = openblas_get_parallel();
     const char* threading = parallel == 2 ? "openmp" : parallel == 1 ? "pthread" : "serial";
-    const char* f32_gemm = packed_gemm_replaces_sgemm() ? "; f32 GEMM from 32 rows per thread: ringlm packed (AVX-512)" : "";
+    const std::string f32_gemm = packed_gemm_replaces_sgemm() ? "; f32 GEMM from " +
+                                                                    std::to_string(packed_gemm_rows_per_thread) +
+                                                                    " rows per thread: ringlm packed (AVX-512)"
+                                                              : "";
     return std::string(openblas_get_config()) + " (" + threading + " threads)" + f32_gemm;
 #else
     return "no BLAS (ringlm packed GEMM)";
