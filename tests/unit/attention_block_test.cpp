@@ -189,6 +189,10 @@ std::vector<Case> cases() {
         {"causal, keys all earlier (unmasked block)", 4, 2, 16, true, one_document, range(150, 280), range(0, 150)},
         {"causal, keys all later (nothing visible)", 4, 2, 16, true, one_document, range(0, 100), range(100, 230)},
         {"causal, last 70 queries against the whole row", 2, 2, 24, true, packed, range(132, 202), range(0, 202)},
+        {"causal, one query (decoding: a tile of 8 rows)", 4, 2, 32, true, one_document, range(199, 200),
+         range(0, 200)},
+        {"causal, 20 queries (tiles of 24 rows: score blocks 8 wide)", 4, 2, 16, true, packed, range(182, 202),
+         range(0, 202)},
         {"bidirectional, keys of other documents only (rows see nothing)", 4, 2, 16, false, packed, range(0, 202),
          range(71, 161)},
     };
