@@ -2,7 +2,8 @@
 # CPU thread scaling in one run (issue 16): `ringlm bench` at each thread count, case and
 # OpenBLAS build, reporting model FLOP/s against the f32 GEMM FLOP/s the same process measures
 # at the same thread count (model/GEMM: how much of the speed of the GEMM the model runs, the
-# packed one or OpenBLAS's sgemm, the whole step keeps); then, at SP_TOKENS tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
+# packed one or OpenBLAS's sgemm, the whole step keeps; model/sgemm: against OpenBLAS's sgemm,
+# the machine's BLAS, measured beside the packed GEMM where that runs); then, at SP_TOKENS tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
 #
 # usage: bench/threads.sh [BUILD_DIR] [OUT_DIR]
 #   env THREADS ("1 2"), CASES ("2x1024 1x4096": batch x tokens), BLAS_BUILDS ("linked":
@@ -63,12 +64,15 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 def blas_threads(blas):  # "OpenBLAS 0.3.21 ... Haswell ... (openmp threads); ..." -> "openmp threads"
     return blas.split(" (", 1)[1].split(")", 1)[0] if " (" in blas else blas
 print(f"\n{'label':<10} {'S':>2} {'thr':>3} {'case':<8} {'tok/s':>8} {'model GF/s':>10} {'GEMM GF/s':>10} {'model/GEMM':>11} "
-      f"{'ring wait s':>11} {'step s':>7}  BLAS")
+      f"{'sgemm GF/s':>10} {'model/sgemm':>11} {'ring wait s':>11} {'step s':>7}  BLAS")
 for r in rows:
     case = f"{int(r['micro_batch'])}x{r['sequence_len']}"
-    model, sgemm = float(r["model_flops_per_s"]), float(r["sgemm_flops_per_s"])
+    model, gemm = float(r["model_flops_per_s"]), float(r["sgemm_flops_per_s"])
+    # OpenBLAS's sgemm, measured beside ringlm's packed GEMM where that runs; else the GEMM is it
+    sgemm = float(r.get("openblas_sgemm_flops_per_s") or 0) or gemm
     print(f"{r['label']:<10} {r['S']:>2} {r['threads']:>3} {case:<8} {float(r['tokens_per_s']):>8.1f} {model/1e9:>10.1f} "
-          f"{sgemm/1e9:>10.1f} {model/sgemm:>10.2f}x {float(r['ring_wait_s']):>11.4f} {float(r['step_s_median']):>7.3f}  "
+          f"{gemm/1e9:>10.1f} {model/gemm:>10.2f}x {sgemm/1e9:>10.1f} {model/sgemm:>10.2f}x "
+          f"{float(r['ring_wait_s']):>11.4f} {float(r['step_s_median']):>7.3f}  "
           f"{blas_threads(r['blas'])}{' + packed GEMM' if 'ringlm packed' in r['blas'] else ''}")
 sp = {r["label"]: float(r["tokens_per_s"]) for r in rows if r["label"].startswith("sp-")}
 if "sp-1x1" in sp:

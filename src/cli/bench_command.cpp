@@ -45,6 +45,10 @@ void run_bench(BenchOptions& options) {
     fmt::print("  BLAS: {}\n", blas_description());
     fmt::print("  model {:.2f} GFLOP/s | f32 GEMM 2048x1376x512 {:.2f} GFLOP/s (sum over ranks) | MFU {:.3f}\n",
                r.model_flops_per_second / 1e9, r.sgemm_flops_per_second / 1e9, mfu);
+    if (r.openblas_sgemm_flops_per_second > 0)
+        fmt::print("  OpenBLAS sgemm 2048x1376x512 {:.2f} GFLOP/s (sum over ranks) | model / OpenBLAS sgemm {:.3f}\n",
+                   r.openblas_sgemm_flops_per_second / 1e9,
+                   r.model_flops_per_second / r.openblas_sgemm_flops_per_second);
     fmt::print("  peak memory per rank {} (allocator), max RSS {} | split: compute {:.4f} s, ring wait {:.4f} s, "
                "attention {:.4f} s, all-reduce {:.4f} s, AdamW {:.4f} s\n",
                format_bytes(static_cast<double>(r.peak_memory_bytes)), format_bytes(static_cast<double>(r.max_rss_bytes)),

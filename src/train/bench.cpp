@@ -1,6 +1,7 @@
 #include "train/bench.h"
 
 #include "backend/cpu/cpu_threads.h"
+#include "backend/cpu/packed_gemm.h"
 
 #include "backend/backend.h"
 #include "data/token_dataset.h"
@@ -108,14 +109,31 @@ SgemmProbe::SgemmProbe(int64_t m, int64_t n, int64_t k) : a(zeros({m, k})), b(ze
     backend(b).fill(b, 0.25);
 }
 
-double SgemmProbe::measure(int64_t repeats, int64_t warmups) {
+namespace {
+template <typename Multiply>
+double gemm_rate(const SgemmProbe& probe, int64_t repeats, int64_t warmups, Multiply multiply) {
     std::vector<double> seconds;
     for (int64_t i = 0; i < repeats + warmups; i++) {
         const auto start = Clock::now();
-        backend(a).gemm(c, a, b, false, true, 1.0, 0.0);
+        multiply();
         if (i >= warmups) seconds.push_back(seconds_since(start));
     }
-    return 2.0 * static_cast<double>(a.rows() * b.rows() * a.cols()) / median(seconds);
+    return 2.0 * static_cast<double>(probe.a.rows() * probe.b.rows() * probe.a.cols()) / median(seconds);
+}
+}  // namespace
+
+double SgemmProbe::measure(int64_t repeats, int64_t warmups) {
+    return gemm_rate(*this, repeats, warmups, [&] { backend(a).gemm(c, a, b, false, true, 1.0, 0.0); });
+}
+
+double SgemmProbe::measure_openblas(int64_t repeats, int64_t warmups) {
+    if (!openblas_sgemm(false, true, a.rows(), b.rows(), a.cols(), 1.0, a.data<float>(), b.data<float>(), 0.0,
+                        c.data<float>()))
+        return 0;
+    return gemm_rate(*this, repeats, warmups, [&] {
+        openblas_sgemm(false, true, a.rows(), b.rows(), a.cols(), 1.0, a.data<float>(), b.data<float>(), 0.0,
+                       c.data<float>());
+    });
 }
 
 TrainingSetup make_bench_setup(const BenchPoint& point) {
@@ -150,24 +168,27 @@ BenchResult run_bench_point(const BenchPoint& point) {
     // The peak: the f32 GEMM right before every measured step, so a shared machine's load changes
     // both alike; every rank multiplies at the same moment, as every rank trains at once.
     SgemmProbe sgemm_probe(2048, 1376, 512);
-    std::vector<double> sgemm_rates;
+    std::vector<double> sgemm_rates, openblas_rates;
+    const bool also_openblas = packed_gemm_replaces_sgemm();
 
     std::vector<double> compute, ring_wait, attention, allreduce, optimizer_time;
     int64_t peak = 0;
     uint64_t system_allocations = 0;
-    long page_faults = 0;
+    long page_faults = 0;  // in measured steps only (the GEMM probes fault pages of their own)
     world_communicator().barrier();
     for (int64_t step = 0; step < total_steps; step++) {
-        if (step == point.warmup_steps) {
-            system_allocations = cpu_allocator().stats().system_allocations;
-            page_faults = minor_page_faults();
-        }
+        if (step == point.warmup_steps) system_allocations = cpu_allocator().stats().system_allocations;
         if (step >= point.warmup_steps && point.sgemm_repeats > 0) {
             world_communicator().barrier();
             sgemm_rates.push_back(sgemm_probe.measure(point.sgemm_repeats, 1));
             world_communicator().barrier();
+            if (also_openblas) {
+                openblas_rates.push_back(sgemm_probe.measure_openblas(point.sgemm_repeats, 1));
+                world_communicator().barrier();
+            }
         }
         cpu_allocator().reset_peak();
+        const long faults_before = minor_page_faults();
         const auto step_start = Clock::now();
         const StepResult result = accumulate_gradients(setup, step);
         const auto optimizer_start = Clock::now();
@@ -176,6 +197,7 @@ BenchResult run_bench_point(const BenchPoint& point) {
         const double step_seconds = seconds_since(step_start);
         r.loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
         if (step < point.warmup_steps) continue;
+        page_faults += minor_page_faults() - faults_before;
         r.step_seconds.push_back(step_seconds);
         compute.push_back(result.compute_seconds);
         ring_wait.push_back(result.ring_wait_seconds);
@@ -187,12 +209,17 @@ BenchResult run_bench_point(const BenchPoint& point) {
     const double measured = static_cast<double>(point.measured_steps);
     r.system_allocations_per_step =
         static_cast<double>(cpu_allocator().stats().system_allocations - system_allocations) / measured;
-    r.page_faults_per_step = static_cast<double>(minor_page_faults() - page_faults) / measured;
+    r.page_faults_per_step = static_cast<double>(page_faults) / measured;
     if (!sgemm_rates.empty()) {
         double sgemm = median(sgemm_rates);
         r.sgemm_flops_per_second_rank0 = sgemm;
         world_communicator().all_reduce_sum(&sgemm, 1);
         r.sgemm_flops_per_second = sgemm;
+    }
+    if (!openblas_rates.empty()) {
+        double openblas = median(openblas_rates);
+        world_communicator().all_reduce_sum(&openblas, 1);
+        r.openblas_sgemm_flops_per_second = openblas;
     }
     r.step_median = median(r.step_seconds);
     r.step_min = *std::min_element(r.step_seconds.begin(), r.step_seconds.end());
@@ -215,7 +242,8 @@ std::string bench_csv_header() {
     return "label,world,S,D,variant,threads,micro_batch,sequence_len,dim,layers,n_parameters,tokens_per_step,"
            "step_s_median,step_s_min,step_s_max,tokens_per_s,tokens_per_s_per_rank,model_flops_per_s,"
            "sgemm_flops_per_s,mfu,peak_mem_bytes_per_rank,max_rss_bytes_per_rank,compute_s,ring_wait_s,attention_s,"
-           "allreduce_s,optimizer_s,loss,system_allocations_per_step,page_faults_per_step,openblas_coretype,blas";
+           "allreduce_s,optimizer_s,loss,system_allocations_per_step,page_faults_per_step,openblas_coretype,blas,"
+           "openblas_sgemm_flops_per_s";
 }
 
 namespace {
@@ -230,14 +258,14 @@ std::string bench_csv_row(const BenchPoint& p, const BenchResult& r, const std::
     const char* core_type = std::getenv("OPENBLAS_CORETYPE");
     const double mfu = r.sgemm_flops_per_second > 0 ? r.model_flops_per_second / r.sgemm_flops_per_second : 0.0;
     return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.2f},{:.2f},{:.4e},{:.4e},{:.4f},{},{},"
-                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.1f},{:.1f},{},{}",
+                       "{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.1f},{:.1f},{},{},{:.4e}",
                        label, r.world_size, r.sp_size, r.dp_size, r.variant, p.threads, p.micro_batch, p.sequence_len,
                        p.model.dim, p.model.n_layers, r.n_parameters, r.tokens_per_step, r.step_median, r.step_min,
                        r.step_max, r.tokens_per_second, r.tokens_per_second / r.world_size, r.model_flops_per_second,
                        r.sgemm_flops_per_second, mfu, r.peak_memory_bytes, r.max_rss_bytes, r.compute_seconds,
                        r.ring_wait_seconds, r.attention_seconds, r.allreduce_seconds, r.optimizer_seconds, r.loss,
                        r.system_allocations_per_step, r.page_faults_per_step, core_type && *core_type ? core_type : "auto",
-                       csv_field(blas_description()));
+                       csv_field(blas_description()), r.openblas_sgemm_flops_per_second);
 }
 
 }  // namespace ringlm

@@ -8,7 +8,8 @@
 // OpenBLAS's sgemm, whichever the model's GEMMs run: backend/cpu/gemm.cpp) at M=2048 N=1376
 // K=512 (the FFN shape of the peer model) right before every measured step, on every rank at
 // the same moment; the median over steps, summed over ranks. Fields and CSV columns keep the
-// name sgemm for it.
+// name sgemm for it. Where ringlm's packed GEMM runs, OpenBLAS's sgemm is measured too, at the
+// same moments, as a second yardstick (the machine's BLAS, what a PyTorch build calls).
 #pragma once
 
 #include "config/config.h"
@@ -50,6 +51,9 @@ struct BenchResult {
     double model_flops_per_second = 0;      // global
     double sgemm_flops_per_second = 0;      // summed over ranks, measured concurrently
     double sgemm_flops_per_second_rank0 = 0;
+    // OpenBLAS's sgemm, measured right after the GEMM above, summed over ranks: 0 where it is
+    // the GEMM above already (or the build has no BLAS)
+    double openblas_sgemm_flops_per_second = 0;
     // medians over the measured steps, rank 0 (seconds)
     double compute_seconds = 0, ring_wait_seconds = 0, attention_seconds = 0, allreduce_seconds = 0,
            optimizer_seconds = 0;
@@ -66,11 +70,13 @@ struct BenchResult {
 // heads (head_dim 64), ffn 1376, vocabulary 4096, tied embeddings; 24.26 M parameters.
 ModelConfig peer_model_config();
 
-// sgemm FLOP/s (2 M N K per call) at M x N x K: C = A B^T on fixed operands, median of
-// `repeats` calls after `warmups`.
+// GEMM FLOP/s (2 M N K per call) at M x N x K: C = A B^T on fixed operands, median of
+// `repeats` calls after `warmups`; by the backend's f32 GEMM (what the model runs), or by
+// OpenBLAS's sgemm (0 in a build without BLAS).
 struct SgemmProbe {
     SgemmProbe(int64_t m, int64_t n, int64_t k);
     double measure(int64_t repeats, int64_t warmups);
+    double measure_openblas(int64_t repeats, int64_t warmups);
     Tensor a, b, c;
 };
 

@@ -63,5 +63,8 @@ for r in rows:
         assert float(r[key]) > 0, (key, r)
     assert float(r["step_s_min"]) <= float(r["step_s_median"]) <= float(r["step_s_max"]), r
     assert 5.0 < float(r["loss"]) < 7.5, r  # random tokens: about ln(512) = 6.24
+    # OpenBLAS's sgemm is measured beside ringlm's packed GEMM where that runs, and only there
+    packed = "ringlm packed" in r["blas"]
+    assert (float(r["openblas_sgemm_flops_per_s"]) > 0) == packed, (packed, r)
 print("PASS: ringlm bench appends one CSV row per point, every figure positive")
 PY

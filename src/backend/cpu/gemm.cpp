@@ -42,15 +42,23 @@ bool packed_gemm_replaces_sgemm() {
 #endif
 }
 
-namespace {
-
-void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
-              const float* b, double beta, float* c) {
-    if (M >= packed_gemm_rows_per_thread * cpu_threads() && packed_gemm_replaces_sgemm()) return packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
+bool openblas_sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
+                    const float* b, double beta, float* c) {
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), static_cast<float>(alpha), a,
                 static_cast<int>(transpose_a ? M : K), b, static_cast<int>(transpose_b ? K : N),
                 static_cast<float>(beta), c, static_cast<int>(N));
+    return true;
+}
+
+namespace {
+
+void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
+              const float* b, double beta, float* c) {
+    if (M >= packed_gemm_rows_per_thread * cpu_threads() && packed_gemm_replaces_sgemm())
+        packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
+    else
+        openblas_sgemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
 }
 
 void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const double* a,
@@ -64,6 +72,10 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
 #else
 
 bool packed_gemm_replaces_sgemm() { return true; }
+
+bool openblas_sgemm(bool, bool, int64_t, int64_t, int64_t, double, const float*, const float*, double, float*) {
+    return false;
+}
 
 namespace {
 
