@@ -191,7 +191,7 @@ std::vector<Case> cases() {
         {"causal, last 70 queries against the whole row", 2, 2, 24, true, packed, range(132, 202), range(0, 202)},
         {"causal, one query (decoding: a tile of 8 rows)", 4, 2, 32, true, one_document, range(199, 200),
          range(0, 200)},
-        {"causal, 20 queries (tiles of 24 rows: score blocks 8 wide)", 4, 2, 16, true, packed, range(182, 202),
+        {"causal, 20 queries (a tile of 24 rows)", 4, 2, 16, true, packed, range(182, 202),
          range(0, 202)},
         {"bidirectional, keys of other documents only (rows see nothing)", 4, 2, 16, false, packed, range(0, 202),
          range(71, 161)},

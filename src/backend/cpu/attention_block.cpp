@@ -4,11 +4,10 @@
 //
 // Layout. Operands are packed head-major and tile-padded, so every tile is one contiguous
 // block the small matrix products below stream through:
-//   rows     [heads][T_padded][Dp]  (q pre-multiplied by scale, so scores = Q K^T directly)
-//   tiles transposed  [heads][tiles][Dp][tile rows]
-// Forward packs everything up front (every query tile reads every key tile): Q transposed, K
-// and V by rows, so its scores come out by key rows (see online_softmax_tile). Backward packs
-// Q and dO up front and each key/value tile inside the one work item that reads it, so its
+//   queries  [H][Tq_padded][Dp]   (q pre-multiplied by scale, so scores = Q K^T directly)
+//   keys     [Hkv][Tk_padded][Dp] and, transposed per key tile, [Hkv][key tiles][Dp][key_tile]
+// Forward packs everything up front (every query tile reads every key tile); backward packs
+// the queries up front and each key/value tile inside the one work item that reads it, so its
 // scratch does not grow with the number of keys.
 // Dp is D rounded up to a multiple of 32 (the zero padding changes no dot product), padded
 // rows are zero and masked out.
@@ -89,62 +88,50 @@ struct MaskView {
     bool causal;
 };
 
-// The score of query i and key j at scores[i * query_stride + j * key_stride] becomes -inf
-// where key j is invisible to query i (or either is padding).
+// scores[i][j] = -inf where key j is invisible to query i (or either is padding).
 template <typename T>
-void mask_scores(T* scores, int64_t query_stride, int64_t key_stride, const MaskView& mask, const TileRange& q,
-                 const TileRange& k, int64_t query_rows) {
+void mask_scores(T* scores, const MaskView& mask, const TileRange& q, const TileRange& k, int64_t query_rows) {
     const T minus_infinity = -std::numeric_limits<T>::infinity();
-    const int32_t* k_index = mask.k_index + k.begin;
-    const int32_t* k_segment = mask.k_segment + k.begin;
-    const bool bidirectional = !mask.causal;
     for (int64_t i = 0; i < query_rows; i++) {
-        T* row = scores + i * query_stride;
-        const bool query_valid = i < q.count;
-        const int32_t qi = query_valid ? mask.q_index[q.begin + i] : 0;
-        const int32_t qs = query_valid ? mask.q_segment[q.begin + i] : 0;
-        for (int64_t j = 0; j < key_tile; j++) {
-            const bool visible =
-                query_valid && j < k.count && k_segment[j] == qs && (bidirectional || k_index[j] <= qi);
-            if (!visible) row[j * key_stride] = minus_infinity;
+        T* row = scores + i * key_tile;
+        if (i >= q.count) {
+            std::fill(row, row + key_tile, minus_infinity);
+            continue;
         }
+        const int32_t qi = mask.q_index[q.begin + i], qs = mask.q_segment[q.begin + i];
+        const int32_t* k_index = mask.k_index + k.begin;
+        const int32_t* k_segment = mask.k_segment + k.begin;
+        // bitwise & and |, not && and ||: no branch, so the loop vectorises
+        const bool bidirectional = !mask.causal;
+        for (int64_t j = 0; j < k.count; j++) {
+            const bool visible = (k_segment[j] == qs) & ((k_index[j] <= qi) | bidirectional);
+            row[j] = visible ? row[j] : minus_infinity;
+        }
+        for (int64_t j = k.count; j < key_tile; j++) row[j] = minus_infinity;
     }
 }
 
 // --- arithmetic that vectorises ---------------------------------------------------------
 
-// Online softmax over one tile of scores stored by key rows, s[j][i] for key j and query i
-// (Milakov & Gimelshein 2018; FlashAttention-2):
-//   m'_i = max(m_i, max_j s_ji);  p_ji = exp(s_ji - m'_i);  l'_i = l_i exp(m_i - m'_i) + sum_j p_ji;
-//   acc'_i = acc_i exp(m_i - m'_i)  (the caller then adds P V)
-// Every reduction runs over keys, down the columns: queries sit in the vector lanes, so no
-// horizontal reduction is needed (by query rows, the row maxima and sums were a third of the
-// forward's time). A query that has seen no visible key keeps m = -inf and gets p = 0
-// (exp(-inf - 0)).
+// Reductions over one tile row in 16 independent lanes: the lanes are vectorised without
+// reassociating (which the compiler may not do for floats on its own).
 template <typename T>
-void online_softmax_tile(T* __restrict scores, int64_t rows, T* __restrict acc, int64_t Dp, T* __restrict running_max,
-                         T* __restrict running_sum, T* __restrict shift, T* __restrict correction) {
-    const T minus_infinity = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < rows; i++) shift[i] = running_max[i];  // the new max, first
-    for (int64_t j = 0; j < key_tile; j++)
-        for (int64_t i = 0; i < rows; i++) shift[i] = std::max(shift[i], scores[j * rows + i]);
-    for (int64_t i = 0; i < rows; i++) {
-        const T new_max = shift[i];
-        shift[i] = new_max == minus_infinity ? T(0) : new_max;
-        correction[i] = vector_exp(running_max[i] - shift[i]);
-        running_max[i] = new_max;
-        running_sum[i] *= correction[i];
-    }
-    for (int64_t j = 0; j < key_tile; j++) {
-        for (int64_t i = 0; i < rows; i++) {
-            const T p = vector_exp(scores[j * rows + i] - shift[i]);
-            scores[j * rows + i] = p;
-            running_sum[i] += p;
-        }
-    }
-    for (int64_t i = 0; i < rows; i++)
-        if (correction[i] != T(1))
-            for (int64_t c = 0; c < Dp; c++) acc[i * Dp + c] *= correction[i];
+T row_max(const T* row, int64_t count) {
+    T lanes[16];
+    std::fill(lanes, lanes + 16, -std::numeric_limits<T>::infinity());
+    for (int64_t j = 0; j < count; j += 16)
+        for (int l = 0; l < 16; l++) lanes[l] = std::max(lanes[l], row[j + l]);
+    return *std::max_element(lanes, lanes + 16);
+}
+
+template <typename T>
+T row_sum(const T* row, int64_t count) {
+    T lanes[16] = {};
+    for (int64_t j = 0; j < count; j += 16)
+        for (int l = 0; l < 16; l++) lanes[l] += row[j + l];
+    T total = 0;
+    for (int l = 0; l < 16; l++) total += lanes[l];
+    return total;
 }
 
 // --- packing --------------------------------------------------------------------------
@@ -188,16 +175,15 @@ void pack_head_major(T* dst, const T* src, int64_t rows, int64_t heads, int64_t 
     }
 }
 
-// One tile of `tile_rows` rows of head h, transposed and times factor:
-// dst[d][j] = factor * src[tile * tile_rows + j][h][d], [Dp][tile_rows], zero-padded; for the
-// products that need Q^T (forward's scores), K^T (backward's scores) or V^T (dP).
+// One key tile of head h, transposed: dst[d][j] = src[tile * key_tile + j][h][d], [Dp][key_tile],
+// zero-padded; for the products that need K^T (scores) or V^T (dP).
 template <typename T>
 void pack_transposed_tile(T* dst, const T* src, int64_t rows, int64_t heads, int64_t h, int64_t D, int64_t tile,
-                          int64_t tile_rows, int64_t Dp, T factor) {
+                          int64_t Dp) {
     for (int64_t d = 0; d < Dp; d++) {
-        for (int64_t j = 0; j < tile_rows; j++) {
-            const int64_t t = tile * tile_rows + j;
-            dst[d * tile_rows + j] = (t < rows && d < D) ? factor * src[(t * heads + h) * D + d] : T(0);
+        for (int64_t j = 0; j < key_tile; j++) {
+            const int64_t t = tile * key_tile + j;
+            dst[d * key_tile + j] = (t < rows && d < D) ? src[(t * heads + h) * D + d] : T(0);
         }
     }
 }
@@ -211,16 +197,13 @@ void pack_tile(T* dst, const T* src, int64_t rows, int64_t heads, int64_t h, int
     }
 }
 
-// dst[h][tile] = every tile of every head transposed (pack_transposed_tile),
-// [heads][tiles][Dp][tile_rows].
+// dst[h][tile] = every key tile of every head transposed (pack_transposed_tile), [heads][tiles][Dp][key_tile].
 template <typename T>
-void pack_transposed_tiles(T* dst, const T* src, int64_t rows, int64_t heads, int64_t D, int64_t tiles,
-                           int64_t tile_rows, int64_t Dp, T factor) {
+void pack_transposed_tiles(T* dst, const T* src, int64_t rows, int64_t heads, int64_t D, int64_t tiles, int64_t Dp) {
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t h = 0; h < heads; h++)
         for (int64_t tile = 0; tile < tiles; tile++)
-            pack_transposed_tile(dst + (h * tiles + tile) * Dp * tile_rows, src, rows, heads, h, D, tile, tile_rows, Dp,
-                                 factor);
+            pack_transposed_tile(dst + (h * tiles + tile) * Dp * key_tile, src, rows, heads, h, D, tile, Dp);
 }
 
 MaskView mask_view(const AttentionMask& mask) {
@@ -228,19 +211,13 @@ MaskView mask_view(const AttentionMask& mask) {
             mask.k_segment.data<int32_t>(), mask.causal};
 }
 
-// The scores of one query tile and one key tile (q already scaled), masked unless all visible,
-// stored by query rows, S[query_rows][key_tile] = Q K^T from K^T (backward), or by key rows,
-// S^T[key_tile][query_rows] = K Q^T from Q^T (forward's softmax reduces down columns).
-enum class ScoresBy { query_rows, key_rows };
-
-template <ScoresBy layout, typename T>
-void tile_scores(T* scores, const T* row_side, const T* column_side_transposed, int64_t Dp, int64_t query_rows,
+// scores[query_rows][key_tile] = Q_tile K_tile^T (q already scaled), masked unless all visible.
+template <typename T>
+void tile_scores(T* scores, const T* q_tile, const T* k_tile_transposed, int64_t Dp, int64_t query_rows,
                  const MaskView& mask, const TileRange& q, const TileRange& k, Visibility visibility) {
-    const bool by_queries = layout == ScoresBy::query_rows;
-    const int64_t M = by_queries ? query_rows : key_tile, N = by_queries ? key_tile : query_rows;
-    tile_product<Into::overwrite, OperandA::as_stored>(scores, N, row_side, Dp, column_side_transposed, N, M, Dp, N);
-    if (visibility == Visibility::some)
-        mask_scores(scores, by_queries ? key_tile : 1, by_queries ? 1 : query_rows, mask, q, k, query_rows);
+    tile_product<Into::overwrite, OperandA::as_stored>(scores, key_tile, q_tile, Dp, k_tile_transposed, key_tile,
+                                                        query_rows, Dp, key_tile);
+    if (visibility == Visibility::some) mask_scores(scores, mask, q, k, query_rows);
 }
 
 }  // namespace
@@ -255,17 +232,17 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
         const std::vector<TileRange> q_tiles = tile_ranges(mask_data.q_index, mask_data.q_segment, d.Tq, d.query_rows);
         const std::vector<TileRange> k_tiles = tile_ranges(mask_data.k_index, mask_data.k_segment, d.Tk, key_tile);
 
-        Tensor qt_holder, k_holder, v_holder, thread_holder;
-        T* q_transposed = cpu_scratch<T>(qt_holder, d.H * d.Tq_padded * d.Dp);
-        T* k_packed = cpu_scratch<T>(k_holder, d.Hkv * d.Tk_padded * d.Dp);
+        Tensor q_holder, kt_holder, v_holder, thread_holder;
+        T* q_packed = cpu_scratch<T>(q_holder, d.H * d.Tq_padded * d.Dp);
+        T* k_transposed = cpu_scratch<T>(kt_holder, d.Hkv * d.Tk_padded * d.Dp);
         T* v_packed = cpu_scratch<T>(v_holder, d.Hkv * d.Tk_padded * d.Dp);
-        pack_transposed_tiles(q_transposed, q.data<T>(), d.Tq, d.H, d.D, d.query_tiles, d.query_rows, d.Dp, T(scale));
-        pack_head_major(k_packed, k.data<T>(), d.Tk, d.Hkv, d.D, d.Tk_padded, d.Dp, T(1));
+        pack_head_major(q_packed, q.data<T>(), d.Tq, d.H, d.D, d.Tq_padded, d.Dp, T(scale));
+        pack_transposed_tiles(k_transposed, k.data<T>(), d.Tk, d.Hkv, d.D, d.key_tiles, d.Dp);
         pack_head_major(v_packed, v.data<T>(), d.Tk, d.Hkv, d.D, d.Tk_padded, d.Dp, T(1));
 
-        // per thread: scores/probabilities by key rows, output accumulator, and per query its
-        // running max, running sum, shift and correction
-        const int64_t per_thread = d.query_rows * (key_tile + d.Dp + 4);
+        // per thread: scores/probabilities, the tile's new row maxima, output accumulator, running
+        // max and sum
+        const int64_t per_thread = d.query_rows * key_tile + d.query_rows + d.query_rows * d.Dp + 2 * d.query_rows;
         T* thread_scratch = cpu_scratch<T>(thread_holder, per_thread * omp_get_max_threads());
         T* out_data = out.data<T>();
         T* lse_data = lse.data<T>();
@@ -276,27 +253,44 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
             const int64_t h = item / d.query_tiles, qt = item % d.query_tiles, hk = h / d.group;
             const TileRange& q_range = q_tiles[qt];
             T* scores = thread_scratch + per_thread * omp_get_thread_num();
-            T* acc = scores + key_tile * d.query_rows;
+            T* acc = scores + d.query_rows * key_tile + d.query_rows;
             T* running_max = acc + d.query_rows * d.Dp;
             T* running_sum = running_max + d.query_rows;
-            T* shift = running_sum + d.query_rows;
-            T* correction = shift + d.query_rows;
             std::fill(acc, acc + d.query_rows * d.Dp, T(0));
             std::fill(running_max, running_max + d.query_rows, minus_infinity);
             std::fill(running_sum, running_sum + d.query_rows, T(0));
-            const T* q_tile_t = q_transposed + (h * d.query_tiles + qt) * d.Dp * d.query_rows;
+            const T* q_tile = q_packed + (h * d.Tq_padded + qt * d.query_rows) * d.Dp;
 
             for (int64_t kt = 0; kt < d.key_tiles; kt++) {
                 const Visibility visibility = tile_visibility(q_range, k_tiles[kt], mask.causal, d.query_rows);
                 if (visibility == Visibility::none) continue;
-                const int64_t key_row0 = (hk * d.Tk_padded + kt * key_tile) * d.Dp;
-                tile_scores<ScoresBy::key_rows>(scores, k_packed + key_row0, q_tile_t, d.Dp, d.query_rows, mask_data,
-                                                q_range, k_tiles[kt], visibility);
-                online_softmax_tile(scores, d.query_rows, acc, d.Dp, running_max, running_sum, shift, correction);
-                // acc += P V, P read from its transpose
-                tile_product<Into::accumulate, OperandA::transposed>(acc, d.Dp, scores, d.query_rows,
-                                                                      v_packed + key_row0, d.Dp, d.query_rows, key_tile,
-                                                                      d.Dp);
+                tile_scores(scores, q_tile, k_transposed + (hk * d.key_tiles + kt) * d.Dp * key_tile, d.Dp, d.query_rows,
+                            mask_data, q_range, k_tiles[kt], visibility);
+                // online softmax: m' = max(m, max_j s_j);  p_j = exp(s_j - m');
+                // l' = l exp(m - m') + sum_j p_j;  acc' = acc exp(m - m') + P V
+                // (in passes over the whole tile, so each loop is short and the rows overlap)
+                T* new_max = scores + d.query_rows * key_tile;  // query_rows scratch values
+                for (int64_t i = 0; i < d.query_rows; i++)
+                    new_max[i] = std::max(running_max[i], row_max(scores + i * key_tile, key_tile));
+                for (int64_t i = 0; i < d.query_rows; i++) {
+                    T* row = scores + i * key_tile;
+                    // nothing visible yet: p = 0 (exp(-inf) is 0), keep m = -inf
+                    const T shift = new_max[i] == minus_infinity ? T(0) : new_max[i];
+                    for (int64_t j = 0; j < key_tile; j++) row[j] = vector_exp(row[j] - shift);
+                }
+                for (int64_t i = 0; i < d.query_rows; i++) {
+                    if (new_max[i] == minus_infinity) continue;
+                    const T correction = vector_exp(running_max[i] - new_max[i]);
+                    running_sum[i] = running_sum[i] * correction + row_sum(scores + i * key_tile, key_tile);
+                    if (correction != T(1)) {
+                        T* acc_row = acc + i * d.Dp;
+                        for (int64_t c = 0; c < d.Dp; c++) acc_row[c] *= correction;
+                    }
+                    running_max[i] = new_max[i];
+                }
+                const T* v_tile = v_packed + (hk * d.Tk_padded + kt * key_tile) * d.Dp;
+                tile_product<Into::accumulate, OperandA::as_stored>(acc, d.Dp, scores, key_tile, v_tile, d.Dp,
+                                                                     d.query_rows, key_tile, d.Dp);
             }
 
             // out = acc / l,  lse = m + log l;  a row that saw no key: out = 0, lse = -inf
@@ -395,8 +389,8 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
                          base + 4 * key_tile * d.Dp};
                     std::fill(s.dk_acc, s.dk_acc + 2 * key_tile * d.Dp, T(0));  // dk_acc and dv_acc
                     pack_tile(s.k_tile, k.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, d.Dp);
-                    pack_transposed_tile(s.k_tile_t, k.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, key_tile, d.Dp, T(1));
-                    pack_transposed_tile(s.v_tile_t, v.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, key_tile, d.Dp, T(1));
+                    pack_transposed_tile(s.k_tile_t, k.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, d.Dp);
+                    pack_transposed_tile(s.v_tile_t, v.data<T>(), d.Tk, d.Hkv, hk, d.D, kt, d.Dp);
                 }
 
                 for (int64_t h = hk * d.group; h < (hk + 1) * d.group; h++) {
@@ -409,7 +403,7 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
                             const TileRange& k_range = k_tiles[s.kt];
                             const Visibility visibility = tile_visibility(q_tiles[qt], k_range, mask.causal, d.query_rows);
                             if (visibility == Visibility::none) continue;
-                            tile_scores<ScoresBy::query_rows>(probabilities, q_tile, s.k_tile_t, d.Dp, d.query_rows, mask_data, q_tiles[qt],
+                            tile_scores(probabilities, q_tile, s.k_tile_t, d.Dp, d.query_rows, mask_data, q_tiles[qt],
                                         k_range, visibility);
                             // P_ij = exp(s_ij - lse_i), 0 where masked or the row sees nothing
                             for (int64_t i = 0; i < d.query_rows; i++) {

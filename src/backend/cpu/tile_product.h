@@ -1,8 +1,7 @@
 // The register-blocked product both of the CPU backend's own matrix kernels run: attention's
 // tiles (attention_block.cpp) and the packed GEMM's strips (packed_gemm.cpp).
 //   C[M][N] (=, or +=) op(A)[M][K] @ B[K][N], row-major with leading dimensions;
-//   M % tile_product_rows<T> == 0, N % tile_product_narrow_width == 0 (columns past the last
-//   whole 32 run in blocks 8 wide).
+//   M % tile_product_rows<T> == 0, N % tile_product_width == 0.
 // op(A) is A, stored [M][K], or A^T with A stored [K][M]: attention's backward reads P and dS as
 // they were computed for dV += P^T dO and dK += dS^T Q, and the packed GEMM's A strips are
 // stored k-major. Overwriting starts the accumulators at zero instead of reading C (no fill
@@ -22,37 +21,29 @@ namespace ringlm {
 template <typename T>
 constexpr int64_t tile_product_rows = sizeof(T) == 4 ? 8 : 4;
 constexpr int64_t tile_product_width = 32;
-constexpr int64_t tile_product_narrow_width = 8;  // for the last N % 32 columns
 
 enum class Into { overwrite, accumulate };
 enum class OperandA { as_stored, transposed };
 
-// C[i0 .. i0 + rows)[n0 .. n0 + width) from one pass over k, in registers.
-template <int64_t width, Into into, OperandA a_form, typename T>
-void register_block_product(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t i0,
-                            int64_t n0, int64_t K) {
-    constexpr int64_t rows = tile_product_rows<T>;
-    T acc[rows][width];
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t w = 0; w < width; w++) acc[r][w] = into == Into::accumulate ? c[(i0 + r) * ldc + n0 + w] : T(0);
-    for (int64_t kk = 0; kk < K; kk++) {
-        const T* b_row = b + kk * ldb + n0;
-        for (int64_t r = 0; r < rows; r++) {
-            const T a_rk = a_form == OperandA::as_stored ? a[(i0 + r) * lda + kk] : a[kk * lda + i0 + r];
-            for (int64_t w = 0; w < width; w++) acc[r][w] = std::fma(a_rk, b_row[w], acc[r][w]);
-        }
-    }
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t w = 0; w < width; w++) c[(i0 + r) * ldc + n0 + w] = acc[r][w];
-}
-
 template <Into into, OperandA a_form, typename T>
 void tile_product(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t M, int64_t K, int64_t N) {
-    constexpr int64_t wide = tile_product_width, narrow = tile_product_narrow_width;
-    for (int64_t i0 = 0; i0 < M; i0 += tile_product_rows<T>) {
-        int64_t n0 = 0;
-        for (; n0 + wide <= N; n0 += wide) register_block_product<wide, into, a_form>(c, ldc, a, lda, b, ldb, i0, n0, K);
-        for (; n0 < N; n0 += narrow) register_block_product<narrow, into, a_form>(c, ldc, a, lda, b, ldb, i0, n0, K);
+    constexpr int64_t rows = tile_product_rows<T>, width = tile_product_width;
+    for (int64_t i0 = 0; i0 < M; i0 += rows) {
+        for (int64_t n0 = 0; n0 < N; n0 += width) {
+            T acc[rows][width];
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t w = 0; w < width; w++)
+                    acc[r][w] = into == Into::accumulate ? c[(i0 + r) * ldc + n0 + w] : T(0);
+            for (int64_t kk = 0; kk < K; kk++) {
+                const T* b_row = b + kk * ldb + n0;
+                for (int64_t r = 0; r < rows; r++) {
+                    const T a_rk = a_form == OperandA::as_stored ? a[(i0 + r) * lda + kk] : a[kk * lda + i0 + r];
+                    for (int64_t w = 0; w < width; w++) acc[r][w] = std::fma(a_rk, b_row[w], acc[r][w]);
+                }
+            }
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t w = 0; w < width; w++) c[(i0 + r) * ldc + n0 + w] = acc[r][w];
+        }
     }
 }
 
