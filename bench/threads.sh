@@ -38,7 +38,7 @@ bench_point() {
     mpirun --bind-to none -np "$ranks" -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
     "$build/ringlm" bench $model --seq-len "$tokens" --micro-batch "$batch" --threads "$threads" --sp "$ranks" \
     --warmup "${WARMUP:-1}" --steps "${STEPS:-3}" --csv "$csv" --label "$label" \
-    --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" "$@" | sed -n 's/^  \(BLAS\|step\|model\)/  \1/p'
+    --work-dir "${TMPDIR:-/tmp}/ringlm_bench_work" "$@" | sed -n 's/^  \(BLAS\|step\|model\|OpenBLAS\)/  \1/p'
 }
 
 for blas in $blas_builds; do
