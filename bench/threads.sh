@@ -3,7 +3,8 @@
 # OpenBLAS build, reporting model FLOP/s against the f32 GEMM FLOP/s the same process measures
 # at the same thread count (model/GEMM: how much of the speed of the GEMM the model runs, the
 # packed one or OpenBLAS's sgemm, the whole step keeps; model/sgemm: against OpenBLAS's sgemm,
-# the machine's BLAS, measured beside the packed GEMM where that runs); then, at SP_TOKENS tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
+# the machine's BLAS, measured beside the packed GEMM where that runs); then, at SP_TOKENS
+# tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
 #
 # usage: bench/threads.sh [BUILD_DIR] [OUT_DIR]
 #   env THREADS ("1 2"), CASES ("2x1024 1x4096": batch x tokens), BLAS_BUILDS ("linked":

@@ -24,8 +24,20 @@ struct BenchOptions {
     std::string csv, label;
 };
 
+// Rows are appended under the header the file starts with: one written by an older ringlm (other
+// columns) is refused before the benchmark runs, not mixed with new rows.
+void check_csv_header(const std::string& path) {
+    std::ifstream in(path);
+    std::string first_line;
+    if (!in || !std::getline(in, first_line) || first_line == bench_csv_header()) return;
+    fail("ringlm bench: --csv {} starts with another header (written by an older ringlm?): the rows would not "
+         "match its columns; give a new file",
+         path);
+}
+
 void run_bench(BenchOptions& options) {
     BenchPoint& p = options.point;
+    if (!options.csv.empty() && process_rank() == 0) check_csv_header(options.csv);
     p.model.tied_embeddings = true;
     if (!options.ring_attn_func.empty()) {
         p.ring_attn_func = parse_ring_attn_func(options.ring_attn_func);

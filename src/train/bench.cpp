@@ -110,30 +110,35 @@ SgemmProbe::SgemmProbe(int64_t m, int64_t n, int64_t k) : a(zeros({m, k})), b(ze
 }
 
 namespace {
+// FLOP/s of `multiply`, which does `flops` FLOPs: the median of `repeats` timed calls after
+// `warmups` untimed ones.
 template <typename Multiply>
-double gemm_rate(const SgemmProbe& probe, int64_t repeats, int64_t warmups, Multiply multiply) {
+double gemm_rate(double flops, int64_t repeats, int64_t warmups, Multiply multiply) {
     std::vector<double> seconds;
     for (int64_t i = 0; i < repeats + warmups; i++) {
         const auto start = Clock::now();
         multiply();
         if (i >= warmups) seconds.push_back(seconds_since(start));
     }
-    return 2.0 * static_cast<double>(probe.a.rows() * probe.b.rows() * probe.a.cols()) / median(seconds);
+    return flops / median(seconds);
 }
 }  // namespace
 
+double SgemmProbe::flops() const { return 2.0 * static_cast<double>(a.rows() * b.rows() * a.cols()); }
+
 double SgemmProbe::measure(int64_t repeats, int64_t warmups) {
-    return gemm_rate(*this, repeats, warmups, [&] { backend(a).gemm(c, a, b, false, true, 1.0, 0.0); });
+    return gemm_rate(flops(), repeats, warmups, [&] { backend(a).gemm(c, a, b, false, true, 1.0, 0.0); });
 }
 
 double SgemmProbe::measure_openblas(int64_t repeats, int64_t warmups) {
-    if (!openblas_sgemm(false, true, a.rows(), b.rows(), a.cols(), 1.0, a.data<float>(), b.data<float>(), 0.0,
-                        c.data<float>()))
-        return 0;
-    return gemm_rate(*this, repeats, warmups, [&] {
+    return gemm_rate(flops(), repeats, warmups, [&] {
         openblas_sgemm(false, true, a.rows(), b.rows(), a.cols(), 1.0, a.data<float>(), b.data<float>(), 0.0,
                        c.data<float>());
     });
+}
+
+bool SgemmProbe::runs_packed_gemm() const {
+    return packed_gemm_replaces_sgemm() && a.rows() >= packed_gemm_rows_per_thread * cpu_threads();
 }
 
 TrainingSetup make_bench_setup(const BenchPoint& point) {
@@ -169,15 +174,15 @@ BenchResult run_bench_point(const BenchPoint& point) {
     // both alike; every rank multiplies at the same moment, as every rank trains at once.
     SgemmProbe sgemm_probe(2048, 1376, 512);
     std::vector<double> sgemm_rates, openblas_rates;
-    const bool also_openblas = packed_gemm_replaces_sgemm();
+    const bool also_openblas = built_with_blas() && sgemm_probe.runs_packed_gemm();
 
     std::vector<double> compute, ring_wait, attention, allreduce, optimizer_time;
     int64_t peak = 0;
+    // in measured steps only: the GEMM probes between steps allocate and fault pages of their own
     uint64_t system_allocations = 0;
-    long page_faults = 0;  // in measured steps only (the GEMM probes fault pages of their own)
+    long page_faults = 0;
     world_communicator().barrier();
     for (int64_t step = 0; step < total_steps; step++) {
-        if (step == point.warmup_steps) system_allocations = cpu_allocator().stats().system_allocations;
         if (step >= point.warmup_steps && point.sgemm_repeats > 0) {
             world_communicator().barrier();
             sgemm_rates.push_back(sgemm_probe.measure(point.sgemm_repeats, 1));
@@ -189,6 +194,7 @@ BenchResult run_bench_point(const BenchPoint& point) {
         }
         cpu_allocator().reset_peak();
         const long faults_before = minor_page_faults();
+        const uint64_t allocations_before = cpu_allocator().stats().system_allocations;
         const auto step_start = Clock::now();
         const StepResult result = accumulate_gradients(setup, step);
         const auto optimizer_start = Clock::now();
@@ -198,6 +204,7 @@ BenchResult run_bench_point(const BenchPoint& point) {
         r.loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
         if (step < point.warmup_steps) continue;
         page_faults += minor_page_faults() - faults_before;
+        system_allocations += cpu_allocator().stats().system_allocations - allocations_before;
         r.step_seconds.push_back(step_seconds);
         compute.push_back(result.compute_seconds);
         ring_wait.push_back(result.ring_wait_seconds);
@@ -207,8 +214,7 @@ BenchResult run_bench_point(const BenchPoint& point) {
         peak = std::max(peak, static_cast<int64_t>(cpu_allocator().stats().peak_bytes_in_use));
     }
     const double measured = static_cast<double>(point.measured_steps);
-    r.system_allocations_per_step =
-        static_cast<double>(cpu_allocator().stats().system_allocations - system_allocations) / measured;
+    r.system_allocations_per_step = static_cast<double>(system_allocations) / measured;
     r.page_faults_per_step = static_cast<double>(page_faults) / measured;
     if (!sgemm_rates.empty()) {
         double sgemm = median(sgemm_rates);

@@ -75,8 +75,10 @@ ModelConfig peer_model_config();
 // OpenBLAS's sgemm (0 in a build without BLAS).
 struct SgemmProbe {
     SgemmProbe(int64_t m, int64_t n, int64_t k);
+    double flops() const;  // per call
     double measure(int64_t repeats, int64_t warmups);
-    double measure_openblas(int64_t repeats, int64_t warmups);
+    double measure_openblas(int64_t repeats, int64_t warmups);  // a build with BLAS only
+    bool runs_packed_gemm() const;  // the backend's GEMM at this shape is ringlm's packed one
     Tensor a, b, c;
 };
 

@@ -64,7 +64,20 @@ for r in rows:
     assert float(r["step_s_min"]) <= float(r["step_s_median"]) <= float(r["step_s_max"]), r
     assert 5.0 < float(r["loss"]) < 7.5, r  # random tokens: about ln(512) = 6.24
     # OpenBLAS's sgemm is measured beside ringlm's packed GEMM where that runs, and only there
-    packed = "ringlm packed" in r["blas"]
+    packed = "rows per thread: ringlm packed" in r["blas"]
     assert (float(r["openblas_sgemm_flops_per_s"]) > 0) == packed, (packed, r)
 print("PASS: ringlm bench appends one CSV row per point, every figure positive")
 PY
+
+# A CSV written by an older ringlm (other columns) is refused before the benchmark runs, and
+# left as it was: new rows under an old header would be read into the wrong columns.
+old_csv="$SCRATCH/old.csv"
+printf 'label,world,old_column\nx,1,2\n' > "$old_csv"
+cp "$old_csv" "$SCRATCH/old.before"
+if "$RINGLM" bench --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 172 --vocab 512 --seq-len 128 --micro-batch 2 \
+    --warmup 1 --steps 1 --work-dir "$SCRATCH/bench" --csv "$old_csv" > "$SCRATCH/old.log" 2>&1; then
+    fail "ringlm bench appended to a CSV with another header: $(cat "$SCRATCH/old.log")"
+fi
+grep -q "old.csv starts with another header" "$SCRATCH/old.log" || fail "no error naming the CSV: $(cat "$SCRATCH/old.log")"
+cmp -s "$old_csv" "$SCRATCH/old.before" || fail "the refused CSV was changed"
+echo "PASS: a CSV with another header is refused, named, and left unchanged"

@@ -455,22 +455,18 @@ void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, co
         }
 
         // dq += scale * (sum over splits, in split order: deterministic), a row at a time so
-        // the loops run along D and vectorise
+        // the loops run along D and vectorise; the sum builds up in split 0's buffer
         T* dq_data = dq.data<T>();
-#pragma omp parallel
-        {
-            std::vector<T> sum(d.D);
-#pragma omp for schedule(static)
-            for (int64_t t = 0; t < d.Tq; t++) {
-                for (int64_t h = 0; h < d.H; h++) {
-                    std::fill(sum.begin(), sum.end(), T(0));
-                    for (int64_t split = 0; split < splits; split++) {
-                        const T* part = dq_partial + split * dq_size + (h * d.Tq_padded + t) * d.Dp;
-                        for (int64_t c = 0; c < d.D; c++) sum[c] += part[c];
-                    }
-                    T* dq_row = dq_data + (t * d.H + h) * d.D;
-                    for (int64_t c = 0; c < d.D; c++) dq_row[c] += T(scale) * sum[c];
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < d.Tq; t++) {
+            for (int64_t h = 0; h < d.H; h++) {
+                T* sum = dq_partial + (h * d.Tq_padded + t) * d.Dp;
+                for (int64_t split = 1; split < splits; split++) {
+                    const T* part = sum + split * dq_size;
+                    for (int64_t c = 0; c < d.D; c++) sum[c] += part[c];
                 }
+                T* dq_row = dq_data + (t * d.H + h) * d.D;
+                for (int64_t c = 0; c < d.D; c++) dq_row[c] += T(scale) * sum[c];
             }
         }
     });

@@ -34,6 +34,14 @@ std::string blas_description() {
 #endif
 }
 
+bool built_with_blas() {
+#ifdef RINGLM_WITH_BLAS
+    return true;
+#else
+    return false;
+#endif
+}
+
 bool built_with_openblas_openmp() {
 #ifdef RINGLM_OPENBLAS_OPENMP
     return true;

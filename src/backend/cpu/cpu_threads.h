@@ -15,6 +15,9 @@ int cpu_threads();
 // packed GEMM)".
 std::string blas_description();
 
+// True when the build links OpenBLAS (every build but the GPU check's core-only one).
+bool built_with_blas();
+
 // True when the build linked OpenBLAS's OpenMP build by path (CMake RINGLM_OPENBLAS=openmp),
 // so blas_description() must then say "openmp threads".
 bool built_with_openblas_openmp();

@@ -42,13 +42,12 @@ bool packed_gemm_replaces_sgemm() {
 #endif
 }
 
-bool openblas_sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
+void openblas_sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
                     const float* b, double beta, float* c) {
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), static_cast<float>(alpha), a,
                 static_cast<int>(transpose_a ? M : K), b, static_cast<int>(transpose_b ? K : N),
                 static_cast<float>(beta), c, static_cast<int>(N));
-    return true;
 }
 
 namespace {
@@ -73,8 +72,8 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
 
 bool packed_gemm_replaces_sgemm() { return true; }
 
-bool openblas_sgemm(bool, bool, int64_t, int64_t, int64_t, double, const float*, const float*, double, float*) {
-    return false;
+void openblas_sgemm(bool, bool, int64_t, int64_t, int64_t, double, const float*, const float*, double, float*) {
+    fail("openblas_sgemm: this build has no BLAS (the core-only build)");
 }
 
 namespace {

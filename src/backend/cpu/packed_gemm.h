@@ -20,9 +20,9 @@ bool packed_gemm_replaces_sgemm();
 constexpr int64_t packed_gemm_rows_per_thread = 32;
 
 // OpenBLAS's cblas_sgemm for the same C = alpha * op(A) @ op(B) + beta * C, whatever the rule
-// above picks: `ringlm bench` measures it beside the GEMM the model runs. Returns false, and
-// does nothing, in a build without BLAS.
-bool openblas_sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
+// above picks: `ringlm bench` measures it beside the GEMM the model runs. A build without BLAS
+// (built_with_blas() false) throws.
+void openblas_sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
                     const float* b, double beta, float* c);
 
 }  // namespace ringlm
