@@ -105,7 +105,9 @@ void register_bench_command(CLI::App& app) {
     command->add_flag("--bf16", p.bf16, "matmuls in bf16 with f32 master weights (config bf16: true)");
     command->add_option("--sgemm-repeats", p.sgemm_repeats, "f32 GEMM calls timed before each measured step, for the peak (0: none)")->capture_default_str();
     command->add_option("--work-dir", p.work_dir, "where the synthetic token file is written")->capture_default_str();
-    command->add_option("--csv", options->csv, "append one CSV row here (header when the file is new)");
+    command->add_option("--csv", options->csv,
+                        "append one CSV row here (header when the file is new; a file with another header is "
+                        "refused)");
     command->add_option("--label", options->label, "first CSV column");
     command->callback([options] { run_bench(*options); });
 }
