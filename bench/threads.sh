@@ -7,16 +7,18 @@
 # tokens, S ranks x 1 thread against 1 rank x 1 and x S threads.
 #
 # usage: bench/threads.sh [BUILD_DIR] [OUT_DIR]
-#   env THREADS ("1 2"), CASES ("2x1024 1x4096": batch x tokens), BLAS_BUILDS ("linked":
+#   env THREADS ("1 2"), CASES ("2x1024 1x4096": batch x tokens; "" runs none), BLAS_BUILDS ("linked":
 #       the OpenBLAS the binary links; or any of "pthread openmp serial": Debian's builds of
 #       OpenBLAS 0.3.21, chosen at run time by LD_LIBRARY_PATH, which a RUNPATH cannot
 #       override), SP_TOKENS (8192; 0 skips the SP part), SP_VARIANT (batch_zigzag),
+#       SP_ROUNDS (1: rounds of the three SP points, alternating, so the host's drift between
+#       rounds does not enter a ratio; each round's ratios are printed and their median),
 #       WARMUP (1), STEPS (3), MODEL ("": ringlm bench's default, the peer model)
 set -euo pipefail
 build=${1:-build}
 out=${2:-bench/results/threads}
 thread_counts=${THREADS:-1 2}
-cases=${CASES:-2x1024 1x4096}
+cases=${CASES-2x1024 1x4096}
 blas_builds=${BLAS_BUILDS:-linked}
 sp_tokens=${SP_TOKENS:-8192}
 sp_variant=${SP_VARIANT:-batch_zigzag}
@@ -51,16 +53,18 @@ for blas in $blas_builds; do
   done
 done
 if [ "$sp_tokens" -gt 0 ]; then
-  for ranks_threads in 1x1 1x2 2x1; do
-    ranks=${ranks_threads%x*}; threads=${ranks_threads#*x}
-    echo "== SP: $ranks rank(s) x $threads thread(s), 1x$sp_tokens, $sp_variant"
-    bench_point "sp-${ranks}x${threads}" linked "$ranks" "$threads" 1 "$sp_tokens" --ring-attn-func "$sp_variant"
+  for round in $(seq 1 "${SP_ROUNDS:-1}"); do
+    for ranks_threads in 1x1 1x2 2x1; do
+      ranks=${ranks_threads%x*}; threads=${ranks_threads#*x}
+      echo "== SP round $round: $ranks rank(s) x $threads thread(s), 1x$sp_tokens, $sp_variant ($(date -u +%H:%M:%S), load $(cut -d' ' -f1 /proc/loadavg))"
+      bench_point "sp-${ranks}x${threads}-r$round" linked "$ranks" "$threads" 1 "$sp_tokens" --ring-attn-func "$sp_variant"
+    done
   done
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$csv" <<'PY'
-import csv, sys
+import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 def blas_threads(blas):  # "OpenBLAS 0.3.21 ... Haswell ... (openmp threads); ..." -> "openmp threads"
     return blas.split(" (", 1)[1].split(")", 1)[0] if " (" in blas else blas
@@ -75,9 +79,22 @@ for r in rows:
           f"{gemm/1e9:>10.1f} {model/gemm:>10.2f}x {sgemm/1e9:>10.1f} {model/sgemm:>10.2f}x "
           f"{float(r['ring_wait_s']):>11.4f} {float(r['step_s_median']):>7.3f}  "
           f"{blas_threads(r['blas'])}{' + packed GEMM' if 'ringlm packed' in r['blas'] else ''}")
-sp = {r["label"]: float(r["tokens_per_s"]) for r in rows if r["label"].startswith("sp-")}
-if "sp-1x1" in sp:
-    print("\nSP tokens/s against 1 rank x 1 thread: " +
-          ", ".join(f"{label[3:]} {value / sp['sp-1x1']:.2f}x" for label, value in sp.items()))
+# SP ratios within each round (labels sp-<ranks>x<threads>-r<round>), then their medians
+rounds = {}
+for r in rows:
+    if r["label"].startswith("sp-"):
+        layout, round_name = r["label"][3:].rsplit("-", 1)
+        rounds.setdefault(round_name, {})[layout] = float(r["tokens_per_s"])
+ratios = {}
+for round_name, points in rounds.items():
+    if "1x1" not in points:
+        continue
+    print(f"\nSP round {round_name[1:]}, tokens/s against 1 rank x 1 thread: " +
+          ", ".join(f"{layout} {value / points['1x1']:.2f}x" for layout, value in points.items()), end="")
+    for layout, value in points.items():
+        ratios.setdefault(layout, []).append(value / points["1x1"])
+if len(rounds) > 1:
+    print("\nSP medians over rounds: " + ", ".join(f"{layout} {statistics.median(r):.2f}x" for layout, r in ratios.items()))
+print()
 print(f"rows: {sys.argv[1]}")
 PY
