@@ -137,9 +137,7 @@ double SgemmProbe::measure_openblas(int64_t repeats, int64_t warmups) {
     });
 }
 
-bool SgemmProbe::runs_packed_gemm() const {
-    return packed_gemm_replaces_sgemm() && a.rows() >= packed_gemm_rows_per_thread * cpu_threads();
-}
+bool SgemmProbe::runs_packed_gemm() const { return packed_gemm_runs(a.rows()); }
 
 TrainingSetup make_bench_setup(const BenchPoint& point) {
     const int world = world_communicator().size(), rank = world_communicator().rank();

@@ -42,6 +42,10 @@ bool packed_gemm_replaces_sgemm() {
 #endif
 }
 
+bool packed_gemm_runs(int64_t M) {
+    return packed_gemm_replaces_sgemm() && M >= packed_gemm_rows_per_thread * cpu_threads();
+}
+
 void openblas_sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
                     const float* b, double beta, float* c) {
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
@@ -54,7 +58,7 @@ namespace {
 
 void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, double alpha, const float* a,
               const float* b, double beta, float* c) {
-    if (M >= packed_gemm_rows_per_thread * cpu_threads() && packed_gemm_replaces_sgemm())
+    if (packed_gemm_runs(M))
         packed_gemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
     else
         openblas_sgemm(transpose_a, transpose_b, M, N, K, alpha, a, b, beta, c);
@@ -71,6 +75,8 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
 #else
 
 bool packed_gemm_replaces_sgemm() { return true; }
+
+bool packed_gemm_runs(int64_t) { return true; }
 
 void openblas_sgemm(bool, bool, int64_t, int64_t, int64_t, double, const float*, const float*, double, float*) {
     fail("openblas_sgemm: this build has no BLAS (the core-only build)");

@@ -19,6 +19,10 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64
 bool packed_gemm_replaces_sgemm();
 constexpr int64_t packed_gemm_rows_per_thread = 32;
 
+// True when an f32 GEMM of M rows runs packed_gemm at the current thread count: the rule
+// above, applied (always true in a build without BLAS).
+bool packed_gemm_runs(int64_t M);
+
 // OpenBLAS's cblas_sgemm for the same C = alpha * op(A) @ op(B) + beta * C, whatever the rule
 // above picks: `ringlm bench` measures it beside the GEMM the model runs. A build without BLAS
 // (built_with_blas() false) throws.
