@@ -184,8 +184,6 @@ void launch_forward(float* out, float* lse, const float* q, const float* k, cons
 
 }  // namespace
 
-int64_t attention_tiles(int64_t T) { return (T + attention_tile - 1) / attention_tile; }
-
 void summarize_tiles(TileSummary* summaries, const int32_t* index, const int32_t* segment, int64_t T,
                      cudaStream_t stream) {
     if (T == 0) return;
@@ -199,13 +197,15 @@ int64_t attention_scratch_bytes(const AttentionArgs& args, bool backward) {
 }
 
 void attention_block_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                             const AttentionArgs& args, void* scratch, cudaStream_t stream) {
+                             const AttentionArgs& args, AttentionCores cores, void* scratch, cudaStream_t stream) {
     if (args.Tq == 0 || args.H == 0) return;
     auto* q_summaries = static_cast<TileSummary*>(scratch);
     auto* k_summaries = q_summaries + attention_tiles(args.Tq);
     summarize_tiles(q_summaries, args.q_index, args.q_segment, args.Tq, stream);
     summarize_tiles(k_summaries, args.k_index, args.k_segment, args.Tk, stream);
-    if (args.D <= 64) {
+    if (cores == AttentionCores::tensor_bf16) {
+        tensor_core_attention_forward(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
+    } else if (args.D <= 64) {
         launch_forward<64>(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
     } else {
         launch_forward<128>(out, lse, q, k, v, args, q_summaries, k_summaries, stream);

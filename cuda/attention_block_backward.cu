@@ -317,7 +317,7 @@ void launch_backward(float* dq, float* dk, float* dv, const float* dout, const f
 
 void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                               const float* v, const float* out, const float* lse, const AttentionArgs& args,
-                              void* scratch, cudaStream_t stream) {
+                              AttentionCores cores, void* scratch, cudaStream_t stream) {
     if (args.Tq == 0 || args.Tk == 0 || args.H == 0) return;  // no pair: every gradient adds 0
     auto* q_summaries = static_cast<TileSummary*>(scratch);
     auto* k_summaries = q_summaries + attention_tiles(args.Tq);
@@ -328,7 +328,9 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
     attention_delta_kernel<<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(delta, dout, out, rows,
                                                                                                 args.D);
     CUDA_CHECK_LAUNCH("attention_delta_kernel");
-    if (args.D <= 64) {
+    if (cores == AttentionCores::tensor_bf16) {
+        tensor_core_attention_backward(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
+    } else if (args.D <= 64) {
         launch_backward<64>(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
     } else {
         launch_backward<128>(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);

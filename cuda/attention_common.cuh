@@ -7,6 +7,7 @@
 // Indices are global token positions, in any order (contiguous, zigzag and striped chunks).
 #pragma once
 
+#include "backend/attention_tiles.h"
 #include "common.cuh"
 #include "kernels.h"
 
@@ -21,16 +22,9 @@ constexpr int attention_threads = 256;
 constexpr int attention_lanes = 16;
 constexpr int attention_per_thread = attention_tile / attention_lanes;  // 4
 
-// Summary of one tile of tokens: a pair of tiles can hold a visible pair only if their
-// segment ranges overlap and (causal) the key tile's smallest index <= the query tile's largest.
-struct TileSummary {
-    int32_t min_index, max_index, min_segment, max_segment;
-};
-
-__device__ inline bool tiles_may_interact(const TileSummary& queries, const TileSummary& keys, bool causal) {
-    if (keys.max_segment < queries.min_segment || keys.min_segment > queries.max_segment) return false;
-    return !causal || keys.min_index <= queries.max_index;
-}
+// Summary of one tile of tokens: its global index and segment ranges, which
+// tiles_may_interact (backend/attention_tiles.h, the CPU kernel's rule too) compares.
+using TileSummary = TokenRanges;
 
 __device__ inline bool visible(int32_t q_index, int32_t q_segment, int32_t k_index, int32_t k_segment, bool causal) {
     return q_segment == k_segment && (!causal || k_index <= q_index);
@@ -67,10 +61,22 @@ __device__ inline void load_key_tile(float* k_tile, float* v_tile, int32_t* key_
     }
 }
 
+// Tiles of 64 tokens covering T.
+__host__ __device__ inline int64_t attention_tiles(int64_t T) { return (T + attention_tile - 1) / attention_tile; }
+
 // Launch helpers (attention_block.cu).
-int64_t attention_tiles(int64_t T);
 // summaries[tile] for the tiles of one side (T tokens).
 void summarize_tiles(TileSummary* summaries, const int32_t* index, const int32_t* segment, int64_t T,
                      cudaStream_t stream);
+
+// The tensor-core kernels (attention_tensor_core.cu), given the tile summaries (and, backward,
+// delta) that attention_block_forward / _backward prepare for either kernel.
+void tensor_core_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                                   const AttentionArgs& args, const TileSummary* q_summaries,
+                                   const TileSummary* k_summaries, cudaStream_t stream);
+void tensor_core_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                    const float* k, const float* v, const float* lse, const float* delta,
+                                    const AttentionArgs& args, const TileSummary* q_summaries,
+                                    const TileSummary* k_summaries, cudaStream_t stream);
 
 }  // namespace ringlm::kernels

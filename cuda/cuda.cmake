@@ -54,6 +54,9 @@ if(RINGLM_CUDA_SOURCES)
   # through nvcc's own checks).
   target_compile_options(ringlm_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter>)
+  # Device code may call constexpr host functions: the rules the CPU kernels share and test
+  # (backend/attention_tiles.h's tiles_may_interact).
+  target_compile_options(ringlm_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
 else()
   set(RINGLM_WITH_CUDA OFF)
 endif()

@@ -106,9 +106,10 @@ CudaBackend::~CudaBackend() = default;
 
 AttentionKernel parse_attention_kernel(const std::string& name, const char* where) {
     if (name == "tiled") return AttentionKernel::tiled;
+    if (name == "tensor") return AttentionKernel::tensor;
     if (name == "cudnn") return AttentionKernel::cudnn;
     if (name == "auto") return AttentionKernel::automatic;
-    fail("{}: attention kernel '{}' is not one of tiled, cudnn, auto", where, name);
+    fail("{}: attention kernel '{}' is not one of tiled, tensor, cudnn, auto", where, name);
 }
 
 CudnnAttention& CudaBackend::cudnn_attention() {
@@ -374,13 +375,30 @@ kernels::AttentionArgs attention_args(const char* kernel, const Tensor& q, const
 
 }  // namespace
 
+// `tensor` needs bf16 mma.sync, compute capability 8.0 or later: checked once, before any launch.
+kernels::AttentionCores CudaBackend::attention_cores() {
+    if (attention_kernel_ != AttentionKernel::tensor) return kernels::AttentionCores::cuda_f32;
+    if (!tensor_cores_checked_) {
+        int device = 0, major = 0, minor = 0;
+        CUDA_CHECK(cudaGetDevice(&device));
+        CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+        CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+        if (major < 8)
+            fail("cuda attention: RINGLM_ATTENTION=tensor needs bf16 tensor cores (compute capability 8.0 or "
+                 "later); GPU {} has {}.{}: use tiled",
+                 device, major, minor);
+        tensor_cores_checked_ = true;
+    }
+    return kernels::AttentionCores::tensor_bf16;
+}
+
 // cuDNN where attention_kernel_ allows it and the case is one cuDNN serves (cudnn_attention.h):
 // `run` computes the call with it (causal: the diagonal block's mask). With `auto`, a graph
 // cuDNN refuses, or a cuDNN that cannot start (cudnnCreate fails: a missing engine library,
 // a driver too old), is reported once and left to the tiled kernel. True when cuDNN computed it.
 bool CudaBackend::try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
                                       const std::function<void(CudnnAttention&, bool causal)>& run) {
-    if (attention_kernel_ == AttentionKernel::tiled) return false;
+    if (attention_kernel_ == AttentionKernel::tiled || attention_kernel_ == AttentionKernel::tensor) return false;
     try {
         CudnnAttention& cudnn = cudnn_attention();
         bool causal = false;
@@ -408,7 +426,8 @@ void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor
     const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
     Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
     kernels::attention_block_forward(f32(kernel, out, "out"), f32(kernel, lse, "lse"), f32(kernel, q, "q"),
-                                     f32(kernel, k, "k"), f32(kernel, v, "v"), args, work.raw(), stream_);
+                                     f32(kernel, k, "k"), f32(kernel, v, "v"), args, attention_cores(), work.raw(),
+                                     stream_);
 }
 
 void CudaBackend::attention_merge(Tensor& out, Tensor& lse, const Tensor& out_block, const Tensor& lse_block) {
@@ -430,7 +449,7 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
     kernels::attention_block_backward(f32(kernel, dq, "dq"), f32(kernel, dk, "dk"), f32(kernel, dv, "dv"),
                                       f32(kernel, dout, "dout"), f32(kernel, q, "q"), f32(kernel, k, "k"),
                                       f32(kernel, v, "v"), f32(kernel, out, "out"), f32(kernel, lse, "lse"), args,
-                                      work.raw(), stream_);
+                                      attention_cores(), work.raw(), stream_);
 }
 
 // --- column slices -------------------------------------------------------------------------

@@ -22,18 +22,22 @@ class CudaAllocator;
 class CudnnAttention;
 namespace kernels {
 class LtGemm;
+enum class AttentionCores;
 }
 
 // Which kernel computes attention_block_forward/_backward (environment RINGLM_ATTENTION):
 // - tiled: always the own f32 kernel (attention_block*.cu), 1e-5 agreement with the CPU;
+// - tensor: always the own bf16 tensor-core kernel (attention_tensor_core.cu), every mask and
+//   layout the tiled kernel serves, bf16 accuracy (about 1e-2 relative);
 // - cudnn: cuDNN's fused flash attention (bf16 inputs, cudnn_attention.h) for the blocks it
 //   serves, the tiled kernel for the rest; a cuDNN failure is an error;
 // - auto: as cudnn, but a graph cuDNN cannot build falls back to the tiled kernel (one warning),
 //   and a cuDNN that cannot start (cudnnCreate fails) turns the kernel to tiled for good.
-// The default is tiled until tests/gpu/check.sh has verified the cuDNN rows on a GPU; then
-// auto is the intended default.
-enum class AttentionKernel { tiled, cudnn, automatic };
-// Parses "tiled", "cudnn", "auto"; throws for anything else, naming `where`.
+// The default is tiled until tests/gpu/check.sh has verified the tensor and cuDNN rows on a
+// GPU; then auto (cuDNN where it serves and is faster, tensor for the rest) is the intended
+// default.
+enum class AttentionKernel { tiled, tensor, cudnn, automatic };
+// Parses "tiled", "tensor", "cudnn", "auto"; throws for anything else, naming `where`.
 AttentionKernel parse_attention_kernel(const std::string& name, const char* where);
 
 // cuda_device_count, init_cuda_backend: backend/cuda_runtime.h.
@@ -98,7 +102,10 @@ private:
     Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
     std::unique_ptr<CudnnAttention> cudnn_attention_;
     AttentionKernel attention_kernel_ = AttentionKernel::tiled;
+    bool tensor_cores_checked_ = false;  // attention_cores() found compute capability >= 8.0
     bool cudnn_fallback_reported_ = false;  // auto: the first cuDNN failure is reported once
+    // The own kernel's units for the blocks cuDNN does not compute: tensor cores under `tensor`.
+    kernels::AttentionCores attention_cores();
     bool try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
                              const std::function<void(CudnnAttention&, bool causal)>& run);
 };

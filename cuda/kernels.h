@@ -84,13 +84,16 @@ struct AttentionArgs {
     const int32_t* k_segment = nullptr;
 };
 constexpr int64_t attention_max_head_dim = 128;
+// Which units compute the block: the CUDA cores in f32 (attention_block*.cu, 1e-5 agreement
+// with the CPU) or the tensor cores in bf16 with f32 accumulation (attention_tensor_core.cu).
+enum class AttentionCores : int { cuda_f32, tensor_bf16 };
 // Device scratch the calls below need (tile summaries; for backward also delta_i = dout_i . out_i).
 int64_t attention_scratch_bytes(const AttentionArgs& args, bool backward);
 void attention_block_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                             const AttentionArgs& args, void* scratch, cudaStream_t stream);
+                             const AttentionArgs& args, AttentionCores cores, void* scratch, cudaStream_t stream);
 void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                               const float* v, const float* out, const float* lse, const AttentionArgs& args,
-                              void* scratch, cudaStream_t stream);
+                              AttentionCores cores, void* scratch, cudaStream_t stream);
 
 // --- attention_layout.cu (around the cuDNN attention graphs, cudnn_attention.cpp) ---------
 // dst [cols, rows] = src [rows, cols]^T  (the LSE between [T, H] and cuDNN's [H, T] stats)

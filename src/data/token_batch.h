@@ -1,6 +1,7 @@
 // The tokens of one micro batch as one rank feeds them to the model.
 #pragma once
 
+#include "backend/attention_tiles.h"
 #include "tensor/tensor.h"
 
 #include <vector>
@@ -9,10 +10,9 @@ namespace ringlm {
 
 // The global-index and segment-id ranges of one sequence-parallel rank's chunk of a micro
 // batch: enough for ring attention to skip a K/V block no query can see without reading the
-// block's tensors (on a GPU, reading them would stall the host every ring step).
-struct ChunkRange {
-    int32_t index_min = 0, index_max = 0, segment_min = 0, segment_max = 0;
-};
+// block's tensors (on a GPU, reading them would stall the host every ring step), by the rule
+// the attention kernels skip tiles with (tiles_may_interact).
+using ChunkRange = TokenRanges;
 
 // One micro batch of tokens as the model sees them: several rows (sequences) flattened into
 // one token list. Attention never crosses a segment boundary, so distinct rows and distinct

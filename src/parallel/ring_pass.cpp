@@ -65,9 +65,7 @@ int block_owner(const Communicator& transport, int step) {
 // only uses bounds); with the document layout every rank's ranges span its rows, so nothing
 // is skipped here and the kernel's per-tile ranges do the skipping.
 bool block_can_contribute(const ChunkRange& queries, const ChunkRange& keys) {
-    if (keys.index_min > queries.index_max) return false;
-    if (keys.segment_max < queries.segment_min || queries.segment_max < keys.segment_min) return false;
-    return true;
+    return tiles_may_interact(queries, keys, true);
 }
 
 AttentionMask mask_for(const RingAttentionInputs& in, const KvBlock& block) {

@@ -76,13 +76,16 @@ double bench_gemm(Checker& checker, int64_t M, int64_t N, int64_t K, DType dtype
 
 // Causal self-attention over T tokens, one document. FLOPs: 4 T^2 H D / 2 forward (causal
 // halves the 4 T^2 H D of QK^T and PV), 2.5 times that backward. `kernel` picks the tiled f32
-// kernel ("f32" rows) or cuDNN's fused attention ("cudnn" rows: the Backend call as training
-// makes it, so including the mask check, the f32 <-> bf16 conversions and the LSE transposes).
+// kernel ("f32" rows), the own bf16 tensor-core kernel ("tensor" rows) or cuDNN's fused
+// attention ("cudnn" rows: the Backend call as training makes it, so including the mask check,
+// the f32 <-> bf16 conversions and the LSE transposes).
 void bench_attention(Checker& checker, int64_t T, int64_t H, int64_t Hkv, int64_t D, AttentionKernel kernel,
                      std::mt19937_64& rng) {
     const std::string shape = "T " + std::to_string(T) + ", H " + std::to_string(H) + "/" + std::to_string(Hkv) +
                               ", D " + std::to_string(D) + ", causal";
-    const std::string kind = kernel == AttentionKernel::tiled ? "f32 " : "cudnn ";
+    const std::string kind = kernel == AttentionKernel::tiled    ? "f32 "
+                             : kernel == AttentionKernel::tensor ? "tensor "
+                                                                 : "cudnn ";
     const double forward_flops = 4.0 * double(T) * double(T) * double(H) * double(D) / 2.0;
     const Tensor q = random_device({T, H, D}, rng), k = random_device({T, Hkv, D}, rng), v = random_device({T, Hkv, D}, rng);
     std::vector<int32_t> index(T), segment(T, 0);
@@ -91,8 +94,7 @@ void bench_attention(Checker& checker, int64_t T, int64_t H, int64_t Hkv, int64_
     const AttentionMask mask{index_device, segment_device, index_device, segment_device, true};
     const double scale = 1.0 / std::sqrt(double(D));
     Tensor out = empty({T, H, D}, DType::f32, Device::cuda), lse = empty({T, H}, DType::f32, Device::cuda);
-    CudaBackend& cuda = static_cast<CudaBackend&>(gpu());
-    cuda.set_attention_kernel(kernel);
+    cuda().set_attention_kernel(kernel);
     checker.check("attention fwd " + kind + shape, [&] {
         const double milliseconds =
             median_milliseconds([&] { gpu().attention_block_forward(out, lse, q, k, v, mask, scale); });
@@ -107,7 +109,7 @@ void bench_attention(Checker& checker, int64_t T, int64_t H, int64_t Hkv, int64_
             [&] { gpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale); });
         report(checker, "attention bwd " + kind + shape, 2.5 * forward_flops, milliseconds);
     });
-    cuda.set_attention_kernel(AttentionKernel::tiled);
+    cuda().set_attention_kernel(AttentionKernel::tiled);
 }
 
 }  // namespace
@@ -119,6 +121,7 @@ BenchPeaks run_benchmarks(Checker& checker, std::mt19937_64& rng) {
     peaks.f32_tflops = std::max(peaks.f32_tflops, bench_gemm(checker, 8192, 2048, 2048, DType::f32, rng));
     peaks.bf16_tflops = std::max(peaks.bf16_tflops, bench_gemm(checker, 8192, 2048, 2048, DType::bf16, rng));
     bench_attention(checker, 8192, 32, 8, 128, AttentionKernel::tiled, rng);
+    bench_attention(checker, 8192, 32, 8, 128, AttentionKernel::tensor, rng);
     if (CudnnAttention::built_with_cudnn()) {
         bench_attention(checker, 8192, 32, 8, 128, AttentionKernel::cudnn, rng);
     } else {  // RINGLM_ATTENTION=cudnn would time the tiled kernel again under cuDNN's name

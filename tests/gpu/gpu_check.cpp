@@ -39,6 +39,7 @@ using testing::random_uniform;
 
 Backend& cpu() { return cpu_backend(); }
 Backend& gpu() { return backend_for(Device::cuda); }
+CudaBackend& cuda() { return static_cast<CudaBackend&>(gpu()); }
 
 Tensor to_device(const Tensor& host) {
     Tensor device = empty(host.shape(), host.dtype(), Device::cuda);

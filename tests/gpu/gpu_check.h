@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace ringlm {
+class CudaBackend;
+}
+
 namespace ringlm::gpu_check {
 
 constexpr double f32_tolerance = 1e-5;
@@ -27,6 +31,7 @@ struct Row {
 
 Backend& cpu();
 Backend& gpu();
+CudaBackend& cuda();  // gpu() as the CUDA backend: its attention kernel choice
 Tensor to_device(const Tensor& host);
 Tensor to_host(const Tensor& device);
 Tensor poisoned(Shape shape, Device device, DType dtype = DType::f32);  // filled with NaN

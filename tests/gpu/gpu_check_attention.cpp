@@ -2,7 +2,9 @@
 // what the ring variants hand the kernel: a block of a contiguous ring with documents
 // (some query rows see no key: out = 0, lse = -inf), striped and zigzag global indices,
 // GQA and MHA, non-causal with interleaved segments, head sizes that are not multiples of 64,
-// one query (decoding), a block in which no query sees any key; then attention_merge.
+// one query (decoding), a block in which no query sees any key; each on the f32 tiled kernel
+// and on the bf16 tensor-core one; then attention_merge.
+#include "cuda_backend.h"
 #include "gpu_check.h"
 #include "test_util.h"
 
@@ -86,28 +88,41 @@ std::vector<AttentionCase> make_cases(std::mt19937_64& rng) {
     return cases;
 }
 
-void check_case(Checker& checker, const AttentionCase& c, std::mt19937_64& rng) {
+// x rounded to bf16 and back, on the host.
+Tensor rounded_to_bf16(const Tensor& x) { return host_as(host_as(x, DType::bf16), DType::f32); }
+
+// One case on one of the backend's own kernels: `tiled` (f32, against the CPU at f32
+// tolerance) or `tensor` (bf16 tensor cores). The tensor-core kernel rounds q, k, v and dout
+// to bf16 as it loads them, so its CPU reference takes the same rounded inputs: what is left
+// to compare is its own arithmetic (P and dS rounded to bf16, f32 accumulation), at bf16 tolerance.
+void check_case(Checker& checker, const AttentionCase& c, AttentionKernel kernel, std::mt19937_64& rng) {
+    const bool tensor = kernel == AttentionKernel::tensor;
+    const std::string label = (tensor ? "tensor " : "") + c.label;
+    const double tolerance = tensor ? bf16_tolerance : f32_tolerance;
+    const auto reference_input = [&](const Tensor& x) { return tensor ? rounded_to_bf16(x) : x; };
     const int64_t Tq = static_cast<int64_t>(c.q_index.size()), Tk = static_cast<int64_t>(c.k_index.size());
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));
     const Tensor q = random_uniform({Tq, c.H, c.D}, DType::f32, rng, -2, 2);
     const Tensor k = random_uniform({Tk, c.Hkv, c.D}, DType::f32, rng, -2, 2);
     const Tensor v = random_uniform({Tk, c.Hkv, c.D}, DType::f32, rng);
+    const Tensor q_reference = reference_input(q), k_reference = reference_input(k), v_reference = reference_input(v);
     AttentionMask mask{ints(c.q_index), ints(c.q_segment), ints(c.k_index), ints(c.k_segment), c.causal};
     AttentionMask device_mask{to_device(mask.q_index), to_device(mask.q_segment), to_device(mask.k_index),
                               to_device(mask.k_segment), c.causal};
     const Tensor q_gpu = to_device(q), k_gpu = to_device(k), v_gpu = to_device(v);
+    cuda().set_attention_kernel(kernel);
 
     Tensor out = poisoned({Tq, c.H, c.D}, Device::cpu), lse = poisoned({Tq, c.H}, Device::cpu);
-    const std::string forward = "attention fwd: " + c.label;
+    const std::string forward = "attention fwd: " + label;
     checker.check(forward, [&] {
         Tensor out_gpu = poisoned({Tq, c.H, c.D}, Device::cuda), lse_gpu = poisoned({Tq, c.H}, Device::cuda);
-        cpu().attention_block_forward(out, lse, q, k, v, mask, scale);
+        cpu().attention_block_forward(out, lse, q_reference, k_reference, v_reference, mask, scale);
         gpu().attention_block_forward(out_gpu, lse_gpu, q_gpu, k_gpu, v_gpu, device_mask, scale);
-        checker.compare(forward + " out", out_gpu, out, f32_tolerance);
-        checker.compare(forward + " lse", lse_gpu, lse, f32_tolerance);
+        checker.compare(forward + " out", out_gpu, out, tolerance);
+        checker.compare(forward + " lse", lse_gpu, lse, tolerance);
     });
 
-    const std::string backward = "attention bwd: " + c.label;
+    const std::string backward = "attention bwd: " + label;
     checker.check(backward, [&] {
         // the backward reads the CPU's out and lse on both sides (the FINAL ones, as in a ring)
         const Tensor dout = random_uniform({Tq, c.H, c.D}, DType::f32, rng);
@@ -115,13 +130,15 @@ void check_case(Checker& checker, const AttentionCase& c, std::mt19937_64& rng) 
         Tensor dk = random_uniform({Tk, c.Hkv, c.D}, DType::f32, rng);
         Tensor dv = random_uniform({Tk, c.Hkv, c.D}, DType::f32, rng);
         Tensor dq_gpu = to_device(dq), dk_gpu = to_device(dk), dv_gpu = to_device(dv);
-        cpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale);
+        cpu().attention_block_backward(dq, dk, dv, reference_input(dout), q_reference, k_reference, v_reference, out,
+                                       lse, mask, scale);
         gpu().attention_block_backward(dq_gpu, dk_gpu, dv_gpu, to_device(dout), q_gpu, k_gpu, v_gpu, to_device(out),
                                        to_device(lse), device_mask, scale);
-        checker.compare(backward + " dq", dq_gpu, dq, f32_tolerance);
-        checker.compare(backward + " dk", dk_gpu, dk, f32_tolerance);
-        checker.compare(backward + " dv", dv_gpu, dv, f32_tolerance);
+        checker.compare(backward + " dq", dq_gpu, dq, tolerance);
+        checker.compare(backward + " dk", dk_gpu, dk, tolerance);
+        checker.compare(backward + " dv", dv_gpu, dv, tolerance);
     });
+    cuda().set_attention_kernel(AttentionKernel::tiled);
 }
 
 // attention_merge on [T, H, D] partials with every lse case: both finite, either side -inf
@@ -149,7 +166,8 @@ void check_merge(Checker& checker, std::mt19937_64& rng) {
 }  // namespace
 
 void check_attention(Checker& checker, std::mt19937_64& rng) {
-    for (const AttentionCase& c : make_cases(rng)) check_case(checker, c, rng);
+    for (const AttentionKernel kernel : {AttentionKernel::tiled, AttentionKernel::tensor})
+        for (const AttentionCase& c : make_cases(rng)) check_case(checker, c, kernel, rng);
     check_merge(checker, rng);
 }
 

@@ -64,8 +64,6 @@ Tensor added(const Tensor& after_device, const Tensor& before_host) {
     return difference;
 }
 
-CudaBackend& cuda() { return static_cast<CudaBackend&>(gpu()); }
-
 void check_case(Checker& checker, const CudnnCase& c, std::mt19937_64& rng) {
     const int64_t Tq = static_cast<int64_t>(c.q_index.size()), Tk = static_cast<int64_t>(c.k_index.size());
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));

@@ -222,9 +222,12 @@ void check_training(Checker& checker) {
 
 namespace {
 
-void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16) {
+// `attention`: the backend's attention kernel for these steps (tiled f32, or the bf16 tensor cores).
+void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16, AttentionKernel attention) {
     const std::string name = std::string("train step MFU, ") + (bf16 ? "bf16" : "f32") +
+                             (attention == AttentionKernel::tensor ? ", tensor-core attention" : "") +
                              ", dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
+    cuda().set_attention_kernel(attention);
     checker.check(name, [&] {
         ModelConfig config;
         config.dim = 2048;
@@ -268,13 +271,15 @@ void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16) {
                       static_cast<double>(allocator_for(Device::cuda).stats().peak_bytes_in_use) / 1073741824.0);
         checker.note(name, result, detail, !std::isfinite(loss));
     });
+    cuda().set_attention_kernel(AttentionKernel::tiled);
 }
 
 }  // namespace
 
 void bench_training_step(Checker& checker, const BenchPeaks& peaks) {
-    bench_training_step(checker, peaks, false);
-    bench_training_step(checker, peaks, true);
+    bench_training_step(checker, peaks, false, AttentionKernel::tiled);
+    bench_training_step(checker, peaks, true, AttentionKernel::tiled);
+    bench_training_step(checker, peaks, true, AttentionKernel::tensor);
 }
 
 }  // namespace ringlm::gpu_check

@@ -18,6 +18,7 @@
 // own dQ buffer. The buffers are summed in a fixed order at the end: no atomics, and the same
 // bits run to run for a given thread count. splits = 1 when there are at least as many kv
 // heads as threads (then no extra buffer exists).
+#include "backend/attention_tiles.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/tile_product.h"
 #include "backend/cpu/vector_exp.h"
@@ -52,34 +53,34 @@ constexpr int64_t head_dim_multiple = tile_product_width;  // D padded to whole 
 // pair of tiles that cannot see each other is skipped without looking at its elements.
 struct TileRange {
     int64_t begin = 0, count = 0;  // rows [begin, begin + count) of the block
-    int32_t index_min = 0, index_max = 0, segment_min = 0, segment_max = 0;
+    TokenRanges ranges;
 };
 
 std::vector<TileRange> tile_ranges(const int32_t* index, const int32_t* segment, int64_t rows, int64_t tile) {
-    std::vector<TileRange> ranges;
+    std::vector<TileRange> tiles;
     for (int64_t begin = 0; begin < rows; begin += tile) {
-        TileRange r{begin, std::min(tile, rows - begin), index[begin], index[begin], segment[begin], segment[begin]};
+        TileRange r{begin, std::min(tile, rows - begin), {index[begin], index[begin], segment[begin], segment[begin]}};
         for (int64_t t = begin; t < begin + r.count; t++) {
-            r.index_min = std::min(r.index_min, index[t]);
-            r.index_max = std::max(r.index_max, index[t]);
-            r.segment_min = std::min(r.segment_min, segment[t]);
-            r.segment_max = std::max(r.segment_max, segment[t]);
+            r.ranges.index_min = std::min(r.ranges.index_min, index[t]);
+            r.ranges.index_max = std::max(r.ranges.index_max, index[t]);
+            r.ranges.segment_min = std::min(r.ranges.segment_min, segment[t]);
+            r.ranges.segment_max = std::max(r.ranges.segment_max, segment[t]);
         }
-        ranges.push_back(r);
+        tiles.push_back(r);
     }
-    return ranges;
+    return tiles;
 }
 
 enum class Visibility { none, all, some };
 
-// none: segment ranges are disjoint, or (causal) every key comes after every query.
+// none: no pair can be visible (tiles_may_interact, backend/attention_tiles.h).
 // all: one segment on both sides, every key at or before every query, and both tiles full.
 Visibility tile_visibility(const TileRange& q, const TileRange& k, bool causal, int64_t query_rows) {
-    if (q.segment_max < k.segment_min || k.segment_max < q.segment_min) return Visibility::none;
-    if (causal && k.index_min > q.index_max) return Visibility::none;
-    const bool one_segment = q.segment_min == q.segment_max && k.segment_min == k.segment_max;
+    if (!tiles_may_interact(q.ranges, k.ranges, causal)) return Visibility::none;
+    const TokenRanges &qr = q.ranges, &kr = k.ranges;
+    const bool one_segment = qr.segment_min == qr.segment_max && kr.segment_min == kr.segment_max;
     const bool full = q.count == query_rows && k.count == key_tile;
-    if (one_segment && full && (!causal || k.index_max <= q.index_min)) return Visibility::all;
+    if (one_segment && full && (!causal || kr.index_max <= qr.index_min)) return Visibility::all;
     return Visibility::some;
 }
 
