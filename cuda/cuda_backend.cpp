@@ -125,7 +125,7 @@ void CudaBackend::copy(Tensor& dst, const Tensor& src) {
     if (host_src && host_dst) return cpu_backend().copy(dst, src);
     if (dst.dtype() == src.dtype()) {
         CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), cudaMemcpyDefault, stream_));
-        if (host_src || host_dst) CUDA_CHECK(cudaStreamSynchronize(stream_));
+        if (host_src || host_dst) kernels::wait_for_stream(stream_);
         return;
     }
     if (!host_src && !host_dst) return kernels::convert(dst.raw(), dst.dtype(), src.raw(), src.dtype(), src.numel(), stream_);
@@ -134,11 +134,11 @@ void CudaBackend::copy(Tensor& dst, const Tensor& src) {
         Tensor converted = empty(src.shape(), dst.dtype(), Device::cpu);
         cpu_backend().copy(converted, src);
         CUDA_CHECK(cudaMemcpyAsync(dst.raw(), converted.raw(), converted.bytes(), cudaMemcpyHostToDevice, stream_));
-        CUDA_CHECK(cudaStreamSynchronize(stream_));  // `converted` dies at the end of this scope
+        kernels::wait_for_stream(stream_);  // `converted` dies at the end of this scope
     } else {
         Tensor fetched = empty(src.shape(), src.dtype(), Device::cpu);
         CUDA_CHECK(cudaMemcpyAsync(fetched.raw(), src.raw(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
-        CUDA_CHECK(cudaStreamSynchronize(stream_));
+        kernels::wait_for_stream(stream_);
         cpu_backend().copy(dst, fetched);
     }
 }

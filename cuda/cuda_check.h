@@ -20,6 +20,12 @@ namespace ringlm::kernels {
 // correctness checks; it costs a device round trip per launch).
 extern bool synchronize_after_launch;
 
+// The host waits for `stream` to finish. Every such wait in the backend goes through here, so
+// the waits a training step makes can be counted: host_waits (since the process started) is
+// what the GPU check reports per step. Each one stalls the host until the GPU drains.
+void wait_for_stream(cudaStream_t stream);
+extern long long host_waits;
+
 }  // namespace ringlm::kernels
 
 #define CUDA_CHECK(call)                                                                                    \

@@ -295,7 +295,7 @@ std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k,
                                      mask.k_segment.data<int32_t>(), Tq, Tk, impl_->stream);
     CUDA_CHECK(cudaMemcpyAsync(summary, impl_->mask_summary.raw(), sizeof summary, cudaMemcpyDeviceToHost,
                                impl_->stream));
-    CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
+    kernels::wait_for_stream(impl_->stream);
     const bool one_segment = summary[0], q_contiguous = summary[1], k_contiguous = summary[2];
     const int32_t q_min = summary[3], k_min = summary[5], k_max = summary[6];
     if (!one_segment) return "segment mask (more than one segment id)";

@@ -109,7 +109,7 @@ double sum_product(const float* a, const float* b, int64_t n, double* scratch, c
     CUDA_CHECK_LAUNCH("sum_partials_kernel");
     double result = 0;
     CUDA_CHECK(cudaMemcpyAsync(&result, scratch + reduction_blocks, sizeof(double), cudaMemcpyDeviceToHost, stream));
-    CUDA_CHECK(cudaStreamSynchronize(stream));
+    wait_for_stream(stream);
     return result;
 }
 

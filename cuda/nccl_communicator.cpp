@@ -215,7 +215,7 @@ Communicator& NcclCommunicator::control(const char* what) {
     return *control_;
 }
 
-void NcclCommunicator::wait_for_device() { CUDA_CHECK(cudaStreamSynchronize(compute_stream_)); }
+void NcclCommunicator::wait_for_device() { kernels::wait_for_stream(compute_stream_); }
 
 std::unique_ptr<PendingExchange> NcclCommunicator::all_reduce(const Tensor& x) {
     require_device(x, "all-reduce buffer");

@@ -255,20 +255,24 @@ void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16, A
         allocator_for(Device::cuda).reset_peak();  // the peak of this model's steps (parameters included)
         for (int i = 0; i < warmup_steps; i++) step();
         const auto start = Clock::now();
+        const long long waits_before = kernels::host_waits;
         double loss = 0;
         for (int i = 0; i < timed_steps; i++) loss = step();
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count() / timed_steps;
+        // the backend's own waits for the GPU (kernels::wait_for_stream), not the one above
+        const double waits_per_step = static_cast<double>(kernels::host_waits - waits_before) / timed_steps;
 
         // Model FLOPs as `ringlm bench` counts them (model_flops.h: PaLM's MFU convention)
         const double achieved = model_flops_per_step(config, sequence_len, sequences) / seconds / 1e12;  // TFLOP/s
-        char result[32], detail[200];
+        char result[32], detail[240];
         std::snprintf(result, sizeof result, "%.0f tokens/s", static_cast<double>(tokens) / seconds);
         std::snprintf(detail, sizeof detail,
                       "%.3f s/step, %.1f TFLOP/s: MFU %.1f%% of bf16 GEMM peak %.0f, %.1f%% of f32 GEMM %.1f "
-                      "(loss %.3f, peak memory %.1f GiB)",
+                      "(loss %.3f, peak memory %.1f GiB, %.0f host waits per step)",
                       seconds, achieved, 100.0 * achieved / peaks.bf16_tflops, peaks.bf16_tflops,
                       100.0 * achieved / peaks.f32_tflops, peaks.f32_tflops, loss,
-                      static_cast<double>(allocator_for(Device::cuda).stats().peak_bytes_in_use) / 1073741824.0);
+                      static_cast<double>(allocator_for(Device::cuda).stats().peak_bytes_in_use) / 1073741824.0,
+                      waits_per_step);
         checker.note(name, result, detail, !std::isfinite(loss));
     });
     cuda().set_attention_kernel(AttentionKernel::tiled);
