@@ -101,6 +101,8 @@ void register_bench_command(CLI::App& app) {
     command->add_option("--steps", p.measured_steps, "measured steps (median reported)")->check(CLI::PositiveNumber)
         ->capture_default_str();
     command->add_flag("--gradient-checkpointing", p.gradient_checkpointing, "recompute layers in backward");
+    command->add_flag("--offload-checkpoints", p.offload_checkpoints,
+                      "checkpointing with each layer's input in host memory (config gradient_checkpointing: offload)");
     command->add_flag("--tiled-mlp", p.tiled_mlp, "MLP in sequence tiles, recomputed in backward (config tiled_mlp)");
     command->add_flag("--bf16", p.bf16, "matmuls in bf16 with f32 master weights (config bf16: true)");
     command->add_option("--sgemm-repeats", p.sgemm_repeats, "f32 GEMM calls timed before each measured step, for the peak (0: none)")->capture_default_str();

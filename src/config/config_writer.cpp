@@ -91,7 +91,8 @@ std::string to_yaml(const Config& config) {
                        number(training.max_grad_norm));
     out += fmt::format("adam_beta1: {}\nadam_beta2: {}\nadam_epsilon: {}\n", number(training.adam_beta1),
                        number(training.adam_beta2), number(training.adam_epsilon));
-    out += fmt::format("gradient_checkpointing: {}\nbf16: {}\nseed: {}\n", boolean(training.gradient_checkpointing),
+    out += fmt::format("gradient_checkpointing: {}\nbf16: {}\nseed: {}\n",
+                       training.offload_checkpoints ? "offload" : boolean(training.gradient_checkpointing),
                        boolean(training.bf16), training.seed);
     out += fmt::format("tiled_mlp: {}\ntiled_mlp_num_shards: {}\n", boolean(training.tiled_mlp),
                        training.tiled_mlp_num_shards);

@@ -74,7 +74,8 @@ Config bench_config(const BenchPoint& point, const std::string& dataset) {
     c.training.max_steps = point.warmup_steps + point.measured_steps;
     c.training.learning_rate = 1e-4;
     c.training.lr_scheduler = LrScheduler::constant;
-    c.training.gradient_checkpointing = point.gradient_checkpointing;
+    c.training.gradient_checkpointing = point.gradient_checkpointing || point.offload_checkpoints;
+    c.training.offload_checkpoints = point.offload_checkpoints;
     c.training.tiled_mlp = point.tiled_mlp;
     c.training.bf16 = point.bf16;
     c.output.output_dir = point.work_dir;

@@ -172,6 +172,7 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     const LoadBalance load_balance = resolve_load_balance(config.parallel.load_balance, config.data.sample_packing);
     setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
+    setup.forward.offload_checkpoints = config.training.offload_checkpoints;
     setup.forward.tiled_mlp = config.training.tiled_mlp;
     setup.forward.tiled_mlp_num_shards = config.training.tiled_mlp_num_shards;
     if (topology.sp_size > 1) {

@@ -176,6 +176,22 @@ TEST(Config, NullValueMeansDefault) {
     EXPECT_FALSE(config.parallel.ring_attn_func.has_value());
 }
 
+// gradient_checkpointing takes axolotl's third value, offload (checkpointing, with each
+// layer's input in host memory), and writes it back as such.
+TEST(Config, GradientCheckpointingOffload) {
+    const Config offload = parse_config("base_model: a.bin\ngradient_checkpointing: offload\n", "o.yaml");
+    EXPECT_TRUE(offload.training.gradient_checkpointing);
+    EXPECT_TRUE(offload.training.offload_checkpoints);
+    EXPECT_EQ(parse_config(to_yaml(offload), "o.yaml"), offload);
+    EXPECT_NE(to_yaml(offload).find("gradient_checkpointing: offload\n"), std::string::npos);
+    const Config in_place = parse_config("base_model: a.bin\ngradient_checkpointing: yes\n", "y.yaml");
+    EXPECT_TRUE(in_place.training.gradient_checkpointing);
+    EXPECT_FALSE(in_place.training.offload_checkpoints);
+    const std::string message =
+        error_of([] { parse_config("base_model: a.bin\ngradient_checkpointing: offlaod\n", "b.yaml"); });
+    EXPECT_NE(message.find("gradient_checkpointing"), std::string::npos) << message;
+}
+
 TEST(Config, RewardWeightsDefaultToOnePerReward) {
     const Config config = parse_config("base_model: a.bin\nrl: grpo\ndatasets: [{path: p.jsonl}]\n"
                                        "trl: {reward_funcs: [length, regex_format], reward_command: ./score}\n",

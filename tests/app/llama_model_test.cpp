@@ -93,11 +93,52 @@ ForwardOptions tiled(bool checkpointing) {
     return options;
 }
 
+// Checkpointing with each layer's input in host memory (gradient_checkpointing: offload).
+ForwardOptions offloaded() {
+    ForwardOptions options = checkpointed();
+    options.offload_checkpoints = true;
+    return options;
+}
+
+// The loss and every parameter gradient of one forward and backward.
+std::vector<float> loss_and_gradients(Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
+    Tape tape;
+    Grads grads;
+    bind_gradients(model, grads);
+    backend(model.gradients).fill(model.gradients, 0.0);
+    Tensor loss = sum(tape, llama_token_losses(tape, model, batch, options));
+    tape.backward(loss, grads);
+    std::vector<float> values{loss.data<float>()[0]};
+    values.insert(values.end(), model.gradients.data<float>(), model.gradients.data<float>() + model.gradients.numel());
+    return values;
+}
+
 }  // namespace
 
 TEST(LlamaModel, MatchesPyTorchReferenceTied) { compare_with_reference(small_config(true), {}); }
 TEST(LlamaModel, MatchesPyTorchReferenceUntied) { compare_with_reference(small_config(false), {}); }
 TEST(LlamaModel, MatchesPyTorchReferenceWithCheckpointing) { compare_with_reference(small_config(true), checkpointed()); }
+TEST(LlamaModel, MatchesPyTorchReferenceWithOffloadedCheckpoints) {
+    compare_with_reference(small_config(false), offloaded());
+}
+// Offloading moves where a layer's input waits, not the arithmetic: the same bits as
+// checkpointing in place (and as no checkpointing, whose forward is the same ops).
+TEST(LlamaModel, OffloadedCheckpointsGiveTheSameBits) {
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    const ModelConfig config = small_config(false);
+    Llama model = make_llama(config);
+    init_llama_weights(model, seed);
+    const TokenBatch batch = packed_batch(rng, static_cast<int32_t>(config.vocab_size));
+    const std::vector<float> in_place = loss_and_gradients(model, batch, checkpointed());
+    const std::vector<float> offload = loss_and_gradients(model, batch, offloaded());
+    const std::vector<float> plain = loss_and_gradients(model, batch, ForwardOptions{});
+    ASSERT_EQ(offload.size(), in_place.size());
+    for (size_t i = 0; i < offload.size(); i++) {
+        ASSERT_EQ(offload[i], in_place[i]) << "element " << i << " (0: the loss), seed " << seed;
+        ASSERT_EQ(offload[i], plain[i]) << "element " << i << " (0: the loss), seed " << seed;
+    }
+}
 TEST(LlamaModel, MatchesPyTorchReferenceWithTiledMlp) { compare_with_reference(small_config(false), tiled(false)); }
 TEST(LlamaModel, MatchesPyTorchReferenceWithTiledMlpAndCheckpointing) {
     compare_with_reference(small_config(true), tiled(true));

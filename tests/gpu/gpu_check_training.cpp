@@ -70,14 +70,15 @@ std::vector<TokenBatch> random_batches(int64_t steps, int64_t rows, int64_t sequ
 // One optimizer step on one micro batch (host tensors), as the trainer does it on one rank:
 // batch to the model's device, forward, backward, AdamW. Returns the loss before the update,
 // per loss token (reading it waits for the device's forward and backward).
-double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, double learning_rate) {
+double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, double learning_rate,
+                  const ForwardOptions& options = {}) {
     const double loss_tokens = static_cast<double>(count_loss_tokens(host_batch));
     const TokenBatch batch = to_device(host_batch, model.parameters.device());
     backend(model.gradients).fill(model.gradients, 0.0);
     Tape tape;
     Grads grads;
     bind_gradients(model, grads);
-    Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch));
+    Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch, options));
     tape.backward(loss_sum, grads);
     const double loss = backend(loss_sum).sum(loss_sum) / loss_tokens;
     adamw_step(optimizer, model, learning_rate, loss_tokens);
@@ -222,11 +223,21 @@ void check_training(Checker& checker) {
 
 namespace {
 
-// `attention`: the backend's attention kernel for these steps (tiled f32, or the bf16 tensor cores).
-void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16, AttentionKernel attention) {
+// How a timed step runs: the attention kernel (tiled f32, or the bf16 tensor cores) and
+// checkpointing (none, in place, or offloaded to host memory: compare the peak memory).
+enum class Checkpointing { none, in_place, offload };
+
+void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16, AttentionKernel attention,
+                         Checkpointing checkpointing = Checkpointing::none) {
     const std::string name = std::string("train step MFU, ") + (bf16 ? "bf16" : "f32") +
                              (attention == AttentionKernel::tensor ? ", tensor-core attention" : "") +
+                             (checkpointing == Checkpointing::in_place  ? ", checkpointing"
+                              : checkpointing == Checkpointing::offload ? ", checkpoints offloaded"
+                                                                        : "") +
                              ", dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
+    ForwardOptions options;
+    options.gradient_checkpointing = checkpointing != Checkpointing::none;
+    options.offload_checkpoints = checkpointing == Checkpointing::offload;
     cuda().set_attention_kernel(attention);
     checker.check(name, [&] {
         ModelConfig config;
@@ -246,7 +257,7 @@ void bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16, A
         const TokenBatch host_batch = random_batches(1, sequences, sequence_len, config.vocab_size)[0];
 
         auto step = [&] {
-            const double loss = train_step(model, optimizer, host_batch, 1e-4);
+            const double loss = train_step(model, optimizer, host_batch, 1e-4, options);
             CUDA_CHECK(cudaStreamSynchronize(cuda_compute_stream()));  // the update too
             return loss;
         };
@@ -284,6 +295,8 @@ void bench_training_step(Checker& checker, const BenchPeaks& peaks) {
     bench_training_step(checker, peaks, false, AttentionKernel::tiled);
     bench_training_step(checker, peaks, true, AttentionKernel::tiled);
     bench_training_step(checker, peaks, true, AttentionKernel::tensor);
+    bench_training_step(checker, peaks, true, AttentionKernel::tensor, Checkpointing::in_place);
+    bench_training_step(checker, peaks, true, AttentionKernel::tensor, Checkpointing::offload);
 }
 
 }  // namespace ringlm::gpu_check
