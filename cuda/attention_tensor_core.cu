@@ -32,6 +32,7 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ringlm::kernels {
@@ -496,6 +497,12 @@ void launch_backward(float* dq, float* dk, float* dv, const float* dout, const f
 }
 
 }  // namespace
+
+int64_t tensor_core_attention_shared_bytes(int64_t D) {
+    auto most = [](auto... bytes) { return static_cast<int64_t>(std::max({bytes...})); };
+    return D <= 64 ? most(forward_shared_bytes<64>(), dkdv_shared_bytes<64>(), dq_shared_bytes<64>())
+                   : most(forward_shared_bytes<128>(), dkdv_shared_bytes<128>(), dq_shared_bytes<128>());
+}
 
 void tensor_core_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionArgs& args, const TileSummary* q_summaries,

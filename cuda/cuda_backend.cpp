@@ -375,20 +375,28 @@ kernels::AttentionArgs attention_args(const char* kernel, const Tensor& q, const
 
 }  // namespace
 
-// `tensor` needs bf16 mma.sync, compute capability 8.0 or later: checked once, before any launch.
-kernels::AttentionCores CudaBackend::attention_cores() {
+// `tensor` needs bf16 mma.sync (compute capability 8.0 or later, checked once) and, per head
+// dim, the shared memory its kernels take a block: both refused before any launch.
+kernels::AttentionCores CudaBackend::attention_cores(int64_t D) {
     if (attention_kernel_ != AttentionKernel::tensor) return kernels::AttentionCores::cuda_f32;
-    if (!tensor_cores_checked_) {
-        int device = 0, major = 0, minor = 0;
-        CUDA_CHECK(cudaGetDevice(&device));
+    int device = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    if (tensor_core_shared_limit_ == 0) {
+        int major = 0, minor = 0, shared_limit = 0;
         CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
         CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
         if (major < 8)
-            fail("cuda attention: RINGLM_ATTENTION=tensor needs bf16 tensor cores (compute capability 8.0 or "
-                 "later); GPU {} has {}.{}: use tiled",
+            fail("cuda attention: the tensor-core kernel (RINGLM_ATTENTION=tensor) needs bf16 tensor cores "
+                 "(compute capability 8.0 or later); GPU {} has {}.{}: use tiled",
                  device, major, minor);
-        tensor_cores_checked_ = true;
+        CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+        tensor_core_shared_limit_ = shared_limit;
     }
+    const int64_t needed = kernels::tensor_core_attention_shared_bytes(D);
+    if (needed > tensor_core_shared_limit_)
+        fail("cuda attention: the tensor-core kernel (RINGLM_ATTENTION=tensor) at head dim {} needs {} bytes of "
+             "shared memory a block; GPU {} allows {}: use tiled",
+             D, needed, device, tensor_core_shared_limit_);
     return kernels::AttentionCores::tensor_bf16;
 }
 
@@ -426,7 +434,7 @@ void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor
     const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
     Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
     kernels::attention_block_forward(f32(kernel, out, "out"), f32(kernel, lse, "lse"), f32(kernel, q, "q"),
-                                     f32(kernel, k, "k"), f32(kernel, v, "v"), args, attention_cores(), work.raw(),
+                                     f32(kernel, k, "k"), f32(kernel, v, "v"), args, attention_cores(args.D), work.raw(),
                                      stream_);
 }
 
@@ -449,7 +457,7 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
     kernels::attention_block_backward(f32(kernel, dq, "dq"), f32(kernel, dk, "dk"), f32(kernel, dv, "dv"),
                                       f32(kernel, dout, "dout"), f32(kernel, q, "q"), f32(kernel, k, "k"),
                                       f32(kernel, v, "v"), f32(kernel, out, "out"), f32(kernel, lse, "lse"), args,
-                                      attention_cores(), work.raw(), stream_);
+                                      attention_cores(args.D), work.raw(), stream_);
 }
 
 // --- column slices -------------------------------------------------------------------------

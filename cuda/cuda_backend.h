@@ -102,10 +102,10 @@ private:
     Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
     std::unique_ptr<CudnnAttention> cudnn_attention_;
     AttentionKernel attention_kernel_ = AttentionKernel::tiled;
-    bool tensor_cores_checked_ = false;  // attention_cores() found compute capability >= 8.0
+    int64_t tensor_core_shared_limit_ = 0;  // shared bytes a block may opt into; 0: not yet read
     bool cudnn_fallback_reported_ = false;  // auto: the first cuDNN failure is reported once
     // The own kernel's units for the blocks cuDNN does not compute: tensor cores under `tensor`.
-    kernels::AttentionCores attention_cores();
+    kernels::AttentionCores attention_cores(int64_t D);
     bool try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
                              const std::function<void(CudnnAttention&, bool causal)>& run);
 };

@@ -87,6 +87,8 @@ constexpr int64_t attention_max_head_dim = 128;
 // Which units compute the block: the CUDA cores in f32 (attention_block*.cu, 1e-5 agreement
 // with the CPU) or the tensor cores in bf16 with f32 accumulation (attention_tensor_core.cu).
 enum class AttentionCores : int { cuda_f32, tensor_bf16 };
+// The most shared memory a block of the tensor-core kernels takes at head dim D.
+int64_t tensor_core_attention_shared_bytes(int64_t D);
 // Device scratch the calls below need (tile summaries; for backward also delta_i = dout_i . out_i).
 int64_t attention_scratch_bytes(const AttentionArgs& args, bool backward);
 void attention_block_forward(float* out, float* lse, const float* q, const float* k, const float* v,

@@ -219,11 +219,13 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     training.adam_beta2 = top.number("adam_beta2", training.adam_beta2, unit_interval_open_top);
     training.adam_epsilon = top.number("adam_epsilon", training.adam_epsilon, positive);
     // true, false, or axolotl's `offload`: checkpointing with each layer's input in host memory
-    training.offload_checkpoints = top.has("gradient_checkpointing") &&
-                                   top.value("gradient_checkpointing").IsScalar() &&
-                                   top.value("gradient_checkpointing").Scalar() == "offload";
-    training.gradient_checkpointing =
-        training.offload_checkpoints || top.boolean("gradient_checkpointing", training.gradient_checkpointing);
+    if (top.has("gradient_checkpointing")) {
+        const YAML::Node value = top.value("gradient_checkpointing");
+        training.offload_checkpoints = value.IsScalar() && value.Scalar() == "offload";
+        training.gradient_checkpointing =
+            training.offload_checkpoints ||
+            read_boolean(value, source_name, top.key_path("gradient_checkpointing"), "true, false or offload");
+    }
     training.tiled_mlp = top.boolean("tiled_mlp", training.tiled_mlp);
     training.tiled_mlp_num_shards = top.integer("tiled_mlp_num_shards", training.tiled_mlp_num_shards, 0);
     training.bf16 = top.boolean("bf16", training.bf16);

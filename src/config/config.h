@@ -120,8 +120,10 @@ struct TrainingSection {
     double adam_beta1 = 0.9;               // (HF: 0.9)
     double adam_beta2 = 0.999;             // (HF: 0.999)
     double adam_epsilon = 1e-8;            // (HF: 1e-8)
-    bool gradient_checkpointing = false;   // recompute each layer in backward (axolotl: false)
-    bool offload_checkpoints = false;      // gradient_checkpointing: offload (axolotl): layer inputs in host memory
+    // gradient_checkpointing: true, false, or offload (axolotl's spelling): recompute each layer in
+    // backward; offload keeps each layer's input in host memory meanwhile (sets both fields)
+    bool gradient_checkpointing = false;
+    bool offload_checkpoints = false;
     bool tiled_mlp = false;                // MLP in sequence tiles, recomputed in backward (axolotl: false)
     int64_t tiled_mlp_num_shards = 0;      // tiles per rank's rows; 0: ceil(rows / dim), as ALST (axolotl)
     bool bf16 = false;                     // matmuls in bf16, f32 master weights and accumulation (axolotl: bf16)

@@ -108,7 +108,7 @@ double read_number(const YAML::Node& value, const std::string& source, const std
     return result;
 }
 
-bool read_boolean(const YAML::Node& value, const std::string& source, const std::string& path) {
+bool read_boolean(const YAML::Node& value, const std::string& source, const std::string& path, const char* expected) {
     if (value.IsScalar()) {
         // YAML 1.1's spellings, which PyYAML (and so axolotl) accepts too.
         std::string text = value.Scalar();
@@ -116,7 +116,7 @@ bool read_boolean(const YAML::Node& value, const std::string& source, const std:
         if (text == "true" || text == "yes" || text == "on") return true;
         if (text == "false" || text == "no" || text == "off") return false;
     }
-    fail_value(value, source, path, "true or false");
+    fail_value(value, source, path, expected);
 }
 
 std::string read_text(const YAML::Node& value, const std::string& source, const std::string& path) {

@@ -46,7 +46,9 @@ inline constexpr NumberRange unit_interval_open_bottom{0.0, 1.0, true, false}; /
 // Scalar reads of one value (a map entry or a list element) at `path`.
 int64_t read_integer(const YAML::Node& value, const std::string& source, const std::string& path, int64_t minimum);
 double read_number(const YAML::Node& value, const std::string& source, const std::string& path, NumberRange range);
-bool read_boolean(const YAML::Node& value, const std::string& source, const std::string& path);
+// `expected`: what the message says the value should be, where a key takes more than booleans.
+bool read_boolean(const YAML::Node& value, const std::string& source, const std::string& path,
+                  const char* expected = "true or false");
 std::string read_text(const YAML::Node& value, const std::string& source, const std::string& path);
 // The index of the value in `names`; the message lists them.
 size_t read_choice(const YAML::Node& value, const std::string& source, const std::string& path,

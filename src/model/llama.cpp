@@ -211,7 +211,7 @@ Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, con
         auto region = [&model, layer, &batch, &options](Tape& t, const Tensor& input) {
             return decoder_layer(t, model, layer, batch, options, input);
         };
-        x = options.gradient_checkpointing && tape.recording()
+        x = (options.gradient_checkpointing || options.offload_checkpoints) && tape.recording()
                 ? checkpoint(tape, "decoder_layer", region, x, options.offload_checkpoints)
                 : region(tape, x);
     }

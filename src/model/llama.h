@@ -124,7 +124,7 @@ Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
 
 struct ForwardOptions {
     bool gradient_checkpointing = false;
-    bool offload_checkpoints = false;  // with gradient_checkpointing: layer inputs in host memory
+    bool offload_checkpoints = false;  // checkpointing with the layer inputs in host memory (implies it)
     // Tiled MLP (ops.h tiled_mlp): the MLP of a rank's T rows in `tiled_mlp_num_shards`
     // tiles, 0 = ceil(T / dim) tiles (ALST's default: a tile's [rows, ffn] intermediates are
     // then about the size of the [T, dim] hidden states).

@@ -15,6 +15,7 @@
 // t-1 is still on the wire, then added to it on arrival.
 #include "parallel/ring_attention.h"
 
+#include "backend/attention_tiles.h"
 #include "backend/backend.h"
 
 #include <algorithm>

@@ -190,6 +190,7 @@ TEST(Config, GradientCheckpointingOffload) {
     const std::string message =
         error_of([] { parse_config("base_model: a.bin\ngradient_checkpointing: offlaod\n", "b.yaml"); });
     EXPECT_NE(message.find("gradient_checkpointing"), std::string::npos) << message;
+    EXPECT_NE(message.find("offload"), std::string::npos) << message;
 }
 
 TEST(Config, RewardWeightsDefaultToOnePerReward) {

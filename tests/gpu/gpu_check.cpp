@@ -65,6 +65,13 @@ Tensor host_as(const Tensor& host, DType dtype) {
     return converted;
 }
 
+Tensor added(const Tensor& after, const Tensor& before_host) {
+    Tensor difference = empty(after.shape(), after.dtype(), Device::cpu);
+    backend(after).copy(difference, after);
+    cpu().axpy(difference, before_host, -1.0);
+    return difference;
+}
+
 void Checker::check(const std::string& kernel, const std::function<void()>& body) {
     if (!context_lost.empty()) return;
     try {

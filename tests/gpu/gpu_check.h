@@ -36,6 +36,9 @@ Tensor to_device(const Tensor& host);
 Tensor to_host(const Tensor& device);
 Tensor poisoned(Shape shape, Device device, DType dtype = DType::f32);  // filled with NaN
 Tensor host_as(const Tensor& host, DType dtype);                        // dtype conversion on the host
+// after - before, on the host (`after` on either side): what a backward call added to its
+// gradient output, so a comparison is not diluted by the values it started from.
+Tensor added(const Tensor& after, const Tensor& before_host);
 
 struct Checker {
     std::vector<Row>& rows;

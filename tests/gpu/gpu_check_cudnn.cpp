@@ -57,13 +57,6 @@ Tensor rounded_to_bf16(const Tensor& x) {
     return back;
 }
 
-// after - before, on the host: what a backward call added to its gradient output
-Tensor added(const Tensor& after_device, const Tensor& before_host) {
-    Tensor difference = to_host(after_device);
-    cpu().axpy(difference, before_host, -1.0);
-    return difference;
-}
-
 void check_case(Checker& checker, const CudnnCase& c, std::mt19937_64& rng) {
     const int64_t Tq = static_cast<int64_t>(c.q_index.size()), Tk = static_cast<int64_t>(c.k_index.size());
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));

@@ -95,8 +95,9 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.micro_batch_size = 2;
     c.training.gradient_accumulation_steps = accumulation;
     c.training.gradient_checkpointing = accumulation == 2;
-    // packed rows with accumulation: checkpoints offloaded to host memory (gradient_checkpointing: offload)
-    c.training.offload_checkpoints = accumulation == 2 && packing;
+    // bf16 packed rows with accumulation: checkpoints offloaded to host memory
+    // (gradient_checkpointing: offload); the other packed cases checkpoint in place
+    c.training.offload_checkpoints = accumulation == 2 && packing && bf16;
     // unpacked rows with accumulation: the MLP in 3 tiles of each rank's rows as well (the
     // single-rank reference runs it whole)
     c.training.tiled_mlp = accumulation == 2 && !packing;

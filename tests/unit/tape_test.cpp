@@ -248,11 +248,13 @@ TEST(Checkpoint, SameGradientsWithLessMemory) {
         Tensor losses;
         size_t bytes_held = 0;          // after forward, before backward
     };
-    auto run = [&](bool checkpointed) {
+    enum class Mode { plain, checkpointed, offloaded };
+    auto run = [&](Mode mode) {
         Run result;
         Tape tape;
         const size_t before = bytes_in_use();
-        result.losses = checkpointed ? checkpoint(tape, "region", region, x) : region(tape, x);
+        result.losses = mode == Mode::plain ? region(tape, x)
+                                            : checkpoint(tape, "region", region, x, mode == Mode::offloaded);
         result.bytes_held = bytes_in_use() - before;
         Grads grads;
         for (const Tensor* t : {&x, &w1, &w2, &classifier}) grads.bind(*t, zeros_like(*t));
@@ -260,18 +262,26 @@ TEST(Checkpoint, SameGradientsWithLessMemory) {
         for (const Tensor* t : {&x, &w1, &w2, &classifier}) result.gradients.push_back(*grads.find(*t));
         return result;
     };
-    Run plain = run(false), checkpointed = run(true);
+    Run plain = run(Mode::plain), checkpointed = run(Mode::checkpointed), offloaded = run(Mode::offloaded);
 
-    EXPECT_TRUE(same_bits(checkpointed.losses, plain.losses)) << "seed " << seed;
     const char* names[] = {"x", "w1", "w2", "classifier"};
-    for (int i = 0; i < 4; i++) {
-        EXPECT_TRUE(same_bits(checkpointed.gradients[i], plain.gradients[i])) << names[i] << ", seed " << seed;
-        EXPECT_GT(max_abs(plain.gradients[i]), 0) << names[i];  // a gradient that is all zero proves nothing
+    for (const Run* other : {&checkpointed, &offloaded}) {
+        const char* which = other == &checkpointed ? "checkpointed" : "offloaded";
+        EXPECT_TRUE(same_bits(other->losses, plain.losses)) << which << ", seed " << seed;
+        // x is bound, as a model's parameters are: offloading hands the replayed copy's
+        // gradient to x's own buffer
+        for (int i = 0; i < 4; i++)
+            EXPECT_TRUE(same_bits(other->gradients[i], plain.gradients[i])) << which << " " << names[i] << ", seed "
+                                                                           << seed;
     }
-    // unchecked keeps two [T, C] activations (64 KiB) and more; checkpointed only the losses
+    for (int i = 0; i < 4; i++)
+        EXPECT_GT(max_abs(plain.gradients[i]), 0) << names[i];  // a gradient that is all zero proves nothing
+    // unchecked keeps two [T, C] activations (64 KiB) and more; checkpointed only the losses;
+    // offloaded the losses and x's host copy (here the same host memory, on a GPU host instead of device)
     EXPECT_GE(plain.bytes_held, 2 * T * C * sizeof(float));
     EXPECT_LE(checkpointed.bytes_held, 1024u);
     EXPECT_LT(checkpointed.bytes_held, plain.bytes_held);
+    EXPECT_LE(offloaded.bytes_held, checkpointed.bytes_held + T * C * sizeof(float));
 }
 
 }  // namespace ringlm
