@@ -227,6 +227,17 @@ double CudaBackend::sum(const Tensor& x) {
     return kernels::sum_product(f32("sum", x, "x"), nullptr, x.numel(), reduction_scratch_.data<double>(), stream_);
 }
 
+void CudaBackend::sum_to(Tensor& total, const Tensor& x) {
+    double* scratch = reduction_scratch_.data<double>();
+    kernels::sum_product_on_device(f32("sum_to", x, "x"), nullptr, x.numel(), scratch, stream_);
+    // the f64 sum into total's dtype, on the stream (the next reduction reuses the scratch after it)
+    kernels::convert(total.raw(), total.dtype(), scratch + kernels::reduction_blocks, DType::f64, 1, stream_);
+}
+
+void CudaBackend::add_scalar(Tensor& y, const Tensor& s) {
+    kernels::add_scalar(f32("add_scalar", y, "y"), f32("add_scalar", s, "s"), y.numel(), stream_);
+}
+
 double CudaBackend::dot(const Tensor& a, const Tensor& b) {
     return kernels::sum_product(f32("dot", a, "a"), f32("dot", b, "b"), a.numel(), reduction_scratch_.data<double>(),
                                 stream_);

@@ -29,6 +29,11 @@ __global__ void scale_kernel(float* x, float alpha, int64_t n) {
     GRID_STRIDE_LOOP(i, n) x[i] *= alpha;
 }
 
+__global__ void add_scalar_kernel(float* y, const float* s, int64_t n) {
+    const float value = *s;
+    GRID_STRIDE_LOOP(i, n) y[i] += value;
+}
+
 __global__ void add_bias_kernel(float* y, const float* b, int64_t rows, int64_t C) {
     GRID_STRIDE_LOOP(i, rows * C) y[i] += b[i % C];
 }
@@ -95,18 +100,29 @@ void axpy(float* y, const float* x, float alpha, int64_t n, cudaStream_t stream)
     CUDA_CHECK_LAUNCH("axpy_kernel");
 }
 
+void add_scalar(float* y, const float* s, int64_t n, cudaStream_t stream) {
+    if (n == 0) return;
+    add_scalar_kernel<<<grid_for(n, threads), threads, 0, stream>>>(y, s, n);
+    CUDA_CHECK_LAUNCH("add_scalar_kernel");
+}
+
 void scale(float* x, float alpha, int64_t n, cudaStream_t stream) {
     if (n == 0) return;
     scale_kernel<<<grid_for(n, threads), threads, 0, stream>>>(x, alpha, n);
     CUDA_CHECK_LAUNCH("scale_kernel");
 }
 
-double sum_product(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream) {
-    if (n == 0) return 0.0;
+void sum_product_on_device(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream) {
+    // n = 0 too: every partial is then 0, so scratch[reduction_blocks] = 0
     sum_product_partial_kernel<<<reduction_blocks, threads, 0, stream>>>(scratch, a, b, n);
     CUDA_CHECK_LAUNCH("sum_product_partial_kernel");
     sum_partials_kernel<<<1, threads, 0, stream>>>(scratch);
     CUDA_CHECK_LAUNCH("sum_partials_kernel");
+}
+
+double sum_product(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream) {
+    if (n == 0) return 0.0;
+    sum_product_on_device(a, b, n, scratch, stream);
     double result = 0;
     CUDA_CHECK(cudaMemcpyAsync(&result, scratch + reduction_blocks, sizeof(double), cudaMemcpyDeviceToHost, stream));
     wait_for_stream(stream);

@@ -22,6 +22,7 @@ void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t str
 void mul(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream);
 void axpy(float* y, const float* x, float alpha, int64_t n, cudaStream_t stream);
 void scale(float* x, float alpha, int64_t n, cudaStream_t stream);
+void add_scalar(float* y, const float* s, int64_t n, cudaStream_t stream);  // y += s[0], s on the device
 // y [rows, C] += b [C] per row; db [C] += column sums of dy [rows, C] (rows in order).
 void add_bias(float* y, const float* b, int64_t rows, int64_t C, cudaStream_t stream);
 void sum_rows(float* db, const float* dy, int64_t rows, int64_t C, cudaStream_t stream);
@@ -30,6 +31,8 @@ void sum_rows(float* db, const float* dy, int64_t rows, int64_t C, cudaStream_t 
 // scratch: reduction_blocks + 1 doubles of device memory. Waits for the stream.
 constexpr int reduction_blocks = 1024;
 double sum_product(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream);
+// The same sum left on the device, in scratch[reduction_blocks] (no wait).
+void sum_product_on_device(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream);
 
 // --- rmsnorm.cu --------------------------------------------------------------------------
 void rmsnorm_forward(float* y, float* inv_rms, const float* x, const float* w, int64_t rows, int64_t C, float eps,

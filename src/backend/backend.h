@@ -67,6 +67,11 @@ public:
     virtual void scale(Tensor& x, double alpha) = 0;                      // x *= alpha
     virtual double sum(const Tensor& x) = 0;                              // accumulated in f64
     virtual double dot(const Tensor& a, const Tensor& b) = 0;             // accumulated in f64
+    // total [1] = sum of x's elements as sum() adds them, written on x's device: a device never
+    // waits for the host to read it (the sum op, so a step's loss stays on the GPU).
+    virtual void sum_to(Tensor& total, const Tensor& x) = 0;
+    // y += s[0] for every element of y; s [1] of y's dtype on y's device (the sum op's backward).
+    virtual void add_scalar(Tensor& y, const Tensor& s) = 0;
     // Bias of a linear layer, y [rows, C], b [C]: y[r, c] += b[c] (forward);
     // db[c] += sum over r of dy[r, c] (its backward), summed in row order.
     virtual void add_bias(Tensor& y, const Tensor& b) = 0;

@@ -9,16 +9,10 @@ Tensor sum(Tape& tape, const Tensor& x) {
     if (!x.defined()) fail("sum: x is undefined");
     check_floating("sum", {&x});
     Tensor s = empty({1}, x.dtype(), x.device());
-    backend(x).fill(s, backend(x).sum(x));
+    backend(x).sum_to(s, x);  // on x's device: nothing waits for it here
     // backward needs x's shape, not its values: x itself is not saved
     tape.record("sum", s, [x = TensorDescriptor(x)](Grads& grads, const Tensor& ds) {
-        // ds may live on a device: read its one value through a host copy
-        Tensor ds_host = empty({1}, DType::f64, Device::cpu);
-        backend(ds).copy(ds_host, ds);
-        Backend& compute = backend_for(x.device);
-        Tensor ones = empty(x.shape, x.dtype, x.device);
-        compute.fill(ones, 1.0);
-        compute.axpy(grads.of(x), ones, ds_host.data<double>()[0]);
+        backend_for(x.device).add_scalar(grads.of(x), ds);
     });
     return s;
 }

@@ -250,6 +250,19 @@ void check_elementwise(Checker& checker, std::mt19937_64& rng) {
     checker.check("dot", [&] {
         checker.compare_value("dot", gpu().dot(a_device, b_device), cpu().dot(a, b), f32_tolerance);
     });
+    checker.check("sum_to", [&] {
+        Tensor expected = poisoned({1}, Device::cpu), actual = poisoned({1}, Device::cuda);
+        cpu().sum_to(expected, a);
+        gpu().sum_to(actual, a_device);
+        checker.compare("sum_to", actual, expected, f32_tolerance);
+    });
+    checker.check("add_scalar", [&] {
+        const Tensor s = host_as(b, DType::f32).rows(3, 4);  // one element, not the first
+        Tensor expected = host_as(a, DType::f32), actual = to_device(a);
+        cpu().add_scalar(expected, s);
+        gpu().add_scalar(actual, to_device(s));
+        checker.compare("add_scalar", actual, expected, f32_tolerance);
+    });
 }
 
 }  // namespace

@@ -118,6 +118,16 @@ double CpuBackend::sum(const Tensor& x) {
     return total;
 }
 
+void CpuBackend::sum_to(Tensor& total, const Tensor& x) { fill(total, sum(x)); }
+
+void CpuBackend::add_scalar(Tensor& y, const Tensor& s) {
+    dispatch_floating("add_scalar", y.dtype(), [&]<typename T>(T) {
+        T* yp = y.data<T>();
+        const T value = s.data<T>()[0];
+        for (int64_t i = 0; i < y.numel(); i++) yp[i] += value;
+    });
+}
+
 double CpuBackend::dot(const Tensor& a, const Tensor& b) {
     double total = 0;
     dispatch_floating("dot", a.dtype(), [&]<typename T>(T) {
