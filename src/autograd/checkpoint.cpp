@@ -7,28 +7,27 @@ namespace ringlm {
 Tensor checkpoint(Tape& tape, const char* name, const Region& region, const Tensor& x, bool offload) {
     Tape forward_only(Tape::Mode::inference);
     Tensor y = region(forward_only, x);
-    if (!offload) {
-        tape.record(name, y, [region, x](Grads& grads, const Tensor& dy) {
-            Tape replay(Tape::Mode::training);
-            Tensor y_again = region(replay, x);
-            replay.backward(y_again, dy, grads);  // x's gradient accumulates into grads.of(x)
-        });
-        return y;
+    // What the closure keeps of x: x itself, or (offloaded) a host copy, so that nothing here
+    // keeps x's device memory alive.
+    Tensor saved = x;
+    if (offload) {
+        saved = empty(x.shape(), x.dtype(), Device::cpu);
+        backend(x).copy(saved, x);
     }
-    // The closure holds a host copy and x's descriptor only, so nothing here keeps x's
-    // device memory alive.
-    Tensor x_host = empty(x.shape(), x.dtype(), Device::cpu);
-    backend(x).copy(x_host, x);
-    tape.record(name, y, [region, x_host, x_name = TensorDescriptor(x)](Grads& grads, const Tensor& dy) {
-        Tensor x_again = empty(x_name.shape, x_name.dtype, x_name.device);
-        backend(x_again).copy(x_again, x_host);
+    tape.record(name, y, [region, saved, offload, x_name = TensorDescriptor(x)](Grads& grads, const Tensor& dy) {
+        Tensor input = saved;
+        if (offload) {
+            input = empty(x_name.shape, x_name.dtype, x_name.device);
+            backend(input).copy(input, saved);
+        }
         Tape replay(Tape::Mode::training);
-        Tensor y_again = region(replay, x_again);
-        replay.backward(y_again, dy, grads);
-        // x_again stood in for x: what flowed into it is x's gradient
-        if (const Tensor* dx = grads.find(x_again)) {
+        Tensor y_again = region(replay, input);
+        replay.backward(y_again, dy, grads);  // in place, x's gradient accumulates into grads.of(x)
+        // offloaded, the copy stood in for x: what flowed into it is x's gradient
+        const Tensor* dx = offload ? grads.find(input) : nullptr;
+        if (dx) {
             grads.accumulate(x_name, *dx);
-            grads.drop(x_again);
+            grads.drop(input);
         }
     });
     return y;
