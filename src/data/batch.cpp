@@ -59,7 +59,8 @@ TokenBatch to_device(const TokenBatch& batch, Device device) {
     if (device == batch.input_ids.device()) return batch;
     return TokenBatch{to_device(batch.input_ids, device), to_device(batch.position_ids, device),
                       to_device(batch.global_index, device), to_device(batch.segment_ids, device),
-                      to_device(batch.labels, device), batch.sp_chunk_ranges, batch.sp_attention_pairs};
+                      to_device(batch.labels, device), batch.sp_chunk_ranges, batch.sp_attention_pairs,
+                      batch.input_id_range, batch.label_range};
 }
 
 }  // namespace ringlm

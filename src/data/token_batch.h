@@ -2,6 +2,7 @@
 #pragma once
 
 #include "backend/attention_tiles.h"
+#include "ops/id_range.h"
 #include "tensor/tensor.h"
 
 #include <vector>
@@ -29,6 +30,9 @@ struct TokenBatch {
     // Host data: the (query, key) pairs each rank of the SP group attends, in rank order,
     // counted exactly from the masks of the whole rows (data/attention_work.h).
     std::vector<int64_t> sp_attention_pairs = {};
+    // Host data: the range of input_ids and of the labels other than -100, so the model checks
+    // them against its vocabulary without reading device tensors (unset: unknown).
+    KnownIdRange input_id_range = {}, label_range = {};
     int64_t tokens() const { return input_ids.numel(); }
 };
 

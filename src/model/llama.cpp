@@ -204,7 +204,7 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
 }  // namespace
 
 Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
-    Tensor x = embedding(tape, model.tok_embeddings, batch.input_ids);
+    Tensor x = embedding(tape, model.tok_embeddings, batch.input_ids, batch.input_id_range);
     for (int64_t layer = 0; layer < model.config.n_layers; layer++) {
         // The region is run again during backward when checkpointing: model, batch and
         // options must outlive tape.backward (they do: the caller owns all three).
@@ -222,8 +222,9 @@ Tensor llama_token_losses(Tape& tape, const Llama& model, const TokenBatch& batc
     Tensor hidden = llama_hidden(tape, model, batch, options);
     if (model.bf16_matmuls())  // the LM head in bf16 too; lse and losses stay f32
         return cross_entropy(tape, to_bf16(tape, hidden), model.output, batch.labels, options.loss_chunk_rows,
-                             model.output_bf16);
-    return cross_entropy(tape, hidden, model.output, batch.labels, options.loss_chunk_rows);
+                             model.output_bf16, batch.label_range);
+    return cross_entropy(tape, hidden, model.output, batch.labels, options.loss_chunk_rows, Tensor(),
+                         batch.label_range);
 }
 
 }  // namespace ringlm

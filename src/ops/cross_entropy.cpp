@@ -22,27 +22,10 @@ namespace {
 
 constexpr int32_t ignored_label = -100;  // the contract's "no loss here" label (backend.h)
 
-// Every label is -100 or a row of the classifier; a wrong one would read outside the logits.
-// Labels are a small i32 [T], so a device tensor is copied to the host to be read here.
-void check_labels(const Tensor& labels, int64_t vocab_size) {
-    Tensor host = labels;
-    if (labels.device() != Device::cpu) {
-        host = empty(labels.shape(), DType::i32, Device::cpu);
-        backend(labels).copy(host, labels);
-    }
-    const int32_t* labels_p = host.data<int32_t>();
-    for (int64_t t = 0; t < host.numel(); t++) {
-        const int32_t label = labels_p[t];
-        if (label != ignored_label && (label < 0 || label >= vocab_size))
-            fail("cross_entropy: labels[{}] = {} is outside the vocabulary [0, {}) (use -100 for no loss)", t, label,
-                 vocab_size);
-    }
-}
-
 }  // namespace
 
 Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier, const Tensor& labels,
-                     int64_t chunk_rows, const Tensor& classifier_bf16) {
+                     int64_t chunk_rows, const Tensor& classifier_bf16, const KnownIdRange& labels_range) {
     check_shape("cross_entropy", "hidden", hidden, {any_size, any_size});
     check_shape("cross_entropy", "classifier", classifier, {any_size, hidden.cols()});
     check_shape("cross_entropy", "labels", labels, {hidden.rows()});
@@ -56,7 +39,9 @@ Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier,
     if (classifier.rows() == 0) fail("cross_entropy: classifier {} has no rows (vocabulary size 0)", classifier.describe());
     if (chunk_rows < 1) fail("cross_entropy: chunk_rows must be at least 1, got {}", chunk_rows);
     const int64_t T = hidden.rows(), V = classifier.rows();
-    check_labels(labels, V);
+    // every label is -100 or a row of the classifier: another would read outside the logits
+    check_ids_in_range("cross_entropy", "labels", labels, V, labels_range, ignored_label, "the vocabulary",
+                       "use -100 for no loss");
 
     Backend& compute = backend(hidden);
     const DType dtype = in_bf16 ? DType::f32 : hidden.dtype();  // of the logits, lse and losses

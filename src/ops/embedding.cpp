@@ -6,35 +6,16 @@
 
 namespace ringlm {
 
-namespace {
-
-// An id outside the table would read (and in backward write) outside its memory, so every
-// id is checked on the host first; ids are a few KB, so the copy off a device is cheap.
-void check_ids_in_range(const Tensor& ids, int64_t vocab_size) {
-    Tensor host_ids = ids;
-    if (ids.device() != Device::cpu) {
-        host_ids = empty(ids.shape(), DType::i32, Device::cpu);
-        backend(ids).copy(host_ids, ids);
-    }
-    const int32_t* id = host_ids.data<int32_t>();
-    for (int64_t t = 0; t < host_ids.numel(); t++) {
-        if (id[t] < 0 || id[t] >= vocab_size)
-            fail("embedding: ids[{}] = {} is outside the table's vocabulary [0, {}) (a token from another "
-                 "tokenizer, or vocab_size too small?)",
-                 t, id[t], vocab_size);
-    }
-}
-
-}  // namespace
-
-Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids) {
+Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids, const KnownIdRange& ids_range) {
     check_shape("embedding", "table", table, {any_size, any_size});
     check_shape("embedding", "ids", ids, {any_size});
     check_dtype("embedding", "ids", ids, DType::i32);
     check_floating("embedding", {&table});
     if (ids.device() != table.device())
         fail("embedding: ids on {} but table on {}", device_name(ids.device()), device_name(table.device()));
-    check_ids_in_range(ids, table.size(0));
+    // an id outside the table would read (and in backward write) outside its memory
+    check_ids_in_range("embedding", "ids", ids, table.size(0), ids_range, std::nullopt, "the table's vocabulary",
+                       "a token from another tokenizer, or vocab_size too small?");
     Tensor out = empty({ids.size(0), table.size(1)}, table.dtype(), table.device());
     backend(table).embedding_forward(out, table, ids);
     tape.record("embedding", out, [table = TensorDescriptor(table), ids](Grads& grads, const Tensor& dout) {

@@ -5,6 +5,7 @@
 
 #include "autograd/tape.h"
 #include "backend/backend.h"
+#include "ops/id_range.h"
 
 namespace ringlm {
 
@@ -52,7 +53,9 @@ Tensor tiled_mlp(Tape& tape, const Tensor& x, const Tensor& w1, const Tensor& w3
                  int64_t tile_rows, const Tensor& w1_bf16 = Tensor(), const Tensor& w3_bf16 = Tensor(),
                  const Tensor& w2_bf16 = Tensor());
 // table[ids]                                  table [V, C], ids i32 [T] -> [T, C]
-Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids);
+// `ids_range`: the ids' range when the caller knows it on the host (a TokenBatch's); a device
+// tensor is then checked against the vocabulary without being read.
+Tensor embedding(Tape& tape, const Tensor& table, const Tensor& ids, const KnownIdRange& ids_range = {});
 // softmax over the last dimension
 Tensor softmax(Tape& tape, const Tensor& x);
 // Per-token loss -log softmax(hidden @ classifier^T)[label], 0 where label == -100.
@@ -60,8 +63,10 @@ Tensor softmax(Tape& tape, const Tensor& x);
 // `chunk_rows` tokens at a time (forward and again in backward), so the [T, V] logits
 // tensor never exists. A bf16 hidden (from to_bf16) multiplies classifier_bf16, the
 // classifier's bf16 copy, into f32 logits; the softmax, the lse and the losses stay f32.
+// `labels_range`: as embedding's ids_range, over the labels other than -100.
 Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier, const Tensor& labels,
-                     int64_t chunk_rows = 256, const Tensor& classifier_bf16 = Tensor());
+                     int64_t chunk_rows = 256, const Tensor& classifier_bf16 = Tensor(),
+                     const KnownIdRange& labels_range = {});
 // Attention of q against one block of k, v (see Backend::attention_block_forward).
 // Returns out [Tq, H, D]; the lse [Tq, H] is saved for backward and returned through *lse
 // when asked.

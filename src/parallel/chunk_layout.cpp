@@ -1,6 +1,8 @@
 #include "parallel/chunk_layout.h"
 
 #include "data/attention_work.h"
+#include "data/token_dataset.h"
+#include "ops/check.h"
 #include "util/error.h"
 
 #include <algorithm>
@@ -131,6 +133,8 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
             }
         }
     }
+    batch.input_id_range = range_of_ids(batch.input_ids, std::nullopt);
+    batch.label_range = range_of_ids(batch.labels, ignore_label);
     if (rows.empty()) {
         batch.sp_chunk_ranges.clear();
         batch.sp_attention_pairs.clear();

@@ -1,5 +1,6 @@
 // TokenBatch::sp_chunk_ranges: every SP rank's global-index and segment-id ranges, which ring
-// attention trusts to skip blocks without reading them. Checked against what each rank's own
+// attention trusts to skip blocks without reading them; and the batch's id and label ranges,
+// which the embedding and the loss trust to check device tensors without reading them. Checked against what each rank's own
 // batch actually holds (its tensors), for every layout and S = 1..4 on random packed rows.
 #include "parallel/chunk_layout.h"
 #include "test_util.h"
@@ -35,7 +36,9 @@ TEST(ChunkRanges, EqualWhatEachRankHolds) {
         const int64_t fill = 1 + static_cast<int64_t>(rng() % sequence_len);
         while (row.used < fill) {
             const int64_t length = std::min<int64_t>(1 + static_cast<int64_t>(rng() % 12), fill - row.used);
-            documents.emplace_back(static_cast<size_t>(length), 5);
+            std::vector<int32_t> tokens(static_cast<size_t>(length));
+            for (int32_t& token : tokens) token = static_cast<int32_t>(rng() % 1000);
+            documents.push_back(tokens);
             row.pieces.push_back(DocumentPiece{static_cast<int64_t>(documents.size()) - 1, 0, length});
             row.used += length;
         }
@@ -49,6 +52,22 @@ TEST(ChunkRanges, EqualWhatEachRankHolds) {
             for (int64_t rank = 0; rank < S; rank++)
                 batches.push_back(make_token_batch(rows, sequence_len, reader, SequenceLayout{layout, S, rank}));
             for (int64_t rank = 0; rank < S; rank++) {
+                // the id and label ranges the model checks device tensors by: those of its own tensors
+                const TokenBatch& batch = batches[rank];
+                const int32_t* ids = batch.input_ids.data<int32_t>();
+                const auto [id_min, id_max] = std::minmax_element(ids, ids + batch.tokens());
+                ASSERT_TRUE(batch.input_id_range && batch.label_range);
+                EXPECT_EQ(batch.input_id_range->min, *id_min);
+                EXPECT_EQ(batch.input_id_range->max, *id_max);
+                std::vector<int32_t> labels;
+                for (int64_t t = 0; t < batch.tokens(); t++)
+                    if (batch.labels.data<int32_t>()[t] != -100) labels.push_back(batch.labels.data<int32_t>()[t]);
+                if (labels.empty()) {
+                    EXPECT_TRUE(batch.label_range->empty());  // a chunk of padding only
+                } else {
+                    EXPECT_EQ(batch.label_range->min, *std::min_element(labels.begin(), labels.end()));
+                    EXPECT_EQ(batch.label_range->max, *std::max_element(labels.begin(), labels.end()));
+                }
                 ASSERT_EQ(batches[rank].sp_chunk_ranges.size(), static_cast<size_t>(S));
                 for (int64_t owner = 0; owner < S; owner++) {
                     const ChunkRange expected = range_of_tensors(batches[owner]);

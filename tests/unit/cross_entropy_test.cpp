@@ -1,5 +1,6 @@
 // The chunked cross-entropy op against a naive f64 reference that materialises the whole
 // [T, V] logits, and against finite differences.
+#include "ops/check.h"
 #include "ops/ops.h"
 #include "tensor/allocator.h"
 #include "test_util.h"
@@ -194,6 +195,30 @@ TEST(CrossEntropy, RejectsLabelsOutsideTheVocabulary) {
         }
     }
     EXPECT_EQ(tape.size(), 0u);
+}
+
+// A range known on the host (a TokenBatch's) is checked without reading the labels: a device
+// tensor is never read back when one is given. Here the labels are fine and the range is not,
+// so only the range can fail the call; a range inside the vocabulary lets it through.
+TEST(CrossEntropy, ChecksAKnownLabelRange) {
+    Tape tape;
+    const int64_t T = 4, C = 3, V = 5;
+    const Tensor labels = from_vector<int32_t>({0, -100, 2, 4}, {T});
+    for (const IdRange bad : {IdRange{0, 5}, IdRange{-1, 4}}) {
+        try {
+            cross_entropy(tape, zeros({T, C}), zeros({V, C}), labels, 2, {}, bad);
+            FAIL() << "range [" << bad.min << ", " << bad.max << "] accepted";
+        } catch (const Error& error) {
+            const std::string message = error.what();
+            EXPECT_NE(message.find(fmt::format("cross_entropy: labels span [{}, {}]", bad.min, bad.max)),
+                      std::string::npos)
+                << message;
+        }
+    }
+    EXPECT_NO_THROW(cross_entropy(tape, zeros({T, C}), zeros({V, C}), labels, 2, {}, IdRange{0, 4}));
+    EXPECT_EQ(range_of_ids(labels, -100).min, 0);
+    EXPECT_EQ(range_of_ids(labels, -100).max, 4);
+    EXPECT_TRUE(range_of_ids(from_vector<int32_t>({-100, -100}, {2}), -100).empty());
 }
 
 TEST(CrossEntropy, RejectsBadShapes) {
