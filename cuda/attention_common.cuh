@@ -45,8 +45,19 @@ __device__ inline void load_tile(float* tile, const float* x, int64_t begin, int
     }
 }
 
+// The global indices and segments of tokens [begin, begin + 64) (0 past T: callers test
+// begin + j < T), into shared memory.
+__device__ inline void load_positions(int32_t* index, int32_t* segment, const int32_t* all_index,
+                                      const int32_t* all_segment, int64_t begin, int64_t T) {
+    for (int j = threadIdx.x; j < attention_tile; j += blockDim.x) {
+        const bool valid = begin + j < T;
+        index[j] = valid ? all_index[begin + j] : 0;
+        segment[j] = valid ? all_segment[begin + j] : 0;
+    }
+}
+
 // Load key tile [k_begin, k_begin + 64) of KV head kv_head: its k and v rows (load_tile) and
-// the keys' global indices and segments (0 past Tk, where the caller masks by k_begin + j < Tk).
+// the keys' global indices and segments (load_positions).
 // The forward and the dq kernel each walk the key tiles this way.
 template <int max_head_dim>
 __device__ inline void load_key_tile(float* k_tile, float* v_tile, int32_t* key_index, int32_t* key_segment,
@@ -54,11 +65,7 @@ __device__ inline void load_key_tile(float* k_tile, float* v_tile, int32_t* key_
                                      const AttentionArgs& args) {
     load_tile<max_head_dim>(k_tile, k, k_begin, args.Tk, args.Hkv, kv_head, args.D);
     load_tile<max_head_dim>(v_tile, v, k_begin, args.Tk, args.Hkv, kv_head, args.D);
-    for (int j = threadIdx.x; j < attention_tile; j += blockDim.x) {
-        const bool valid = k_begin + j < args.Tk;
-        key_index[j] = valid ? args.k_index[k_begin + j] : 0;
-        key_segment[j] = valid ? args.k_segment[k_begin + j] : 0;
-    }
+    load_positions(key_index, key_segment, args.k_index, args.k_segment, k_begin, args.Tk);
 }
 
 // Tiles of 64 tokens covering T.

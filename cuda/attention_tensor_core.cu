@@ -148,16 +148,6 @@ __device__ inline void load_bf16(__nv_bfloat16* tile, __nv_bfloat16* transposed,
     }
 }
 
-// The 64 tokens' global indices and segments (0 past T: callers test begin + j < T).
-__device__ inline void load_positions(int32_t* index, int32_t* segment, const int32_t* all_index,
-                                      const int32_t* all_segment, int64_t begin, int64_t T) {
-    for (int j = threadIdx.x; j < attention_tile; j += blockDim.x) {
-        const bool valid = begin + j < T;
-        index[j] = valid ? all_index[begin + j] : 0;
-        segment[j] = valid ? all_segment[begin + j] : 0;
-    }
-}
-
 // This thread's two rows of its warp's 16: tile rows 16w + g and 16w + g + 8.
 __device__ inline int own_row(int r) { return 16 * (threadIdx.x / 32) + threadIdx.x % 32 / 4 + 8 * r; }
 // Column of element e (0..3) of n-tile n in a D fragment.

@@ -391,9 +391,9 @@ kernels::AttentionArgs attention_args(const char* kernel, const Tensor& q, const
 kernels::AttentionCores CudaBackend::attention_cores(int64_t D) {
     if (attention_kernel_ != AttentionKernel::tensor) return kernels::AttentionCores::cuda_f32;
     int device = 0;
-    CUDA_CHECK(cudaGetDevice(&device));
     if (tensor_core_shared_limit_ == 0) {
         int major = 0, minor = 0, shared_limit = 0;
+        CUDA_CHECK(cudaGetDevice(&device));
         CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
         CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
         if (major < 8)
@@ -404,10 +404,12 @@ kernels::AttentionCores CudaBackend::attention_cores(int64_t D) {
         tensor_core_shared_limit_ = shared_limit;
     }
     const int64_t needed = kernels::tensor_core_attention_shared_bytes(D);
-    if (needed > tensor_core_shared_limit_)
+    if (needed > tensor_core_shared_limit_) {
+        CUDA_CHECK(cudaGetDevice(&device));
         fail("cuda attention: the tensor-core kernel (RINGLM_ATTENTION=tensor) at head dim {} needs {} bytes of "
              "shared memory a block; GPU {} allows {}: use tiled",
              D, needed, device, tensor_core_shared_limit_);
+    }
     return kernels::AttentionCores::tensor_bf16;
 }
 
