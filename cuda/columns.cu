@@ -12,7 +12,8 @@ namespace {
 
 constexpr int threads = 256;
 
-__global__ void gather_columns_kernel(float* dst, const float* src, int64_t rows, int64_t dst_cols, int64_t src_cols,
+template <typename X>
+__global__ void gather_columns_kernel(X* dst, const X* src, int64_t rows, int64_t dst_cols, int64_t src_cols,
                                       int64_t begin) {
     const int64_t n = rows * dst_cols;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -32,11 +33,15 @@ __global__ void scatter_add_columns_kernel(float* dst, const float* src, int64_t
 
 }  // namespace
 
-void gather_columns(float* dst, const float* src, int64_t rows, int64_t dst_cols, int64_t src_cols, int64_t begin,
-                    cudaStream_t stream) {
+void gather_columns(ActivationOut dst, ActivationIn src, int64_t rows, int64_t dst_cols, int64_t src_cols,
+                    int64_t begin, cudaStream_t stream) {
     const int64_t n = rows * dst_cols;
     if (n == 0) return;
-    gather_columns_kernel<<<grid_for(n, threads), threads, 0, stream>>>(dst, src, rows, dst_cols, src_cols, begin);
+    with_element_type(src.dtype, [&](auto x_type) {
+        using X = decltype(x_type);
+        gather_columns_kernel<<<grid_for(n, threads), threads, 0, stream>>>(
+            static_cast<X*>(dst.data), static_cast<const X*>(src.data), rows, dst_cols, src_cols, begin);
+    });
     CUDA_CHECK_LAUNCH("gather_columns_kernel");
 }
 

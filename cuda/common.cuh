@@ -3,8 +3,12 @@
 #pragma once
 
 #include "cuda_check.h"
+#include "tensor/dtype.h"
+
+#include <cuda_bf16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace ringlm::kernels {
 
@@ -46,6 +50,29 @@ __device__ inline float block_max(float value, float* shared) {
     result = warp_max(result);
     __syncthreads();
     return result;
+}
+
+// bf16 activations: a kernel templated on its operands' element type X (float or
+// __nv_bfloat16) reads with to_float and writes with from_float<X> (round to nearest even), so
+// the math is f32 for both.
+__device__ inline float to_float(float value) { return value; }
+__device__ inline float to_float(__nv_bfloat16 value) { return __bfloat162float(value); }
+template <typename X> __device__ inline X from_float(float value) {
+    if constexpr (std::is_same_v<X, __nv_bfloat16>) {
+        return __float2bfloat16_rn(value);
+    } else {
+        return value;
+    }
+}
+
+// body(X{}) with X = __nv_bfloat16 for a bf16 operand, float for an f32 one (the launchers'
+// callers, cuda_backend.cpp, refuse any other dtype).
+template <typename Body> void with_element_type(DType dtype, Body&& body) {
+    if (dtype == DType::bf16) {
+        body(__nv_bfloat16{});
+    } else {
+        body(float{});
+    }
 }
 
 }  // namespace ringlm::kernels

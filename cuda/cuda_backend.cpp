@@ -49,6 +49,23 @@ const double* f64(const char* kernel, const Tensor& x, const char* what) {
     return static_cast<const double*>(x.raw());
 }
 
+// An operand of a kernel that reads or writes f32 or bf16 (bf16 activations; f32 math inside).
+// `like`, when given, is an operand it must share its dtype with.
+kernels::ActivationOut activation(const char* kernel, const Tensor& x, const char* what,
+                                  const Tensor* like = nullptr) {
+    require_device(kernel, x, what);
+    if (x.dtype() != DType::f32 && x.dtype() != DType::bf16)
+        fail("cuda {}: {} is {}; this kernel takes f32 or bf16 values", kernel, what, x.describe());
+    if (like && like->dtype() != x.dtype())
+        fail("cuda {}: {} is {}, but it must share the dtype of {}", kernel, what, x.describe(), like->describe());
+    return {x.raw(), x.dtype()};
+}
+kernels::ActivationIn activation_in(const char* kernel, const Tensor& x, const char* what,
+                                    const Tensor* like = nullptr) {
+    const kernels::ActivationOut operand = activation(kernel, x, what, like);
+    return {operand.data, operand.dtype};
+}
+
 // Device scratch from the caching allocator (no cudaMalloc in steady state), in f32 elements.
 Tensor scratch(int64_t bytes) { return empty({(bytes + 3) / 4}, DType::f32, Device::cuda); }
 
@@ -200,11 +217,12 @@ void CudaBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpo
 // --- elementwise and reductions ------------------------------------------------------------
 
 void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b) {
-    kernels::add(f32("add", out, "out"), f32("add", a, "a"), f32("add", b, "b"), a.numel(), stream_);
+    kernels::add(activation("add", out, "out"), activation_in("add", a, "a"), activation_in("add", b, "b"), a.numel(),
+                 stream_);
 }
 
 void CudaBackend::add_bias(Tensor& y, const Tensor& b) {
-    kernels::add_bias(f32("add_bias", y, "y"), f32("add_bias", b, "b"), y.size(0), y.size(1), stream_);
+    kernels::add_bias(activation("add_bias", y, "y"), f32("add_bias", b, "b"), y.size(0), y.size(1), stream_);
 }
 
 void CudaBackend::sum_rows(Tensor& db, const Tensor& dy) {
@@ -247,7 +265,7 @@ double CudaBackend::dot(const Tensor& a, const Tensor& b) {
 
 void CudaBackend::rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) {
     const char* kernel = "rmsnorm_forward";
-    kernels::rmsnorm_forward(f32(kernel, y, "y"), f32(kernel, inv_rms, "inv_rms"), f32(kernel, x, "x"),
+    kernels::rmsnorm_forward(activation(kernel, y, "y"), f32(kernel, inv_rms, "inv_rms"), activation_in(kernel, x, "x"),
                              f32(kernel, w, "w"), x.rows(), x.cols(), static_cast<float>(eps), stream_);
 }
 
@@ -255,7 +273,8 @@ void CudaBackend::rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, con
                                    const Tensor& inv_rms) {
     const char* kernel = "rmsnorm_backward";
     Tensor partial = scratch(4 * kernels::rmsnorm_backward_scratch(x.rows(), x.cols()));
-    kernels::rmsnorm_backward(f32(kernel, dx, "dx"), f32(kernel, dw, "dw"), f32(kernel, dy, "dy"), f32(kernel, x, "x"),
+    kernels::rmsnorm_backward(f32(kernel, dx, "dx"), f32(kernel, dw, "dw"), f32(kernel, dy, "dy"),
+                              activation_in(kernel, x, "x"),
                               f32(kernel, w, "w"), f32(kernel, inv_rms, "inv_rms"), x.rows(), x.cols(),
                               partial.data<float>(), stream_);
 }
@@ -263,28 +282,31 @@ void CudaBackend::rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, con
 void CudaBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids,
                                const Tensor& inverse_frequency, double scale) {
     const char* kernel = "rope_forward";
-    kernels::rope(f32(kernel, y, "y"), f32(kernel, x, "x"), i32(kernel, position_ids, "position_ids"), x.size(0),
+    kernels::rope(activation(kernel, y, "y", &x), activation_in(kernel, x, "x"), i32(kernel, position_ids, "position_ids"),
+                  x.size(0),
                   x.size(1), x.size(2), f64(kernel, inverse_frequency, "inverse_frequency"), scale, +1, stream_);
 }
 
 void CudaBackend::rope_backward(Tensor& dx, const Tensor& dy, const Tensor& position_ids,
                                 const Tensor& inverse_frequency, double scale) {
     const char* kernel = "rope_backward";
-    kernels::rope(f32(kernel, dx, "dx"), f32(kernel, dy, "dy"), i32(kernel, position_ids, "position_ids"), dy.size(0),
+    kernels::rope({f32(kernel, dx, "dx"), DType::f32}, {f32(kernel, dy, "dy"), DType::f32},
+                  i32(kernel, position_ids, "position_ids"), dy.size(0),
                   dy.size(1), dy.size(2), f64(kernel, inverse_frequency, "inverse_frequency"), scale, -1, stream_);
 }
 
 void CudaBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {
     const char* kernel = "swiglu_forward";
-    kernels::swiglu_forward(f32(kernel, out, "out"), f32(kernel, gate, "gate"), f32(kernel, up, "up"), gate.numel(),
-                            stream_);
+    kernels::swiglu_forward(activation(kernel, out, "out", &gate), activation_in(kernel, gate, "gate"),
+                            activation_in(kernel, up, "up", &gate), gate.numel(), stream_);
 }
 
 void CudaBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
                                   const Tensor& up) {
     const char* kernel = "swiglu_backward";
     kernels::swiglu_backward(f32(kernel, dgate, "dgate"), f32(kernel, dup, "dup"), f32(kernel, dout, "dout"),
-                             f32(kernel, gate, "gate"), f32(kernel, up, "up"), gate.numel(), stream_);
+                             activation_in(kernel, gate, "gate"), activation_in(kernel, up, "up", &gate), gate.numel(),
+                             stream_);
 }
 
 void CudaBackend::embedding_forward(Tensor& out, const Tensor& table, const Tensor& ids) {
@@ -440,6 +462,13 @@ bool CudaBackend::try_cudnn_attention(const Tensor& q, const Tensor& k, const At
 void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                                           const AttentionMask& mask, double scale) {
     const char* kernel = "attention_block_forward";
+    if (any_bf16({&out, &q, &k, &v})) {
+        // bf16 q, k, v (bf16 activations) widened to f32 scratch for the f32-input kernels, out
+        // rounded back: O(T) conversions beside O(T^2) attention work
+        Tensor out_f32 = f32_output(out);
+        attention_block_forward(out_f32, lse, widened(q), widened(k), widened(v), mask, scale);
+        return narrow_into(out, out_f32);
+    }
     if (try_cudnn_attention(q, k, mask, [&](CudnnAttention& cudnn, bool causal) {
             cudnn.forward(out, lse, q, k, v, causal, scale);
         }))
@@ -461,6 +490,9 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
                                            const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                            const AttentionMask& mask, double scale) {
     const char* kernel = "attention_block_backward";
+    if (any_bf16({&q, &k, &v, &out}))  // as the forward; dq, dk, dv, dout and lse are f32
+        return attention_block_backward(dq, dk, dv, dout, widened(q), widened(k), widened(v), widened(out), lse, mask,
+                                        scale);
     if (try_cudnn_attention(q, k, mask, [&](CudnnAttention& cudnn, bool causal) {
             cudnn.backward(dq, dk, dv, dout, q, k, v, out, lse, causal, scale);
         }))
@@ -477,8 +509,8 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
 
 void CudaBackend::gather_columns(Tensor& dst, const Tensor& src, int64_t begin) {
     const char* kernel = "gather_columns";
-    kernels::gather_columns(f32(kernel, dst, "dst"), f32(kernel, src, "src"), dst.size(0), dst.size(1), src.size(1),
-                            begin, stream_);
+    kernels::gather_columns(activation(kernel, dst, "dst", &src), activation_in(kernel, src, "src"), dst.size(0),
+                            dst.size(1), src.size(1), begin, stream_);
 }
 
 void CudaBackend::scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) {

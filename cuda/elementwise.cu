@@ -13,8 +13,10 @@ constexpr int threads = 256;
 #define GRID_STRIDE_LOOP(i, n) \
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
-__global__ void add_kernel(float* out, const float* a, const float* b, int64_t n) {
-    GRID_STRIDE_LOOP(i, n) out[i] = a[i] + b[i];
+// A, B, Out: float or __nv_bfloat16 (a bf16 block output added to the f32 residual stream)
+template <typename Out, typename A, typename B>
+__global__ void add_kernel(Out* out, const A* a, const B* b, int64_t n) {
+    GRID_STRIDE_LOOP(i, n) out[i] = from_float<Out>(to_float(a[i]) + to_float(b[i]));
 }
 
 __global__ void mul_kernel(float* out, const float* a, const float* b, int64_t n) {
@@ -34,8 +36,8 @@ __global__ void add_scalar_kernel(float* y, const float* s, int64_t n) {
     GRID_STRIDE_LOOP(i, n) y[i] += value;
 }
 
-__global__ void add_bias_kernel(float* y, const float* b, int64_t rows, int64_t C) {
-    GRID_STRIDE_LOOP(i, rows * C) y[i] += b[i % C];
+template <typename Y> __global__ void add_bias_kernel(Y* y, const float* b, int64_t rows, int64_t C) {
+    GRID_STRIDE_LOOP(i, rows * C) y[i] = from_float<Y>(to_float(y[i]) + b[i % C]);
 }
 
 // One thread per column (adjacent threads read adjacent columns of a row: coalesced); each
@@ -69,15 +71,28 @@ __global__ void sum_partials_kernel(double* partials) {
 
 }  // namespace
 
-void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream) {
+void add(ActivationOut out, ActivationIn a, ActivationIn b, int64_t n, cudaStream_t stream) {
     if (n == 0) return;
-    add_kernel<<<grid_for(n, threads), threads, 0, stream>>>(out, a, b, n);
+    with_element_type(out.dtype, [&](auto out_type) {
+        with_element_type(a.dtype, [&](auto a_type) {
+            with_element_type(b.dtype, [&](auto b_type) {
+                using Out = decltype(out_type);
+                using A = decltype(a_type);
+                using B = decltype(b_type);
+                add_kernel<<<grid_for(n, threads), threads, 0, stream>>>(
+                    static_cast<Out*>(out.data), static_cast<const A*>(a.data), static_cast<const B*>(b.data), n);
+            });
+        });
+    });
     CUDA_CHECK_LAUNCH("add_kernel");
 }
 
-void add_bias(float* y, const float* b, int64_t rows, int64_t C, cudaStream_t stream) {
+void add_bias(ActivationOut y, const float* b, int64_t rows, int64_t C, cudaStream_t stream) {
     if (rows * C == 0) return;
-    add_bias_kernel<<<grid_for(rows * C, threads), threads, 0, stream>>>(y, b, rows, C);
+    with_element_type(y.dtype, [&](auto y_type) {
+        using Y = decltype(y_type);
+        add_bias_kernel<<<grid_for(rows * C, threads), threads, 0, stream>>>(static_cast<Y*>(y.data), b, rows, C);
+    });
     CUDA_CHECK_LAUNCH("add_bias_kernel");
 }
 

@@ -17,14 +17,25 @@ namespace ringlm::kernels {
 void convert(void* dst, DType dst_dtype, const void* src, DType src_dtype, int64_t n, cudaStream_t stream);
 void fill(void* x, DType dtype, int64_t n, double value, cudaStream_t stream);
 
+// bf16 activations: the operands named Activation* hold f32 or bf16 values (dtype says which);
+// the kernels compute in f32 either way and round a bf16 output to nearest even.
+struct ActivationIn {
+    const void* data;
+    DType dtype;
+};
+struct ActivationOut {
+    void* data;
+    DType dtype;
+};
+
 // --- elementwise.cu ----------------------------------------------------------------------
-void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream);
+void add(ActivationOut out, ActivationIn a, ActivationIn b, int64_t n, cudaStream_t stream);
 void mul(float* out, const float* a, const float* b, int64_t n, cudaStream_t stream);
 void axpy(float* y, const float* x, float alpha, int64_t n, cudaStream_t stream);
 void scale(float* x, float alpha, int64_t n, cudaStream_t stream);
 void add_scalar(float* y, const float* s, int64_t n, cudaStream_t stream);  // y += s[0], s on the device
 // y [rows, C] += b [C] per row; db [C] += column sums of dy [rows, C] (rows in order).
-void add_bias(float* y, const float* b, int64_t rows, int64_t C, cudaStream_t stream);
+void add_bias(ActivationOut y, const float* b, int64_t rows, int64_t C, cudaStream_t stream);
 void sum_rows(float* db, const float* dy, int64_t rows, int64_t C, cudaStream_t stream);
 // sum(a) or sum(a * b) (b may be null) in double, deterministic: a fixed grid of
 // reduction_blocks blocks each reduces a fixed part into scratch, one block adds those.
@@ -35,22 +46,24 @@ double sum_product(const float* a, const float* b, int64_t n, double* scratch, c
 void sum_product_on_device(const float* a, const float* b, int64_t n, double* scratch, cudaStream_t stream);
 
 // --- rmsnorm.cu --------------------------------------------------------------------------
-void rmsnorm_forward(float* y, float* inv_rms, const float* x, const float* w, int64_t rows, int64_t C, float eps,
-                     cudaStream_t stream);
+void rmsnorm_forward(ActivationOut y, float* inv_rms, ActivationIn x, const float* w, int64_t rows, int64_t C,
+                     float eps, cudaStream_t stream);
 // scratch: rmsnorm_backward_scratch(rows, C) floats (partial column sums for dw).
 int64_t rmsnorm_backward_scratch(int64_t rows, int64_t C);
-void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* inv_rms,
+void rmsnorm_backward(float* dx, float* dw, const float* dy, ActivationIn x, const float* w, const float* inv_rms,
                       int64_t rows, int64_t C, float* scratch, cudaStream_t stream);
 
 // --- rope.cu -----------------------------------------------------------------------------
 // x, y [T, H, D], angle = position * inverse_frequency[i] (f64 [D/2] on the device); direction
 // +1 rotates by +angle (forward, y = s R x), -1 by -angle and ACCUMULATES (backward, dx += s R^T dy).
-void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
+// x and y share one dtype (bf16 q and k forward; the f32 gradients backward).
+void rope(ActivationOut y, ActivationIn x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
           const double* inverse_frequency, double scale, int direction, cudaStream_t stream);
 
 // --- swiglu.cu ---------------------------------------------------------------------------
-void swiglu_forward(float* out, const float* gate, const float* up, int64_t n, cudaStream_t stream);
-void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n,
+// gate, up and out share one dtype; the gradients are f32.
+void swiglu_forward(ActivationOut out, ActivationIn gate, ActivationIn up, int64_t n, cudaStream_t stream);
+void swiglu_backward(float* dgate, float* dup, const float* dout, ActivationIn gate, ActivationIn up, int64_t n,
                      cudaStream_t stream);
 
 // --- embedding.cu ------------------------------------------------------------------------
@@ -116,8 +129,9 @@ void classify_attention_mask(int32_t* result, const int32_t* q_index, const int3
 // src [rows, src_cols], dst [rows, dst_cols]:
 //   gather_columns:       dst[r, c] = src[r, begin + c],   c < dst_cols
 //   scatter_add_columns:  dst[r, begin + c] += src[r, c],  c < src_cols
-void gather_columns(float* dst, const float* src, int64_t rows, int64_t dst_cols, int64_t src_cols, int64_t begin,
-                    cudaStream_t stream);
+// gather_columns moves either dtype (dst and src share it); scatter_add_columns adds f32.
+void gather_columns(ActivationOut dst, ActivationIn src, int64_t rows, int64_t dst_cols, int64_t src_cols,
+                    int64_t begin, cudaStream_t stream);
 void scatter_add_columns(float* dst, const float* src, int64_t rows, int64_t dst_cols, int64_t src_cols, int64_t begin,
                          cudaStream_t stream);
 

@@ -14,7 +14,9 @@ constexpr int threads = 256;
 
 // One thread per (token t, pair i); it rotates pair i of every head of token t.
 // direction +1: y = R(angle) x (forward); -1: y += R(-angle) x (backward, accumulating).
-__global__ void rope_kernel(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
+// X: float or __nv_bfloat16 for x and y (bf16 q and k), rotated in f32.
+template <typename X>
+__global__ void rope_kernel(X* y, const X* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
                             const double* inverse_frequency, double scale, int direction) {
     const int64_t half = D / 2;
     const int64_t work = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -26,27 +28,31 @@ __global__ void rope_kernel(float* y, const float* x, const int32_t* position_id
     const float s = direction > 0 ? float(scale * sine) : -float(scale * sine);
     for (int64_t h = 0; h < H; h++) {
         const int64_t base = (t * H + h) * D;
-        const float first = x[base + i], second = x[base + i + half];
+        const float first = to_float(x[base + i]), second = to_float(x[base + i + half]);
         const float rotated_first = first * c - second * s;
         const float rotated_second = second * c + first * s;
         if (direction > 0) {
-            y[base + i] = rotated_first;
-            y[base + i + half] = rotated_second;
+            y[base + i] = from_float<X>(rotated_first);
+            y[base + i + half] = from_float<X>(rotated_second);
         } else {
-            y[base + i] += rotated_first;
-            y[base + i + half] += rotated_second;
+            y[base + i] = from_float<X>(to_float(y[base + i]) + rotated_first);
+            y[base + i + half] = from_float<X>(to_float(y[base + i + half]) + rotated_second);
         }
     }
 }
 
 }  // namespace
 
-void rope(float* y, const float* x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
+void rope(ActivationOut y, ActivationIn x, const int32_t* position_ids, int64_t T, int64_t H, int64_t D,
           const double* inverse_frequency, double scale, int direction, cudaStream_t stream) {
     const int64_t work = T * (D / 2);
     if (work == 0) return;
     const unsigned blocks = static_cast<unsigned>((work + threads - 1) / threads);
-    rope_kernel<<<blocks, threads, 0, stream>>>(y, x, position_ids, T, H, D, inverse_frequency, scale, direction);
+    with_element_type(x.dtype, [&](auto x_type) {
+        using X = decltype(x_type);
+        rope_kernel<<<blocks, threads, 0, stream>>>(static_cast<X*>(y.data), static_cast<const X*>(x.data), position_ids,
+                                                    T, H, D, inverse_frequency, scale, direction);
+    });
     CUDA_CHECK_LAUNCH("rope_kernel");
 }
 

@@ -10,7 +10,7 @@ std::string TensorDescriptor::describe() const {
 }
 
 void Grads::bind(const Tensor& value, const Tensor& grad) {
-    if (value.shape() != grad.shape() || value.dtype() != grad.dtype())
+    if (value.shape() != grad.shape() || gradient_dtype(value.dtype()) != grad.dtype())
         fail("grads: cannot bind gradient {} to tensor {}", grad.describe(), value.describe());
     entries_[value.id()] = Entry{grad, true};
 }

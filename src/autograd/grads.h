@@ -16,7 +16,7 @@ namespace ringlm {
 
 // The gradient of a bf16 tensor (an activation cast for a bf16 matmul) is kept in f32: its
 // contributions accumulate without bf16 rounding, and the cast's backward passes it on as is.
-inline DType gradient_dtype(DType dtype) { return dtype == DType::bf16 ? DType::f32 : dtype; }
+inline DType gradient_dtype(DType dtype) { return compute_dtype(dtype); }
 
 // What autograd needs to know of a tensor to find or make its gradient, without holding its
 // storage. Made implicitly from a Tensor, so grads.of(x) reads the same for both; a backward

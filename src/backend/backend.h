@@ -13,6 +13,8 @@
 
 #include "tensor/tensor.h"
 
+#include <initializer_list>
+
 namespace ringlm {
 
 // Visibility rule of the attention block: key j is visible to query i iff
@@ -152,6 +154,18 @@ public:
     // --- optimizer ---------------------------------------------------------------------
     virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) = 0;
 };
+
+// --- bf16 activations through f32 kernels ----------------------------------------------
+// A kernel without a bf16 version of its own (all of the CPU's; the GPU's attention) serves
+// bf16 operands this way: each bf16 operand is widened to f32 (exact), the f32 kernel runs,
+// and each bf16 output is rounded back to nearest even: bf16 in, f32 math, bf16 out, the math
+// a native bf16 kernel does. f32 and f64 tensors pass through untouched. On x's device.
+bool any_bf16(std::initializer_list<const Tensor*> tensors);
+Tensor widened(const Tensor& x);  // x itself, or an f32 copy of a bf16 x
+// Where a kernel writes output y: y itself, or an f32 tensor of y's shape for a bf16 y
+// (`keep_values`: holding y's values, for kernels that accumulate into y).
+Tensor f32_output(const Tensor& y, bool keep_values = false);
+void narrow_into(Tensor& y, const Tensor& computed);  // y = bf16(computed), unless computed is y
 
 // The backend for a device; the CPU backend always exists, the CUDA one when built and a
 // GPU is present.

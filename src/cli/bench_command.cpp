@@ -105,6 +105,8 @@ void register_bench_command(CLI::App& app) {
                       "checkpointing with each layer's input in host memory (config gradient_checkpointing: offload)");
     command->add_flag("--tiled-mlp", p.tiled_mlp, "MLP in sequence tiles, recomputed in backward (config tiled_mlp)");
     command->add_flag("--bf16", p.bf16, "matmuls in bf16 with f32 master weights (config bf16: true)");
+    command->add_flag("--bf16-activations", p.bf16_activations,
+                      "the tensors between matmuls in bf16 too (config bf16_activations: true; implies --bf16)");
     command->add_option("--sgemm-repeats", p.sgemm_repeats, "f32 GEMM calls timed before each measured step, for the peak (0: none)")->capture_default_str();
     command->add_option("--work-dir", p.work_dir, "where the synthetic token file is written")->capture_default_str();
     command->add_option("--csv", options->csv,

@@ -229,6 +229,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     training.tiled_mlp = top.boolean("tiled_mlp", training.tiled_mlp);
     training.tiled_mlp_num_shards = top.integer("tiled_mlp_num_shards", training.tiled_mlp_num_shards, 0);
     training.bf16 = top.boolean("bf16", training.bf16);
+    training.bf16_activations = top.boolean("bf16_activations", training.bf16_activations);
     training.seed = top.integer("seed", training.seed, 0);
 
     OutputSection& output = config.output;
@@ -301,6 +302,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     if (output.overwrite_output_dir && !output.resume_from_checkpoint.empty())
         top.fail_key("overwrite_output_dir", "is true and resume_from_checkpoint is set: continue the earlier run "
                                              "(resume_from_checkpoint) or start over (overwrite_output_dir), not both");
+    if (training.bf16_activations && !training.bf16)
+        top.fail_key("bf16_activations", "is true but bf16 is not: bf16 activations feed the bf16 matmuls, so set "
+                                         "bf16: true as well");
     if (training.max_steps == 0 && training.num_epochs == 0)
         top.fail_key("num_epochs", "is 0 and max_steps is not set: give max_steps (optimizer steps) or num_epochs > 0");
     return config;

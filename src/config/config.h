@@ -127,6 +127,7 @@ struct TrainingSection {
     bool tiled_mlp = false;                // MLP in sequence tiles, recomputed in backward (axolotl: false)
     int64_t tiled_mlp_num_shards = 0;      // tiles per rank's rows; 0: ceil(rows / dim), as ALST (axolotl)
     bool bf16 = false;                     // matmuls in bf16, f32 master weights and accumulation (axolotl: bf16)
+    bool bf16_activations = false;         // with bf16: the tensors between matmuls in bf16 too (ringlm's)
     int64_t seed = 42;                     // init, sampler, dropout-free sampling (axolotl: 42)
     bool operator==(const TrainingSection&) const = default;
 };

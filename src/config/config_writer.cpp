@@ -94,6 +94,7 @@ std::string to_yaml(const Config& config) {
     out += fmt::format("gradient_checkpointing: {}\nbf16: {}\nseed: {}\n",
                        training.offload_checkpoints ? "offload" : boolean(training.gradient_checkpointing),
                        boolean(training.bf16), training.seed);
+    out += fmt::format("bf16_activations: {}\n", boolean(training.bf16_activations));
     out += fmt::format("tiled_mlp: {}\ntiled_mlp_num_shards: {}\n", boolean(training.tiled_mlp),
                        training.tiled_mlp_num_shards);
 

@@ -160,15 +160,25 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     const int64_t T = x.size(0), D = c.head_dim();
     // bf16 matmuls: each matmul input is cast once (a bf16 copy shared by the projections that
     // read it) and multiplies the weight's bf16 copy; everything between matmuls stays f32.
+    // bf16 activations on top: the norms before a matmul write bf16 themselves, the matmuls
+    // write bf16, and RoPE, attention and SwiGLU read and write bf16 (f32 math inside); the
+    // residual stream x, h stays f32, as do all gradients.
     const bool in_bf16 = model.bf16_matmuls();
-    auto matmul_input = [&](const Tensor& input) { return in_bf16 ? to_bf16(tape, input) : input; };
+    const std::optional<DType> activation_dtype =
+        options.bf16_activations ? std::optional<DType>(DType::bf16) : std::nullopt;
+    auto matmul_input = [&](const Tensor& input) {
+        return in_bf16 && input.dtype() != DType::bf16 ? to_bf16(tape, input) : input;
+    };
+    auto normed_matmul_input = [&](const Tensor& input, const Tensor& norm) {
+        return matmul_input(rmsnorm(tape, input, norm, c.norm_eps, activation_dtype));
+    };
     // a weight's bf16 copy in bf16 mode, else undefined (the ops then multiply the f32 weight)
     auto weight_bf16 = [&](Tensor LlamaLayer::*weight) {
         return in_bf16 ? model.layers_bf16[layer_index].*weight : Tensor();
     };
     // the bias (undefined when absent) is the f32 one in either mode
     auto project = [&](const Tensor& input, Tensor LlamaLayer::*weight, Tensor LlamaLayer::*bias = nullptr) {
-        return linear(tape, input, layer.*weight, weight_bf16(weight), bias ? layer.*bias : Tensor());
+        return linear(tape, input, layer.*weight, weight_bf16(weight), bias ? layer.*bias : Tensor(), activation_dtype);
     };
     // [T, heads * D] -> [T, heads, D]; Qwen3 normalizes each head's D values (RMSNorm over
     // [T * heads, D] rows, one weight [D] shared by the heads) before RoPE.
@@ -178,7 +188,7 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     };
 
     // attention: q, k, v projections, RoPE on q and k, attention, output projection
-    Tensor xn = matmul_input(rmsnorm(tape, x, layer.attention_norm, c.norm_eps));
+    Tensor xn = normed_matmul_input(x, layer.attention_norm);
     Tensor q = rope(tape, heads(project(xn, &LlamaLayer::wq, &LlamaLayer::bq), c.n_heads, layer.q_norm),
                     batch.position_ids, model.rope);
     Tensor k = rope(tape, heads(project(xn, &LlamaLayer::wk, &LlamaLayer::bk), c.n_kv_heads, layer.k_norm),
@@ -188,7 +198,7 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     Tensor h = add(tape, x, project(matmul_input(reshape(tape, attended, {T, c.n_heads * D})), &LlamaLayer::wo));
 
     // MLP: w2(silu(w1 x) * w3 x), whole or in sequence tiles
-    Tensor hn = matmul_input(rmsnorm(tape, h, layer.ffn_norm, c.norm_eps));
+    Tensor hn = normed_matmul_input(h, layer.ffn_norm);
     if (options.tiled_mlp) {
         const int64_t shards = std::max<int64_t>(
             1, options.tiled_mlp_num_shards > 0 ? options.tiled_mlp_num_shards : (T + c.dim - 1) / c.dim);
@@ -204,6 +214,8 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
 }  // namespace
 
 Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
+    if (options.bf16_activations && !model.bf16_matmuls())
+        fail("llama: bf16 activations need the bf16 matmuls (config bf16: true), which this model has not enabled");
     Tensor x = embedding(tape, model.tok_embeddings, batch.input_ids, batch.input_id_range);
     for (int64_t layer = 0; layer < model.config.n_layers; layer++) {
         // The region is run again during backward when checkpointing: model, batch and
@@ -215,13 +227,14 @@ Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, con
                 ? checkpoint(tape, "decoder_layer", region, x, options.offload_checkpoints)
                 : region(tape, x);
     }
-    return rmsnorm(tape, x, model.norm, model.config.norm_eps);
+    return rmsnorm(tape, x, model.norm, model.config.norm_eps,
+                   options.bf16_activations ? std::optional<DType>(DType::bf16) : std::nullopt);
 }
 
 Tensor llama_token_losses(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
     Tensor hidden = llama_hidden(tape, model, batch, options);
-    if (model.bf16_matmuls())  // the LM head in bf16 too; lse and losses stay f32
-        return cross_entropy(tape, to_bf16(tape, hidden), model.output, batch.labels, options.loss_chunk_rows,
+    if (model.bf16_matmuls())  // the LM head in bf16 too; logit chunks, lse and losses stay f32
+        return cross_entropy(tape, hidden.dtype() == DType::bf16 ? hidden : to_bf16(tape, hidden), model.output, batch.labels, options.loss_chunk_rows,
                              model.output_bf16, batch.label_range);
     return cross_entropy(tape, hidden, model.output, batch.labels, options.loss_chunk_rows, Tensor(),
                          batch.label_range);

@@ -130,6 +130,10 @@ struct ForwardOptions {
     // then about the size of the [T, dim] hidden states).
     bool tiled_mlp = false;
     int64_t tiled_mlp_num_shards = 0;
+    // bf16 activations (config bf16_activations, needs the bf16 matmuls): the tensors between
+    // the matmuls are stored in bf16 and computed in f32; the residual stream and every
+    // gradient stay f32 (see decoder_layer in llama.cpp).
+    bool bf16_activations = false;
     AttentionFunction attention = local_attention;
     int64_t loss_chunk_rows = 256;
 };

@@ -7,6 +7,8 @@
 //   dq_i += scale sum_j dS_ij k_j;  dk_j += scale sum_i dS_ij q_i
 // The node saves q, k, v, out, lse and the mask: O(T) memory, no [Tq, Tk] matrix. The lse is
 // returned for inspection and merging; no gradient flows back through it.
+// bf16 q, k, v (bf16 activations) give a bf16 out and an f32 lse, computed in f32; the
+// gradients are f32.
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -17,7 +19,7 @@ Tensor attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, 
     check_shape("attention", "q", q, {any_size, any_size, any_size});
     check_shape("attention", "k", k, {any_size, any_size, q.size(2)});
     check_shape("attention", "v", v, {k.size(0), k.size(1), q.size(2)});
-    check_floating("attention", {&q, &k, &v});
+    check_activations("attention", {&q, &k, &v});
     const int64_t Tq = q.size(0), H = q.size(1), Tk = k.size(0), Hkv = k.size(1);
     if (Hkv == 0 || H % Hkv != 0)
         fail("attention: {} query heads (q {}) are not a multiple of {} kv heads (k {}); use n_heads divisible "
@@ -33,7 +35,7 @@ Tensor attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, 
     check_dtype("attention", "mask.k_segment", mask.k_segment, DType::i32);
 
     Tensor out = empty_like(q);
-    Tensor lse = empty({Tq, H}, q.dtype(), q.device());
+    Tensor lse = empty({Tq, H}, compute_dtype(q.dtype()), q.device());
     backend(q).attention_block_forward(out, lse, q, k, v, mask, scale);
     tape.record("attention", out, [q, k, v, out, lse, mask, scale](Grads& grads, const Tensor& dout) {
         Tensor& dq = grads.of(q);

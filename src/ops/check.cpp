@@ -43,6 +43,19 @@ void check_floating(const char* op, std::initializer_list<const Tensor*> tensors
     }
 }
 
+void check_activations(const char* op, std::initializer_list<const Tensor*> tensors) {
+    const Tensor* first = *tensors.begin();
+    for (const Tensor* t : tensors) {
+        const bool f32_or_bf16 = t->dtype() == DType::f32 || t->dtype() == DType::bf16;
+        if (compute_dtype(t->dtype()) != compute_dtype(first->dtype()) || !(f32_or_bf16 || t->dtype() == DType::f64))
+            fail("{}: inputs must be f32 or bf16 (computed in f32), or all f64; got {} and {}", op, first->describe(),
+                 t->describe());
+        if (t->device() != first->device())
+            fail("{}: inputs on different devices ({} and {})", op, device_name(first->device()),
+                 device_name(t->device()));
+    }
+}
+
 void check_ids_in_range(const char* op, const char* name, const Tensor& ids, int64_t limit, const KnownIdRange& known,
                         std::optional<int32_t> ignored, const char* what, const char* hint) {
     if (known) {

@@ -17,6 +17,9 @@ void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
 void check_dtype(const char* op, const char* name, const Tensor& x, DType dtype);
 // a floating dtype the backends compute in, the same for every tensor given
 void check_floating(const char* op, std::initializer_list<const Tensor*> tensors);
+// activations of one computation: f32 and bf16 mixed (bf16 activations, f32 math), or all f64;
+// on one device
+void check_activations(const char* op, std::initializer_list<const Tensor*> tensors);
 
 // Every value of `ids` (i32, any device) is in [0, limit), or is `ignored`: an id outside would
 // make a kernel read (or write) outside its table. `known`, when given, is the range of the

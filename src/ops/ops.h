@@ -7,6 +7,8 @@
 #include "backend/backend.h"
 #include "ops/id_range.h"
 
+#include <optional>
+
 namespace ringlm {
 
 // The same elements in another shape (a view: no copy forward, none backward either).
@@ -15,8 +17,9 @@ Tensor reshape(Tape& tape, const Tensor& x, Shape shape);
 // A bf16 x (from to_bf16) multiplies w_bf16, w's bf16 copy, with f32 accumulation: y is f32
 // and the gradient goes to w (f32). With a bias b [out] (Qwen2's q/k/v): y = x @ w^T + b,
 // db += sum over rows of dy (b stays f32 in bf16 mode: it is added to the f32 product).
+// bf16 activations: `y_dtype` bf16 rounds y to bf16 after the f32 accumulation (bf16 x only).
 Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& w_bf16 = Tensor(),
-              const Tensor& bias = Tensor());
+              const Tensor& bias = Tensor(), std::optional<DType> y_dtype = {});
 // bf16(x) for the bf16 matmuls; the gradient passes back unchanged (in f32)
 Tensor to_bf16(Tape& tape, const Tensor& x);
 // c = op(a) @ op(b), 2-D or batched 3-D (see Backend::gemm)
@@ -28,7 +31,8 @@ Tensor scale(Tape& tape, const Tensor& x, double alpha);
 // s = sum(x), shape [1]
 Tensor sum(Tape& tape, const Tensor& x);
 // y = x / sqrt(mean(x^2) + eps) * w          x [T, C], w [C]
-Tensor rmsnorm(Tape& tape, const Tensor& x, const Tensor& w, double eps);
+// y is written in `y_dtype` (default x's): bf16 for a bf16 matmul's input, f32 math inside.
+Tensor rmsnorm(Tape& tape, const Tensor& x, const Tensor& w, double eps, std::optional<DType> y_dtype = {});
 // rotary embedding, HF rotate-halves layout     x [T, H, D], position_ids i32 [T]
 // angle(t, i) = position_ids[t] * inverse_frequency[i], cos and sin multiplied by `scale`
 // (YaRN's attention factor). The table is f64 [D/2] on x's device; model/rope_scaling.h fills

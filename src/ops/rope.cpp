@@ -4,6 +4,7 @@
 //   y[i]     = s (x[i] cos - x[i+D/2] sin)
 //   y[i+D/2] = s (x[i+D/2] cos + x[i] sin)          s: YaRN's attention factor, else 1
 //   dx += s R(-angle) dy          (the rotation is orthogonal: its transpose is its inverse)
+// A bf16 x gives a bf16 y (f32 math); dy and dx are f32.
 // Backward does not read x (only its gradient's shape), so x itself is not saved.
 // Position ids are global token positions (see DESIGN.md, data path), so a chunk of a ring
 // rotates exactly as it would in the whole sequence.
@@ -34,7 +35,7 @@ Tensor rope(Tape& tape, const Tensor& x, const Tensor& position_ids, const RopeF
     check_shape("rope", "x", x, {any_size, any_size, any_size});
     check_shape("rope", "position_ids", position_ids, {x.size(0)});
     check_dtype("rope", "position_ids", position_ids, DType::i32);
-    check_floating("rope", {&x});
+    check_activations("rope", {&x});  // bf16 q and k too
     if (x.size(2) % 2 != 0) fail("rope: head dimension {} of x {} must be even", x.size(2), x.describe());
     check_shape("rope", "inverse_frequency", frequencies.inverse_frequency, {x.size(2) / 2});
     check_dtype("rope", "inverse_frequency", frequencies.inverse_frequency, DType::f64);

@@ -3,7 +3,8 @@
 // for the gradients; blocking MPI_Allreduce / MPI_Bcast / MPI_Allgatherv for host values. MPI
 // moves host tensors; device tensors go through host copies (StagedPending), which is how ranks
 // that share one GPU exchange (NCCL refuses two ranks on one GPU). Floating tensors are f32
-// (the ring's partials are fp32 by design), i32 for indices and segments.
+// (the ring's partials are fp32 by design) or bf16 (bf16 activations' q, k, v), i32 for indices
+// and segments.
 #include "parallel/mpi_communicator.h"
 
 #include "backend/backend.h"
@@ -25,6 +26,7 @@ MPI_Datatype mpi_type(const Tensor& t) {
         case DType::f64: return MPI_DOUBLE;
         case DType::i32: return MPI_INT32_T;
         case DType::i64: return MPI_INT64_T;
+        case DType::bf16: return MPI_UINT16_T;  // moved as bits, never summed (the sums refuse it)
         default: fail("mpi transport: cannot send {}", t.describe());
     }
 }
@@ -278,6 +280,8 @@ private:
     std::unique_ptr<PendingExchange> reduce_scatter_on_host(const Tensor& in, const Tensor& out) {
         if (in.numel() != out.numel() * size_ || in.dtype() != out.dtype())
             fail("reduce_scatter: {} from each of {} ranks into {}", in.describe(), size_, out.describe());
+        if (in.dtype() != DType::f32 && in.dtype() != DType::f64)  // bf16 moves as bits: MPI cannot sum it
+            fail("reduce_scatter: {} (the MPI communicator sums f32 or f64)", in.describe());
         count_reduce_scatter(in);
         auto pending = std::make_unique<MpiPending>(wait_seconds_, size_);
         MPI_Request request;

@@ -1,5 +1,7 @@
 #include "parallel/ring_attention.h"
 
+#include "backend/backend.h"
+
 namespace ringlm {
 
 namespace {
@@ -15,7 +17,10 @@ void check_inputs(const RingAttentionInputs& in) {
     if (in.global_index.numel() != T || in.segment_ids.numel() != T)
         fail("ring_attention: {} queries but {} global indices and {} segment ids", T, in.global_index.numel(),
              in.segment_ids.numel());
-    if (in.q.dtype() != DType::f32) fail("ring_attention: computes in f32, got q {}", in.q.describe());
+    // bf16 q, k, v travel in bf16 (half the bytes); partials, lse and gradients are f32
+    for (const Tensor* x : {&in.q, &in.k, &in.v})
+        if (x->dtype() != DType::f32 && x->dtype() != DType::bf16)
+            fail("ring_attention: q, k, v are f32 or bf16 (computed in f32), got {}", x->describe());
 }
 
 bool is_all_gather(RingAttnFunc variant) { return variant == RingAttnFunc::varlen_llama3; }
@@ -67,9 +72,16 @@ Tensor ring_attention(Tape& tape, Communicator& transport, RingAttnFunc variant,
         lse = replay->lse;
         *replay = AttentionReplay{};
     } else {
-        out = empty(in.q.shape(), DType::f32, in.q.device());
+        Tensor merged = empty(in.q.shape(), DType::f32, in.q.device());
         lse = empty({in.q.size(0), in.q.size(1)}, DType::f32, in.q.device());
-        attention_forward(transport, variant, in, out, lse);
+        attention_forward(transport, variant, in, merged, lse);
+        // bf16 q, k, v: the merged f32 out is rounded once, and the backward reads that bf16
+        // out (delta = dout . out), as one block's attention does (and ring-flash-attn)
+        out = merged;
+        if (in.q.dtype() == DType::bf16) {
+            out = empty(in.q.shape(), DType::bf16, in.q.device());
+            backend(merged).copy(out, merged);
+        }
         if (replay) *replay = AttentionReplay{out, lse};
     }
     tape.record("ring_attention", out, [&transport, variant, in, out, lse](Grads& grads, const Tensor& dout) {

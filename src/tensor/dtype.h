@@ -36,6 +36,9 @@ constexpr const char* dtype_name(DType dtype) {
 }
 
 constexpr bool is_floating(DType dtype) { return dtype != DType::i32 && dtype != DType::i64; }
+// The dtype a kernel does a tensor's math in: bf16 values are widened to f32 (bf16 activations
+// are stored in bf16, computed in f32); f32 and f64 compute in themselves.
+constexpr DType compute_dtype(DType dtype) { return dtype == DType::bf16 ? DType::f32 : dtype; }
 
 // bfloat16: the top 16 bits of an IEEE float32. Conversion rounds to nearest even.
 struct bfloat16 {

@@ -77,7 +77,8 @@ Config bench_config(const BenchPoint& point, const std::string& dataset) {
     c.training.gradient_checkpointing = point.gradient_checkpointing || point.offload_checkpoints;
     c.training.offload_checkpoints = point.offload_checkpoints;
     c.training.tiled_mlp = point.tiled_mlp;
-    c.training.bf16 = point.bf16;
+    c.training.bf16 = point.bf16 || point.bf16_activations;
+    c.training.bf16_activations = point.bf16_activations;
     c.output.output_dir = point.work_dir;
     c.parallel.sequence_parallel_degree = point.sequence_parallel_degree;
     c.parallel.ring_attn_func = point.ring_attn_func;

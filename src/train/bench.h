@@ -34,6 +34,7 @@ struct BenchPoint {
     int64_t warmup_steps = 2, measured_steps = 5;
     bool gradient_checkpointing = false;
     bool offload_checkpoints = false;       // config gradient_checkpointing: offload (checkpointing too)
+    bool bf16_activations = false;          // config bf16_activations (bf16 too)
     bool tiled_mlp = false;                 // config `tiled_mlp` (shards: ceil(rows / dim))
     bool bf16 = false;                      // config `bf16`: matmuls in bf16 (f32 master weights)
     int64_t sgemm_repeats = 3;              // sgemm calls timed before each measured step (0: none)

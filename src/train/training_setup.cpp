@@ -173,6 +173,7 @@ TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     setup.layout = SequenceLayout{chunk_layout_for(variant, load_balance), topology.sp_size, topology.sp_rank};
     setup.forward.gradient_checkpointing = config.training.gradient_checkpointing;
     setup.forward.offload_checkpoints = config.training.offload_checkpoints;
+    setup.forward.bf16_activations = config.training.bf16_activations;
     setup.forward.tiled_mlp = config.training.tiled_mlp;
     setup.forward.tiled_mlp_num_shards = config.training.tiled_mlp_num_shards;
     if (topology.sp_size > 1) {

@@ -193,6 +193,21 @@ TEST(Config, GradientCheckpointingOffload) {
     EXPECT_NE(message.find("offload"), std::string::npos) << message;
 }
 
+// bf16_activations rides on bf16 (the activations feed the bf16 matmuls): alone it is refused
+// naming both keys; with bf16 it parses and is written back.
+TEST(Config, Bf16ActivationsNeedBf16) {
+    const Config both = parse_config("base_model: a.bin\nbf16: true\nbf16_activations: true\n", "b.yaml");
+    EXPECT_TRUE(both.training.bf16);
+    EXPECT_TRUE(both.training.bf16_activations);
+    EXPECT_EQ(parse_config(to_yaml(both), "b.yaml"), both);
+    EXPECT_NE(to_yaml(both).find("bf16_activations: true\n"), std::string::npos);
+    EXPECT_FALSE(parse_config("base_model: a.bin\nbf16: true\n", "m.yaml").training.bf16_activations);
+    const std::string message =
+        error_of([] { parse_config("base_model: a.bin\nbf16_activations: true\n", "a.yaml"); });
+    EXPECT_NE(message.find("bf16_activations"), std::string::npos) << message;
+    EXPECT_NE(message.find("bf16: true"), std::string::npos) << message;
+}
+
 TEST(Config, RewardWeightsDefaultToOnePerReward) {
     const Config config = parse_config("base_model: a.bin\nrl: grpo\ndatasets: [{path: p.jsonl}]\n"
                                        "trl: {reward_funcs: [length, regex_format], reward_command: ./score}\n",

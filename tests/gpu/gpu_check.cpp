@@ -319,6 +319,7 @@ int main(int argc, char** argv) {
             {"gemm", [&] { check_gemm(checker, rng); }},
             {"elementwise", [&] { check_elementwise(checker, rng); }},
             {"layers", [&] { check_layers(checker, rng); }},
+            {"bf16 activations", [&] { check_bf16_activations(checker, rng); }},
             {"attention", [&] { check_attention(checker, rng); }},
             {"cudnn attention", [&] { check_cudnn_attention(checker, rng); }},
             {"nccl", [&] {

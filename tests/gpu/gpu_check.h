@@ -68,6 +68,7 @@ struct BenchPeaks {
 };
 
 void check_layers(Checker& checker, std::mt19937_64& rng);
+void check_bf16_activations(Checker& checker, std::mt19937_64& rng);
 void check_attention(Checker& checker, std::mt19937_64& rng);
 // gpu_check_cudnn.cpp: cuDNN's fused attention against the tiled kernel, and the dispatch.
 void check_cudnn_attention(Checker& checker, std::mt19937_64& rng);

@@ -33,6 +33,13 @@ constexpr double training_tolerance = 1e-4;  // relative, per step's loss
 constexpr double bf16_training_tolerance = 1e-2;
 constexpr uint64_t data_seed = 20261128;     // fixed: the same data and weights on every machine
 
+// f32 everywhere; bf16 matmuls (config bf16: true); bf16 activations on top (bf16_activations)
+enum class Precision { f32, bf16_matmuls, bf16_activations };
+
+const char* precision_name(Precision precision) {
+    return precision == Precision::f32 ? "f32" : precision == Precision::bf16_matmuls ? "bf16" : "bf16 activations";
+}
+
 // Two documents per row (a packed row: attention must respect the boundary), a few padding
 // tokens at the end; fresh rows for every step. Tokens follow a learnable rule,
 // next = (5 * token + 1) mod V three times in four, else a random token, so the loss falls.
@@ -87,24 +94,27 @@ double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, 
 
 // One optimizer step per batch: the loss before each update.
 std::vector<double> train(const ModelConfig& config, Device device, const Tensor& initial_parameters,
-                          const std::vector<TokenBatch>& batches, bool bf16) {
+                          const std::vector<TokenBatch>& batches, Precision precision) {
     Llama model = make_llama(config, device);
     backend(model.parameters).copy(model.parameters, initial_parameters);
-    if (bf16) enable_bf16_matmuls(model);  // the bf16 copy made from the master weights just copied
+    // the bf16 copy made from the master weights just copied
+    if (precision != Precision::f32) enable_bf16_matmuls(model);
+    ForwardOptions options;
+    options.bf16_activations = precision == Precision::bf16_activations;
     AdamW optimizer = make_adamw(model, AdamWSettings{0.9, 0.95, 1e-8, 0.1, 1.0});
     std::vector<double> losses;
     for (size_t step = 0; step < batches.size(); step++) {
         const double lr = learning_rate_at(static_cast<int64_t>(step), static_cast<int64_t>(batches.size()), 2, 1e-3,
                                            LrScheduler::cosine);
-        losses.push_back(train_step(model, optimizer, batches[step], lr));
+        losses.push_back(train_step(model, optimizer, batches[step], lr, options));
     }
     return losses;
 }
 
-void check_training_run(Checker& checker, bool bf16) {
-    const std::string name = std::string("train 20 steps ") + (bf16 ? "bf16" : "f32") +
+void check_training_run(Checker& checker, Precision precision) {
+    const std::string name = std::string("train 20 steps ") + precision_name(precision) +
                              " dim 256 L4 H8/4 V512, 4x512 tokens: CPU vs CUDA losses";
-    const double tolerance = bf16 ? bf16_training_tolerance : training_tolerance;
+    const double tolerance = precision != Precision::f32 ? bf16_training_tolerance : training_tolerance;
     checker.check(name, [&] {
         ModelConfig config;
         config.dim = 256;
@@ -121,9 +131,9 @@ void check_training_run(Checker& checker, bool bf16) {
 
         using Clock = std::chrono::steady_clock;
         const auto cpu_start = Clock::now();
-        const std::vector<double> cpu_losses = train(config, Device::cpu, initial.parameters, batches, bf16);
+        const std::vector<double> cpu_losses = train(config, Device::cpu, initial.parameters, batches, precision);
         const auto gpu_start = Clock::now();
-        const std::vector<double> gpu_losses = train(config, Device::cuda, initial.parameters, batches, bf16);
+        const std::vector<double> gpu_losses = train(config, Device::cuda, initial.parameters, batches, precision);
         const auto end = Clock::now();
 
         double worst = -1;
@@ -216,8 +226,9 @@ void fill_parameters_quickly(Llama& model) {
 }  // namespace
 
 void check_training(Checker& checker) {
-    check_training_run(checker, false);
-    check_training_run(checker, true);
+    check_training_run(checker, Precision::f32);
+    check_training_run(checker, Precision::bf16_matmuls);
+    check_training_run(checker, Precision::bf16_activations);
     check_generation(checker);
 }
 
@@ -228,9 +239,9 @@ namespace {
 enum class Checkpointing { none, in_place, offload };
 
 // Returns the last step's loss (NaN when the row failed).
-double bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16, AttentionKernel attention,
+double bench_training_step(Checker& checker, const BenchPeaks& peaks, Precision precision, AttentionKernel attention,
                            Checkpointing checkpointing = Checkpointing::none) {
-    const std::string name = std::string("train step MFU, ") + (bf16 ? "bf16" : "f32") +
+    const std::string name = std::string("train step MFU, ") + precision_name(precision) +
                              (attention == AttentionKernel::tensor ? ", tensor-core attention" : "") +
                              (checkpointing == Checkpointing::in_place  ? ", checkpointing"
                               : checkpointing == Checkpointing::offload ? ", checkpoints offloaded"
@@ -240,6 +251,7 @@ double bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16,
     ForwardOptions options;
     options.gradient_checkpointing = checkpointing != Checkpointing::none;
     options.offload_checkpoints = checkpointing == Checkpointing::offload;
+    options.bf16_activations = precision == Precision::bf16_activations;
     cuda().set_attention_kernel(attention);
     checker.check(name, [&] {
         ModelConfig config;
@@ -254,7 +266,7 @@ double bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16,
         const int64_t sequences = 4, sequence_len = 2048, tokens = sequences * sequence_len;
         Llama model = make_llama(config, Device::cuda);
         fill_parameters_quickly(model);
-        if (bf16) enable_bf16_matmuls(model);
+        if (precision != Precision::f32) enable_bf16_matmuls(model);
         AdamW optimizer = make_adamw(model, AdamWSettings{});
         const TokenBatch host_batch = random_batches(1, sequences, sequence_len, config.vocab_size)[0];
 
@@ -296,12 +308,15 @@ double bench_training_step(Checker& checker, const BenchPeaks& peaks, bool bf16,
 }  // namespace
 
 void bench_training_step(Checker& checker, const BenchPeaks& peaks) {
-    bench_training_step(checker, peaks, false, AttentionKernel::tiled);
-    bench_training_step(checker, peaks, true, AttentionKernel::tiled);
-    bench_training_step(checker, peaks, true, AttentionKernel::tensor);
+    bench_training_step(checker, peaks, Precision::f32, AttentionKernel::tiled);
+    bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tiled);
+    bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tensor);
+    bench_training_step(checker, peaks, Precision::bf16_activations, AttentionKernel::tensor);
     // the same steps from the same start: offloading moves the saved inputs, not the arithmetic
-    const double in_place = bench_training_step(checker, peaks, true, AttentionKernel::tensor, Checkpointing::in_place);
-    const double offload = bench_training_step(checker, peaks, true, AttentionKernel::tensor, Checkpointing::offload);
+    const double in_place =
+        bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tensor, Checkpointing::in_place);
+    const double offload =
+        bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tensor, Checkpointing::offload);
     checker.check("train steps, checkpoints offloaded = in place (last loss)",
                   [&] { checker.compare_value("train steps, checkpoints offloaded = in place (last loss)", offload,
                                               in_place, 1e-6); });

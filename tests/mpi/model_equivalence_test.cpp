@@ -9,6 +9,15 @@
 // within 5e-8, most gradients within 1e-5, but a sum that lands on the other side of a bf16
 // rounding boundary moves that element by 2^-9 and what depends on it: up to 1.6e-3 seen on
 // a small gradient (wk of layer 0). So the loss keeps 1e-5, the gradients bf16's 1e-2.
+// With bf16 activations (`bf16_activations: true`) on top, every tensor between the matmuls is
+// rounded to bf16, and a ring's f32 partials are merged in another order than the single
+// rank's one block before out is rounded: many more elements land across a rounding boundary,
+// each moving by 2^-8 and moving what reads it. Measured over 60 runs (S=2, 4; D=1, 2; ring,
+// Ulysses, varlen_llama3; accumulation 1 and 2): loss within 3.5e-6, gradients within 1.1e-2
+// normwise (this tiny model's sums are short, so one flip weighs much; bf16 activations
+// against bf16 matmuls alone differ by 3e-3 on one rank). The loss is held to 1e-4 (the
+// issue's bf16 bar is 1e-3), the gradients to 3e-2. A ring step's block left out of the merge
+// moved the gradients by 0.44 to 11 (tried once, S = 2).
 //
 // load_balance: document (every packed document cut head-tail over the S ranks) is checked the
 // same way under the ring pass, under varlen_llama3 and under Ulysses; the other cases pin
@@ -82,8 +91,11 @@ ModelConfig family_model(Family family) {
     return m;
 }
 
+enum class Precision { f32, bf16_matmuls, bf16_activations };
+
 Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc variant, LoadBalance balance, bool packing,
-                   int S, int64_t accumulation, bool bf16, ContextParallel cp, Family family) {
+                   int S, int64_t accumulation, Precision precision, ContextParallel cp, Family family) {
+    const bool bf16 = precision != Precision::f32;
     Config c;
     c.source = "model_equivalence_test";
     c.model.has_model_config = true;
@@ -103,6 +115,7 @@ Config make_config(const std::string& corpus, uint64_t seed, RingAttnFunc varian
     c.training.tiled_mlp = accumulation == 2 && !packing;
     c.training.tiled_mlp_num_shards = 3;
     c.training.bf16 = bf16;
+    c.training.bf16_activations = precision == Precision::bf16_activations;
     c.training.max_steps = 1;
     c.training.seed = static_cast<int64_t>(seed % 100000);
     c.parallel.sequence_parallel_degree = S;
@@ -160,7 +173,7 @@ void randomize_biases(Llama& model, uint64_t seed) {
     }
 }
 
-void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, Tolerances tolerances = {},
+void check_equivalence(RingAttnFunc variant, bool packing, Precision precision = Precision::f32, Tolerances tolerances = {},
                        LoadBalance balance = LoadBalance::none, ContextParallel cp = {},
                        Family family = Family::llama) {
     const uint64_t seed = shared_seed();
@@ -171,7 +184,7 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
         if (cp.backend == ContextParallelBackend::usp && S <= cp.ulysses_degree) continue;
         for (int64_t accumulation : {1, 2}) {
             const Config config =
-                make_config(corpus, seed, variant, balance, packing, S, accumulation, bf16, cp, family);
+                make_config(corpus, seed, variant, balance, packing, S, accumulation, precision, cp, family);
             TrainingSetup setup = make_training_setup(config, true);
             randomize_biases(setup.model, seed);
             EXPECT_EQ(setup.layout.layout, chunk_layout_for(variant, balance));
@@ -183,9 +196,9 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
             const Reference reference = single_rank_reference(setup, config);
 
             const std::string where =
-                fmt::format("{} ({}) family {} load_balance {} packing {} bf16 {} S={} D={} accumulation {} (seed {})",
+                fmt::format("{} ({}) family {} load_balance {} packing {} precision {} S={} D={} accumulation {} (seed {})",
                             name(variant), setup.context_parallel.reason, static_cast<int>(family), name(balance),
-                            packing, bf16, S, W / S, accumulation, seed);
+                            packing, static_cast<int>(precision), S, W / S, accumulation, seed);
             const double loss_error = std::fabs(loss - reference.loss) / reference.loss;
             EXPECT_LE(loss_error, tolerances.loss) << where << ": loss " << loss << " vs " << reference.loss;
             double worst_gradient = 0;
@@ -210,7 +223,7 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
                 worst_gradient = std::max(worst_gradient, error);
                 offset += n;
             }
-            if ((bf16 || cp.backend != ContextParallelBackend::ring || family != Family::llama) && world_rank() == 0)
+            if ((precision != Precision::f32 || cp.backend != ContextParallelBackend::ring || family != Family::llama) && world_rank() == 0)
                 std::printf("%s: loss error %.2e, worst gradient error %.2e\n", where.c_str(), loss_error,
                             worst_gradient);
         }
@@ -227,16 +240,16 @@ void check_equivalence(RingAttnFunc variant, bool packing, bool bf16 = false, To
 
 TEST(ModelEquivalence, Ulysses) {
     const ContextParallel ulysses{ContextParallelBackend::ulysses, 0};
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, ulysses);
-    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, LoadBalance::none, ulysses);
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::document, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::f32, {}, LoadBalance::none, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, Precision::f32, {}, LoadBalance::none, ulysses);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::f32, {}, LoadBalance::document, ulysses);
 }
 TEST(ModelEquivalence, UspTwoByRing) {
     if (world_size() < 4) GTEST_SKIP() << "USP 2 x R needs R > 1";
     const ContextParallel usp{ContextParallelBackend::usp, 2};
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, usp);
-    check_equivalence(RingAttnFunc::batch_zigzag, false, false, {}, LoadBalance::none, usp);
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::document, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::f32, {}, LoadBalance::none, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, false, Precision::f32, {}, LoadBalance::none, usp);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::f32, {}, LoadBalance::document, usp);
 }
 
 TEST(ModelEquivalence, BatchRing) {
@@ -256,20 +269,36 @@ TEST(ModelEquivalence, BatchStripe) {
 }
 TEST(ModelEquivalence, Bf16MatmulsBatchZigzag) {
     SKIP_AT_EIGHT_RANKS();
-    check_equivalence(RingAttnFunc::batch_zigzag, false, true, Tolerances{1e-5, 1e-2});
-    check_equivalence(RingAttnFunc::batch_zigzag, true, true, Tolerances{1e-5, 1e-2});
+    check_equivalence(RingAttnFunc::batch_zigzag, false, Precision::bf16_matmuls, Tolerances{1e-5, 1e-2});
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::bf16_matmuls, Tolerances{1e-5, 1e-2});
+}
+constexpr Tolerances bf16_activation_tolerances{1e-4, 3e-2};
+
+TEST(ModelEquivalence, Bf16ActivationsBatchZigzag) {
+    SKIP_AT_EIGHT_RANKS();
+    check_equivalence(RingAttnFunc::batch_zigzag, false, Precision::bf16_activations, bf16_activation_tolerances);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::bf16_activations, bf16_activation_tolerances);
+}
+// bf16 q, k, v through Ulysses' all-to-all and varlen_llama3's all-gather
+TEST(ModelEquivalence, Bf16ActivationsUlyssesAndVarlenLlama3) {
+    const ContextParallel ulysses{ContextParallelBackend::ulysses, 0};
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::bf16_activations, bf16_activation_tolerances,
+                      LoadBalance::none, ulysses);
+    if (world_size() > 4) return;  // the ring variants run at 2 and 4 ranks
+    check_equivalence(RingAttnFunc::varlen_llama3, true, Precision::bf16_activations, bf16_activation_tolerances,
+                      LoadBalance::document);
 }
 TEST(ModelEquivalence, Qwen2BiasesLlama3RopeBatchZigzag) {
     SKIP_AT_EIGHT_RANKS();
-    check_equivalence(RingAttnFunc::batch_zigzag, true, false, {}, LoadBalance::none, {}, Family::qwen2_llama3_rope);
+    check_equivalence(RingAttnFunc::batch_zigzag, true, Precision::f32, {}, LoadBalance::none, {}, Family::qwen2_llama3_rope);
 }
 TEST(ModelEquivalence, Llama32TiedLlama3RopeBatchRing) {
     SKIP_AT_EIGHT_RANKS();
-    check_equivalence(RingAttnFunc::batch_ring, true, false, {}, LoadBalance::none, {}, Family::llama32);
+    check_equivalence(RingAttnFunc::batch_ring, true, Precision::f32, {}, LoadBalance::none, {}, Family::llama32);
 }
 TEST(ModelEquivalence, Qwen3NormsWideHeadsYarnVarlenLlama3) {
     SKIP_AT_EIGHT_RANKS();
-    check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, LoadBalance::document, {}, Family::qwen3_yarn);
+    check_equivalence(RingAttnFunc::varlen_llama3, true, Precision::f32, {}, LoadBalance::document, {}, Family::qwen3_yarn);
 }
 TEST(ModelEquivalence, VarlenLlama3) {
     SKIP_AT_EIGHT_RANKS();
@@ -278,13 +307,13 @@ TEST(ModelEquivalence, VarlenLlama3) {
 }
 TEST(ModelEquivalence, DocumentLoadBalanceRingPass) {
     SKIP_AT_EIGHT_RANKS();
-    check_equivalence(RingAttnFunc::batch_ring, true, false, {}, LoadBalance::document);
-    check_equivalence(RingAttnFunc::batch_ring, false, false, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::batch_ring, true, Precision::f32, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::batch_ring, false, Precision::f32, {}, LoadBalance::document);
 }
 TEST(ModelEquivalence, DocumentLoadBalanceVarlenLlama3) {
     SKIP_AT_EIGHT_RANKS();
-    check_equivalence(RingAttnFunc::varlen_llama3, true, false, {}, LoadBalance::document);
-    check_equivalence(RingAttnFunc::varlen_llama3, false, false, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::varlen_llama3, true, Precision::f32, {}, LoadBalance::document);
+    check_equivalence(RingAttnFunc::varlen_llama3, false, Precision::f32, {}, LoadBalance::document);
 }
 
 }  // namespace ringlm

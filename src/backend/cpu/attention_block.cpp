@@ -227,6 +227,11 @@ void tile_scores(T* scores, const T* q_tile, const T* k_tile_transposed, int64_t
 
 void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                                          const AttentionMask& mask, double scale) {
+    if (any_bf16({&out, &q, &k, &v})) {  // bf16 q, k, v and out (f32 for a ring's partials); lse f32
+        Tensor out_f32 = f32_output(out);
+        attention_block_forward(out_f32, lse, widened(q), widened(k), widened(v), mask, scale);
+        return narrow_into(out, out_f32);
+    }
     dispatch_floating("attention_block_forward", q.dtype(), [&]<typename T>(T) {
         const Dims d = dims_of(q, k);
         const MaskView mask_data = mask_view(mask);
@@ -312,6 +317,9 @@ void CpuBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor&
 void CpuBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                                           const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                           const AttentionMask& mask, double scale) {
+    if (any_bf16({&q, &k, &v, &out}))  // dq, dk, dv, dout and lse are f32
+        return attention_block_backward(dq, dk, dv, dout, widened(q), widened(k), widened(v), widened(out), lse,
+                                        mask, scale);
     dispatch_floating("attention_block_backward", q.dtype(), [&]<typename T>(T) {
         const Dims d = dims_of(q, k);
         const MaskView mask_data = mask_view(mask);

@@ -7,7 +7,13 @@
 
 namespace ringlm {
 
+// A bf16 operand (a residual add of a bf16 branch into the f32 stream) is added in f32.
 void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b) {
+    if (any_bf16({&out, &a, &b})) {
+        Tensor out_f32 = f32_output(out);
+        add(out_f32, widened(a), widened(b));
+        return narrow_into(out, out_f32);
+    }
     dispatch_floating("add", a.dtype(), [&]<typename T>(T) {
         const int64_t n = a.numel();
         const T* ap = a.data<T>();
@@ -41,6 +47,11 @@ void CpuBackend::axpy(Tensor& y, const Tensor& x, double alpha) {
 }
 
 void CpuBackend::add_bias(Tensor& y, const Tensor& b) {
+    if (any_bf16({&y})) {  // the f32 bias added to a bf16 product in f32, rounded once
+        Tensor y_f32 = f32_output(y, true);
+        add_bias(y_f32, b);
+        return narrow_into(y, y_f32);
+    }
     dispatch_floating("add_bias", y.dtype(), [&]<typename T>(T) {
         const int64_t rows = y.size(0), C = y.size(1);
         const T* bp = b.data<T>();

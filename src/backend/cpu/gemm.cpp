@@ -96,17 +96,17 @@ void gemm_one(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t 
 
 void CpuBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, double alpha,
                       double beta) {
-    if (a.dtype() == DType::bf16 || b.dtype() == DType::bf16) {
-        // bf16 a, b into an f32 c: each bf16 operand widened to f32 (exact), then sgemm. The
-        // products of bf16 values are exact in f32 too, so this is the GPU's math (bf16
-        // inputs, f32 accumulation) up to the order of the sums.
-        if (a.dtype() != DType::bf16 || b.dtype() != DType::bf16 || c.dtype() != DType::f32)
-            fail("gemm: a {}, b {}, c {}: bf16 operands take bf16 a and b with an f32 c", a.describe(), b.describe(),
-                 c.describe());
-        Tensor a_f32 = empty(a.shape(), DType::f32), b_f32 = empty(b.shape(), DType::f32);
-        copy(a_f32, a);
-        copy(b_f32, b);
-        return gemm(c, a_f32, b_f32, transpose_a, transpose_b, alpha, beta);
+    if (any_bf16({&a, &b, &c})) {
+        // bf16 a, b into an f32 or bf16 c: each bf16 operand widened to f32 (exact), then the
+        // f32 gemm, a bf16 c rounded from its f32 result. The products of bf16 values are exact
+        // in f32 too, so this is the GPU's math (bf16 inputs, f32 accumulation) up to the order
+        // of the sums.
+        if (a.dtype() != DType::bf16 || b.dtype() != DType::bf16 || compute_dtype(c.dtype()) != DType::f32)
+            fail("gemm: a {}, b {}, c {}: bf16 operands take bf16 a and b with an f32 or bf16 c", a.describe(),
+                 b.describe(), c.describe());
+        Tensor c_f32 = f32_output(c, beta != 0.0);
+        gemm(c_f32, widened(a), widened(b), transpose_a, transpose_b, alpha, beta);
+        return narrow_into(c, c_f32);
     }
     const bool batched = a.dim() == 3;
     const int64_t batch = batched ? a.size(0) : 1;

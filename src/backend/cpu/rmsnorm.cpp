@@ -6,7 +6,14 @@
 
 namespace ringlm {
 
+// x and y may each be bf16 (norm and cast in one: the f32 residual stream in, the bf16 matmul
+// input out); w and inv_rms are f32.
 void CpuBackend::rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) {
+    if (any_bf16({&y, &x})) {
+        Tensor y_f32 = f32_output(y);
+        rmsnorm_forward(y_f32, inv_rms, widened(x), w, eps);
+        return narrow_into(y, y_f32);
+    }
     dispatch_floating("rmsnorm_forward", x.dtype(), [&]<typename T>(T) {
         const int64_t rows = x.rows(), C = x.cols();
         const T* xp = x.data<T>();
@@ -28,6 +35,7 @@ void CpuBackend::rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, co
 
 void CpuBackend::rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,
                                   const Tensor& inv_rms) {
+    if (any_bf16({&x})) return rmsnorm_backward(dx, dw, dy, widened(x), w, inv_rms);  // dx, dy: f32
     dispatch_floating("rmsnorm_backward", x.dtype(), [&]<typename T>(T) {
         const int64_t rows = x.rows(), C = x.cols();
         const T* xp = x.data<T>();

@@ -54,6 +54,11 @@ void rotate_halves(T* out, const T* in, const int32_t* position_ids, int64_t tok
 
 void CpuBackend::rope_forward(Tensor& y, const Tensor& x, const Tensor& position_ids,
                               const Tensor& inverse_frequency, double scale) {
+    if (any_bf16({&y, &x})) {  // bf16 q, k; the backward's dy and dx are f32
+        Tensor y_f32 = f32_output(y);
+        rope_forward(y_f32, widened(x), position_ids, inverse_frequency, scale);
+        return narrow_into(y, y_f32);
+    }
     dispatch_floating("rope_forward", x.dtype(), [&]<typename T>(T) {
         rotate_halves(y.data<T>(), x.data<T>(), position_ids.data<int32_t>(), x.size(0), x.size(1), x.size(2),
                       inverse_frequency.data<double>(), scale, +1.0, false);

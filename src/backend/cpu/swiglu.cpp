@@ -9,6 +9,11 @@
 namespace ringlm {
 
 void CpuBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {
+    if (any_bf16({&out, &gate, &up})) {
+        Tensor out_f32 = f32_output(out);
+        swiglu_forward(out_f32, widened(gate), widened(up));
+        return narrow_into(out, out_f32);
+    }
     dispatch_floating("swiglu_forward", gate.dtype(), [&]<typename T>(T) {
         const int64_t n = gate.numel();
         const T* gate_p = gate.data<T>();
@@ -27,6 +32,8 @@ void CpuBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& u
 
 void CpuBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
                                  const Tensor& up) {
+    // bf16 gate and up (saved activations); the gradients are f32
+    if (any_bf16({&gate, &up})) return swiglu_backward(dgate, dup, dout, widened(gate), widened(up));
     dispatch_floating("swiglu_backward", gate.dtype(), [&]<typename T>(T) {
         const int64_t n = gate.numel();
         const T* gate_p = gate.data<T>();

@@ -1,0 +1,178 @@
+// GPU check of bf16 activations (config bf16_activations): the kernels that read and write
+// bf16 with f32 math inside. CUDA's bf16 kernels against the CPU's (which widen, run the f32
+// kernel and round). Both round f32 results that agree to f32 precision, so a bf16 output is
+// compared element by element: equal, or one bf16 step apart for the few results that lie
+// within f32 noise of a rounding midpoint (at most 1% of them); truncating instead of rounding
+// to nearest even, or rounding twice, moves far more. An f32 output (lse, every gradient) is
+// held to f32's tolerance. Inputs are random, rounded to bf16 on the host; outputs poisoned
+// with NaN first (see gpu_check.cpp).
+#include "gpu_check.h"
+#include "test_util.h"
+
+#include <cmath>
+#include <string>
+
+namespace ringlm::gpu_check {
+
+using testing::random_ints;
+using testing::random_uniform;
+
+namespace {
+
+Tensor random_bf16(Shape shape, std::mt19937_64& rng, double low = -1.0, double high = 1.0) {
+    return host_as(random_uniform(shape, DType::f32, rng, low, high), DType::bf16);
+}
+
+// bf16 steps between two bf16 values: the distance in units of the larger one's last place
+// (2^(exponent - 7)); NaN if either is NaN.
+double bf16_steps(double a, double b) {
+    if (std::isnan(a) || std::isnan(b)) return NAN;
+    if (a == b) return 0.0;
+    const double larger = std::max(std::fabs(a), std::fabs(b));
+    const double last_place = std::ldexp(1.0, std::ilogb(std::max(larger, 0x1p-126)) - 7);
+    return std::fabs(a - b) / last_place;
+}
+
+void compare_roundings(Checker& checker, const std::string& name, const Tensor& actual, const Tensor& expected) {
+    const Tensor got = testing::to_dtype(to_host(actual), DType::f64), want = testing::to_dtype(expected, DType::f64);
+    double worst = 0;
+    int64_t differing = 0;
+    for (int64_t i = 0; i < want.numel(); i++) {
+        const double steps = bf16_steps(got.data<double>()[i], want.data<double>()[i]);
+        if (!(steps <= worst)) worst = steps;  // a NaN becomes the worst
+        differing += steps != 0.0;
+    }
+    const bool passed = worst <= 1.0 && differing * 100 <= want.numel();
+    char detail[120];
+    std::snprintf(detail, sizeof detail, "%lld of %lld one bf16 step apart, worst %.3g steps (at most 1, on 1%%)",
+                  static_cast<long long>(differing), static_cast<long long>(want.numel()), worst);
+    checker.add(name, passed, detail);
+}
+
+void check_rmsnorm_bf16(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 37, C = 1000;
+    const double eps = 1e-5;
+    const Tensor x32 = random_uniform({T, C}, DType::f32, rng), x16 = random_bf16({T, C}, rng);
+    const Tensor w = random_uniform({C}, DType::f32, rng, 0.5, 1.5);
+    for (const Tensor& x : {x32, x16}) {
+        const std::string name = std::string("bf16 rmsnorm_forward, ") + dtype_name(x.dtype()) + " x -> bf16 y";
+        checker.check(name, [&] {
+            Tensor y = poisoned({T, C}, Device::cpu, DType::bf16), inv_rms = poisoned({T}, Device::cpu);
+            Tensor y_gpu = poisoned({T, C}, Device::cuda, DType::bf16), inv_rms_gpu = poisoned({T}, Device::cuda);
+            cpu().rmsnorm_forward(y, inv_rms, x, w, eps);
+            gpu().rmsnorm_forward(y_gpu, inv_rms_gpu, to_device(x), to_device(w), eps);
+            compare_roundings(checker, name + " y", y_gpu, y);
+            checker.compare(name + " inv_rms", inv_rms_gpu, inv_rms, f32_tolerance);
+        });
+    }
+    checker.check("bf16 rmsnorm_backward, bf16 x", [&] {
+        const Tensor dy = random_uniform({T, C}, DType::f32, rng), inv_rms = random_uniform({T}, DType::f32, rng, 0.5, 2);
+        Tensor dx = random_uniform({T, C}, DType::f32, rng), dw = random_uniform({C}, DType::f32, rng);
+        Tensor dx_gpu = to_device(dx), dw_gpu = to_device(dw);
+        cpu().rmsnorm_backward(dx, dw, dy, x16, w, inv_rms);
+        gpu().rmsnorm_backward(dx_gpu, dw_gpu, to_device(dy), to_device(x16), to_device(w), to_device(inv_rms));
+        checker.compare("bf16 rmsnorm_backward dx", dx_gpu, dx, f32_tolerance);
+        checker.compare("bf16 rmsnorm_backward dw", dw_gpu, dw, f32_tolerance);
+    });
+}
+
+void check_elementwise_bf16(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 33, H = 4, D = 64, F = 300;
+    checker.check("bf16 rope_forward", [&] {
+        const Tensor x = random_bf16({T, H, D}, rng), positions = random_ints({T}, rng, 0, 1 << 17);
+        const Tensor table = default_rope_frequencies(500000.0, D).inverse_frequency;
+        Tensor y = poisoned({T, H, D}, Device::cpu, DType::bf16), y_gpu = poisoned({T, H, D}, Device::cuda, DType::bf16);
+        cpu().rope_forward(y, x, positions, table, 1.0);
+        gpu().rope_forward(y_gpu, to_device(x), to_device(positions), to_device(table), 1.0);
+        compare_roundings(checker, "bf16 rope_forward", y_gpu, y);
+    });
+    const Tensor gate = random_bf16({T, F}, rng, -4, 4), up = random_bf16({T, F}, rng);
+    checker.check("bf16 swiglu_forward", [&] {
+        Tensor out = poisoned({T, F}, Device::cpu, DType::bf16), out_gpu = poisoned({T, F}, Device::cuda, DType::bf16);
+        cpu().swiglu_forward(out, gate, up);
+        gpu().swiglu_forward(out_gpu, to_device(gate), to_device(up));
+        compare_roundings(checker, "bf16 swiglu_forward", out_gpu, out);
+    });
+    checker.check("bf16 swiglu_backward, bf16 gate and up", [&] {
+        const Tensor dout = random_uniform({T, F}, DType::f32, rng);
+        Tensor dgate = random_uniform({T, F}, DType::f32, rng), dup = random_uniform({T, F}, DType::f32, rng);
+        Tensor dgate_gpu = to_device(dgate), dup_gpu = to_device(dup);
+        cpu().swiglu_backward(dgate, dup, dout, gate, up);
+        gpu().swiglu_backward(dgate_gpu, dup_gpu, to_device(dout), to_device(gate), to_device(up));
+        checker.compare("bf16 swiglu_backward dgate", dgate_gpu, dgate, f32_tolerance);
+        checker.compare("bf16 swiglu_backward dup", dup_gpu, dup, f32_tolerance);
+    });
+    checker.check("bf16 add, f32 + bf16 -> f32 (residual)", [&] {
+        const Tensor residual = random_uniform({T, F}, DType::f32, rng);
+        Tensor out = poisoned({T, F}, Device::cpu), out_gpu = poisoned({T, F}, Device::cuda);
+        cpu().add(out, residual, up);
+        gpu().add(out_gpu, to_device(residual), to_device(up));
+        checker.compare("bf16 add, f32 + bf16 -> f32 (residual)", out_gpu, out, f32_tolerance);
+        // the operands the other way round, into a bf16 out (each operand's type is its own)
+        Tensor out16 = poisoned({T, F}, Device::cpu, DType::bf16), out16_gpu = poisoned({T, F}, Device::cuda, DType::bf16);
+        cpu().add(out16, up, residual);
+        gpu().add(out16_gpu, to_device(up), to_device(residual));
+        compare_roundings(checker, "bf16 add, bf16 + f32 -> bf16", out16_gpu, out16);
+    });
+    checker.check("bf16 add_bias, bf16 y", [&] {
+        const Tensor bias = random_uniform({F}, DType::f32, rng);
+        Tensor y = host_as(up, DType::bf16), y_gpu = to_device(up);
+        cpu().add_bias(y, bias);
+        gpu().add_bias(y_gpu, to_device(bias));
+        compare_roundings(checker, "bf16 add_bias, bf16 y", y_gpu, y);
+    });
+    checker.check("bf16 gather_columns", [&] {
+        const Tensor source = random_bf16({T, 8 * 24}, rng);
+        Tensor slice = poisoned({T, 96}, Device::cpu, DType::bf16), slice_gpu = poisoned({T, 96}, Device::cuda, DType::bf16);
+        cpu().gather_columns(slice, source, 72);
+        gpu().gather_columns(slice_gpu, to_device(source), 72);
+        checker.compare("bf16 gather_columns (exact)", slice_gpu, slice, 0.0);
+    });
+}
+
+// bf16 q, k, v on the kernel the backend runs by default, two packed documents, GQA 8/2, D 128:
+// out is bf16, lse and the gradients f32. The backward on both backends reads the CPU's out
+// and lse, so the gradients compare the backward alone.
+void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
+    const int64_t T = 300, H = 8, Hkv = 2, D = 128;
+    const Tensor q = random_bf16({T, H, D}, rng), k = random_bf16({T, Hkv, D}, rng), v = random_bf16({T, Hkv, D}, rng);
+    std::vector<int32_t> index(T), segment(T);
+    for (int64_t t = 0; t < T; t++) {
+        index[t] = static_cast<int32_t>(t);
+        segment[t] = t < 170 ? 1 : 2;
+    }
+    const Tensor index_host = from_vector(index, {T}), segment_host = from_vector(segment, {T});
+    const Tensor index_gpu = to_device(index_host), segment_gpu = to_device(segment_host);
+    const AttentionMask mask{index_host, segment_host, index_host, segment_host, true};
+    const AttentionMask mask_gpu{index_gpu, segment_gpu, index_gpu, segment_gpu, true};
+    const double scale = 1.0 / std::sqrt(double(D));
+    Tensor out = poisoned({T, H, D}, Device::cpu, DType::bf16), lse = poisoned({T, H}, Device::cpu);
+    checker.check("bf16 attention_block_forward", [&] {
+        Tensor out_gpu = poisoned({T, H, D}, Device::cuda, DType::bf16), lse_gpu = poisoned({T, H}, Device::cuda);
+        cpu().attention_block_forward(out, lse, q, k, v, mask, scale);
+        gpu().attention_block_forward(out_gpu, lse_gpu, to_device(q), to_device(k), to_device(v), mask_gpu, scale);
+        compare_roundings(checker, "bf16 attention_block_forward out", out_gpu, out);
+        checker.compare("bf16 attention_block_forward lse", lse_gpu, lse, f32_tolerance);
+    });
+    checker.check("bf16 attention_block_backward", [&] {
+        const Tensor dout = random_uniform({T, H, D}, DType::f32, rng);
+        Tensor dq = zeros({T, H, D}), dk = zeros({T, Hkv, D}), dv = zeros({T, Hkv, D});
+        Tensor dq_gpu = to_device(dq), dk_gpu = to_device(dk), dv_gpu = to_device(dv);
+        cpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale);
+        gpu().attention_block_backward(dq_gpu, dk_gpu, dv_gpu, to_device(dout), to_device(q), to_device(k),
+                                       to_device(v), to_device(out), to_device(lse), mask_gpu, scale);
+        checker.compare("bf16 attention_block_backward dq", dq_gpu, dq, f32_tolerance);
+        checker.compare("bf16 attention_block_backward dk", dk_gpu, dk, f32_tolerance);
+        checker.compare("bf16 attention_block_backward dv", dv_gpu, dv, f32_tolerance);
+    });
+}
+
+}  // namespace
+
+void check_bf16_activations(Checker& checker, std::mt19937_64& rng) {
+    check_rmsnorm_bf16(checker, rng);
+    check_elementwise_bf16(checker, rng);
+    check_attention_bf16(checker, rng);
+}
+
+}  // namespace ringlm::gpu_check
