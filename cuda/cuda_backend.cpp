@@ -9,6 +9,7 @@
 #include "cudnn_attention.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "pinned_staging.h"
 
 #include <cmath>
 #include <cstdio>
@@ -111,6 +112,7 @@ cudaStream_t cuda_compute_stream() {
 CudaBackend::CudaBackend() {
     CUDA_CHECK(cudaStreamCreate(&stream_));  // a blocking stream: it also orders against the legacy default stream
     allocator_ = std::make_unique<CudaAllocator>(stream_);
+    staging_ = std::make_unique<PinnedStaging>(stream_, 16);
     register_allocator(Device::cuda, allocator_.get());
     gemm_ = std::make_unique<kernels::LtGemm>();
     reduction_scratch_ = empty({kernels::reduction_blocks + 1}, DType::f64, Device::cuda);
@@ -141,6 +143,8 @@ void CudaBackend::copy(Tensor& dst, const Tensor& src) {
     const bool host_src = src.device() == Device::cpu, host_dst = dst.device() == Device::cpu;
     if (host_src && host_dst) return cpu_backend().copy(dst, src);
     if (dst.dtype() == src.dtype()) {
+        if (host_src && src.bytes() <= PinnedStaging::max_bytes)
+            return staging_->copy_to_device(dst.raw(), src.raw(), src.bytes());
         CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), cudaMemcpyDefault, stream_));
         if (host_src || host_dst) kernels::wait_for_stream(stream_);
         return;
@@ -315,44 +319,14 @@ void CudaBackend::embedding_forward(Tensor& out, const Tensor& table, const Tens
                                ids.numel(), table.cols(), stream_);
 }
 
-// The tokens are grouped by id on the host (a counting sort of T ids; one device -> host copy
-// of the ids, so this call waits for the stream once), which also checks the ids' range.
+// The tokens are grouped by id on the device (kernels.h), so the host does not wait. The ids
+// were checked against the table's rows by the embedding op (from the batch's known range).
 void CudaBackend::embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) {
     const char* kernel = "embedding_backward";
-    float* dtable_data = f32(kernel, dtable, "dtable");
-    const float* dout_data = f32(kernel, dout, "dout");
-    i32(kernel, ids, "ids");
-    const int64_t T = ids.numel(), V = dtable.size(0), C = dtable.cols();
-    Tensor host_ids = empty(ids.shape(), DType::i32, Device::cpu);
-    copy(host_ids, ids);
-    const int32_t* id = host_ids.data<int32_t>();
-    std::vector<int32_t> count(V, 0);
-    for (int64_t t = 0; t < T; t++) {
-        if (id[t] < 0 || id[t] >= V)
-            fail("cuda embedding_backward: ids[{}] = {} is outside the table's {} rows", t, id[t], V);
-        count[id[t]]++;
-    }
-    std::vector<int32_t> unique_ids, offsets{0}, next(V, 0);
-    for (int64_t v = 0; v < V; v++) {
-        if (!count[v]) continue;
-        next[v] = offsets.back();
-        unique_ids.push_back(static_cast<int32_t>(v));
-        offsets.push_back(offsets.back() + count[v]);
-    }
-    std::vector<int32_t> tokens_by_id(T);
-    for (int64_t t = 0; t < T; t++) tokens_by_id[next[id[t]]++] = static_cast<int32_t>(t);  // increasing t per id
-    const int64_t unique_count = static_cast<int64_t>(unique_ids.size());
-    if (unique_count == 0) return;
-    // One device buffer: unique ids, offsets, tokens.
-    std::vector<int32_t> packed(unique_ids);
-    packed.insert(packed.end(), offsets.begin(), offsets.end());
-    packed.insert(packed.end(), tokens_by_id.begin(), tokens_by_id.end());
-    Tensor device_packed = empty({static_cast<int64_t>(packed.size())}, DType::i32, Device::cuda);
-    Tensor host_packed = wrap(packed.data(), {static_cast<int64_t>(packed.size())}, DType::i32, Device::cpu);
-    copy(device_packed, host_packed);
-    const int32_t* base = device_packed.data<int32_t>();
-    kernels::embedding_backward(dtable_data, dout_data, base, base + unique_count, base + 2 * unique_count + 1,
-                                unique_count, C, stream_);
+    const int64_t T = ids.numel(), V = dtable.size(0);
+    Tensor work = scratch(kernels::embedding_backward_scratch_bytes(T, V));
+    kernels::embedding_backward(f32(kernel, dtable, "dtable"), f32(kernel, dout, "dout"), i32(kernel, ids, "ids"), T,
+                                V, dtable.cols(), work.raw(), stream_);
 }
 
 void CudaBackend::softmax_forward(Tensor& y, const Tensor& x) {

@@ -1,7 +1,8 @@
 // The CUDA backend: the Backend interface (src/backend/backend.h) on Device::cuda tensors.
 // Kernels compute in f32 (GEMM also takes bf16 operands, copy converts f32 <-> f64 <-> bf16);
 // everything runs in order on one compute stream, so only calls that return a host value
-// (sum, dot) or touch host memory (copy) wait for the device.
+// (sum, dot) or read device memory into the host (copy) wait for the device; small host ->
+// device copies go through pinned staging (pinned_staging.h) and do not.
 //
 // Each Backend call here checks its operands' device and dtype, then calls the kernel's
 // launcher in cuda/<kernel>.cu (declared in kernels.h).
@@ -20,6 +21,7 @@ namespace ringlm {
 
 class CudaAllocator;
 class CudnnAttention;
+class PinnedStaging;
 namespace kernels {
 class LtGemm;
 enum class AttentionCores;
@@ -100,6 +102,7 @@ public:
 private:
     cudaStream_t stream_ = nullptr;
     std::unique_ptr<CudaAllocator> allocator_;
+    std::unique_ptr<PinnedStaging> staging_;  // small host -> device copies without a wait
     std::unique_ptr<kernels::LtGemm> gemm_;
     Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
     std::unique_ptr<CudnnAttention> cudnn_attention_;

@@ -68,11 +68,13 @@ void swiglu_backward(float* dgate, float* dup, const float* dout, ActivationIn g
 
 // --- embedding.cu ------------------------------------------------------------------------
 void embedding_forward(float* out, const float* table, const int32_t* ids, int64_t T, int64_t C, cudaStream_t stream);
-// Tokens grouped by id (counting sort on the host): tokens_by_id[offsets[u] .. offsets[u+1])
-// are the tokens, in increasing order, whose id is unique_ids[u]. One block per unique id
-// adds their rows in that order, so the sum is the same every run and needs no atomics.
-void embedding_backward(float* dtable, const float* dout, const int32_t* unique_ids, const int32_t* offsets,
-                        const int32_t* tokens_by_id, int64_t unique_count, int64_t C, cudaStream_t stream);
+// Tokens grouped by id on the device: a stable radix sort of (id, token) pairs, then one
+// block per run of equal ids adds the run's rows in increasing token order into its table row,
+// so the sum is the same every run, needs no atomics and the host never waits. ids must lie
+// in [0, V) (the embedding op checked them). scratch: embedding_backward_scratch_bytes(T, V).
+int64_t embedding_backward_scratch_bytes(int64_t T, int64_t V);
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t T, int64_t V, int64_t C,
+                        void* scratch, cudaStream_t stream);
 
 // --- softmax.cu --------------------------------------------------------------------------
 void softmax_forward(float* y, const float* x, int64_t rows, int64_t C, cudaStream_t stream);

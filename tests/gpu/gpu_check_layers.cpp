@@ -105,23 +105,26 @@ void check_swiglu(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// A small vocabulary (most ids repeat) and Llama 3's (the device sort's 17 key bits).
 void check_embedding(Checker& checker, std::mt19937_64& rng) {
-    const int64_t V = 50, C = 96, T = 300;  // T >> V: most ids repeat
-    const Tensor table = random_uniform({V, C}, DType::f32, rng);
-    const Tensor ids = random_ints({T}, rng, 0, static_cast<int32_t>(V));
-    checker.check("embedding_forward", [&] {
-        Tensor out = poisoned({T, C}, Device::cpu), out_gpu = poisoned({T, C}, Device::cuda);
-        cpu().embedding_forward(out, table, ids);
-        gpu().embedding_forward(out_gpu, to_device(table), to_device(ids));
-        checker.compare("embedding_forward", out_gpu, out, f32_tolerance);
-    });
-    checker.check("embedding_backward", [&] {
-        const Tensor dout = random_uniform({T, C}, DType::f32, rng);
-        Tensor dtable = random_uniform({V, C}, DType::f32, rng), dtable_gpu = to_device(dtable);
-        cpu().embedding_backward(dtable, dout, ids);
-        gpu().embedding_backward(dtable_gpu, to_device(dout), to_device(ids));
-        checker.compare("embedding_backward", dtable_gpu, dtable, f32_tolerance);
-    });
+    for (const auto& [V, C, T] : {std::tuple<int64_t, int64_t, int64_t>{50, 96, 300}, {128256, 64, 4096}}) {
+        const std::string suffix = V == 50 ? "" : ", vocab 128256";
+        const Tensor table = random_uniform({V, C}, DType::f32, rng);
+        const Tensor ids = random_ints({T}, rng, 0, static_cast<int32_t>(V));
+        checker.check("embedding_forward" + suffix, [&] {
+            Tensor out = poisoned({T, C}, Device::cpu), out_gpu = poisoned({T, C}, Device::cuda);
+            cpu().embedding_forward(out, table, ids);
+            gpu().embedding_forward(out_gpu, to_device(table), to_device(ids));
+            checker.compare("embedding_forward" + suffix, out_gpu, out, f32_tolerance);
+        });
+        checker.check("embedding_backward" + suffix, [&] {
+            const Tensor dout = random_uniform({T, C}, DType::f32, rng);
+            Tensor dtable = random_uniform({V, C}, DType::f32, rng), dtable_gpu = to_device(dtable);
+            cpu().embedding_backward(dtable, dout, ids);
+            gpu().embedding_backward(dtable_gpu, to_device(dout), to_device(ids));
+            checker.compare("embedding_backward" + suffix, dtable_gpu, dtable, f32_tolerance);
+        });
+    }
 }
 
 void check_softmax(Checker& checker, std::mt19937_64& rng) {
