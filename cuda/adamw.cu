@@ -4,6 +4,8 @@
 #include "common.cuh"
 #include "kernels.h"
 
+#include "backend/gradient_clip.h"
+
 namespace ringlm::kernels {
 
 namespace {
@@ -13,8 +15,14 @@ constexpr int threads = 256;
 // The arithmetic is in double and rounded once on store, as on the CPU: memory bound either
 // way, and the f32 master weights then agree with the CPU's to the last bit or two.
 __global__ void adamw_kernel(float* param, const float* grad, float* m, float* v, int64_t n, AdamWArgs args) {
+    double grad_scale = args.grad_scale;
+    if (args.gradient_sum_squares) {  // clipping decided here, by the host's formula
+        const double norm = sqrt(*args.gradient_sum_squares) / args.gradient_divisor;
+        if (!isfinite(norm)) return;  // skipped: nothing changes
+        grad_scale = clipped_gradient_scale(norm, args.max_grad_norm, args.gradient_divisor);
+    }
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-        const double g = double(grad[i]) * args.grad_scale;
+        const double g = double(grad[i]) * grad_scale;
         const double m_new = args.beta1 * double(m[i]) + (1.0 - args.beta1) * g;
         const double v_new = args.beta2 * double(v[i]) + (1.0 - args.beta2) * g * g;
         const double m_hat = m_new / args.bias_correction1;

@@ -256,6 +256,12 @@ void CudaBackend::sum_to(Tensor& total, const Tensor& x) {
     kernels::convert(total.raw(), total.dtype(), scratch + kernels::reduction_blocks, DType::f64, 1, stream_);
 }
 
+void CudaBackend::dot_to(Tensor& total, const Tensor& a, const Tensor& b) {
+    double* scratch = reduction_scratch_.data<double>();
+    kernels::sum_product_on_device(f32("dot_to", a, "a"), f32("dot_to", b, "b"), a.numel(), scratch, stream_);
+    kernels::convert(total.raw(), total.dtype(), scratch + kernels::reduction_blocks, DType::f64, 1, stream_);
+}
+
 void CudaBackend::add_scalar(Tensor& y, const Tensor& s) {
     kernels::add_scalar(f32("add_scalar", y, "y"), f32("add_scalar", s, "s"), y.numel(), stream_);
 }
@@ -513,6 +519,11 @@ void CudaBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Ten
     args.grad_scale = step.grad_scale;
     args.bias_correction1 = 1.0 - std::pow(args.beta1, static_cast<double>(step.step));
     args.bias_correction2 = 1.0 - std::pow(args.beta2, static_cast<double>(step.step));
+    args.gradient_sum_squares = step.gradient_sum_squares.defined()
+                                    ? f64(kernel, step.gradient_sum_squares, "gradient_sum_squares")
+                                    : nullptr;
+    args.max_grad_norm = step.max_grad_norm;
+    args.gradient_divisor = step.gradient_divisor;
     kernels::adamw_update(f32(kernel, param, "param"), f32(kernel, grad, "grad"), f32(kernel, m, "m"),
                           f32(kernel, v, "v"), param.numel(), args, stream_);
 }

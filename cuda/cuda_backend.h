@@ -70,6 +70,7 @@ public:
     double sum(const Tensor& x) override;
     double dot(const Tensor& a, const Tensor& b) override;
     void sum_to(Tensor& total, const Tensor& x) override;
+    void dot_to(Tensor& total, const Tensor& a, const Tensor& b) override;
     void add_scalar(Tensor& y, const Tensor& s) override;
     void rmsnorm_forward(Tensor& y, Tensor& inv_rms, const Tensor& x, const Tensor& w, double eps) override;
     void rmsnorm_backward(Tensor& dx, Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& w,

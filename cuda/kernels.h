@@ -141,6 +141,9 @@ void scatter_add_columns(float* dst, const float* src, int64_t rows, int64_t dst
 struct AdamWArgs {
     double learning_rate, beta1, beta2, eps, weight_decay, grad_scale;
     double bias_correction1, bias_correction2;  // 1 - beta^t
+    // non-null: grad_scale from this device sum of squares (AdamWStep in backend.h)
+    const double* gradient_sum_squares;
+    double max_grad_norm, gradient_divisor;
 };
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamWArgs& args,
                   cudaStream_t stream);

@@ -41,6 +41,15 @@ struct AdamWStep {
     float weight_decay = 0.0f;
     float grad_scale = 1.0f;
     int64_t step = 1;  // t, counted from 1
+    // Clipping decided on the parameter's device, so the host need not read the norm first:
+    // given gradient_sum_squares (f64 [1] on that device: the sum of every squared gradient of
+    // the model, not just this tensor's), grad_scale is replaced by
+    //   norm = sqrt(gradient_sum_squares) / gradient_divisor,
+    //   grad_scale = clipped_gradient_scale(norm, max_grad_norm, gradient_divisor)  (gradient_clip.h)
+    // and a non-finite norm leaves param, m and v as they are (the step is skipped).
+    Tensor gradient_sum_squares;
+    double max_grad_norm = 0.0;
+    double gradient_divisor = 1.0;
 };
 
 class Backend {
@@ -72,6 +81,9 @@ public:
     // total [1] = sum of x's elements as sum() adds them, written on x's device: a device never
     // waits for the host to read it (the sum op, so a step's loss stays on the GPU).
     virtual void sum_to(Tensor& total, const Tensor& x) = 0;
+    // total [1] = dot(a, b) as dot() adds them, written on the device the same way (a
+    // gradient's sum of squares for clipping, without a wait).
+    virtual void dot_to(Tensor& total, const Tensor& a, const Tensor& b) = 0;
     // y += s[0] for every element of y; s [1] of y's dtype on y's device (the sum op's backward).
     virtual void add_scalar(Tensor& y, const Tensor& s) = 0;
     // Bias of a linear layer, y [rows, C], b [C]: y[r, c] += b[c] (forward);

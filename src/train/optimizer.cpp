@@ -22,23 +22,34 @@ double gradient_norm(const Llama& model, double loss_tokens) {
 double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens) {
     require_gradients(model, "adamw_step");
     const AdamWSettings& s = optimizer.settings;
-    const double norm = gradient_norm(model, loss_tokens);
-    // Clipping: scale the whole gradient so its norm is at most max_grad_norm.
-    const double clip = s.max_grad_norm > 0 && norm > s.max_grad_norm ? s.max_grad_norm / norm : 1.0;
-    optimizer.step++;
     Backend& b = backend(model.parameters);
+    Tensor& sum_squares = optimizer.gradient_sum_squares;
+    if (!sum_squares.defined()) sum_squares = empty({1}, DType::f64, model.parameters.device());
+    b.dot_to(sum_squares, model.gradients, model.gradients);
+    optimizer.step++;
     int64_t offset = 0;
     for (NamedParameter& p : model.named) {
         const int64_t n = p.value.numel();
         Tensor value = model.parameters.rows(offset, offset + n), grad = model.gradients.rows(offset, offset + n);
         Tensor m = optimizer.m.rows(offset, offset + n), v = optimizer.v.rows(offset, offset + n);
-        AdamWStep step{static_cast<float>(lr), static_cast<float>(s.beta1), static_cast<float>(s.beta2),
-                       static_cast<float>(s.eps), static_cast<float>(p.decay ? s.weight_decay : 0.0),
-                       static_cast<float>(clip / loss_tokens), optimizer.step};
+        AdamWStep step;
+        step.learning_rate = static_cast<float>(lr);
+        step.beta1 = static_cast<float>(s.beta1);
+        step.beta2 = static_cast<float>(s.beta2);
+        step.eps = static_cast<float>(s.eps);
+        step.weight_decay = static_cast<float>(p.decay ? s.weight_decay : 0.0);
+        step.step = optimizer.step;
+        step.gradient_sum_squares = sum_squares;  // clipping and 1 / loss_tokens, gradient_clip.h
+        step.max_grad_norm = s.max_grad_norm;
+        step.gradient_divisor = loss_tokens;
         b.adamw_update(value, grad, m, v, step);
         offset += n;
     }
     update_bf16_weights(model);  // the bf16 copy the next forward multiplies by
+    Tensor host_sum_squares = empty({1}, DType::f64);
+    b.copy(host_sum_squares, sum_squares);  // waits for the update
+    const double norm = std::sqrt(host_sum_squares.data<double>()[0]) / loss_tokens;
+    if (!std::isfinite(norm)) optimizer.step--;  // skipped on the device
     return norm;
 }
 

@@ -17,6 +17,7 @@ struct AdamWSettings {
 struct AdamW {
     AdamWSettings settings;
     Tensor m, v;  // [n_parameters]
+    Tensor gradient_sum_squares;  // f64 [1] on the parameters' device, written each step
     int64_t step = 0;  // updates done
 };
 
@@ -25,7 +26,11 @@ AdamW make_adamw(const Llama& model, const AdamWSettings& settings);
 // || gradients / loss_tokens ||_2 over all parameters (the global norm, before clipping).
 double gradient_norm(const Llama& model, double loss_tokens);
 
-// One update with learning rate lr. Returns the gradient norm before clipping.
+// One update with learning rate lr. Returns the gradient norm before clipping. The clipping
+// factor is worked out on the parameters' device from the gradient's sum of squares, so the
+// update is queued without waiting for the gradients; the norm is read back after it (the one
+// wait). A non-finite norm skips the update there: nothing changes, the step is not counted,
+// and the norm returned says why.
 double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens);
 
 }  // namespace ringlm

@@ -44,7 +44,11 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     const auto compute_start = Clock::now();
     require_gradients(model, "accumulate_gradients");
     backend(model.gradients).fill(model.gradients, 0.0);
-    for (int64_t micro = 0; micro < c.training.gradient_accumulation_steps; micro++) {
+    // Each micro batch's loss sum stays on the device, one f64 slot each; the host reads them
+    // once after the last backward (one wait, not one per micro batch) and adds them in order.
+    const int64_t micro_batches = c.training.gradient_accumulation_steps;
+    Tensor loss_sums = empty({micro_batches}, DType::f64, model.parameters.device());
+    for (int64_t micro = 0; micro < micro_batches; micro++) {
         const std::vector<PackedRow> rows = setup.sampler->micro_batch(step, micro, setup.topology.dp_rank);
         const TokenBatch batch = make_token_batch(rows, c.data.sequence_len, setup.corpus->reader(), setup.layout);
         result.loss_tokens += static_cast<double>(count_loss_tokens(batch));
@@ -57,8 +61,12 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
         bind_gradients(model, grads);
         Tensor loss_sum = sum(tape, llama_token_losses(tape, model, model_batch, setup.forward));
         tape.backward(loss_sum, grads);
-        result.loss_sum += backend(loss_sum).sum(loss_sum);
+        Tensor slot = loss_sums.rows(micro, micro + 1);
+        backend(loss_sum).sum_to(slot, loss_sum);
     }
+    Tensor host_loss_sums = empty({micro_batches}, DType::f64);
+    backend(loss_sums).copy(host_loss_sums, loss_sums);
+    for (int64_t micro = 0; micro < micro_batches; micro++) result.loss_sum += host_loss_sums.data<double>()[micro];
     result.compute_seconds = seconds_since(compute_start);
     if (setup.topology.sp_size > 1) {
         result.ring_wait_seconds = setup.comms.sp->take_wait_seconds();

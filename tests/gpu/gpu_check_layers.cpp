@@ -7,6 +7,7 @@
 #include "test_util.h"
 
 #include <array>
+#include <cmath>
 #include <string>
 #include <tuple>
 
@@ -192,6 +193,26 @@ void check_adamw(Checker& checker, std::mt19937_64& rng) {
         checker.compare("adamw_update param", param_gpu, param, f32_tolerance);
         checker.compare("adamw_update m", m_gpu, m, f32_tolerance);
         checker.compare("adamw_update v", v_gpu, v, f32_tolerance);
+    });
+    // the clipping factor from a sum of squares on the device (dot_to), as the optimizer runs it
+    checker.check("adamw_update, clipped on the device", [&] {
+        Tensor param = random_uniform({n}, DType::f32, rng), grad = random_uniform({n}, DType::f32, rng);
+        Tensor m = random_uniform({n}, DType::f32, rng, -0.1, 0.1), v = random_uniform({n}, DType::f32, rng, 0, 0.1);
+        Tensor param_gpu = to_device(param), m_gpu = to_device(m), v_gpu = to_device(v), grad_gpu = to_device(grad);
+        Tensor sum_squares = poisoned({1}, Device::cpu, DType::f64), sum_squares_gpu = poisoned({1}, Device::cuda, DType::f64);
+        cpu().dot_to(sum_squares, grad, grad);
+        gpu().dot_to(sum_squares_gpu, grad_gpu, grad_gpu);
+        checker.compare("dot_to (sum of squares)", sum_squares_gpu, sum_squares, f32_tolerance);
+        AdamWStep clipped = step;
+        clipped.max_grad_norm = 0.5 * std::sqrt(sum_squares.data<double>()[0]) / 7.0;  // clips by 2
+        clipped.gradient_divisor = 7.0;
+        clipped.gradient_sum_squares = sum_squares;
+        cpu().adamw_update(param, grad, m, v, clipped);
+        clipped.gradient_sum_squares = sum_squares_gpu;
+        gpu().adamw_update(param_gpu, grad_gpu, m_gpu, v_gpu, clipped);
+        checker.compare("adamw_update clipped param", param_gpu, param, f32_tolerance);
+        checker.compare("adamw_update clipped m", m_gpu, m, f32_tolerance);
+        checker.compare("adamw_update clipped v", v_gpu, v, f32_tolerance);
     });
 }
 

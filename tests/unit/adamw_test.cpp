@@ -59,6 +59,55 @@ TEST(AdamW, ThreeStepsWithWeightDecayMatchTheFormula) {
     EXPECT_LE(adamw_three_steps_error(DType::f32, seed), 1e-6) << "f32, seed " << seed;
 }
 
+// Clipping decided by the kernel from a gradient sum of squares (AdamWStep::gradient_sum_squares)
+// gives the bits of the same step with the scale computed beforehand by torch's rule written
+// out here: clip = max / norm when norm > max, scale = clip / divisor. Norms below and above
+// the limit, and no limit; a NaN or infinite sum skips the update.
+TEST(AdamW, ClippingOnTheDeviceEqualsTheScaleWorkedOutBefore) {
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    const int64_t n = 30000;
+    const Tensor param = random_uniform({n}, DType::f32, rng), grad = random_uniform({n}, DType::f32, rng, -3, 3);
+    const double divisor = 37.0;
+    const double sum_squares = backend(grad).dot(grad, grad);
+    const double norm = std::sqrt(sum_squares) / divisor;
+    auto copy_of = [](const Tensor& x) {
+        Tensor copy = empty_like(x);
+        backend(x).copy(copy, x);
+        return copy;
+    };
+    for (const double max_norm : {0.0, norm * 2.0, norm / 3.0}) {
+        AdamWStep step;
+        step.learning_rate = 0.01f;
+        step.weight_decay = 0.1f;
+        step.step = 2;
+        Tensor p_scaled = copy_of(param), m_scaled = zeros({n}), v_scaled = zeros({n});
+        const double clip = max_norm > 0 && norm > max_norm ? max_norm / norm : 1.0;
+        step.grad_scale = static_cast<float>(clip / divisor);
+        backend(param).adamw_update(p_scaled, grad, m_scaled, v_scaled, step);
+
+        Tensor p_device = copy_of(param), m_device = zeros({n}), v_device = zeros({n});
+        step.grad_scale = 123.0f;  // ignored when the sum of squares is given
+        step.gradient_sum_squares = from_vector(std::vector<double>{sum_squares}, {1});
+        step.max_grad_norm = max_norm;
+        step.gradient_divisor = divisor;
+        backend(param).adamw_update(p_device, grad, m_device, v_device, step);
+        EXPECT_EQ(to_vector<float>(p_device), to_vector<float>(p_scaled)) << "max norm " << max_norm << ", seed " << seed;
+        EXPECT_EQ(to_vector<float>(m_device), to_vector<float>(m_scaled)) << "max norm " << max_norm;
+        EXPECT_EQ(to_vector<float>(v_device), to_vector<float>(v_scaled)) << "max norm " << max_norm;
+        EXPECT_NE(to_vector<float>(p_device), to_vector<float>(param)) << "the step did nothing";
+    }
+    for (const double bad : {NAN, INFINITY}) {
+        AdamWStep step;
+        step.gradient_sum_squares = from_vector(std::vector<double>{bad}, {1});
+        step.max_grad_norm = 1.0;
+        Tensor p = copy_of(param), m = zeros({n}), v = zeros({n});
+        backend(param).adamw_update(p, grad, m, v, step);
+        EXPECT_EQ(to_vector<float>(p), to_vector<float>(param)) << "sum of squares " << bad << ": skipped";
+        EXPECT_EQ(to_vector<float>(m), std::vector<float>(n, 0.0f));
+    }
+}
+
 TEST(AdamW, RejectsMismatchedStateAndStepZero) {
     Tensor param = zeros({8}), grad = zeros({8}), m = zeros({8}), v = zeros({8});
     Tensor short_m = zeros({7}), m64 = zeros({8}, DType::f64);
@@ -66,6 +115,9 @@ TEST(AdamW, RejectsMismatchedStateAndStepZero) {
     expect_error_naming("adamw_update", [&] { backend(param).adamw_update(param, grad, short_m, v, settings); });
     expect_error_naming("adamw_update", [&] { backend(param).adamw_update(param, grad, m64, v, settings); });
     settings.step = 0;
+    expect_error_naming("adamw_update", [&] { backend(param).adamw_update(param, grad, m, v, settings); });
+    settings.step = 1;
+    settings.gradient_sum_squares = zeros({1});  // f32: the sum of squares is f64
     expect_error_naming("adamw_update", [&] { backend(param).adamw_update(param, grad, m, v, settings); });
 }
 

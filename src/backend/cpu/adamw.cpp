@@ -4,6 +4,7 @@
 // The arithmetic is in double and rounded once on store: it is memory bound either way, and
 // the f32 master weights then match an f64 reference to the last bit or two.
 #include "backend/cpu/cpu_backend.h"
+#include "backend/gradient_clip.h"
 
 #include <cmath>
 
@@ -17,13 +18,21 @@ void CpuBackend::adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tens
              grad.describe(), m.describe(), v.describe());
     if (step.step < 1)
         fail("adamw_update: step {} must count from 1 (the bias correction divides by 1-b^t)", step.step);
+    if (step.gradient_sum_squares.defined() &&
+        (step.gradient_sum_squares.dtype() != DType::f64 || step.gradient_sum_squares.numel() != 1))
+        fail("adamw_update: gradient_sum_squares is {}, expected f64 [1]", step.gradient_sum_squares.describe());
     dispatch_floating("adamw_update", param.dtype(), [&]<typename T>(T) {
         const int64_t n = param.numel();
         const double beta1 = step.beta1, beta2 = step.beta2;
         const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step.step));
         const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step.step));
         const double learning_rate = step.learning_rate, eps = step.eps, weight_decay = step.weight_decay;
-        const double grad_scale = step.grad_scale;
+        double grad_scale = step.grad_scale;
+        if (step.gradient_sum_squares.defined()) {
+            const double norm = std::sqrt(step.gradient_sum_squares.data<double>()[0]) / step.gradient_divisor;
+            if (!std::isfinite(norm)) return;  // skipped: nothing changes
+            grad_scale = clipped_gradient_scale(norm, step.max_grad_norm, step.gradient_divisor);
+        }
         T* p = param.data<T>();
         const T* g_p = grad.data<T>();
         T* m_p = m.data<T>();

@@ -130,6 +130,7 @@ double CpuBackend::sum(const Tensor& x) {
 }
 
 void CpuBackend::sum_to(Tensor& total, const Tensor& x) { fill(total, sum(x)); }
+void CpuBackend::dot_to(Tensor& total, const Tensor& a, const Tensor& b) { fill(total, dot(a, b)); }
 
 void CpuBackend::add_scalar(Tensor& y, const Tensor& s) {
     dispatch_floating("add_scalar", y.dtype(), [&]<typename T>(T) {
