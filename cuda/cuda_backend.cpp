@@ -442,22 +442,23 @@ bool CudaBackend::try_cudnn_attention(const Tensor& q, const Tensor& k, const At
 void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                                           const AttentionMask& mask, double scale) {
     const char* kernel = "attention_block_forward";
-    if (any_bf16({&out, &q, &k, &v})) {
-        // bf16 q, k, v (bf16 activations) widened to f32 scratch for the f32-input kernels, out
-        // rounded back: O(T) conversions beside O(T^2) attention work
-        Tensor out_f32 = f32_output(out);
-        attention_block_forward(out_f32, lse, widened(q), widened(k), widened(v), mask, scale);
-        return narrow_into(out, out_f32);
-    }
     if (try_cudnn_attention(q, k, mask, [&](CudnnAttention& cudnn, bool causal) {
-            cudnn.forward(out, lse, q, k, v, causal, scale);
+            cudnn.forward(out, lse, q, k, v, causal, scale);  // reads bf16 as it is
         }))
         return;
-    const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
-    Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
-    kernels::attention_block_forward(f32(kernel, out, "out"), f32(kernel, lse, "lse"), f32(kernel, q, "q"),
-                                     f32(kernel, k, "k"), f32(kernel, v, "v"), args, attention_cores(args.D), work.raw(),
-                                     stream_);
+    auto own_kernel = [&](Tensor& o, const Tensor& q32, const Tensor& k32, const Tensor& v32) {
+        const kernels::AttentionArgs args = attention_args(kernel, q32, k32, mask, scale);
+        Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
+        kernels::attention_block_forward(f32(kernel, o, "out"), f32(kernel, lse, "lse"), f32(kernel, q32, "q"),
+                                         f32(kernel, k32, "k"), f32(kernel, v32, "v"), args, attention_cores(args.D),
+                                         work.raw(), stream_);
+    };
+    if (!any_bf16({&out, &q, &k, &v})) return own_kernel(out, q, k, v);
+    // The own kernels read f32: bf16 q, k, v (bf16 activations) widened into f32 scratch and out
+    // rounded back, O(T) conversions beside O(T^2) attention work.
+    Tensor out_f32 = f32_output(out);
+    own_kernel(out_f32, widened(q), widened(k), widened(v));
+    narrow_into(out, out_f32);
 }
 
 void CudaBackend::attention_merge(Tensor& out, Tensor& lse, const Tensor& out_block, const Tensor& lse_block) {
@@ -470,18 +471,17 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
                                            const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                                            const AttentionMask& mask, double scale) {
     const char* kernel = "attention_block_backward";
-    if (any_bf16({&q, &k, &v, &out}))  // as the forward; dq, dk, dv, dout and lse are f32
-        return attention_block_backward(dq, dk, dv, dout, widened(q), widened(k), widened(v), widened(out), lse, mask,
-                                        scale);
     if (try_cudnn_attention(q, k, mask, [&](CudnnAttention& cudnn, bool causal) {
-            cudnn.backward(dq, dk, dv, dout, q, k, v, out, lse, causal, scale);
+            cudnn.backward(dq, dk, dv, dout, q, k, v, out, lse, causal, scale);  // reads bf16 as it is
         }))
         return;
-    const kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
+    // as the forward: the own kernels read f32 (dq, dk, dv, dout and lse are f32 anyway)
+    const Tensor q32 = widened(q), k32 = widened(k), v32 = widened(v), out32 = widened(out);
+    const kernels::AttentionArgs args = attention_args(kernel, q32, k32, mask, scale);
     Tensor work = scratch(kernels::attention_scratch_bytes(args, true));
     kernels::attention_block_backward(f32(kernel, dq, "dq"), f32(kernel, dk, "dk"), f32(kernel, dv, "dv"),
-                                      f32(kernel, dout, "dout"), f32(kernel, q, "q"), f32(kernel, k, "k"),
-                                      f32(kernel, v, "v"), f32(kernel, out, "out"), f32(kernel, lse, "lse"), args,
+                                      f32(kernel, dout, "dout"), f32(kernel, q32, "q"), f32(kernel, k32, "k"),
+                                      f32(kernel, v32, "v"), f32(kernel, out32, "out"), f32(kernel, lse, "lse"), args,
                                       attention_cores(args.D), work.raw(), stream_);
 }
 

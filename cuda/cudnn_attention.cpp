@@ -198,7 +198,9 @@ void build_backward(GraphBuilder& graph, const Shape4& s) {
 }
 
 // f32 [T, heads, D] on the device -> a new bf16 copy
+// x as cuDNN reads it: itself when already bf16 (bf16 activations), else a bf16 copy.
 Tensor to_bf16(const Tensor& x, cudaStream_t stream) {
+    if (x.dtype() == DType::bf16) return x;
     Tensor converted = empty(x.shape(), DType::bf16, Device::cuda);
     kernels::convert(converted.raw(), DType::bf16, x.raw(), DType::f32, x.numel(), stream);
     return converted;
@@ -272,7 +274,8 @@ std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k,
     const int64_t Tq = q.size(0), H = q.size(1), D = q.size(2), Tk = k.size(0), Hkv = k.size(1);
     for (const Tensor* x : {&q, &k, &mask.q_index, &mask.q_segment, &mask.k_index, &mask.k_segment})
         if (!x->defined() || x->device() != Device::cuda) return "an operand is not on the device";
-    if (q.dtype() != DType::f32 || k.dtype() != DType::f32) return "operands are not f32";
+    for (const Tensor* x : {&q, &k})
+        if (x->dtype() != DType::f32 && x->dtype() != DType::bf16) return "operands are neither f32 nor bf16";
     if (Tq == 0 || Tk == 0) return "empty block";
     // Decoding (one or a few new queries against a growing KV cache) would build a new plan
     // for every cache length, each costing more than the tiled kernel's whole call.
@@ -316,7 +319,7 @@ void CudnnAttention::forward(Tensor& out, Tensor& lse, const Tensor& q, const Te
     cudnn::Plan& plan = impl_->plan_for(s, false);
     cudaStream_t stream = impl_->stream;
     Tensor q16 = to_bf16(q, stream), k16 = to_bf16(k, stream), v16 = to_bf16(v, stream);
-    Tensor o16 = empty(out.shape(), DType::bf16, Device::cuda);
+    Tensor o16 = out.dtype() == DType::bf16 ? out : empty(out.shape(), DType::bf16, Device::cuda);
     Tensor stats = empty({s.H, s.Tq}, DType::f32, Device::cuda);
     float scale_value = static_cast<float>(scale), negative_infinity = masked_score();
     std::vector<int64_t> uids{q_uid, k_uid, v_uid, o_uid, stats_uid, scale_uid};
@@ -326,7 +329,7 @@ void CudnnAttention::forward(Tensor& out, Tensor& lse, const Tensor& q, const Te
         pointers.push_back(&negative_infinity);
     }
     impl_->run(plan, uids, pointers);
-    kernels::convert(out.raw(), DType::f32, o16.raw(), DType::bf16, out.numel(), stream);
+    if (o16.raw() != out.raw()) kernels::convert(out.raw(), DType::f32, o16.raw(), DType::bf16, out.numel(), stream);
     kernels::transpose(lse.data<float>(), stats.data<float>(), s.H, s.Tq, stream);  // [H, Tq] -> [Tq, H]
 }
 

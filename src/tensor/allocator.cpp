@@ -25,7 +25,14 @@ void* Allocator::allocate(size_t bytes) {
         pointer = cached->second.back();
         cached->second.pop_back();
     } else {
-        pointer = system_allocate(bytes);
+        try {
+            pointer = system_allocate(bytes);
+        } catch (const Error&) {
+            // Out of memory while blocks of other sizes sit in the cache (a longer sequence
+            // than the steps before, say): give them all back and ask once more.
+            release_cached_locked();
+            pointer = system_allocate(bytes);
+        }
         stats_.system_allocations++;
         stats_.bytes_reserved += bytes;
     }
@@ -53,6 +60,10 @@ void Allocator::reset_peak() {
 
 void Allocator::release_cached() {
     std::lock_guard lock(mutex_);
+    release_cached_locked();
+}
+
+void Allocator::release_cached_locked() {
     for (auto& [bytes, blocks] : free_blocks_) {
         for (void* pointer : blocks) system_release(pointer);
         stats_.bytes_reserved -= bytes * blocks.size();

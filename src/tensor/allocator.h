@@ -35,6 +35,7 @@ protected:
 
 private:
     static size_t round_up(size_t bytes);
+    void release_cached_locked();  // release_cached with mutex_ held
     mutable std::mutex mutex_;
     std::unordered_map<size_t, std::vector<void*>> free_blocks_;
     AllocatorStats stats_;

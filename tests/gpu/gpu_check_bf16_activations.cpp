@@ -6,6 +6,7 @@
 // to nearest even, or rounding twice, moves far more. An f32 output (lse, every gradient) is
 // held to f32's tolerance. Inputs are random, rounded to bf16 on the host; outputs poisoned
 // with NaN first (see gpu_check.cpp).
+#include "cuda_backend.h"
 #include "gpu_check.h"
 #include "test_util.h"
 
@@ -130,41 +131,61 @@ void check_elementwise_bf16(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
-// bf16 q, k, v on the kernel the backend runs by default, two packed documents, GQA 8/2, D 128:
-// out is bf16, lse and the gradients f32. The backward on both backends reads the CPU's out
-// and lse, so the gradients compare the backward alone.
+// bf16 q, k, v through each attention kernel, GQA 8/2, D 128, two packed documents and one
+// (the case cuDNN serves): out is bf16, lse and the gradients f32. The backward on both
+// backends reads the CPU's out and lse, so the gradients compare the backward alone. The tiled
+// kernel computes in f32 (out element by element, the rest at f32's tolerance); the tensor
+// cores and cuDNN multiply in bf16 (bf16's tolerance throughout, as their f32-input rows).
 void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
-    const int64_t T = 300, H = 8, Hkv = 2, D = 128;
+    const int64_t T = 256, H = 8, Hkv = 2, D = 128;
     const Tensor q = random_bf16({T, H, D}, rng), k = random_bf16({T, Hkv, D}, rng), v = random_bf16({T, Hkv, D}, rng);
-    std::vector<int32_t> index(T), segment(T);
-    for (int64_t t = 0; t < T; t++) {
-        index[t] = static_cast<int32_t>(t);
-        segment[t] = t < 170 ? 1 : 2;
-    }
-    const Tensor index_host = from_vector(index, {T}), segment_host = from_vector(segment, {T});
-    const Tensor index_gpu = to_device(index_host), segment_gpu = to_device(segment_host);
-    const AttentionMask mask{index_host, segment_host, index_host, segment_host, true};
-    const AttentionMask mask_gpu{index_gpu, segment_gpu, index_gpu, segment_gpu, true};
+    const Tensor dout = random_uniform({T, H, D}, DType::f32, rng);
     const double scale = 1.0 / std::sqrt(double(D));
-    Tensor out = poisoned({T, H, D}, Device::cpu, DType::bf16), lse = poisoned({T, H}, Device::cpu);
-    checker.check("bf16 attention_block_forward", [&] {
-        Tensor out_gpu = poisoned({T, H, D}, Device::cuda, DType::bf16), lse_gpu = poisoned({T, H}, Device::cuda);
+    for (const int64_t documents : {2, 1}) {
+        std::vector<int32_t> index(T), segment(T);
+        for (int64_t t = 0; t < T; t++) {
+            index[t] = static_cast<int32_t>(t);
+            segment[t] = documents == 2 && t >= 170 ? 2 : 1;
+        }
+        const Tensor index_host = from_vector(index, {T}), segment_host = from_vector(segment, {T});
+        const Tensor index_gpu = to_device(index_host), segment_gpu = to_device(segment_host);
+        const AttentionMask mask{index_host, segment_host, index_host, segment_host, true};
+        const AttentionMask mask_gpu{index_gpu, segment_gpu, index_gpu, segment_gpu, true};
+        Tensor out = poisoned({T, H, D}, Device::cpu, DType::bf16), lse = poisoned({T, H}, Device::cpu);
         cpu().attention_block_forward(out, lse, q, k, v, mask, scale);
-        gpu().attention_block_forward(out_gpu, lse_gpu, to_device(q), to_device(k), to_device(v), mask_gpu, scale);
-        compare_roundings(checker, "bf16 attention_block_forward out", out_gpu, out);
-        checker.compare("bf16 attention_block_forward lse", lse_gpu, lse, f32_tolerance);
-    });
-    checker.check("bf16 attention_block_backward", [&] {
-        const Tensor dout = random_uniform({T, H, D}, DType::f32, rng);
         Tensor dq = zeros({T, H, D}), dk = zeros({T, Hkv, D}), dv = zeros({T, Hkv, D});
-        Tensor dq_gpu = to_device(dq), dk_gpu = to_device(dk), dv_gpu = to_device(dv);
         cpu().attention_block_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale);
-        gpu().attention_block_backward(dq_gpu, dk_gpu, dv_gpu, to_device(dout), to_device(q), to_device(k),
-                                       to_device(v), to_device(out), to_device(lse), mask_gpu, scale);
-        checker.compare("bf16 attention_block_backward dq", dq_gpu, dq, f32_tolerance);
-        checker.compare("bf16 attention_block_backward dk", dk_gpu, dk, f32_tolerance);
-        checker.compare("bf16 attention_block_backward dv", dv_gpu, dv, f32_tolerance);
-    });
+        for (const auto& [kernel, kernel_name] : {std::pair{AttentionKernel::tiled, "tiled"},
+                                                  std::pair{AttentionKernel::tensor, "tensor"},
+                                                  std::pair{AttentionKernel::cudnn, "cudnn"}}) {
+            if (kernel == AttentionKernel::cudnn && documents == 2) continue;  // cuDNN serves no segment mask
+            const std::string name = std::string("bf16 attention, ") + kernel_name + ", " +
+                                     (documents == 2 ? "two documents" : "one document");
+            const bool f32_math = kernel == AttentionKernel::tiled;
+            const double tolerance = f32_math ? f32_tolerance : bf16_tolerance;
+            cuda().set_attention_kernel(kernel);
+            checker.check(name + " forward", [&] {
+                Tensor out_gpu = poisoned({T, H, D}, Device::cuda, DType::bf16), lse_gpu = poisoned({T, H}, Device::cuda);
+                gpu().attention_block_forward(out_gpu, lse_gpu, to_device(q), to_device(k), to_device(v), mask_gpu, scale);
+                if (f32_math) {
+                    compare_roundings(checker, name + " out", out_gpu, out);
+                } else {
+                    checker.compare(name + " out", out_gpu, out, tolerance);
+                }
+                checker.compare(name + " lse", lse_gpu, lse, f32_math ? f32_tolerance : 1e-4);
+            });
+            checker.check(name + " backward", [&] {
+                Tensor dq_gpu = zeros({T, H, D}, DType::f32, Device::cuda), dk_gpu = zeros({T, Hkv, D}, DType::f32, Device::cuda),
+                       dv_gpu = zeros({T, Hkv, D}, DType::f32, Device::cuda);
+                gpu().attention_block_backward(dq_gpu, dk_gpu, dv_gpu, to_device(dout), to_device(q), to_device(k),
+                                               to_device(v), to_device(out), to_device(lse), mask_gpu, scale);
+                checker.compare(name + " dq", dq_gpu, dq, tolerance);
+                checker.compare(name + " dk", dk_gpu, dk, tolerance);
+                checker.compare(name + " dv", dv_gpu, dv, tolerance);
+            });
+        }
+        cuda().set_attention_kernel(AttentionKernel::tiled);
+    }
 }
 
 }  // namespace

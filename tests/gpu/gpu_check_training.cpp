@@ -238,57 +238,108 @@ namespace {
 // checkpointing (none, in place, or offloaded to host memory: compare the peak memory).
 enum class Checkpointing { none, in_place, offload };
 
-// Returns the last step's loss (NaN when the row failed).
-double bench_training_step(Checker& checker, const BenchPeaks& peaks, Precision precision, AttentionKernel attention,
-                           Checkpointing checkpointing = Checkpointing::none) {
-    const std::string name = std::string("train step MFU, ") + precision_name(precision) +
-                             (attention == AttentionKernel::tensor ? ", tensor-core attention" : "") +
-                             (checkpointing == Checkpointing::in_place  ? ", checkpointing"
-                              : checkpointing == Checkpointing::offload ? ", checkpoints offloaded"
-                                                                        : "") +
-                             ", dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens";
-    double last_loss = NAN;
-    ForwardOptions options;
-    options.gradient_checkpointing = checkpointing != Checkpointing::none;
-    options.offload_checkpoints = checkpointing == Checkpointing::offload;
-    options.bf16_activations = precision == Precision::bf16_activations;
-    cuda().set_attention_kernel(attention);
-    checker.check(name, [&] {
-        ModelConfig config;
-        config.dim = 2048;
-        config.n_layers = 8;
-        config.n_heads = 16;
-        config.n_kv_heads = 8;
-        config.ffn_dim = 5632;
-        config.vocab_size = 32000;
-        config.max_position = 2048;
-        config.tied_embeddings = false;
-        const int64_t sequences = 4, sequence_len = 2048, tokens = sequences * sequence_len;
-        Llama model = make_llama(config, Device::cuda);
-        fill_parameters_quickly(model);
-        if (precision != Precision::f32) enable_bf16_matmuls(model);
-        AdamW optimizer = make_adamw(model, AdamWSettings{});
-        const TokenBatch host_batch = random_batches(1, sequences, sequence_len, config.vocab_size)[0];
+// A timed model and batch: the first rows' 8-layer model (4 x 2048 tokens), and the shape the
+// issue names, Llama-3.2-1B (dim 2048, 16 layers, 32/8 heads, ffn 8192, vocab 128256, tied
+// embeddings) at 1 x 8192 tokens.
+struct StepShape {
+    std::string label;
+    ModelConfig config;
+    int64_t sequences, sequence_len;
+};
 
-        auto step = [&] {
-            const double loss = train_step(model, optimizer, host_batch, 1e-4, options);
-            CUDA_CHECK(cudaStreamSynchronize(cuda_compute_stream()));  // the update too
-            return loss;
-        };
+StepShape small_shape() {
+    ModelConfig config;
+    config.dim = 2048;
+    config.n_layers = 8;
+    config.n_heads = 16;
+    config.n_kv_heads = 8;
+    config.ffn_dim = 5632;
+    config.vocab_size = 32000;
+    config.max_position = 2048;
+    config.tied_embeddings = false;
+    return {"dim 2048 L8 H16/8 ffn 5632 V32000, 4x2048 tokens", config, 4, 2048};
+}
+
+StepShape llama32_1b_shape(int64_t sequence_len) {
+    ModelConfig config;
+    config.dim = 2048;
+    config.n_layers = 16;
+    config.n_heads = 32;
+    config.n_kv_heads = 8;
+    config.ffn_dim = 8192;
+    config.vocab_size = 128256;
+    config.max_position = sequence_len;
+    config.rope_theta = 500000.0;
+    config.tied_embeddings = true;
+    return {"Llama-3.2-1B shape, 1x" + std::to_string(sequence_len) + " tokens", config, 1, sequence_len};
+}
+
+struct StepRecipe {
+    Precision precision = Precision::bf16_matmuls;
+    AttentionKernel attention = AttentionKernel::tensor;
+    Checkpointing checkpointing = Checkpointing::none;
+    bool tiled_mlp = false;
+};
+
+std::string recipe_text(const StepRecipe& recipe) {
+    return std::string(precision_name(recipe.precision)) +
+           (recipe.attention == AttentionKernel::tensor ? ", tensor-core attention" : "") +
+           (recipe.checkpointing == Checkpointing::in_place  ? ", checkpointing"
+            : recipe.checkpointing == Checkpointing::offload ? ", checkpoints offloaded"
+                                                             : "") +
+           (recipe.tiled_mlp ? ", tiled MLP" : "");
+}
+
+ForwardOptions forward_options(const StepRecipe& recipe) {
+    ForwardOptions options;
+    options.gradient_checkpointing = recipe.checkpointing != Checkpointing::none;
+    options.offload_checkpoints = recipe.checkpointing == Checkpointing::offload;
+    options.bf16_activations = recipe.precision == Precision::bf16_activations;
+    options.tiled_mlp = recipe.tiled_mlp;
+    return options;
+}
+
+Llama make_speed_model(const StepShape& shape, const StepRecipe& recipe) {
+    Llama model = make_llama(shape.config, Device::cuda);
+    fill_parameters_quickly(model);
+    if (recipe.precision != Precision::f32) enable_bf16_matmuls(model);
+    return model;
+}
+
+// One optimizer step, the update included (the wait makes the time the step's own).
+double timed_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, const ForwardOptions& options) {
+    const double loss = train_step(model, optimizer, host_batch, 1e-4, options);
+    CUDA_CHECK(cudaStreamSynchronize(cuda_compute_stream()));
+    return loss;
+}
+
+// Returns the last step's loss (NaN when the row failed).
+double bench_training_step(Checker& checker, const BenchPeaks& peaks, const StepShape& shape, const StepRecipe& recipe) {
+    const std::string name = "train step MFU, " + recipe_text(recipe) + ", " + shape.label;
+    double last_loss = NAN;
+    const ForwardOptions options = forward_options(recipe);
+    cuda().set_attention_kernel(recipe.attention);
+    checker.check(name, [&] {
+        const int64_t tokens = shape.sequences * shape.sequence_len;
+        Llama model = make_speed_model(shape, recipe);
+        AdamW optimizer = make_adamw(model, AdamWSettings{});
+        const TokenBatch host_batch =
+            random_batches(1, shape.sequences, shape.sequence_len, shape.config.vocab_size)[0];
         using Clock = std::chrono::steady_clock;
         const int warmup_steps = 1, timed_steps = 3;
         allocator_for(Device::cuda).reset_peak();  // the peak of this model's steps (parameters included)
-        for (int i = 0; i < warmup_steps; i++) step();
+        for (int i = 0; i < warmup_steps; i++) timed_step(model, optimizer, host_batch, options);
         const auto start = Clock::now();
         const long long waits_before = kernels::host_waits;
         double loss = 0;
-        for (int i = 0; i < timed_steps; i++) loss = step();
+        for (int i = 0; i < timed_steps; i++) loss = timed_step(model, optimizer, host_batch, options);
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count() / timed_steps;
         // the backend's own waits for the GPU (kernels::wait_for_stream), not the one above
         const double waits_per_step = static_cast<double>(kernels::host_waits - waits_before) / timed_steps;
 
         // Model FLOPs as `ringlm bench` counts them (model_flops.h: PaLM's MFU convention)
-        const double achieved = model_flops_per_step(config, sequence_len, sequences) / seconds / 1e12;  // TFLOP/s
+        const double achieved =
+            model_flops_per_step(shape.config, shape.sequence_len, shape.sequences) / seconds / 1e12;  // TFLOP/s
         char result[32], detail[240];
         std::snprintf(result, sizeof result, "%.0f tokens/s", static_cast<double>(tokens) / seconds);
         std::snprintf(detail, sizeof detail,
@@ -305,21 +356,76 @@ double bench_training_step(Checker& checker, const BenchPeaks& peaks, Precision 
     return last_loss;
 }
 
+// The longest sequence one optimizer step of the Llama-3.2-1B shape trains with, doubling from
+// 8K tokens until the device's memory runs out (the allocator's error) or a step takes longer
+// than `step_limit_s` (then the row says "at least"). The model and AdamW state stay; only
+// the batch grows.
+void longest_sequence(Checker& checker, const StepRecipe& recipe, double step_limit_s) {
+    const std::string name = "longest sequence, Llama-3.2-1B shape, " + recipe_text(recipe);
+    cuda().set_attention_kernel(recipe.attention);
+    checker.check(name, [&] {
+        const int64_t limit = int64_t(1) << 20;
+        Llama model = make_speed_model(llama32_1b_shape(limit), recipe);
+        AdamW optimizer = make_adamw(model, AdamWSettings{});
+        const ForwardOptions options = forward_options(recipe);
+        int64_t longest = 0;
+        double longest_seconds = 0, longest_peak_gib = 0;
+        std::string stopped = "reached " + std::to_string(limit) + " tokens";
+        for (int64_t T = 8192; T <= limit; T *= 2) {
+            const TokenBatch batch = random_batches(1, 1, T, model.config.vocab_size)[0];
+            allocator_for(Device::cuda).reset_peak();
+            const auto start = std::chrono::steady_clock::now();
+            try {
+                timed_step(model, optimizer, batch, options);
+            } catch (const Error& error) {
+                const std::string message = error.what();
+                if (message.find("cudaMalloc") == std::string::npos) throw;  // not a memory limit
+                stopped = std::to_string(T) + " tokens ran out of memory";
+                break;
+            }
+            longest = T;
+            longest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            longest_peak_gib =
+                static_cast<double>(allocator_for(Device::cuda).stats().peak_bytes_in_use) / 1073741824.0;
+            if (longest_seconds > step_limit_s) {
+                stopped = "stopped doubling: the step took over " + std::to_string(int(step_limit_s)) + " s";
+                break;
+            }
+        }
+        char result[48], detail[200];
+        std::snprintf(result, sizeof result, "%s%lld tokens", stopped.find("stopped") == 0 ? "at least " : "",
+                      static_cast<long long>(longest));
+        std::snprintf(detail, sizeof detail, "%.1f s/step, peak %.1f GiB there; %s", longest_seconds,
+                      longest_peak_gib, stopped.c_str());
+        checker.note(name, result, detail, longest == 0);
+    });
+    cuda().set_attention_kernel(AttentionKernel::tiled);
+}
+
 }  // namespace
 
 void bench_training_step(Checker& checker, const BenchPeaks& peaks) {
-    bench_training_step(checker, peaks, Precision::f32, AttentionKernel::tiled);
-    bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tiled);
-    bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tensor);
-    bench_training_step(checker, peaks, Precision::bf16_activations, AttentionKernel::tensor);
+    const StepShape small = small_shape();
+    bench_training_step(checker, peaks, small, {Precision::f32, AttentionKernel::tiled});
+    bench_training_step(checker, peaks, small, {Precision::bf16_matmuls, AttentionKernel::tiled});
+    bench_training_step(checker, peaks, small, {Precision::bf16_matmuls, AttentionKernel::tensor});
+    bench_training_step(checker, peaks, small, {Precision::bf16_activations, AttentionKernel::tensor});
     // the same steps from the same start: offloading moves the saved inputs, not the arithmetic
-    const double in_place =
-        bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tensor, Checkpointing::in_place);
-    const double offload =
-        bench_training_step(checker, peaks, Precision::bf16_matmuls, AttentionKernel::tensor, Checkpointing::offload);
+    const double in_place = bench_training_step(
+        checker, peaks, small, {Precision::bf16_matmuls, AttentionKernel::tensor, Checkpointing::in_place});
+    const double offload = bench_training_step(
+        checker, peaks, small, {Precision::bf16_matmuls, AttentionKernel::tensor, Checkpointing::offload});
     checker.check("train steps, checkpoints offloaded = in place (last loss)",
                   [&] { checker.compare_value("train steps, checkpoints offloaded = in place (last loss)", offload,
                                               in_place, 1e-6); });
+    // the issue's measurement: Llama-3.2-1B shape at 8K tokens, bf16, against the bf16 peak
+    const StepShape llama_1b = llama32_1b_shape(8192);
+    bench_training_step(checker, peaks, llama_1b, {Precision::bf16_matmuls, AttentionKernel::tensor});
+    bench_training_step(checker, peaks, llama_1b, {Precision::bf16_activations, AttentionKernel::tensor});
+    // and how long a sequence trains, without and with the memory features
+    longest_sequence(checker, {Precision::bf16_matmuls, AttentionKernel::tensor}, 12.0);
+    longest_sequence(checker,
+                     {Precision::bf16_activations, AttentionKernel::tensor, Checkpointing::offload, true}, 12.0);
 }
 
 }  // namespace ringlm::gpu_check

@@ -5,12 +5,58 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <set>
 
 namespace ringlm {
 
 namespace {
 constexpr size_t KiB = 1024, MiB = 1024 * 1024;
+
+// A device of `capacity` bytes: the system refuses what does not fit, as cudaMalloc does.
+class SmallDevice final : public Allocator {
+public:
+    explicit SmallDevice(size_t capacity) : capacity_(capacity) {}
+    ~SmallDevice() override { release_cached(); }
+    void set_zero(void* pointer, size_t bytes) override { std::memset(pointer, 0, bytes); }
+    size_t held = 0;
+
+protected:
+    void* system_allocate(size_t bytes) override {
+        if (held + bytes > capacity_) fail("small device: {} bytes do not fit ({} held of {})", bytes, held, capacity_);
+        held += bytes;
+        sizes_[pointer_ = std::malloc(bytes)] = bytes;
+        return pointer_;
+    }
+    void system_release(void* pointer) override {
+        held -= sizes_.at(pointer);
+        sizes_.erase(pointer);
+        std::free(pointer);
+    }
+
+private:
+    size_t capacity_;
+    void* pointer_ = nullptr;
+    std::map<void*, size_t> sizes_;
+};
+}  // namespace
+
+// Out of memory with blocks of other sizes cached (a step at a longer sequence after shorter
+// ones): the cache is given back and the request asked once more; when even that does not fit,
+// the system's error comes through.
+TEST(Allocator, FreesTheCacheBeforeRunningOutOfMemory) {
+    SmallDevice device(4 * MiB);
+    void* a = device.allocate(MiB);
+    void* b = device.allocate(2 * MiB);
+    device.release(a, MiB);
+    device.release(b, 2 * MiB);  // 3 MiB cached, 1 MiB free
+    void* big = device.allocate(3 * MiB + 64 * KiB);  // fits only once the cache is gone
+    EXPECT_EQ(device.stats().bytes_reserved, 3 * MiB + 64 * KiB);
+    EXPECT_EQ(device.held, 3 * MiB + 64 * KiB);
+    EXPECT_THROW(device.allocate(2 * MiB), Error);  // 3 MiB + 64 KiB in use: no cache to free
+    device.release(big, 3 * MiB + 64 * KiB);
 }
 
 // A private allocator, so the figures are exactly this test's.
