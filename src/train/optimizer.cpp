@@ -19,12 +19,10 @@ double gradient_norm(const Llama& model, double loss_tokens) {
     return std::sqrt(sum_squares) / loss_tokens;
 }
 
-double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens) {
+void queue_adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens, Tensor& sum_squares) {
     require_gradients(model, "adamw_step");
     const AdamWSettings& s = optimizer.settings;
     Backend& b = backend(model.parameters);
-    Tensor& sum_squares = optimizer.gradient_sum_squares;
-    if (!sum_squares.defined()) sum_squares = empty({1}, DType::f64, model.parameters.device());
     b.dot_to(sum_squares, model.gradients, model.gradients);
     optimizer.step++;
     int64_t offset = 0;
@@ -46,11 +44,21 @@ double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens)
         offset += n;
     }
     update_bf16_weights(model);  // the bf16 copy the next forward multiplies by
-    Tensor host_sum_squares = empty({1}, DType::f64);
-    b.copy(host_sum_squares, sum_squares);  // waits for the update
-    const double norm = std::sqrt(host_sum_squares.data<double>()[0]) / loss_tokens;
+}
+
+double finish_adamw_step(AdamW& optimizer, double sum_squares, double loss_tokens) {
+    const double norm = std::sqrt(sum_squares) / loss_tokens;
     if (!std::isfinite(norm)) optimizer.step--;  // skipped on the device
     return norm;
+}
+
+double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens) {
+    Tensor& sum_squares = optimizer.gradient_sum_squares;
+    if (!sum_squares.defined()) sum_squares = empty({1}, DType::f64, model.parameters.device());
+    queue_adamw_step(optimizer, model, lr, loss_tokens, sum_squares);
+    Tensor host = empty({1}, DType::f64);
+    backend(sum_squares).copy(host, sum_squares);  // waits for the update
+    return finish_adamw_step(optimizer, host.data<double>()[0], loss_tokens);
 }
 
 }  // namespace ringlm

@@ -26,11 +26,15 @@ AdamW make_adamw(const Llama& model, const AdamWSettings& settings);
 // || gradients / loss_tokens ||_2 over all parameters (the global norm, before clipping).
 double gradient_norm(const Llama& model, double loss_tokens);
 
-// One update with learning rate lr. Returns the gradient norm before clipping. The clipping
-// factor is worked out on the parameters' device from the gradient's sum of squares, so the
-// update is queued without waiting for the gradients; the norm is read back after it (the one
-// wait). A non-finite norm skips the update there: nothing changes, the step is not counted,
-// and the norm returned says why.
+// One update with learning rate lr, queued without the host waiting: the gradient's sum of
+// squares goes into `sum_squares` (f64 [1] on the parameters' device) and AdamW works out the
+// clipping factor from it there. A non-finite norm skips the update on the device: nothing
+// changes. Then finish_adamw_step with the sum read back.
+void queue_adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens, Tensor& sum_squares);
+// The gradient norm before clipping, from the sum of squares read back; when it is not finite
+// the update was skipped, so the step is not counted.
+double finish_adamw_step(AdamW& optimizer, double sum_squares, double loss_tokens);
+// Both, the sum read back in between (one wait). Returns the gradient norm before clipping.
 double adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens);
 
 }  // namespace ringlm

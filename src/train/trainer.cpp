@@ -37,7 +37,36 @@ void allreduce_gradients(const TrainingSetup& setup, Tensor& gradients) {
     watchdog_warmup_done();  // the first step's gradients are summed: every rank is past its warm-up
 }
 
-StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
+namespace {
+
+// result.loss_sum = the micro batches' loss sums of values (host f64), added in order, summed
+// over the world.
+void set_loss_sum(const TrainingSetup& setup, StepResult& result, const Tensor& values) {
+    result.loss_sum = 0;
+    for (int64_t micro = 0; micro + 1 < values.numel(); micro++) result.loss_sum += values.data<double>()[micro];
+    if (setup.topology.world_size > 1) setup.comms.world->all_reduce_sum(&result.loss_sum, 1);
+}
+
+Tensor read_to_host(const Tensor& values) {
+    Tensor host = empty(values.shape(), DType::f64);
+    backend(values).copy(host, values);
+    return host;
+}
+
+}  // namespace
+
+Tensor gradient_sum_squares_slot(StepResult& result) {
+    const int64_t last = result.step_values.numel() - 1;
+    return result.step_values.rows(last, last + 1);
+}
+
+double read_step_values(const TrainingSetup& setup, StepResult& result) {
+    const Tensor values = read_to_host(result.step_values);
+    set_loss_sum(setup, result, values);
+    return values.data<double>()[values.numel() - 1];
+}
+
+StepResult accumulate_gradients(TrainingSetup& setup, int64_t step, LossRead read) {
     const Config& c = setup.config;
     Llama& model = setup.model;
     StepResult result;
@@ -45,9 +74,9 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     require_gradients(model, "accumulate_gradients");
     backend(model.gradients).fill(model.gradients, 0.0);
     // Each micro batch's loss sum stays on the device, one f64 slot each; the host reads them
-    // once after the last backward (one wait, not one per micro batch) and adds them in order.
+    // once (one wait, not one per micro batch) and adds them in order.
     const int64_t micro_batches = c.training.gradient_accumulation_steps;
-    Tensor loss_sums = empty({micro_batches}, DType::f64, model.parameters.device());
+    result.step_values = zeros({micro_batches + 1}, DType::f64, model.parameters.device());
     for (int64_t micro = 0; micro < micro_batches; micro++) {
         const std::vector<PackedRow> rows = setup.sampler->micro_batch(step, micro, setup.topology.dp_rank);
         const TokenBatch batch = make_token_batch(rows, c.data.sequence_len, setup.corpus->reader(), setup.layout);
@@ -61,12 +90,9 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
         bind_gradients(model, grads);
         Tensor loss_sum = sum(tape, llama_token_losses(tape, model, model_batch, setup.forward));
         tape.backward(loss_sum, grads);
-        Tensor slot = loss_sums.rows(micro, micro + 1);
+        Tensor slot = result.step_values.rows(micro, micro + 1);
         backend(loss_sum).sum_to(slot, loss_sum);
     }
-    Tensor host_loss_sums = empty({micro_batches}, DType::f64);
-    backend(loss_sums).copy(host_loss_sums, loss_sums);
-    for (int64_t micro = 0; micro < micro_batches; micro++) result.loss_sum += host_loss_sums.data<double>()[micro];
     result.compute_seconds = seconds_since(compute_start);
     if (setup.topology.sp_size > 1) {
         result.ring_wait_seconds = setup.comms.sp->take_wait_seconds();
@@ -78,12 +104,10 @@ StepResult accumulate_gradients(TrainingSetup& setup, int64_t step) {
     const auto allreduce_start = Clock::now();
     if (setup.topology.world_size > 1) {
         allreduce_gradients(setup, model.gradients);
-        double totals[2] = {result.loss_sum, result.loss_tokens};
-        setup.comms.world->all_reduce_sum(totals, 2);
-        result.loss_sum = totals[0];
-        result.loss_tokens = totals[1];
+        setup.comms.world->all_reduce_sum(&result.loss_tokens, 1);
     }
     result.allreduce_seconds = seconds_since(allreduce_start);
+    if (read == LossRead::now) set_loss_sum(setup, result, read_to_host(result.step_values));
     return result;
 }
 
@@ -137,13 +161,17 @@ StepMetrics sft_step(TrainingSetup& setup, AdamW& optimizer, int64_t step) {
     const double cpu_at_step_start = process_cpu_seconds();
     const size_t bytes_at_step_start = allocator_for(model.parameters.device()).stats().bytes_in_use;
     allocator_for(model.parameters.device()).reset_peak();
-    const StepResult result = accumulate_gradients(setup, step);
+    StepResult result = accumulate_gradients(setup, step, LossRead::with_update);
     StepMetrics m;
-    m.loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
     m.learning_rate = learning_rate_at(step, setup.total_steps, c.training.warmup_steps, c.training.learning_rate,
                                        c.training.lr_scheduler);
-    if (result.loss_tokens > 0 && std::isfinite(m.loss))
-        m.grad_norm = adamw_step(optimizer, model, m.learning_rate, result.loss_tokens);
+    // The update is queued before anything is read back (a non-finite gradient norm, which a
+    // non-finite loss brings, skips it on the device); then one read brings loss and norm.
+    Tensor sum_squares = gradient_sum_squares_slot(result);
+    if (result.loss_tokens > 0) queue_adamw_step(optimizer, model, m.learning_rate, result.loss_tokens, sum_squares);
+    const double gradient_sum_squares = read_step_values(setup, result);
+    m.loss = result.loss_tokens > 0 ? result.loss_sum / result.loss_tokens : 0.0;
+    if (result.loss_tokens > 0) m.grad_norm = finish_adamw_step(optimizer, gradient_sum_squares, result.loss_tokens);
     m.tokens = static_cast<int64_t>(result.loss_tokens);
     m.step_seconds = seconds_since(step_start);
     m.tokens_per_second = static_cast<double>(setup.sampler->rows_per_step() * c.data.sequence_len) / m.step_seconds;

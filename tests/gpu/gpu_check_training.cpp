@@ -75,8 +75,9 @@ std::vector<TokenBatch> random_batches(int64_t steps, int64_t rows, int64_t sequ
 }
 
 // One optimizer step on one micro batch (host tensors), as the trainer does it on one rank:
-// batch to the model's device, forward, backward, AdamW. Returns the loss before the update,
-// per loss token (reading it waits for the device's forward and backward).
+// batch to the model's device, forward, backward, AdamW queued, then one read of the loss and
+// the gradient's sum of squares (the step's one wait). Returns the loss before the update,
+// per loss token.
 double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, double learning_rate,
                   const ForwardOptions& options = {}) {
     const double loss_tokens = static_cast<double>(count_loss_tokens(host_batch));
@@ -87,9 +88,14 @@ double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, 
     bind_gradients(model, grads);
     Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch, options));
     tape.backward(loss_sum, grads);
-    const double loss = backend(loss_sum).sum(loss_sum) / loss_tokens;
-    adamw_step(optimizer, model, learning_rate, loss_tokens);
-    return loss;
+    Tensor values = zeros({2}, DType::f64, model.parameters.device());  // loss sum, gradient sum of squares
+    Tensor loss_slot = values.rows(0, 1), sum_squares_slot = values.rows(1, 2);
+    backend(loss_sum).sum_to(loss_slot, loss_sum);
+    queue_adamw_step(optimizer, model, learning_rate, loss_tokens, sum_squares_slot);
+    Tensor host = empty({2}, DType::f64);
+    backend(values).copy(host, values);
+    finish_adamw_step(optimizer, host.data<double>()[1], loss_tokens);
+    return host.data<double>()[0] / loss_tokens;
 }
 
 // One optimizer step per batch: the loss before each update.
