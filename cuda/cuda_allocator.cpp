@@ -3,6 +3,8 @@
 #include "cuda_check.h"
 #include "util/error.h"
 
+#include <cstring>
+
 namespace ringlm {
 
 CudaAllocator::~CudaAllocator() { release_cached(); }
@@ -28,5 +30,23 @@ void CudaAllocator::system_release(void* pointer) {
 }
 
 void CudaAllocator::set_zero(void* pointer, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(pointer, 0, bytes, stream_)); }
+
+PinnedHostAllocator::~PinnedHostAllocator() { release_cached(); }
+
+void* PinnedHostAllocator::system_allocate(size_t bytes) {
+    void* pointer = nullptr;
+    const cudaError_t status = cudaMallocHost(&pointer, bytes);
+    if (status != cudaSuccess) {
+        cudaGetLastError();
+        fail("cuda pinned host allocator: cudaMallocHost of {} bytes failed ({}); offloaded checkpoints need that "
+             "much page-locked host memory (gradient_checkpointing: true keeps them on the device)",
+             bytes, cudaGetErrorString(status));
+    }
+    return pointer;
+}
+
+void PinnedHostAllocator::system_release(void* pointer) { cudaFreeHost(pointer); }
+
+void PinnedHostAllocator::set_zero(void* pointer, size_t bytes) { std::memset(pointer, 0, bytes); }
 
 }  // namespace ringlm

@@ -24,4 +24,18 @@ private:
     cudaStream_t stream_;
 };
 
+// Page-locked host memory (cudaMallocHost) for offloaded activations: the DMA reads and writes
+// it in stream order while the host goes on. Cached like the rest, so a step's offloads reuse
+// the previous step's blocks, and a block handed to the next offload is written only by a copy
+// queued after the restore that read it.
+class PinnedHostAllocator final : public Allocator {
+public:
+    ~PinnedHostAllocator() override;
+    void set_zero(void* pointer, size_t bytes) override;
+
+protected:
+    void* system_allocate(size_t bytes) override;
+    void system_release(void* pointer) override;
+};
+
 }  // namespace ringlm

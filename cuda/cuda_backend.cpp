@@ -113,6 +113,7 @@ CudaBackend::CudaBackend() {
     CUDA_CHECK(cudaStreamCreate(&stream_));  // a blocking stream: it also orders against the legacy default stream
     allocator_ = std::make_unique<CudaAllocator>(stream_);
     staging_ = std::make_unique<PinnedStaging>(stream_, 16);
+    offload_memory_ = std::make_unique<PinnedHostAllocator>();
     register_allocator(Device::cuda, allocator_.get());
     gemm_ = std::make_unique<kernels::LtGemm>();
     reduction_scratch_ = empty({kernels::reduction_blocks + 1}, DType::f64, Device::cuda);
@@ -497,6 +498,31 @@ void CudaBackend::scatter_add_columns(Tensor& dst, const Tensor& src, int64_t be
     const char* kernel = "scatter_add_columns";
     kernels::scatter_add_columns(f32(kernel, dst, "dst"), f32(kernel, src, "src"), dst.size(0), dst.size(1),
                                  src.size(1), begin, stream_);
+}
+
+// --- activation offloading ------------------------------------------------------------------
+
+// Both copies are queued on the compute stream and neither waits: the host never reads the
+// page-locked copy, the device memory x leaves behind is reused only by work queued after the
+// copy out, and a pinned block is rewritten only by an offload queued after the restore that
+// read it.
+Tensor CudaBackend::offload(const Tensor& x) {
+    require_device("offload", x, "x");
+    Tensor host = empty_in(*offload_memory_, x.shape(), x.dtype(), Device::cpu);
+    CUDA_CHECK(cudaMemcpyAsync(host.raw(), x.raw(), x.bytes(), cudaMemcpyDeviceToHost, stream_));
+    return host;
+}
+
+Tensor CudaBackend::restore(const Tensor& offloaded) {
+    Tensor x = empty(offloaded.shape(), offloaded.dtype(), Device::cuda);
+    cudaPointerAttributes attributes{};
+    CUDA_CHECK(cudaPointerGetAttributes(&attributes, offloaded.raw()));
+    if (offloaded.device() != Device::cpu || attributes.type != cudaMemoryTypeHost) {
+        copy(x, offloaded);  // not from offload(): the plain copy, which waits for pageable memory
+        return x;
+    }
+    CUDA_CHECK(cudaMemcpyAsync(x.raw(), offloaded.raw(), offloaded.bytes(), cudaMemcpyHostToDevice, stream_));
+    return x;
 }
 
 // --- optimizer -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 namespace ringlm {
 
 class CudaAllocator;
+class PinnedHostAllocator;
 class CudnnAttention;
 class PinnedStaging;
 namespace kernels {
@@ -98,12 +99,15 @@ public:
     // columns.cu
     void gather_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
     void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
+    Tensor offload(const Tensor& x) override;
+    Tensor restore(const Tensor& offloaded) override;
     void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
 
 private:
     cudaStream_t stream_ = nullptr;
     std::unique_ptr<CudaAllocator> allocator_;
     std::unique_ptr<PinnedStaging> staging_;  // small host -> device copies without a wait
+    std::unique_ptr<PinnedHostAllocator> offload_memory_;  // offloaded activations
     std::unique_ptr<kernels::LtGemm> gemm_;
     Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
     std::unique_ptr<CudnnAttention> cudnn_attention_;

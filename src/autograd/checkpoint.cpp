@@ -9,17 +9,9 @@ Tensor checkpoint(Tape& tape, const char* name, const Region& region, const Tens
     Tensor y = region(forward_only, x);
     // What the closure keeps of x: x itself, or (offloaded) a host copy, so that nothing here
     // keeps x's device memory alive.
-    Tensor saved = x;
-    if (offload) {
-        saved = empty(x.shape(), x.dtype(), Device::cpu);
-        backend(x).copy(saved, x);
-    }
+    const Tensor saved = offload ? backend(x).offload(x) : x;
     tape.record(name, y, [region, saved, offload, x_name = TensorDescriptor(x)](Grads& grads, const Tensor& dy) {
-        Tensor input = saved;
-        if (offload) {
-            input = empty(x_name.shape, x_name.dtype, x_name.device);
-            backend(input).copy(input, saved);
-        }
+        const Tensor input = offload ? backend_for(x_name.device).restore(saved) : saved;
         Tape replay(Tape::Mode::training);
         Tensor y_again = region(replay, input);
         replay.backward(y_again, dy, grads);  // in place, x's gradient accumulates into grads.of(x)

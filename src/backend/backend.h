@@ -163,6 +163,14 @@ public:
     virtual void gather_columns(Tensor& dst, const Tensor& src, int64_t begin) = 0;
     virtual void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) = 0;
 
+    // --- activation offloading (gradient_checkpointing: offload) ---------------------------
+    // offload(x): x's values in host memory; restore(offloaded): them back on this backend's
+    // device. The host copy exists for restore alone and is not to be read on the host: the
+    // CUDA backend puts it in page-locked memory and queues both copies on its stream without
+    // waiting (every later use of either memory is queued after them); the CPU copies.
+    virtual Tensor offload(const Tensor& x) = 0;
+    virtual Tensor restore(const Tensor& offloaded) = 0;
+
     // --- optimizer ---------------------------------------------------------------------
     virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) = 0;
 };

@@ -28,12 +28,14 @@ Allocator& allocator_for(Device device) {
     return *allocator;
 }
 
-Tensor empty(Shape shape, DType dtype, Device device) {
+Tensor empty(Shape shape, DType dtype, Device device) { return empty_in(allocator_for(device), shape, dtype, device); }
+
+Tensor empty_in(Allocator& allocator, Shape shape, DType dtype, Device device) {
     Tensor t;
     t.storage_ = std::make_shared<Storage>();
     t.storage_->bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
     t.storage_->device = device;
-    t.storage_->allocator = &allocator_for(device);
+    t.storage_->allocator = &allocator;
     t.storage_->data = t.storage_->allocator->allocate(t.storage_->bytes);
     t.shape_ = shape;
     t.dtype_ = dtype;

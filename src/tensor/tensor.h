@@ -65,7 +65,7 @@ public:
     std::string describe() const;
 
     // Tensors made by the factories below.
-    friend Tensor empty(Shape shape, DType dtype, Device device);
+    friend Tensor empty_in(Allocator& allocator, Shape shape, DType dtype, Device device);
     friend Tensor wrap(void* data, Shape shape, DType dtype, Device device);
 
 private:
@@ -77,6 +77,9 @@ private:
 };
 
 Tensor empty(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
+// The same from another allocator than the device's own (the CUDA backend's page-locked host
+// memory for offloaded activations).
+Tensor empty_in(Allocator& allocator, Shape shape, DType dtype, Device device);
 Tensor empty_like(const Tensor& like);
 Tensor zeros(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
 Tensor zeros_like(const Tensor& like);

@@ -2,6 +2,7 @@
 // AdamW, column slices; CUDA against CPU on the same random inputs (see gpu_check.cpp for the rules).
 // Then the bf16 matmul ops of mixed-precision training (to_bf16 + linear, the bf16 LM head),
 // forward and backward through the tape on both backends; the tiled MLP likewise.
+#include "cuda_check.h"
 #include "gpu_check.h"
 #include "ops/ops.h"
 #include "test_util.h"
@@ -235,6 +236,21 @@ void check_columns(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// Offloaded checkpoints: out to page-locked host memory and back, exact, and the host waits
+// for neither copy (kernels::host_waits unchanged until the check reads the result).
+void check_offload(Checker& checker, std::mt19937_64& rng) {
+    checker.check("offload and restore (page-locked, no wait)", [&] {
+        const Tensor x = random_uniform({4096, 512}, DType::f32, rng);
+        const Tensor x_gpu = to_device(x);
+        const long long waits_before = kernels::host_waits;
+        const Tensor offloaded = gpu().offload(x_gpu);
+        const Tensor restored = gpu().restore(offloaded);
+        const long long waits = kernels::host_waits - waits_before;
+        checker.compare("offload and restore (exact)", restored, x, 0.0);
+        checker.add("offload and restore: host waits", waits == 0, std::to_string(waits) + " waits (expected 0)");
+    });
+}
+
 // --- bf16 matmul ops: output and input gradients on one device, inputs bound to zeroed grads ---
 
 // op(tape, first bf16 input, second f32 weight, its bf16 copy) -> output; upstream gradient dy.
@@ -329,6 +345,7 @@ void check_layers(Checker& checker, std::mt19937_64& rng) {
     check_cross_entropy(checker, rng);
     check_adamw(checker, rng);
     check_columns(checker, rng);
+    check_offload(checker, rng);
     check_bf16_matmuls(checker, rng);
     check_tiled_mlp(checker, rng);
 }

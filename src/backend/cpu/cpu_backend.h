@@ -53,6 +53,8 @@ public:
     // columns.cpp
     void gather_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
     void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
+    Tensor offload(const Tensor& x) override;
+    Tensor restore(const Tensor& offloaded) override;
     void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
 };
 

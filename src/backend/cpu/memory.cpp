@@ -61,6 +61,15 @@ void CpuBackend::copy(Tensor& dst, const Tensor& src) {
     });
 }
 
+// On the host, offloading is a copy (the layer input's own memory can then be freed).
+Tensor CpuBackend::offload(const Tensor& x) {
+    Tensor host = empty_like(x);
+    copy(host, x);
+    return host;
+}
+
+Tensor CpuBackend::restore(const Tensor& offloaded) { return offload(offloaded); }
+
 void CpuBackend::fill(Tensor& x, double value) {
     const int64_t n = x.numel();
     dispatch_any(x.dtype(), [&]<typename T>(T) {
