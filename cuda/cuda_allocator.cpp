@@ -45,7 +45,12 @@ void* PinnedHostAllocator::system_allocate(size_t bytes) {
     return pointer;
 }
 
-void PinnedHostAllocator::system_release(void* pointer) { cudaFreeHost(pointer); }
+// A cached block may still be read or written by a queued copy (a restore just queued, its
+// tensor already released): let the device finish first. Rare: the allocator's retry and exit.
+void PinnedHostAllocator::system_release(void* pointer) {
+    cudaDeviceSynchronize();
+    cudaFreeHost(pointer);
+}
 
 void PinnedHostAllocator::set_zero(void* pointer, size_t bytes) { std::memset(pointer, 0, bytes); }
 

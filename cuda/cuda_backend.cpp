@@ -258,6 +258,7 @@ void CudaBackend::sum_to(Tensor& total, const Tensor& x) {
 }
 
 void CudaBackend::dot_to(Tensor& total, const Tensor& a, const Tensor& b) {
+    require_device("dot_to", total, "total");
     double* scratch = reduction_scratch_.data<double>();
     kernels::sum_product_on_device(f32("dot_to", a, "a"), f32("dot_to", b, "b"), a.numel(), scratch, stream_);
     kernels::convert(total.raw(), total.dtype(), scratch + kernels::reduction_blocks, DType::f64, 1, stream_);
@@ -331,6 +332,7 @@ void CudaBackend::embedding_forward(Tensor& out, const Tensor& table, const Tens
 void CudaBackend::embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) {
     const char* kernel = "embedding_backward";
     const int64_t T = ids.numel(), V = dtable.size(0);
+    if (T > INT32_MAX) fail("cuda embedding_backward: {} tokens exceed the sort's int count", T);
     Tensor work = scratch(kernels::embedding_backward_scratch_bytes(T, V));
     kernels::embedding_backward(f32(kernel, dtable, "dtable"), f32(kernel, dout, "dout"), i32(kernel, ids, "ids"), T,
                                 V, dtable.cols(), work.raw(), stream_);

@@ -22,6 +22,7 @@ PinnedStaging::~PinnedStaging() {
 }
 
 void PinnedStaging::copy_to_device(void* device, const void* host, size_t bytes) {
+    if (bytes == 0) return;
     if (bytes > max_bytes) fail("pinned staging: {} bytes exceed the {} bytes a staged copy takes", bytes, max_bytes);
     Slot& slot = slots_[next_];
     next_ = (next_ + 1) % slots_.size();

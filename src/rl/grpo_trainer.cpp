@@ -192,10 +192,11 @@ StepReport grpo_step(GrpoSetup& setup, AdamW& optimizer, int64_t step) {
                                  old_logps.empty() ? nullptr : &old_logps, ref_logps.empty() ? nullptr : &ref_logps);
         if (t.world_size > 1) allreduce_gradients(setup.base, model.gradients);
         const UpdateTotals totals = update_totals(*setup.base.comms.world, local);
-        check_loss_finite(totals.loss, step, t.rank);
+        check_step_finite(totals.loss, 0.0, step, t.rank);
         learning_rate = learning_rate_at(step * grpo.num_iterations + iteration, total_updates, c.training.warmup_steps,
                                          c.training.learning_rate, c.training.lr_scheduler);
         const double norm = adamw_step(optimizer, model, learning_rate, 1.0);
+        check_step_finite(totals.loss, norm, step, t.rank);
         if (iteration == 0) {
             first = totals;
             grad_norm = norm;
@@ -212,6 +213,7 @@ StepReport grpo_step(GrpoSetup& setup, AdamW& optimizer, int64_t step) {
     const double tokens_per_second = batch.all_tokens / seconds_since(step_start);
     StepReport report;
     report.loss = first.loss;
+    report.grad_norm = grad_norm;
     report.fields = {{"loss", first.loss},
                      {"reward", reward_mean},
                      {"reward_std", reward_std},  // TRL's reward_std: the mean of the groups' std

@@ -165,8 +165,10 @@ StepMetrics sft_step(TrainingSetup& setup, AdamW& optimizer, int64_t step) {
     StepMetrics m;
     m.learning_rate = learning_rate_at(step, setup.total_steps, c.training.warmup_steps, c.training.learning_rate,
                                        c.training.lr_scheduler);
-    // The update is queued before anything is read back (a non-finite gradient norm, which a
-    // non-finite loss brings, skips it on the device); then one read brings loss and norm.
+    // The update is queued before anything is read back; a non-finite gradient norm skips it
+    // on the device. Then one read brings loss and norm, and the run stops on either being
+    // non-finite (check_step_finite). A non-finite loss with finite gradients (an infinite
+    // logit, say) has updated the weights in memory by then, but nothing is saved after it.
     Tensor sum_squares = gradient_sum_squares_slot(result);
     if (result.loss_tokens > 0) queue_adamw_step(optimizer, model, m.learning_rate, result.loss_tokens, sum_squares);
     const double gradient_sum_squares = read_step_values(setup, result);
@@ -228,7 +230,7 @@ RunSummary run_training(TrainingSetup& setup) {
         mllog.step_begin(setup, step);
         const StepMetrics m = sft_step(setup, optimizer, step);
         mllog.step_end(setup, step, step + 1 == setup.total_steps);
-        return StepReport{m.loss, progress_text(m), metrics_record(m)};
+        return StepReport{m.loss, m.grad_norm, progress_text(m), metrics_record(m)};
     };
     steps.evaluate = [&](std::string_view when, int64_t steps_done) {
         return held_out_loss(setup, mllog, when, steps_done);

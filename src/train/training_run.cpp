@@ -21,9 +21,13 @@ double now_seconds() {
 
 }  // namespace
 
-void check_loss_finite(double loss, int64_t step, int rank) {
+void check_step_finite(double loss, double grad_norm, int64_t step, int rank) {
     if (!std::isfinite(loss))
         fail("step {}: the loss is {} (rank {}); lower learning_rate or check the data", step + 1, loss, rank);
+    if (!std::isfinite(grad_norm))
+        fail("step {}: the gradient norm is {} (rank {}), so the update was skipped; lower learning_rate or check the "
+             "data",
+             step + 1, grad_norm, rank);
 }
 
 TrainingRun::TrainingRun(TrainingSetup& setup, int64_t total_steps, const std::string& description)
@@ -90,7 +94,7 @@ RunSummary TrainingRun::run(const RunSteps& steps) {
     int64_t step = first_step_;
     for (; step < total_steps_; step++) {
         StepReport report = steps.step(step, optimizer_);
-        check_loss_finite(report.loss, step, setup_.topology.rank);
+        check_step_finite(report.loss, report.grad_norm, step, setup_.topology.rank);
         log_step(step, report);
         summary.steps.push_back(std::move(report));
         const bool last = step + 1 == total_steps_;

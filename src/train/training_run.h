@@ -29,6 +29,7 @@ namespace ringlm {
 // become its metrics.jsonl record (the run adds "step"). Every rank returns the same loss.
 struct StepReport {
     double loss = 0;
+    double grad_norm = 0;  // of the step's (first) update; not finite: the update was skipped
     std::string progress;
     nlohmann::json fields = nlohmann::json::object();
 };
@@ -48,8 +49,10 @@ struct RunSummary {
     std::string last_checkpoint;
 };
 
-// Fails, naming the step and rank, when a loss is NaN or infinite (nothing is saved after it).
-void check_loss_finite(double loss, int64_t step, int rank);
+// Fails, naming the step and rank, when a loss is NaN or infinite (nothing is saved after it),
+// or else when the gradient norm is: the optimizer skipped that update, and a run that went on
+// would skip every later one just as silently.
+void check_step_finite(double loss, double grad_norm, int64_t step, int rank);
 
 class TrainingRun {
 public:

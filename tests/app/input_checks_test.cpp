@@ -1,12 +1,15 @@
 // The checks of train/input_checks.h: config-named paths, and token files against the model and
 // the configured tokenizer, each refused in one line naming the config file, key and path.
 #include "train/input_checks.h"
+#include "train/training_run.h"
 
 #include "data/token_dataset.h"
 #include "data_test_util.h"
 #include "test_data.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include <sys/stat.h>
 
@@ -133,4 +136,27 @@ TEST(InputChecks, EveryConfigPathNamesItsKey) {
 }
 
 }  // namespace
+}  // namespace ringlm
+
+namespace ringlm {
+
+// A step whose loss or gradient norm is NaN or infinite stops the run with one line naming the
+// step, the rank and what was not finite; the loss is named first when both are.
+TEST(StepChecks, NonFiniteLossOrGradientNormStopsTheRun) {
+    auto error_of = [](auto&& body) -> std::string {
+        try {
+            body();
+        } catch (const Error& error) {
+            return error.what();
+        }
+        return "no error";
+    };
+    EXPECT_NO_THROW(check_step_finite(2.5, 0.7, 3, 0));
+    const std::string loss = error_of([] { check_step_finite(NAN, INFINITY, 3, 1); });
+    EXPECT_NE(loss.find("step 4: the loss is nan (rank 1)"), std::string::npos) << loss;
+    const std::string norm = error_of([] { check_step_finite(2.5, INFINITY, 0, 2); });
+    EXPECT_NE(norm.find("step 1: the gradient norm is inf (rank 2), so the update was skipped"), std::string::npos)
+        << norm;
+}
+
 }  // namespace ringlm

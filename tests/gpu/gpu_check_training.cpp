@@ -385,7 +385,8 @@ void longest_sequence(Checker& checker, const StepRecipe& recipe, double step_li
                 timed_step(model, optimizer, batch, options);
             } catch (const Error& error) {
                 const std::string message = error.what();
-                if (message.find("cudaMalloc") == std::string::npos) throw;  // not a memory limit
+                // the device allocator's own error, not the pinned host memory's
+                if (message.find("cuda allocator: cudaMalloc") == std::string::npos) throw;
                 stopped = std::to_string(T) + " tokens ran out of memory";
                 break;
             }
