@@ -152,6 +152,12 @@ Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
 
 namespace {
 
+// The dtype the tensors between the matmuls are written in: bf16 with bf16 activations, else
+// each op's own (the input's).
+std::optional<DType> activation_dtype(const ForwardOptions& options) {
+    return options.bf16_activations ? std::optional<DType>(DType::bf16) : std::nullopt;
+}
+
 // One decoder layer: x [T, dim] -> x + attention block -> + MLP block.
 Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const TokenBatch& batch,
                      const ForwardOptions& options, const Tensor& x) {
@@ -164,13 +170,12 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     // write bf16, and RoPE, attention and SwiGLU read and write bf16 (f32 math inside); the
     // residual stream x, h stays f32, as do all gradients.
     const bool in_bf16 = model.bf16_matmuls();
-    const std::optional<DType> activation_dtype =
-        options.bf16_activations ? std::optional<DType>(DType::bf16) : std::nullopt;
+    const std::optional<DType> activations = activation_dtype(options);
     auto matmul_input = [&](const Tensor& input) {
         return in_bf16 && input.dtype() != DType::bf16 ? to_bf16(tape, input) : input;
     };
     auto normed_matmul_input = [&](const Tensor& input, const Tensor& norm) {
-        return matmul_input(rmsnorm(tape, input, norm, c.norm_eps, activation_dtype));
+        return matmul_input(rmsnorm(tape, input, norm, c.norm_eps, activations));
     };
     // a weight's bf16 copy in bf16 mode, else undefined (the ops then multiply the f32 weight)
     auto weight_bf16 = [&](Tensor LlamaLayer::*weight) {
@@ -178,7 +183,7 @@ Tensor decoder_layer(Tape& tape, const Llama& model, int64_t layer_index, const 
     };
     // the bias (undefined when absent) is the f32 one in either mode
     auto project = [&](const Tensor& input, Tensor LlamaLayer::*weight, Tensor LlamaLayer::*bias = nullptr) {
-        return linear(tape, input, layer.*weight, weight_bf16(weight), bias ? layer.*bias : Tensor(), activation_dtype);
+        return linear(tape, input, layer.*weight, weight_bf16(weight), bias ? layer.*bias : Tensor(), activations);
     };
     // [T, heads * D] -> [T, heads, D]; Qwen3 normalizes each head's D values (RMSNorm over
     // [T * heads, D] rows, one weight [D] shared by the heads) before RoPE.
@@ -227,15 +232,14 @@ Tensor llama_hidden(Tape& tape, const Llama& model, const TokenBatch& batch, con
                 ? checkpoint(tape, "decoder_layer", region, x, options.offload_checkpoints)
                 : region(tape, x);
     }
-    return rmsnorm(tape, x, model.norm, model.config.norm_eps,
-                   options.bf16_activations ? std::optional<DType>(DType::bf16) : std::nullopt);
+    return rmsnorm(tape, x, model.norm, model.config.norm_eps, activation_dtype(options));
 }
 
 Tensor llama_token_losses(Tape& tape, const Llama& model, const TokenBatch& batch, const ForwardOptions& options) {
     Tensor hidden = llama_hidden(tape, model, batch, options);
     if (model.bf16_matmuls())  // the LM head in bf16 too; logit chunks, lse and losses stay f32
-        return cross_entropy(tape, hidden.dtype() == DType::bf16 ? hidden : to_bf16(tape, hidden), model.output, batch.labels, options.loss_chunk_rows,
-                             model.output_bf16, batch.label_range);
+        return cross_entropy(tape, hidden.dtype() == DType::bf16 ? hidden : to_bf16(tape, hidden), model.output,
+                             batch.labels, options.loss_chunk_rows, model.output_bf16, batch.label_range);
     return cross_entropy(tape, hidden, model.output, batch.labels, options.loss_chunk_rows, Tensor(),
                          batch.label_range);
 }

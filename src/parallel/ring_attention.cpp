@@ -1,6 +1,6 @@
 #include "parallel/ring_attention.h"
 
-#include "backend/backend.h"
+#include "ops/bf16.h"
 
 namespace ringlm {
 
@@ -77,11 +77,7 @@ Tensor ring_attention(Tape& tape, Communicator& transport, RingAttnFunc variant,
         attention_forward(transport, variant, in, merged, lse);
         // bf16 q, k, v: the merged f32 out is rounded once, and the backward reads that bf16
         // out (delta = dout . out), as one block's attention does (and ring-flash-attn)
-        out = merged;
-        if (in.q.dtype() == DType::bf16) {
-            out = empty(in.q.shape(), DType::bf16, in.q.device());
-            backend(merged).copy(out, merged);
-        }
+        out = in.q.dtype() == DType::bf16 ? bf16_copy(merged) : merged;
         if (replay) *replay = AttentionReplay{out, lse};
     }
     tape.record("ring_attention", out, [&transport, variant, in, out, lse](Grads& grads, const Tensor& dout) {

@@ -13,12 +13,6 @@ AdamW make_adamw(const Llama& model, const AdamWSettings& settings) {
     return optimizer;
 }
 
-double gradient_norm(const Llama& model, double loss_tokens) {
-    require_gradients(model, "gradient_norm");
-    const double sum_squares = backend(model.gradients).dot(model.gradients, model.gradients);
-    return std::sqrt(sum_squares) / loss_tokens;
-}
-
 void queue_adamw_step(AdamW& optimizer, Llama& model, double lr, double loss_tokens, Tensor& sum_squares) {
     require_gradients(model, "adamw_step");
     const AdamWSettings& s = optimizer.settings;

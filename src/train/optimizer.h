@@ -23,9 +23,6 @@ struct AdamW {
 
 AdamW make_adamw(const Llama& model, const AdamWSettings& settings);
 
-// || gradients / loss_tokens ||_2 over all parameters (the global norm, before clipping).
-double gradient_norm(const Llama& model, double loss_tokens);
-
 // One update with learning rate lr, queued without the host waiting: the gradient's sum of
 // squares goes into `sum_squares` (f64 [1] on the parameters' device) and AdamW works out the
 // clipping factor from it there. A non-finite norm skips the update on the device: nothing

@@ -4,7 +4,7 @@
 //    (within the allocator's rounding), half of what a training model takes;
 //  - generates exactly the tokens a training model with the same weights generates;
 //  - refuses, with an error naming the call, everything that needs gradients
-//    (bind_gradients, make_adamw, gradient_norm, adamw_step) instead of dereferencing an
+//    (bind_gradients, make_adamw, adamw_step) instead of dereferencing an
 //    undefined gradient tensor.
 #include "expect_error.h"
 #include "model/generate.h"
@@ -86,7 +86,6 @@ TEST(InferenceModel, RefusesGradientsWithAnError) {
     Grads grads;
     expect_error_naming("bind_gradients", [&] { bind_gradients(model, grads); });
     expect_error_naming("make_adamw", [&] { make_adamw(model, AdamWSettings{}); });
-    expect_error_naming("gradient_norm", [&] { gradient_norm(model, 1.0); });
     // An optimizer made for a training model of the same shape, stepped on the inference one.
     AdamW optimizer = make_adamw(make_llama(config()), AdamWSettings{});
     expect_error_naming("adamw_step", [&] { adamw_step(optimizer, model, 1e-3, 1.0); });
