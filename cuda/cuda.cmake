@@ -21,8 +21,9 @@ find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/c
 set(RINGLM_WITH_NCCL OFF)
 if(NCCL_LIBRARY AND NCCL_INCLUDE_DIR)
   set(RINGLM_WITH_NCCL ON)
-  # The bootstrap makes NCCL communicators over src/parallel's MPI ones: not in the core-only build.
-  if(RINGLM_CORE_ONLY)
+  # The bootstrap makes NCCL communicators over src/parallel's MPI ones: not in a core-only
+  # build without MPI.
+  if(RINGLM_CORE_ONLY AND NOT RINGLM_CORE_MPI)
     list(FILTER RINGLM_CUDA_SOURCES EXCLUDE REGEX ".*/cuda/nccl_bootstrap\\.cpp$")
   endif()
 else()

@@ -89,4 +89,25 @@ Tensor ring_attention(Tape& tape, Communicator& transport, RingAttnFunc variant,
     return out;
 }
 
+AttentionFunction sequence_parallel_attention(Communicator& transport, RingAttnFunc variant, int64_t heads_k_stride,
+                                              int64_t ulysses_degree, bool checkpointing, int64_t n_layers) {
+    struct Replays {
+        uint64_t batch_id = 0;
+        std::vector<AttentionReplay> layers;
+    };
+    auto replays = std::make_shared<Replays>();
+    return [&transport, variant, heads_k_stride, ulysses_degree, checkpointing, n_layers, replays](
+               Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch, double scale,
+               int64_t layer) {
+        RingAttentionInputs in{q, k, v, batch.global_index, batch.segment_ids, scale, heads_k_stride,
+                               batch.sp_chunk_ranges, ulysses_degree};
+        if (!checkpointing) return ring_attention(tape, transport, variant, in);
+        if (replays->batch_id != batch.input_ids.id()) {
+            replays->batch_id = batch.input_ids.id();
+            replays->layers.assign(static_cast<size_t>(n_layers), AttentionReplay{});
+        }
+        return ring_attention(tape, transport, variant, in, &replays->layers[static_cast<size_t>(layer)]);
+    };
+}
+
 }  // namespace ringlm

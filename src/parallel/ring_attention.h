@@ -20,6 +20,7 @@
 #pragma once
 
 #include "autograd/tape.h"
+#include "model/llama.h"
 #include "parallel/parallel_settings.h"
 #include "data/token_batch.h"
 #include "parallel/communicator.h"
@@ -89,5 +90,13 @@ struct AttentionReplay {
 // instead of computing (the recompute pass of activation checkpointing) and emptied.
 Tensor ring_attention(Tape& tape, Communicator& transport, RingAttnFunc variant, const RingAttentionInputs& in,
                       AttentionReplay* replay = nullptr);
+
+// Ring attention as the model's attention (ForwardOptions::attention): the variant over
+// `transport` (the SP communicator, which must outlive the function). With activation
+// checkpointing each layer's attention output and LSE from the first forward are kept (per
+// micro batch, recognised by its input ids tensor), so the recomputation in backward never runs
+// the ring again.
+AttentionFunction sequence_parallel_attention(Communicator& transport, RingAttnFunc variant, int64_t heads_k_stride,
+                                              int64_t ulysses_degree, bool checkpointing, int64_t n_layers);
 
 }  // namespace ringlm

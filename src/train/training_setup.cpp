@@ -110,34 +110,6 @@ ChunkLayout chunk_layout_for(RingAttnFunc variant, LoadBalance load_balance) {
     return ChunkLayout::contiguous;
 }
 
-namespace {
-
-// Ring attention as the model's attention. With activation checkpointing each layer's
-// attention output and LSE from the first forward are kept (per micro batch, recognised by
-// its input ids tensor), so the recomputation in backward never runs the ring again.
-AttentionFunction sequence_parallel_attention(Communicator& transport, RingAttnFunc variant, int64_t heads_k_stride,
-                                              int64_t ulysses_degree, bool checkpointing, int64_t n_layers) {
-    struct Replays {
-        uint64_t batch_id = 0;
-        std::vector<AttentionReplay> layers;
-    };
-    auto replays = std::make_shared<Replays>();
-    return [&transport, variant, heads_k_stride, ulysses_degree, checkpointing, n_layers, replays](
-               Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch, double scale,
-               int64_t layer) {
-        RingAttentionInputs in{q, k, v, batch.global_index, batch.segment_ids, scale, heads_k_stride,
-                               batch.sp_chunk_ranges, ulysses_degree};
-        if (!checkpointing) return ring_attention(tape, transport, variant, in);
-        if (replays->batch_id != batch.input_ids.id()) {
-            replays->batch_id = batch.input_ids.id();
-            replays->layers.assign(static_cast<size_t>(n_layers), AttentionReplay{});
-        }
-        return ring_attention(tape, transport, variant, in, &replays->layers[static_cast<size_t>(layer)]);
-    };
-}
-
-}  // namespace
-
 TrainingSetup make_model_setup(const Config& config, ModelUse use) {
     check_together([&] { check_input_paths(config); });
     TrainingSetup setup;

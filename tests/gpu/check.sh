@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The GPU check, run from the repository root on a GPU machine (after tests/gpu/prepare_carry.sh
 # here, carrying .gpucheck): prints the device, builds the core layers + CUDA backend in
-# core-only mode (no MPI/HDF5/YAML/GTest there; fmt header-only from .gpucheck, the no-BLAS
-# CPU GEMM as the reference), runs gpu_check (kernels, the NCCL transport on one rank, a
-# 20-step CPU vs CUDA training run, stories260K generation, benchmarks, training-step MFU), and ends with its table. Everything is also
+# core-only mode (no HDF5/YAML/GTest there; fmt header-only and Debian's Open MPI from .gpucheck,
+# the no-BLAS CPU GEMM as the reference), runs gpu_check (kernels, the NCCL transport on one
+# rank, a 20-step CPU vs CUDA training run, stories260K generation, benchmarks, training-step
+# MFU) and ends with its table, then gpu_sp_check with S = 2 and 4 ranks sharing the GPU
+# (sequence parallelism against one rank) and its table. Everything is also
 # written to $OUT/gpu_check.log when $OUT is set, line by line (a crash or a timeout keeps what ran).
-# Exit status: gpu_check's (non-zero if any check failed, the build failed, no CUDA device was
-# found, or the time ran out: 124).
+# Exit status: non-zero if any check failed (gpu_check's first, then gpu_sp_check's), the build
+# failed, no CUDA device was found, or the time ran out (124).
 #
 # Time: the whole script ends within GPU_CHECK_DEADLINE seconds (default 330, so that a rerun
 # fits in a 15-minute device lease): the build and then gpu_check run under `timeout` with what
@@ -89,18 +91,35 @@ run() {
         export LD_LIBRARY_PATH="$(IFS=:; echo "${library_dirs[*]}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     fi
 
+    # Debian's Open MPI, carried as .deb files (prepare_carry.sh), unpacked into the build folder
+    # and run from there: OPAL_PREFIX relocates it, and its libraries go on LD_LIBRARY_PATH
+    # (also for the link: libmpi's own dependencies). With it the build adds gpu_sp_check.
+    local mpi_args=()
+    if ls .gpucheck/openmpi/*.deb >/dev/null 2>&1; then
+        if unpack_openmpi "$BUILD_DIR/openmpi"; then
+            mpi_args=(-DMPI_C_COMPILER="$OPAL_PREFIX/bin/mpicc.openmpi")
+        else
+            echo "Open MPI: could not unpack .gpucheck/openmpi: no gpu_sp_check"
+        fi
+    else
+        echo "Open MPI: not carried (run tests/gpu/prepare_carry.sh): no gpu_sp_check"
+    fi
+
     echo "== build ($BUILD_DIR)"
     local start=$SECONDS
     # fmt and BLAS are ignored even where installed, so this build is the same here and there.
     cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
         -DRINGLM_CORE_ONLY=ON -DRINGLM_CUDA=on -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES=90 \
         -DRINGLM_FMT_INCLUDE="$PWD/.gpucheck/include" -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON \
-        -DCMAKE_DISABLE_FIND_PACKAGE_BLAS=ON -DRINGLM_TESTS=OFF -DRINGLM_BENCH=OFF "${extra[@]}" || return 1
+        -DCMAKE_DISABLE_FIND_PACKAGE_BLAS=ON -DRINGLM_TESTS=OFF -DRINGLM_BENCH=OFF "${extra[@]}" "${mpi_args[@]}" \
+        || return 1
+    local targets=(gpu_check)
+    if [ ${#mpi_args[@]} -gt 0 ]; then targets+=(gpu_sp_check); fi
     echo "CMake chose:"
-    grep -E '^(CUDA_cublasLt_LIBRARY|NCCL_LIBRARY|NCCL_INCLUDE_DIR|CUDNN_LIBRARY|CUDNN_INCLUDE_DIR):' \
+    grep -E '^(CUDA_cublasLt_LIBRARY|NCCL_LIBRARY|NCCL_INCLUDE_DIR|CUDNN_LIBRARY|CUDNN_INCLUDE_DIR|MPI_C_COMPILER|MPI_mpi_LIBRARY):' \
         "$BUILD_DIR/CMakeCache.txt" | sed 's/^/  /'
     # at least 90 s are kept for gpu_check (the previous H200 run: build 29 s, checks 16 s)
-    timeout --kill-after=10 "$(seconds_left 90)" cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target gpu_check
+    timeout --kill-after=10 "$(seconds_left 90)" cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
     local status=$?
     if [ "$status" -ne 0 ]; then
         echo "check.sh: build failed (status $status$([ "$status" -eq 124 ] && echo ": out of time"))"
@@ -108,18 +127,68 @@ run() {
     fi
     echo "build: $((SECONDS - start)) s"
 
-    echo "== gpu_check (at most $(seconds_left) s)"
-    start=$SECONDS
-    OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} timeout --kill-after=10 "$(seconds_left)" \
+    # gpu_sp_check's two runs keep SP_SECONDS (default 100) of the time left
+    local sp_check="$BUILD_DIR/tests/gpu/gpu_sp_check" sp_reserve=0
+    if [ -x "$sp_check" ]; then sp_reserve=${SP_SECONDS:-100}; fi
+    echo "== gpu_check (at most $(seconds_left "$sp_reserve") s)"
+    OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} timed gpu_check "$(seconds_left "$sp_reserve")" \
         "$BUILD_DIR/tests/gpu/gpu_check" --require-device
     status=$?
+    if [ ! -x "$sp_check" ]; then return "$status"; fi
+
+    # S ranks on the one GPU; as root, oversubscribed, unbound (the sandbox's topology may not
+    # bind), shared memory copied in and out (no cross-memory attach in a sandbox), and quiet
+    # about the carried transports whose hardware libraries are absent.
+    local mpi_env=(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+                   OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_mca_base_component_show_load_errors=0
+                   PMIX_MCA_pcompress_base_silence_warning=1 OMP_NUM_THREADS=4)
+    echo "== gpu_sp_check, S = 2 and the Llama-3.2-1B shape (at most $(seconds_left 40) s)"
+    (export "${mpi_env[@]}"; timed "gpu_sp_check S=2" "$(seconds_left 40)" \
+        "$OPAL_PREFIX/bin/orterun" -np 2 --bind-to none "$sp_check" --require-device --llama32-1b)
+    local sp_status=$?
+    echo "== gpu_sp_check, S = 4 (at most $(seconds_left) s)"
+    (export "${mpi_env[@]}"; timed "gpu_sp_check S=4" "$(seconds_left)" \
+        "$OPAL_PREFIX/bin/orterun" -np 4 --bind-to none "$sp_check" --require-device)
+    local sp4_status=$?
+    echo "check.sh: gpu_check status $status, gpu_sp_check S=2 status $sp_status, S=4 status $sp4_status"
+    if [ "$status" -ne 0 ]; then return "$status"; fi
+    if [ "$sp_status" -ne 0 ]; then return "$sp_status"; fi
+    return "$sp4_status"
+}
+
+# usage: timed NAME SECONDS COMMAND...: COMMAND under `timeout SECONDS`, saying how it ended.
+timed() {
+    local name=$1 limit=$2 start=$SECONDS status
+    shift 2
+    timeout --kill-after=10 "$limit" "$@"
+    status=$?
     if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
-        echo "check.sh: gpu_check ran out of time after $((SECONDS - start)) s (GPU_CHECK_DEADLINE=$DEADLINE); the rows above ran"
+        echo "check.sh: $name ran out of time after $((SECONDS - start)) s (GPU_CHECK_DEADLINE=$DEADLINE); the rows above ran"
     elif [ "$status" -gt 128 ]; then
-        echo "check.sh: gpu_check died of signal $((status - 128)) after $((SECONDS - start)) s; the rows above ran"
+        echo "check.sh: $name died of signal $((status - 128)) after $((SECONDS - start)) s; the rows above ran"
     fi
-    echo "gpu_check: $((SECONDS - start)) s"
+    echo "$name: $((SECONDS - start)) s"
     return "$status"
+}
+
+# usage: unpack_openmpi FOLDER: the carried .deb files unpacked into FOLDER (dpkg-deb, else ar
+# and tar), then OPAL_PREFIX, PATH and LD_LIBRARY_PATH exported for it.
+unpack_openmpi() {
+    local root deb
+    rm -rf "$1" && mkdir -p "$1" || return 1
+    root=$(cd "$1" && pwd)
+    for deb in .gpucheck/openmpi/*.deb; do
+        deb=$(readlink -f "$deb")
+        if command -v dpkg-deb >/dev/null; then
+            dpkg-deb -x "$deb" "$root" || return 1
+        else
+            (cd "$root" && ar p "$deb" "$(ar t "$deb" | grep '^data.tar')" | tar -xJ) || return 1
+        fi
+    done
+    export OPAL_PREFIX="$root/usr"
+    local libraries="$OPAL_PREFIX/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
+    export LD_LIBRARY_PATH="$libraries${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "Open MPI: $("$OPAL_PREFIX/bin/ompi_info" --version 2>&1 | head -1) unpacked into $root"
 }
 
 run 2>&1 | tee "$LOG"

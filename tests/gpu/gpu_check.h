@@ -1,5 +1,5 @@
 // What the GPU check's files share: the rows of the final table, the comparison helper, and
-// device <-> host helpers. gpu_check.cpp: main, memory, GEMM, elementwise;
+// device <-> host helpers (gpu_check_rows.cpp). gpu_check.cpp: main, memory, GEMM, elementwise;
 // gpu_check_layers.cpp: the layer kernels; gpu_check_attention.cpp: attention;
 // gpu_check_cudnn.cpp: cuDNN attention; gpu_check_nccl.cpp: the NCCL transport (1 rank);
 // gpu_check_training.cpp: the model (training, generation, step speed); gpu_bench.cpp: the
@@ -7,6 +7,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "model/llama.h"
 
 #include <functional>
 #include <random>
@@ -61,6 +62,18 @@ struct Checker {
     void note(const std::string& kernel, const std::string& result, const std::string& detail, bool failed = false);
 };
 
+// Prints the rows as one table headed `title`, then PASSED or FAILED with the seed; returns the
+// number of failed rows.
+int print_table(const std::vector<Row>& rows, const std::string& title, uint64_t seed);
+// Weights for a speed run: a 1M-value random block (a fixed seed) tiled over the parameters,
+// norms 1 (drawing 1.2G normal values on the host would take longer than the measurement).
+void fill_parameters_quickly(Llama& model);
+// One micro batch (host tensors) through the model on its device, as the trainer runs it:
+// gradients zeroed, forward, backward. Returns the loss sum (a scalar on the device).
+Tensor forward_backward(Llama& model, const TokenBatch& host_batch, const ForwardOptions& options);
+// The shape the issue measures: Llama-3.2-1B (dim 2048, 16 layers, 32/8 heads, ffn 8192,
+// vocab 128256, tied embeddings, RoPE theta 500000).
+ModelConfig llama32_1b_config(int64_t max_position);
 // The best GEMM rates run_benchmarks measured (0 where a benchmark failed), the peaks MFU is
 // quoted against.
 struct BenchPeaks {

@@ -81,13 +81,7 @@ std::vector<TokenBatch> random_batches(int64_t steps, int64_t rows, int64_t sequ
 double train_step(Llama& model, AdamW& optimizer, const TokenBatch& host_batch, double learning_rate,
                   const ForwardOptions& options = {}) {
     const double loss_tokens = static_cast<double>(count_loss_tokens(host_batch));
-    const TokenBatch batch = to_device(host_batch, model.parameters.device());
-    backend(model.gradients).fill(model.gradients, 0.0);
-    Tape tape;
-    Grads grads;
-    bind_gradients(model, grads);
-    Tensor loss_sum = sum(tape, llama_token_losses(tape, model, batch, options));
-    tape.backward(loss_sum, grads);
+    const Tensor loss_sum = forward_backward(model, host_batch, options);
     Tensor values = zeros({2}, DType::f64, model.parameters.device());  // loss sum, gradient sum of squares
     Tensor loss_slot = values.rows(0, 1), sum_squares_slot = values.rows(1, 2);
     backend(loss_sum).sum_to(loss_slot, loss_sum);
@@ -207,28 +201,6 @@ void check_generation(Checker& checker) {
     });
 }
 
-// --- the training step's speed ----------------------------------------------------------------
-
-// Weights for a speed run: a 1M-value random block tiled over the parameters (drawing 500M
-// normal values on the host would take longer than the whole measurement).
-void fill_parameters_quickly(Llama& model) {
-    const int64_t block = 1 << 20;
-    Tensor host = empty({block}, DType::f32, Device::cpu);
-    std::mt19937_64 rng(data_seed);
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    for (int64_t i = 0; i < block; i++) host.data<float>()[i] = normal(rng);
-    const int64_t n = model.parameters.numel();
-    for (int64_t begin = 0; begin < n; begin += block) {
-        Tensor slice = model.parameters.rows(begin, std::min(n, begin + block));
-        backend(slice).copy(slice, host.rows(0, slice.numel()));
-    }
-    for (const NamedParameter& p : model.named) {
-        if (p.decay) continue;  // norms start at 1
-        Tensor norm = p.value;
-        backend(norm).fill(norm, 1.0);
-    }
-}
-
 }  // namespace
 
 void check_training(Checker& checker) {
@@ -237,6 +209,8 @@ void check_training(Checker& checker) {
     check_training_run(checker, Precision::bf16_activations);
     check_generation(checker);
 }
+
+// --- the training step's speed ----------------------------------------------------------------
 
 namespace {
 
@@ -267,17 +241,8 @@ StepShape small_shape() {
 }
 
 StepShape llama32_1b_shape(int64_t sequence_len) {
-    ModelConfig config;
-    config.dim = 2048;
-    config.n_layers = 16;
-    config.n_heads = 32;
-    config.n_kv_heads = 8;
-    config.ffn_dim = 8192;
-    config.vocab_size = 128256;
-    config.max_position = sequence_len;
-    config.rope_theta = 500000.0;
-    config.tied_embeddings = true;
-    return {"Llama-3.2-1B shape, 1x" + std::to_string(sequence_len) + " tokens", config, 1, sequence_len};
+    return {"Llama-3.2-1B shape, 1x" + std::to_string(sequence_len) + " tokens", llama32_1b_config(sequence_len), 1,
+            sequence_len};
 }
 
 struct StepRecipe {
