@@ -41,7 +41,7 @@ Inputs make_inputs(int64_t T, int64_t kind) {
         segment[t] = document;
     }
     auto i32 = [&](const std::vector<int32_t>& values) { return from_vector(values, {T}); };
-    in.mask = {i32(index), i32(segment), i32(index), i32(segment), kind != unmasked};
+    in.mask = {i32(index), i32(segment), i32(index), i32(segment), kind != unmasked, {}, {}};
     in.forward_flops = attention_forward_flops(visible_pairs(segment, kind != unmasked), H, D);
     return in;
 }

@@ -292,23 +292,26 @@ std::string CudnnAttention::unsupported_reason(const Tensor& q, const Tensor& k,
     for (const Tensor* x : {&mask.q_index, &mask.q_segment, &mask.k_index, &mask.k_segment})
         if (x->dtype() != DType::i32) return "mask indices or segments are not i32";
 
-    int32_t summary[7] = {0};
-    kernels::classify_attention_mask(impl_->mask_summary.data<int32_t>(), mask.q_index.data<int32_t>(),
-                                     mask.q_segment.data<int32_t>(), mask.k_index.data<int32_t>(),
-                                     mask.k_segment.data<int32_t>(), Tq, Tk, impl_->stream);
-    CUDA_CHECK(cudaMemcpyAsync(summary, impl_->mask_summary.raw(), sizeof summary, cudaMemcpyDeviceToHost,
-                               impl_->stream));
-    kernels::wait_for_stream(impl_->stream);
-    const bool one_segment = summary[0], q_contiguous = summary[1], k_contiguous = summary[2];
-    const int32_t q_min = summary[3], k_min = summary[5], k_max = summary[6];
-    if (!one_segment) return "segment mask (more than one segment id)";
-    if (!mask.causal || k_max <= q_min) {
-        *causal = false;  // every key visible to every query
-        return "";
+    // What the mask is: from the batch's host data when the caller passed it (no wait), else
+    // reduced on the device and read back (a wait); classified by the one rule either way.
+    MaskFacts facts;
+    if (mask.known_q && mask.known_k) {
+        facts = mask_facts(*mask.known_q, *mask.known_k);
+    } else {
+        int32_t summary[7] = {0};
+        kernels::classify_attention_mask(impl_->mask_summary.data<int32_t>(), mask.q_index.data<int32_t>(),
+                                         mask.q_segment.data<int32_t>(), mask.k_index.data<int32_t>(),
+                                         mask.k_segment.data<int32_t>(), Tq, Tk, impl_->stream);
+        CUDA_CHECK(cudaMemcpyAsync(summary, impl_->mask_summary.raw(), sizeof summary, cudaMemcpyDeviceToHost,
+                                   impl_->stream));
+        kernels::wait_for_stream(impl_->stream);
+        facts = MaskFacts{summary[0] != 0, summary[1] != 0, summary[2] != 0, summary[3], summary[5], summary[6]};
     }
-    if (Tq == Tk && q_contiguous && k_contiguous && q_min == k_min) {
-        *causal = true;  // the diagonal block: key j visible to query i iff j <= i
-        return "";
+    switch (mask_kind(facts, Tq, Tk, mask.causal)) {
+        case MaskKind::segmented: return "segment mask (more than one segment id)";
+        case MaskKind::all_visible: *causal = false; return "";  // every key visible to every query
+        case MaskKind::diagonal: *causal = true; return "";      // key j visible to query i iff j <= i
+        case MaskKind::other: break;
     }
     return "causal block that is neither fully visible nor the diagonal block of equal contiguous ranges";
 }

@@ -19,8 +19,10 @@
 // - D a multiple of 8 and <= 128, H a multiple of Hkv (GQA/MQA); cuDNN not 9.10.0/9.10.1;
 // - at least min_queries queries: decoding steps (Tq of 1 against a KV cache whose length
 //   grows every token) stay on the tiled kernel instead of building one plan per length.
-// Deciding this reads the mask on the device: one small kernel and a stream synchronisation
-// per call (the indices live on the device), paid only when the cuDNN path is enabled.
+// Deciding this takes the mask's facts from the host when the caller passes them
+// (AttentionMask::known_q / known_k: the batch's chunk ranges, which the model, the ring pass,
+// varlen_llama3 and Ulysses pass), and by the same rule (backend/attention_tiles.h mask_kind)
+// otherwise reads the mask on the device: one small kernel and a stream synchronisation.
 //
 // LSE: cuDNN's softmax stats are max + log(sum exp(s - max)) of the SCALED scores s = scale
 // q.k (the scale multiplies the scores before the softmax in the graph), in natural log:
@@ -49,7 +51,8 @@ public:
 
     // Empty when cuDNN can serve attention_block_forward/_backward with these operands;
     // otherwise why not (for logs and the GPU check). Sets *causal to the mask cuDNN needs
-    // (true: the diagonal block; false: no mask). Synchronises the stream (see above).
+    // (true: the diagonal block; false: no mask). Synchronises the stream unless the mask's
+    // known_q and known_k are set (see above).
     std::string unsupported_reason(const Tensor& q, const Tensor& k, const AttentionMask& mask, bool* causal);
 
     // As Backend::attention_block_forward / _backward for a case unsupported_reason() accepted.

@@ -11,9 +11,11 @@
 // - Shapes are checked by the ops; kernels trust them.
 #pragma once
 
+#include "backend/attention_tiles.h"
 #include "tensor/tensor.h"
 
 #include <initializer_list>
+#include <optional>
 
 namespace ringlm {
 
@@ -27,6 +29,9 @@ struct AttentionMask {
     Tensor k_index;    // i32 [Tk]
     Tensor k_segment;  // i32 [Tk]
     bool causal = true;
+    // What the host knows of the queries and keys (the batch's chunk ranges), exactly; unset:
+    // a kernel that needs it reads the tensors (a device reduction and a wait).
+    std::optional<KnownTokens> known_q, known_k;
 };
 
 // One AdamW step (Loshchilov & Hutter, decoupled weight decay), with the gradient scale

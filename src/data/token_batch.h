@@ -10,10 +10,11 @@
 namespace ringlm {
 
 // The global-index and segment-id ranges of one sequence-parallel rank's chunk of a micro
-// batch: enough for ring attention to skip a K/V block no query can see without reading the
-// block's tensors (on a GPU, reading them would stall the host every ring step), by the rule
-// the attention kernels skip tiles with (tiles_may_interact).
-using ChunkRange = TokenRanges;
+// batch, and whether its indices are consecutive: enough for ring attention to skip a K/V block
+// no query can see without reading the block's tensors (on a GPU, reading them would stall the
+// host every ring step), by the rule the attention kernels skip tiles with (tiles_may_interact),
+// and for cuDNN's dispatch to classify a block's mask (mask_kind) without reading it either.
+using ChunkRange = KnownTokens;
 
 // One micro batch of tokens as the model sees them: several rows (sequences) flattened into
 // one token list. Attention never crosses a segment boundary, so distinct rows and distinct

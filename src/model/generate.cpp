@@ -80,7 +80,7 @@ std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& ca
             backend(k).copy(k_new, k.rows(first, last));
             backend(v).copy(v_new, v.rows(first, last));
             AttentionMask mask{position_ids.rows(first, last), cache.zero_segments.rows(0, n),
-                               cache.key_positions.rows(0, end), cache.zero_segments.rows(0, end), true};
+                               cache.key_positions.rows(0, end), cache.zero_segments.rows(0, end), true, {}, {}};
             Tensor out = attention(tape, q.rows(first, last), cache.k[l].rows(slot, slot + end),
                                    cache.v[l].rows(slot, slot + end), mask, scale);
             Tensor destination = attended.rows(first, last);

@@ -146,7 +146,9 @@ void bind_gradients(const Llama& model, Grads& grads) {
 
 Tensor local_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, const TokenBatch& batch,
                        double scale, int64_t /*layer*/) {
-    AttentionMask mask{batch.global_index, batch.segment_ids, batch.global_index, batch.segment_ids, true};
+    AttentionMask mask{batch.global_index, batch.segment_ids, batch.global_index, batch.segment_ids, true, {}, {}};
+    // one rank's whole rows: its chunk range, as the batch knows it, describes queries and keys
+    if (batch.sp_chunk_ranges.size() == 1) mask.known_q = mask.known_k = batch.sp_chunk_ranges[0];
     return attention(tape, q, k, v, mask, scale);
 }
 

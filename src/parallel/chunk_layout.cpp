@@ -98,10 +98,12 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
     int32_t* segments = batch.segment_ids.data<int32_t>();
     int32_t* labels = batch.labels.data<int32_t>();
     // Every rank's chunk ranges and attention work, from the whole rows this rank assembles anyway.
-    batch.sp_chunk_ranges.assign(static_cast<size_t>(S), ChunkRange{std::numeric_limits<int32_t>::max(),
-                                                                    std::numeric_limits<int32_t>::min(),
-                                                                    std::numeric_limits<int32_t>::max(),
-                                                                    std::numeric_limits<int32_t>::min()});
+    // consecutive: one row whose kept indices run on without a gap (checked below)
+    batch.sp_chunk_ranges.assign(static_cast<size_t>(S), ChunkRange{{std::numeric_limits<int32_t>::max(),
+                                                                     std::numeric_limits<int32_t>::min(),
+                                                                     std::numeric_limits<int32_t>::max(),
+                                                                     std::numeric_limits<int32_t>::min()},
+                                                                    rows.size() == 1});
     batch.sp_attention_pairs.assign(static_cast<size_t>(S), 0);
     int64_t out = 0;
     for (size_t r = 0; r < rows.size(); r++) {
@@ -125,7 +127,9 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
         for (size_t rank = 0; rank < chunks.size(); rank++) {
             batch.sp_attention_pairs[rank] += pairs[rank];
             ChunkRange& range = batch.sp_chunk_ranges[rank];
-            for (int32_t index : chunks[rank]) {
+            const std::vector<int32_t>& chunk = chunks[rank];
+            for (size_t i = 1; i < chunk.size(); i++) range.consecutive = range.consecutive && chunk[i] == chunk[i - 1] + 1;
+            for (int32_t index : chunk) {
                 range.index_min = std::min(range.index_min, index);
                 range.index_max = std::max(range.index_max, index);
                 range.segment_min = std::min(range.segment_min, row.segment_ids[index]);

@@ -51,7 +51,7 @@ ChunkRange block_range(const RingAttentionInputs& in, int owner, const Tensor& i
     if (T == 0) return {};
     const auto [index_min, index_max] = std::minmax_element(indices, indices + T);
     const auto [segment_min, segment_max] = std::minmax_element(segments, segments + T);
-    return {*index_min, *index_max, *segment_min, *segment_max};
+    return ChunkRange{{*index_min, *index_max, *segment_min, *segment_max}, false};
 }
 
 // The SP rank whose block this rank holds at ring step `step`: (rank - step) mod S.
@@ -69,8 +69,15 @@ bool block_can_contribute(const ChunkRange& queries, const ChunkRange& keys) {
     return tiles_may_interact(queries, keys, true);
 }
 
-AttentionMask mask_for(const RingAttentionInputs& in, const KvBlock& block) {
-    return AttentionMask{in.global_index, in.segment_ids, block.index, block.segment, true};
+// The mask of this rank's queries against the block it holds at ring step `step`, with what the
+// batch told of both (cuDNN's dispatch then reads nothing back).
+AttentionMask mask_for(const RingAttentionInputs& in, const Communicator& transport, const KvBlock& block, int step) {
+    AttentionMask mask{in.global_index, in.segment_ids, block.index, block.segment, true, {}, {}};
+    if (!in.chunk_ranges.empty()) {
+        mask.known_q = in.chunk_ranges.at(static_cast<size_t>(transport.rank()));
+        mask.known_k = in.chunk_ranges.at(static_cast<size_t>(block_owner(transport, step)));
+    }
+    return mask;
 }
 
 // Ring step `step` of S: unless it is the last, send `current` on to the next rank and receive
@@ -104,7 +111,7 @@ void ring_pass_forward(Communicator& transport, const RingAttentionInputs& in, T
         {
             AttentionComputeTimer timer;
             if (step == 0) {
-                compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, current), in.scale);
+                compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, transport, current, step), in.scale);
             } else if (block_can_contribute(queries, block_range(in, block_owner(transport, step), current.index,
                                                                  current.segment))) {
                 if (!block_out.defined()) {
@@ -112,7 +119,7 @@ void ring_pass_forward(Communicator& transport, const RingAttentionInputs& in, T
                     block_lse = empty_like(lse);
                 }
                 compute.attention_block_forward(block_out, block_lse, in.q, current.k, current.v,
-                                                mask_for(in, current), in.scale);
+                                                mask_for(in, transport, current, step), in.scale);
                 compute.attention_merge(out, lse, block_out, block_lse);
             }
         }
@@ -150,7 +157,7 @@ void ring_pass_backward(Communicator& transport, const RingAttentionInputs& in, 
             // the own block starts its accumulator here
             AttentionComputeTimer timer;
             compute.attention_block_backward(dq, sending_dk, sending_dv, dout, in.q, current.k, current.v, out, lse,
-                                             mask_for(in, current), in.scale);
+                                             mask_for(in, transport, current, step), in.scale);
         } else {
             const ChunkRange keys = block_range(in, block_owner(transport, step), current.index, current.segment);
             const bool contributes = block_can_contribute(queries, keys);
@@ -163,7 +170,7 @@ void ring_pass_backward(Communicator& transport, const RingAttentionInputs& in, 
                 compute.fill(block_dk, 0.0);
                 compute.fill(block_dv, 0.0);
                 compute.attention_block_backward(dq, block_dk, block_dv, dout, in.q, current.k, current.v, out, lse,
-                                                 mask_for(in, current), in.scale);
+                                                 mask_for(in, transport, current, step), in.scale);
             }
             // this block's accumulator, sent by the previous rank at its step t-1
             gradients_in_flight->wait();

@@ -127,33 +127,28 @@ void finish_from_heads(Relayout& relayout, Tensor& dst, FirstHead first) {
 // of the whole row(s) for queries and keys alike.
 struct RowMask {
     Tensor index, segment;
-    AttentionMask mask() const { return AttentionMask{index, segment, index, segment, true}; }
+    std::optional<KnownTokens> known;  // the group's chunk ranges laid end to end, when the batch gave them
+    AttentionMask mask() const { return AttentionMask{index, segment, index, segment, true, known, known}; }
 };
 
 RowMask gather_row_mask(Communicator& ulysses, const RingAttentionInputs& in) {
     const int64_t U = ulysses.size(), T = in.global_index.numel();
     RowMask row{empty({U * T}, DType::i32, in.global_index.device()),
-                empty({U * T}, DType::i32, in.segment_ids.device())};
+                empty({U * T}, DType::i32, in.segment_ids.device()), std::nullopt};
     auto index_pending = ulysses.all_gather(in.global_index, row.index);
     auto segment_pending = ulysses.all_gather(in.segment_ids, row.segment);
     index_pending->wait();
     segment_pending->wait();
+    if (static_cast<int64_t>(in.chunk_ranges.size()) == U)  // Ulysses alone: the group is the SP group
+        row.known = concatenation(in.chunk_ranges.data(), U);
     return row;
 }
 
-// The ring group's member j holds the tokens of SP ranks [j*U, (j+1)*U): its range covers theirs.
+// The ring group's member j holds the tokens of SP ranks [j*U, (j+1)*U), laid end to end.
 std::vector<ChunkRange> ring_group_ranges(const std::vector<ChunkRange>& sp_ranges, int64_t U) {
     std::vector<ChunkRange> ranges;
-    for (size_t first = 0; first + static_cast<size_t>(U) <= sp_ranges.size(); first += static_cast<size_t>(U)) {
-        ChunkRange merged = sp_ranges[first];
-        for (size_t p = first + 1; p < first + static_cast<size_t>(U); p++) {
-            merged.index_min = std::min(merged.index_min, sp_ranges[p].index_min);
-            merged.index_max = std::max(merged.index_max, sp_ranges[p].index_max);
-            merged.segment_min = std::min(merged.segment_min, sp_ranges[p].segment_min);
-            merged.segment_max = std::max(merged.segment_max, sp_ranges[p].segment_max);
-        }
-        ranges.push_back(merged);
-    }
+    for (size_t first = 0; first + static_cast<size_t>(U) <= sp_ranges.size(); first += static_cast<size_t>(U))
+        ranges.push_back(concatenation(&sp_ranges[first], U));
     return ranges;
 }
 

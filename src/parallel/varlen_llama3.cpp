@@ -77,7 +77,12 @@ AttentionMask gathered_mask(Communicator& transport, const RingAttentionInputs& 
     auto segment_pending = transport.all_gather(in.segment_ids, k_segment);
     index_pending->wait();
     segment_pending->wait();
-    return AttentionMask{in.global_index, in.segment_ids, k_index, k_segment, true};
+    AttentionMask mask{in.global_index, in.segment_ids, k_index, k_segment, true, {}, {}};
+    if (static_cast<int64_t>(in.chunk_ranges.size()) == S) {
+        mask.known_q = in.chunk_ranges[static_cast<size_t>(transport.rank())];
+        mask.known_k = concatenation(in.chunk_ranges.data(), S);
+    }
+    return mask;
 }
 
 // One KV-head group's all-gather in flight. The buffers are declared before the exchanges so

@@ -91,7 +91,7 @@ void bench_attention(Checker& checker, int64_t T, int64_t H, int64_t Hkv, int64_
     std::vector<int32_t> index(T), segment(T, 0);
     for (int64_t t = 0; t < T; t++) index[t] = static_cast<int32_t>(t);
     const Tensor index_device = to_device(from_vector(index, {T})), segment_device = to_device(from_vector(segment, {T}));
-    const AttentionMask mask{index_device, segment_device, index_device, segment_device, true};
+    const AttentionMask mask{index_device, segment_device, index_device, segment_device, true, {}, {}};
     const double scale = 1.0 / std::sqrt(double(D));
     Tensor out = empty({T, H, D}, DType::f32, Device::cuda), lse = empty({T, H}, DType::f32, Device::cuda);
     cuda().set_attention_kernel(kernel);

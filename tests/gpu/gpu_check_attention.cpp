@@ -109,9 +109,9 @@ void check_case(Checker& checker, const AttentionCase& c, AttentionKernel kernel
     const Tensor k = random_uniform({Tk, c.Hkv, c.D}, DType::f32, rng, -2, 2);
     const Tensor v = random_uniform({Tk, c.Hkv, c.D}, DType::f32, rng);
     const Tensor q_reference = reference_input(q), k_reference = reference_input(k), v_reference = reference_input(v);
-    AttentionMask mask{ints(c.q_index), ints(c.q_segment), ints(c.k_index), ints(c.k_segment), c.causal};
+    AttentionMask mask{ints(c.q_index), ints(c.q_segment), ints(c.k_index), ints(c.k_segment), c.causal, {}, {}};
     AttentionMask device_mask{to_device(mask.q_index), to_device(mask.q_segment), to_device(mask.k_index),
-                              to_device(mask.k_segment), c.causal};
+                              to_device(mask.k_segment), c.causal, {}, {}};
     const Tensor q_gpu = to_device(q), k_gpu = to_device(k), v_gpu = to_device(v);
     cuda().set_attention_kernel(kernel);
 

@@ -149,8 +149,8 @@ void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
         }
         const Tensor index_host = from_vector(index, {T}), segment_host = from_vector(segment, {T});
         const Tensor index_gpu = to_device(index_host), segment_gpu = to_device(segment_host);
-        const AttentionMask mask{index_host, segment_host, index_host, segment_host, true};
-        const AttentionMask mask_gpu{index_gpu, segment_gpu, index_gpu, segment_gpu, true};
+        const AttentionMask mask{index_host, segment_host, index_host, segment_host, true, {}, {}};
+        const AttentionMask mask_gpu{index_gpu, segment_gpu, index_gpu, segment_gpu, true, {}, {}};
         Tensor out = poisoned({T, H, D}, Device::cpu, DType::bf16), lse = poisoned({T, H}, Device::cpu);
         cpu().attention_block_forward(out, lse, q, k, v, mask, scale);
         Tensor dq = zeros({T, H, D}), dk = zeros({T, Hkv, D}), dv = zeros({T, Hkv, D});

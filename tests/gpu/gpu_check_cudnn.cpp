@@ -5,15 +5,19 @@
 // compare what each side ADDED (an overwrite instead of an add fails).
 // Cases: the causal diagonal block and a non-causal block (T 1024, GQA 8/2), a ring-like fully
 // visible block with Tq != Tk; then the backend's dispatch (RINGLM_ATTENTION=cudnn): a supported
-// case goes to cuDNN, a segment mask falls back to the tiled kernel.
+// case goes to cuDNN, a segment mask falls back to the tiled kernel, each decided from the mask
+// on the device and from the host's facts (the same output, no wait).
 // A graph cuDNN refuses fails its row with cuDNN's message (Checker::check catches it); the
 // engine rows name the engine config each direction ran with (only after it ran).
 #include "cuda_backend.h"
+#include "cuda_check.h"
 #include "cudnn_attention.h"
 #include "gpu_check.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace ringlm::gpu_check {
 
@@ -42,7 +46,29 @@ Tensor device_ints(const std::vector<int32_t>& values) {
 AttentionMask device_mask(const CudnnCase& c) {
     const std::vector<int32_t> q_segment(c.q_index.size(), 0);
     const std::vector<int32_t> k_segment = c.k_segment.empty() ? std::vector<int32_t>(c.k_index.size(), 0) : c.k_segment;
-    return {device_ints(c.q_index), device_ints(q_segment), device_ints(c.k_index), device_ints(k_segment), c.causal};
+    return {device_ints(c.q_index), device_ints(q_segment), device_ints(c.k_index), device_ints(k_segment), c.causal, {}, {}};
+}
+
+// The mask's facts as the host knows them from the case's own arrays (a batch's chunk ranges):
+// what the model and the ring pass hand the dispatch, so it reads nothing back.
+KnownTokens known_tokens(const std::vector<int32_t>& index, const std::vector<int32_t>& segment) {
+    KnownTokens known{{index[0], index[0], segment[0], segment[0]}, true};
+    for (size_t i = 0; i < index.size(); i++) {
+        known.index_min = std::min(known.index_min, index[i]);
+        known.index_max = std::max(known.index_max, index[i]);
+        known.segment_min = std::min(known.segment_min, segment[i]);
+        known.segment_max = std::max(known.segment_max, segment[i]);
+        if (i > 0) known.consecutive = known.consecutive && index[i] == index[i - 1] + 1;
+    }
+    return known;
+}
+
+AttentionMask known_mask(const CudnnCase& c) {
+    AttentionMask mask = device_mask(c);
+    const std::vector<int32_t> k_segment = c.k_segment.empty() ? std::vector<int32_t>(c.k_index.size(), 0) : c.k_segment;
+    mask.known_q = known_tokens(c.q_index, std::vector<int32_t>(c.q_index.size(), 0));
+    mask.known_k = known_tokens(c.k_index, k_segment);
+    return mask;
 }
 
 Tensor random_device(Shape shape, std::mt19937_64& rng, double low = -1.0, double high = 1.0) {
@@ -105,6 +131,8 @@ void check_case(Checker& checker, const CudnnCase& c, std::mt19937_64& rng) {
 
 // RINGLM_ATTENTION=cudnn through the Backend call: `expect_cudnn` cases must differ from the
 // tiled f32 result by bf16 rounding only; the others (segment masks) must BE the tiled result.
+// Twice: the dispatch reading the mask on the device, and deciding from the host's facts
+// (AttentionMask::known_q / known_k), which must give the same output with no host wait.
 void check_dispatch(Checker& checker, const CudnnCase& c, bool expect_cudnn, std::mt19937_64& rng) {
     const std::string name = std::string("attention dispatch cudnn: ") + c.label;
     checker.check(name, [&] {
@@ -112,20 +140,26 @@ void check_dispatch(Checker& checker, const CudnnCase& c, bool expect_cudnn, std
         const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));
         const Tensor q = random_device({Tq, c.H, c.D}, rng), k = random_device({Tk, c.Hkv, c.D}, rng);
         const Tensor v = random_device({Tk, c.Hkv, c.D}, rng);
-        const AttentionMask mask = device_mask(c);
+        const AttentionMask mask = device_mask(c), known = known_mask(c);
         Tensor expected = poisoned({Tq, c.H, c.D}, Device::cuda), lse = poisoned({Tq, c.H}, Device::cuda);
         cuda().set_attention_kernel(AttentionKernel::tiled);
         gpu().attention_block_forward(expected, lse, q, k, v, mask, scale);
-        Tensor actual = poisoned({Tq, c.H, c.D}, Device::cuda);
+        Tensor actual = poisoned({Tq, c.H, c.D}, Device::cuda), from_known = poisoned({Tq, c.H, c.D}, Device::cuda);
+        long long waits = 0;
         cuda().set_attention_kernel(AttentionKernel::cudnn);
         try {
             gpu().attention_block_forward(actual, lse, q, k, v, mask, scale);
+            const long long waits_before = kernels::host_waits;
+            gpu().attention_block_forward(from_known, lse, q, k, v, known, scale);
+            waits = kernels::host_waits - waits_before;
         } catch (...) {
             cuda().set_attention_kernel(AttentionKernel::tiled);
             throw;
         }
         cuda().set_attention_kernel(AttentionKernel::tiled);
         checker.compare(name, actual, to_host(expected), expect_cudnn ? bf16_tolerance : f32_tolerance);
+        checker.compare(name + ", host facts: same output", from_known, to_host(actual), 0);
+        checker.add(name + ", host facts: no wait", waits == 0, std::to_string(waits) + " host waits");
     });
 }
 

@@ -118,7 +118,7 @@ Attention whole_attention(const Batch& batch) {
     Attention a{empty({T, H, D}, f64), empty({T, H}, f64), zeros({T, H, D}, f64), zeros({T, Hkv, D}, f64),
                 zeros({T, Hkv, D}, f64)};
     const Tensor index = i32_tensor(batch.index), segments = i32_tensor(batch.segments);
-    const AttentionMask mask{index, segments, index, segments, true};
+    const AttentionMask mask{index, segments, index, segments, true, {}, {}};
     const Tensor q = to_dtype(batch.q, f64), k = to_dtype(batch.k, f64), v = to_dtype(batch.v, f64);
     Backend& cpu = backend(q);
     cpu.attention_block_forward(a.out, a.lse, q, k, v, mask, scale);

@@ -105,7 +105,7 @@ Errors run_case(const Batch& batch, ChunkLayout layout, int64_t H, int64_t Hkv, 
 
     // reference: the whole batch on one rank, in f64
     const Tensor index_full = i32_tensor(full.global_index), segment_full = i32_tensor(full.segment_ids);
-    const AttentionMask mask{index_full, segment_full, index_full, segment_full, true};
+    const AttentionMask mask{index_full, segment_full, index_full, segment_full, true, {}, {}};
     const Tensor q64 = to_dtype(q, DType::f64), k64 = to_dtype(k, DType::f64), v64 = to_dtype(v, DType::f64);
     const Tensor dout64 = to_dtype(dout, DType::f64);
     Tensor out_ref = empty({total, H, D}, DType::f64), lse_ref = empty({total, H}, DType::f64);

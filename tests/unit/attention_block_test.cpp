@@ -129,7 +129,7 @@ AttentionMask mask_of(const Case& c) {
     std::vector<int32_t> q_segment, k_segment;
     for (int32_t index : c.q_index) q_segment.push_back(c.row_segments.at(index));
     for (int32_t index : c.k_index) k_segment.push_back(c.row_segments.at(index));
-    return {i32_tensor(c.q_index), i32_tensor(q_segment), i32_tensor(c.k_index), i32_tensor(k_segment), c.causal};
+    return {i32_tensor(c.q_index), i32_tensor(q_segment), i32_tensor(c.k_index), i32_tensor(k_segment), c.causal, {}, {}};
 }
 
 std::vector<double> as_f64(const Tensor& x) { return to_vector<double>(to_dtype(x, DType::f64)); }
@@ -258,7 +258,7 @@ TEST(AttentionBlock, TwoMergedKeyBlocksMatchOneBlock) {
     const int64_t bounds[3] = {0, split, T};
     for (int b = 0; b < 2; b++) {
         block_mask[b] = {mask.q_index, mask.q_segment, mask.k_index.rows(bounds[b], bounds[b + 1]),
-                         mask.k_segment.rows(bounds[b], bounds[b + 1]), true};
+                         mask.k_segment.rows(bounds[b], bounds[b + 1]), true, {}, {}};
         block_out[b] = empty({T, H, D});
         block_lse[b] = empty({T, H});
         cpu.attention_block_forward(block_out[b], block_lse[b], q, k.rows(bounds[b], bounds[b + 1]),

@@ -3,7 +3,8 @@
 // without reading them. Checked by brute force over fresh random tiles of every kind the ring
 // layouts make (contiguous, striped, zigzag-like jumps, shuffled indices; one document, packed
 // documents, random segments): it is never false for a pair that holds a visible pair, and for
-// one document with contiguous indices (the common case) it is exact, so it does skip.
+// one document with contiguous indices (the common case) it is exact, so it does skip. And
+// concatenation, the host facts of parts laid end to end (all-gathered K/V, Ulysses' row).
 #include "backend/attention_tiles.h"
 #include "test_util.h"
 
@@ -88,6 +89,51 @@ TEST(AttentionTiles, SkipsFutureKeysAndOtherDocumentsOnly) {
     EXPECT_TRUE(tiles_may_interact(first, second, false));   // later keys, bidirectional
     EXPECT_FALSE(tiles_may_interact(second_other_document, first, false));
     EXPECT_TRUE(tiles_may_interact(TokenRanges{64, 127, 0, 1}, first, true));  // overlapping segments
+}
+
+// concatenation (an all-gather's host facts) against a scan of the parts laid end to end: fresh
+// random parts, each a consecutive run that follows the one before, one that starts elsewhere
+// (before it, after a gap, or overlapping), or scattered indices.
+TEST(AttentionTiles, ConcatenationIsConsecutiveOnlyWhenThePartsFollowOneAnother) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    int consecutive_wholes = 0, broken_wholes = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        const int count = 1 + static_cast<int>(rng() % 4);
+        std::vector<KnownTokens> parts;
+        std::vector<int32_t> whole, segments;
+        int32_t next = static_cast<int32_t>(rng() % 100);
+        for (int p = 0; p < count; p++) {
+            const int length = 1 + static_cast<int>(rng() % 6);
+            const int kind = static_cast<int>(rng() % 4);
+            const int32_t start = kind == 0 ? next : static_cast<int32_t>(rng() % 120);
+            std::vector<int32_t> index;
+            for (int i = 0; i < length; i++)
+                index.push_back(kind == 3 ? static_cast<int32_t>(rng() % 120) : start + static_cast<int32_t>(i));
+            const int32_t segment = static_cast<int32_t>(rng() % 2);
+            bool consecutive = true;
+            for (size_t i = 1; i < index.size(); i++) consecutive = consecutive && index[i] == index[i - 1] + 1;
+            const auto [low, high] = std::minmax_element(index.begin(), index.end());
+            parts.push_back(KnownTokens{{*low, *high, segment, segment}, consecutive});
+            whole.insert(whole.end(), index.begin(), index.end());
+            segments.insert(segments.end(), index.size(), segment);
+            next = index.back() + 1;
+        }
+        bool consecutive = true;
+        for (size_t i = 1; i < whole.size(); i++) consecutive = consecutive && whole[i] == whole[i - 1] + 1;
+        const KnownTokens got = concatenation(parts.data(), count);
+        ASSERT_EQ(got.consecutive, consecutive) << "trial " << trial;
+        const auto [index_min, index_max] = std::minmax_element(whole.begin(), whole.end());
+        const auto [segment_min, segment_max] = std::minmax_element(segments.begin(), segments.end());
+        ASSERT_EQ(got.index_min, *index_min);
+        ASSERT_EQ(got.index_max, *index_max);
+        ASSERT_EQ(got.segment_min, *segment_min);
+        ASSERT_EQ(got.segment_max, *segment_max);
+        (consecutive && count > 1 ? consecutive_wholes : broken_wholes)++;
+    }
+    EXPECT_GT(consecutive_wholes, 100);
+    EXPECT_GT(broken_wholes, 100);
 }
 
 }  // namespace ringlm

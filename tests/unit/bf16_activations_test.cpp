@@ -161,7 +161,7 @@ TEST(Bf16Activations, AttentionReadsBf16AndKeepsLseAndGradientsF32) {
         segment[t] = t < 29 ? 0 : 1;
     }
     const Tensor index_t = from_vector(index, {T}), segment_t = from_vector(segment, {T});
-    const AttentionMask mask{index_t, segment_t, index_t, segment_t, true};
+    const AttentionMask mask{index_t, segment_t, index_t, segment_t, true, {}, {}};
     const Tensor dout = random_uniform({T, H, D}, DType::f32, rng);
     const double scale = 1.0 / std::sqrt(double(D));
 
