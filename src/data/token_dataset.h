@@ -16,6 +16,7 @@
 #pragma once
 
 #include "data/hdf5_handle.h"
+#include "ops/id_range.h"
 
 #include <cstdint>
 #include <optional>
@@ -24,8 +25,6 @@
 #include <vector>
 
 namespace ringlm {
-
-constexpr int32_t ignore_label = -100;
 
 struct Document {
     std::vector<int32_t> input_ids;

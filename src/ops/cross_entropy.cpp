@@ -18,12 +18,6 @@
 
 namespace ringlm {
 
-namespace {
-
-constexpr int32_t ignored_label = -100;  // the contract's "no loss here" label (backend.h)
-
-}  // namespace
-
 Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier, const Tensor& labels,
                      int64_t chunk_rows, const Tensor& classifier_bf16, const KnownIdRange& labels_range) {
     check_shape("cross_entropy", "hidden", hidden, {any_size, any_size});
@@ -40,7 +34,7 @@ Tensor cross_entropy(Tape& tape, const Tensor& hidden, const Tensor& classifier,
     if (chunk_rows < 1) fail("cross_entropy: chunk_rows must be at least 1, got {}", chunk_rows);
     const int64_t T = hidden.rows(), V = classifier.rows();
     // every label is -100 or a row of the classifier: another would read outside the logits
-    check_ids_in_range("cross_entropy", "labels", labels, V, labels_range, ignored_label, "the vocabulary",
+    check_ids_in_range("cross_entropy", "labels", labels, V, labels_range, ignore_label, "the vocabulary",
                        "use -100 for no loss");
 
     Backend& compute = backend(hidden);

@@ -8,6 +8,10 @@
 
 namespace ringlm {
 
+// The label that carries no loss (backend.h's cross-entropy contract; Hugging Face's -100): in
+// a dataset's labels, a batch's targets and the loss op alike.
+constexpr int32_t ignore_label = -100;
+
 struct IdRange {
     int32_t min = 0, max = -1;  // max < min: the set is empty
     bool empty() const { return max < min; }

@@ -1,7 +1,6 @@
 #include "parallel/chunk_layout.h"
 
 #include "data/attention_work.h"
-#include "data/token_dataset.h"
 #include "ops/check.h"
 #include "util/error.h"
 

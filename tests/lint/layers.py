@@ -10,6 +10,10 @@
   4. No file in src/ tests a CUDA build macro (the CUDA backend and NCCL are picked at link time:
      backend/cuda_runtime.h, parallel/nccl.h).
   5. Every folder of src/ is one CMake library: ringlm_folder_library(<folder> ...).
+  6. The GPU check's core-only build (CMakeLists.txt's RINGLM_CORE_ONLY_SOURCES, src/ util to ops,
+     cuda/ but the NCCL bootstrap) reaches, through its includes, no header of a library the GPU
+     machine lacks (HDF5, yaml-cpp, nlohmann/json, CLI11, PCRE2, utf8proc, MPI): a file that does
+     stops tests/gpu/check.sh's build there, and nothing else here builds that configuration.
 
 Usage: layers.py SOURCE_DIR      (exit 1 and one line per violation)
        layers.py --self-test     (each rule must catch a planted violation)
@@ -84,8 +88,63 @@ def check_tree(root):
                 with open(path, encoding="utf-8") as source:
                     problems += check_file(relative, folder, source.read().splitlines())
     with open(os.path.join(root, "CMakeLists.txt"), encoding="utf-8") as cmake:
-        problems += check_cmake(cmake.read(), [f for f in folders if f in RANK])
+        cmake_text = cmake.read()
+    problems += check_cmake(cmake_text, [f for f in folders if f in RANK])
+    problems += check_core_only(read_lines(root), core_only_sources(root, cmake_text))
     return problems
+
+
+ABSENT_ON_GPU_MACHINE = re.compile(r'^\s*#\s*include\s*<(hdf5\.h|H5\w*\.h|yaml-cpp/[^>]+|nlohmann/[^>]+|CLI/[^>]+|'
+                                   r'pcre2\.h|utf8proc\.h|mpi\.h)>')
+CORE_FOLDERS = ("util", "tensor", "backend", "autograd", "ops")
+
+
+def core_only_sources(root, cmake_text):
+    """The sources of the core-only build, relative to root."""
+    listed = re.search(r'set\(RINGLM_CORE_ONLY_SOURCES(.*?)\)', cmake_text, re.S)
+    sources = listed.group(1).split() if listed else []
+    for folder in CORE_FOLDERS:
+        for directory, _, files in os.walk(os.path.join(root, "src", folder)):
+            sources += [os.path.relpath(os.path.join(directory, name), root) for name in sorted(files)
+                        if name.endswith((".cpp", ".cu"))]
+    cuda = os.path.join(root, "cuda")
+    sources += [os.path.join("cuda", name) for name in sorted(os.listdir(cuda))
+                if name.endswith((".cpp", ".cu")) and name != "nccl_bootstrap.cpp"]
+    return sources
+
+
+def check_core_only(read, sources):
+    """Rule 6. read(path) gives a file's lines (None if absent); a quoted include is looked up
+    in src/ and cuda/. One violation per absent header reached, with the chain that reaches it."""
+    problems, seen = [], set()
+    queue = [(source, [source]) for source in sources]
+    while queue:
+        path, chain = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        for line in read(path) or []:
+            absent = ABSENT_ON_GPU_MACHINE.match(line)
+            if absent:
+                problems.append(f"{path}: includes <{absent.group(1)}>, which the GPU check's core-only build lacks "
+                                f"(reached from {' -> '.join(chain)})")
+            include = INCLUDE.match(line)
+            if include:
+                for candidate in (os.path.join("src", include.group(1)), os.path.join("cuda", include.group(1))):
+                    if read(candidate) is not None:
+                        queue.append((candidate, chain + [candidate]))
+                        break
+    return problems
+
+
+def read_lines(root):
+    def read(path):
+        full = os.path.join(root, path)
+        if not os.path.isfile(full):
+            return None
+        with open(full, encoding="utf-8") as source:
+            return source.read().splitlines()
+    return read
 
 
 def self_test():
@@ -115,6 +174,15 @@ def self_test():
             failed += 1
     if len(check_cmake("ringlm_folder_library(util fmt)", ["util", "data"])) != 1:
         print("self-test: the CMake rule missed a folder without a library")
+        failed += 1
+    # rule 6: an HDF5 header two includes away from a core source, and one nothing core reaches
+    tree = {"src/parallel/chunk_layout.cpp": ['#include "data/token_dataset.h"'],
+            "src/data/token_dataset.h": ['#include "data/hdf5_handle.h"'],
+            "src/data/hdf5_handle.h": ["#include <hdf5.h>"],
+            "src/data/corpus.cpp": ["#include <yaml-cpp/yaml.h>"]}
+    found = check_core_only(tree.get, ["src/parallel/chunk_layout.cpp"])
+    if len(found) != 1 or "hdf5.h" not in found[0] or "token_dataset.h" not in found[0]:
+        print(f"self-test: the core-only rule found {found} (expected the one hdf5.h chain)")
         failed += 1
     return failed
 
