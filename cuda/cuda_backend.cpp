@@ -114,6 +114,7 @@ CudaBackend::CudaBackend() {
     allocator_ = std::make_unique<CudaAllocator>(stream_);
     staging_ = std::make_unique<PinnedStaging>(stream_, 16);
     offload_memory_ = std::make_unique<PinnedHostAllocator>();
+    staging_memory_ = std::make_unique<PinnedHostAllocator>();
     register_allocator(Device::cuda, allocator_.get());
     gemm_ = std::make_unique<kernels::LtGemm>();
     reduction_scratch_ = empty({kernels::reduction_blocks + 1}, DType::f64, Device::cuda);
@@ -508,6 +509,10 @@ void CudaBackend::scatter_add_columns(Tensor& dst, const Tensor& src, int64_t be
 // page-locked copy, the device memory x leaves behind is reused only by work queued after the
 // copy out, and a pinned block is rewritten only by an offload queued after the restore that
 // read it.
+Tensor CudaBackend::empty_staging(Shape shape, DType dtype) {
+    return empty_in(*staging_memory_, shape, dtype, Device::cpu);
+}
+
 Tensor CudaBackend::offload(const Tensor& x) {
     require_device("offload", x, "x");
     Tensor host = empty_in(*offload_memory_, x.shape(), x.dtype(), Device::cpu);

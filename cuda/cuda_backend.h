@@ -101,6 +101,7 @@ public:
     void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
     Tensor offload(const Tensor& x) override;
     Tensor restore(const Tensor& offloaded) override;
+    Tensor empty_staging(Shape shape, DType dtype) override;
     void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
 
 private:
@@ -108,6 +109,9 @@ private:
     std::unique_ptr<CudaAllocator> allocator_;
     std::unique_ptr<PinnedStaging> staging_;  // small host -> device copies without a wait
     std::unique_ptr<PinnedHostAllocator> offload_memory_;  // offloaded activations
+    // the MPI transport's staging: apart from offload_memory_, whose blocks asynchronous copies
+    // may still read when they return to its cache; every staging copy has finished by then
+    std::unique_ptr<PinnedHostAllocator> staging_memory_;
     std::unique_ptr<kernels::LtGemm> gemm_;
     Tensor reduction_scratch_;  // f64 [kernels::reduction_blocks + 1] for sum and dot
     std::unique_ptr<CudnnAttention> cudnn_attention_;

@@ -176,6 +176,13 @@ public:
     virtual Tensor offload(const Tensor& x) = 0;
     virtual Tensor restore(const Tensor& offloaded) = 0;
 
+    // --- communication staging --------------------------------------------------------------
+    // A host tensor that a device tensor passes through on its way to or from the network (the
+    // MPI transport, ranks sharing a GPU): page-locked on CUDA, from a cache of its own, so both
+    // copies run at the DMA's speed (each still waits for its copy; nothing queued reads it
+    // later); plain host memory on the CPU.
+    virtual Tensor empty_staging(Shape shape, DType dtype) = 0;
+
     // --- optimizer ---------------------------------------------------------------------
     virtual void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) = 0;
 };

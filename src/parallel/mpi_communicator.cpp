@@ -217,7 +217,8 @@ private:
     // exchange(in, out) on host tensors: the tensors themselves when all are on the host (and
     // staging is not forced), else host copies of the inputs, and host outputs copied into
     // `outputs` by the returned exchange's wait(). An output that is an input (all_reduce's
-    // in place) shares the input's host copy.
+    // in place) shares the input's host copy. The copies live in the tensor's backend's staging
+    // memory (page-locked on a GPU).
     std::unique_ptr<PendingExchange> on_host(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                                              const HostExchange& exchange) {
         const auto on_device = [](const Tensor& t) { return t.device() != Device::cpu; };
@@ -226,7 +227,7 @@ private:
         if (!staged) return exchange(inputs, outputs);
         std::vector<Tensor> host_inputs, host_outputs;
         for (const Tensor& t : inputs) {
-            host_inputs.push_back(empty(t.shape(), t.dtype(), Device::cpu));
+            host_inputs.push_back(backend(t).empty_staging(t.shape(), t.dtype()));
             backend(t).copy(host_inputs.back(), t);
         }
         StagedPending::CopyBack copy_back;
@@ -235,7 +236,7 @@ private:
                 return i.raw() == t.raw() && i.numel() == t.numel();
             });
             host_outputs.push_back(input != inputs.end() ? host_inputs[static_cast<size_t>(input - inputs.begin())]
-                                                         : empty(t.shape(), t.dtype(), Device::cpu));
+                                                         : backend(t).empty_staging(t.shape(), t.dtype()));
             copy_back.emplace_back(t, host_outputs.back());
         }
         std::unique_ptr<PendingExchange> started = exchange(host_inputs, host_outputs);

@@ -1,6 +1,7 @@
 // The MPI communicator, apart from communicator.h so that header needs no MPI. MPI moves host
-// memory: device tensors travel through host copies, made when an exchange starts and copied
-// back when it is waited on (ranks sharing one GPU, where NCCL cannot run).
+// memory: device tensors travel through host copies (page-locked: Backend::empty_staging), made
+// when an exchange starts and copied back when it is waited on (ranks sharing one GPU, where
+// NCCL cannot run).
 #pragma once
 
 #include "parallel/communicator.h"

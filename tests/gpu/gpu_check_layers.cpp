@@ -258,6 +258,26 @@ void check_offload(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// The MPI transport's staging memory: page-locked (what makes its copies DMA-speed), and a
+// device tensor through it and back (a large one, past the small-copy staging path) is exact.
+void check_staging(Checker& checker, std::mt19937_64& rng) {
+    checker.check("communication staging (page-locked)", [&] {
+        const Tensor x = random_uniform({4096, 2048}, DType::f32, rng);  // 32 MiB
+        const Tensor x_gpu = to_device(x);
+        Tensor staged = gpu().empty_staging(x.shape(), x.dtype());
+        cudaPointerAttributes attributes{};
+        CUDA_CHECK(cudaPointerGetAttributes(&attributes, staged.raw()));
+        checker.add("communication staging: page-locked host memory", attributes.type == cudaMemoryTypeHost,
+                    "cudaPointerGetAttributes type " + std::to_string(static_cast<int>(attributes.type)) +
+                        " (expected cudaMemoryTypeHost = " + std::to_string(static_cast<int>(cudaMemoryTypeHost)) +
+                        ")");
+        gpu().copy(staged, x_gpu);
+        Tensor back = poisoned(x.shape(), Device::cuda);
+        gpu().copy(back, staged);
+        checker.compare("communication staging: device -> staging -> device (exact)", back, x, 0.0);
+    });
+}
+
 // --- bf16 matmul ops: output and input gradients on one device, inputs bound to zeroed grads ---
 
 // op(tape, first bf16 input, second f32 weight, its bf16 copy) -> output; upstream gradient dy.
@@ -353,6 +373,7 @@ void check_layers(Checker& checker, std::mt19937_64& rng) {
     check_adamw(checker, rng);
     check_columns(checker, rng);
     check_offload(checker, rng);
+    check_staging(checker, rng);
     check_bf16_matmuls(checker, rng);
     check_tiled_mlp(checker, rng);
 }

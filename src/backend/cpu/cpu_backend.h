@@ -55,6 +55,7 @@ public:
     void scatter_add_columns(Tensor& dst, const Tensor& src, int64_t begin) override;
     Tensor offload(const Tensor& x) override;
     Tensor restore(const Tensor& offloaded) override;
+    Tensor empty_staging(Shape shape, DType dtype) override;
     void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWStep& step) override;
 };
 

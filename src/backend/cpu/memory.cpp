@@ -70,6 +70,8 @@ Tensor CpuBackend::offload(const Tensor& x) {
 
 Tensor CpuBackend::restore(const Tensor& offloaded) { return offload(offloaded); }
 
+Tensor CpuBackend::empty_staging(Shape shape, DType dtype) { return empty(shape, dtype, Device::cpu); }
+
 void CpuBackend::fill(Tensor& x, double value) {
     const int64_t n = x.numel();
     dispatch_any(x.dtype(), [&]<typename T>(T) {
