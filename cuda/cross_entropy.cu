@@ -4,6 +4,7 @@
 //   dlogits[r] = dlosses[r] * (softmax(logits[r]) - onehot(label[r])), 0 for ignored rows.
 // One block per row. The backward OVERWRITES dlogits, which may alias logits: each element is
 // read and then written by the same thread.
+#include "backend/labels.h"
 #include "common.cuh"
 #include "kernels.h"
 
@@ -12,7 +13,6 @@ namespace ringlm::kernels {
 namespace {
 
 constexpr int threads = 512;
-constexpr int32_t ignore_label = -100;
 
 __global__ void cross_entropy_forward_kernel(float* losses, float* lse, const float* logits, const int32_t* labels,
                                              int64_t V) {

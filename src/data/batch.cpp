@@ -1,14 +1,11 @@
 #include "data/batch.h"
 
 #include "backend/backend.h"
+#include "backend/labels.h"
 #include "util/error.h"
 
 
 namespace ringlm {
-
-namespace {
-constexpr int32_t ignore_index = -100;
-}
 
 RowTokens assemble_row(const PackedRow& row, int64_t sequence_len, const DocumentReader& reader,
                        int32_t first_segment_id) {
@@ -22,7 +19,7 @@ RowTokens assemble_row(const PackedRow& row, int64_t sequence_len, const Documen
                  piece.begin + piece.length);
         for (int64_t t = piece.begin; t < piece.begin + piece.length; t++) {
             // target of token t = the token after it in the same document (or its label)
-            int32_t target = ignore_index;
+            int32_t target = ignore_label;
             if (t + 1 < length) target = document.labels.empty() ? document.input_ids[t + 1] : document.labels[t + 1];
             tokens.input_ids.push_back(document.input_ids[t]);
             tokens.targets.push_back(target);
@@ -34,7 +31,7 @@ RowTokens assemble_row(const PackedRow& row, int64_t sequence_len, const Documen
     // Padding: its own segment, no targets.
     while (static_cast<int64_t>(tokens.input_ids.size()) < sequence_len) {
         tokens.input_ids.push_back(0);
-        tokens.targets.push_back(ignore_index);
+        tokens.targets.push_back(ignore_label);
         tokens.position_ids.push_back(0);
         tokens.segment_ids.push_back(segment);
     }
@@ -44,7 +41,7 @@ RowTokens assemble_row(const PackedRow& row, int64_t sequence_len, const Documen
 int64_t count_loss_tokens(const TokenBatch& batch) {
     int64_t n = 0;
     const int32_t* labels = batch.labels.data<int32_t>();
-    for (int64_t i = 0; i < batch.labels.numel(); i++) n += labels[i] != ignore_index;
+    for (int64_t i = 0; i < batch.labels.numel(); i++) n += labels[i] != ignore_label;
     return n;
 }
 

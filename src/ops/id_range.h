@@ -3,14 +3,12 @@
 // check a device tensor against the vocabulary without reading it back (a host wait per call).
 #pragma once
 
+#include "backend/labels.h"
+
 #include <cstdint>
 #include <optional>
 
 namespace ringlm {
-
-// The label that carries no loss (backend.h's cross-entropy contract; Hugging Face's -100): in
-// a dataset's labels, a batch's targets and the loss op alike.
-constexpr int32_t ignore_label = -100;
 
 struct IdRange {
     int32_t min = 0, max = -1;  // max < min: the set is empty

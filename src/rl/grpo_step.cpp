@@ -1,15 +1,12 @@
 #include "rl/grpo_step.h"
 
+#include "backend/labels.h"
 #include "ops/ops.h"
 #include "util/error.h"
 
 #include <algorithm>
 
 namespace ringlm {
-
-namespace {
-constexpr int32_t ignore_index = -100;
-}
 
 int64_t rollout_micro_batches(const std::vector<Rollout>& rollouts, const GrpoBatchLayout& layout) {
     const int64_t n = static_cast<int64_t>(rollouts.size());
@@ -28,7 +25,7 @@ TokenBatch rollout_token_batch(const std::vector<Prompt>& prompts, const std::ve
         DocumentTokens tokens;
         tokens.input_ids = prompt;
         tokens.input_ids.insert(tokens.input_ids.end(), rollout.completion.begin(), rollout.completion.end());
-        tokens.labels.assign(prompt.size(), ignore_index);
+        tokens.labels.assign(prompt.size(), ignore_label);
         tokens.labels.insert(tokens.labels.end(), rollout.completion.begin(), rollout.completion.end());
         return tokens;
     };
@@ -81,7 +78,7 @@ GrpoLocalResult grpo_local_gradients(Llama& model, const std::vector<Prompt>& pr
         inputs.advantage.assign(T, 0.0);
         const int32_t* labels = batch.labels.data<int32_t>();
         for (size_t t = 0; t < T; t++) {
-            if (labels[t] == ignore_index) continue;
+            if (labels[t] == ignore_label) continue;
             const size_t j = first + t / per_row;
             inputs.weight[t] = grpo_token_weight(normaliser.loss_type, static_cast<int64_t>(rollouts[j].completion.size()),
                                                  normaliser.total_sequences, normaliser.total_tokens,

@@ -3,14 +3,11 @@
 // reduced by one thread in a fixed order, which keeps the results the same bits run to run.
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/vector_exp.h"
+#include "backend/labels.h"
 
 #include <cmath>
 
 namespace ringlm {
-
-namespace {
-constexpr int32_t ignored_label = -100;  // the contract's "no loss here" label (backend.h)
-}
 
 void CpuBackend::cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& labels) {
     dispatch_floating("cross_entropy_forward", logits.dtype(), [&]<typename T>(T) {
@@ -22,7 +19,7 @@ void CpuBackend::cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < R; r++) {
             const int32_t label = labels_p[r];
-            if (label == ignored_label) {
+            if (label == ignore_label) {
                 losses_p[r] = 0;
                 lse_p[r] = 0;
                 continue;
@@ -60,7 +57,7 @@ void CpuBackend::cross_entropy_backward(Tensor& dlogits, const Tensor& logits, c
             const int32_t label = labels_p[r];
             const T* row = logits_p + r * V;
             T* drow = dlogits_p + r * V;
-            if (label == ignored_label) {
+            if (label == ignore_label) {
                 for (int64_t v = 0; v < V; v++) drow[v] = 0;
                 continue;
             }
