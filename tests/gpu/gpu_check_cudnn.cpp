@@ -182,6 +182,7 @@ void check_cudnn_attention(Checker& checker, std::mt19937_64& rng) {
     for (const CudnnCase& c : cases) checker.check("cudnn attention: " + c.label, [&] { check_case(checker, c, rng); });
 
     check_dispatch(checker, cases[0], true, rng);
+    check_dispatch(checker, cases[2], true, rng);  // fully visible: cuDNN without a mask
     CudnnCase documents{"2 documents (segment mask) -> tiled", 4, 2, 64, range(0, 256), range(0, 256), true};
     documents.k_segment.assign(256, 0);
     for (int j = 100; j < 256; j++) documents.k_segment[j] = 1;  // keys past 100 in another document

@@ -11,9 +11,11 @@
      backend/cuda_runtime.h, parallel/nccl.h).
   5. Every folder of src/ is one CMake library: ringlm_folder_library(<folder> ...).
   6. The GPU check's core-only build (CMakeLists.txt's RINGLM_CORE_ONLY_SOURCES, src/ util to ops,
-     cuda/ but the NCCL bootstrap) reaches, through its includes, no header of a library the GPU
-     machine lacks (HDF5, yaml-cpp, nlohmann/json, CLI11, PCRE2, utf8proc, MPI): a file that does
-     stops tests/gpu/check.sh's build there, and nothing else here builds that configuration.
+     cuda/ but the NCCL bootstrap, tests/gpu's programs) reaches, through its includes, no header
+     of a library the GPU machine lacks (HDF5, yaml-cpp, nlohmann/json, CLI11, PCRE2, utf8proc,
+     MPI); with MPI (carried there) all of src/parallel and the bootstrap are built too, and may
+     reach <mpi.h> alone. A file that breaks this stops tests/gpu/check.sh's build there, and
+     nothing else here builds those configurations.
 
 Usage: layers.py SOURCE_DIR      (exit 1 and one line per violation)
        layers.py --self-test     (each rule must catch a planted violation)
@@ -91,31 +93,39 @@ def check_tree(root):
         cmake_text = cmake.read()
     problems += check_cmake(cmake_text, [f for f in folders if f in RANK])
     problems += check_core_only(read_lines(root), core_only_sources(root, cmake_text))
+    problems += check_core_only(read_lines(root), core_only_sources(root, cmake_text, with_mpi=True), ("mpi.h",))
     return problems
 
 
 ABSENT_ON_GPU_MACHINE = re.compile(r'^\s*#\s*include\s*<(hdf5\.h|H5\w*\.h|yaml-cpp/[^>]+|nlohmann/[^>]+|CLI/[^>]+|'
                                    r'pcre2\.h|utf8proc\.h|mpi\.h)>')
+SEARCHED = ("src", "cuda", "tests", os.path.join("tests", "gpu"))  # where a quoted include is looked up
 CORE_FOLDERS = ("util", "tensor", "backend", "autograd", "ops")
 
 
-def core_only_sources(root, cmake_text):
-    """The sources of the core-only build, relative to root."""
+def core_only_sources(root, cmake_text, with_mpi=False):
+    """The sources of the core-only build (with_mpi: of the one with MPI), relative to root."""
     listed = re.search(r'set\(RINGLM_CORE_ONLY_SOURCES(.*?)\)', cmake_text, re.S)
     sources = listed.group(1).split() if listed else []
     for folder in CORE_FOLDERS:
         for directory, _, files in os.walk(os.path.join(root, "src", folder)):
             sources += [os.path.relpath(os.path.join(directory, name), root) for name in sorted(files)
                         if name.endswith((".cpp", ".cu"))]
+    for directory in (["src/parallel"] if with_mpi else []):
+        sources += [os.path.join(directory, name) for name in sorted(os.listdir(os.path.join(root, directory)))
+                    if name.endswith(".cpp")]
     cuda = os.path.join(root, "cuda")
     sources += [os.path.join("cuda", name) for name in sorted(os.listdir(cuda))
-                if name.endswith((".cpp", ".cu")) and name != "nccl_bootstrap.cpp"]
-    return sources
+                if name.endswith((".cpp", ".cu")) and (with_mpi or name != "nccl_bootstrap.cpp")]
+    gpu = os.path.join("tests", "gpu")
+    sources += [os.path.join(gpu, name) for name in sorted(os.listdir(os.path.join(root, gpu)))
+                if name.endswith(".cpp") and (with_mpi or name != "gpu_sp_check.cpp")]
+    return sources + [os.path.join("tests", "test_util.cpp")]
 
 
-def check_core_only(read, sources):
+def check_core_only(read, sources, allowed=()):
     """Rule 6. read(path) gives a file's lines (None if absent); a quoted include is looked up
-    in src/ and cuda/. One violation per absent header reached, with the chain that reaches it."""
+    in SEARCHED. One violation per absent header reached (but `allowed`), with the chain."""
     problems, seen = [], set()
     queue = [(source, [source]) for source in sources]
     while queue:
@@ -125,12 +135,12 @@ def check_core_only(read, sources):
         seen.add(path)
         for line in read(path) or []:
             absent = ABSENT_ON_GPU_MACHINE.match(line)
-            if absent:
+            if absent and absent.group(1) not in allowed:
                 problems.append(f"{path}: includes <{absent.group(1)}>, which the GPU check's core-only build lacks "
                                 f"(reached from {' -> '.join(chain)})")
             include = INCLUDE.match(line)
             if include:
-                for candidate in (os.path.join("src", include.group(1)), os.path.join("cuda", include.group(1))):
+                for candidate in (os.path.join(folder, include.group(1)) for folder in SEARCHED):
                     if read(candidate) is not None:
                         queue.append((candidate, chain + [candidate]))
                         break
@@ -183,6 +193,11 @@ def self_test():
     found = check_core_only(tree.get, ["src/parallel/chunk_layout.cpp"])
     if len(found) != 1 or "hdf5.h" not in found[0] or "token_dataset.h" not in found[0]:
         print(f"self-test: the core-only rule found {found} (expected the one hdf5.h chain)")
+        failed += 1
+    tree = {"src/parallel/topology.h": ["#include <mpi.h>"], "tests/gpu/gpu_sp_check.cpp": ['#include "parallel/topology.h"']}
+    if len(check_core_only(tree.get, ["tests/gpu/gpu_sp_check.cpp"])) != 1 or \
+            check_core_only(tree.get, ["tests/gpu/gpu_sp_check.cpp"], ("mpi.h",)):
+        print("self-test: the core-only rule did not tell the MPI build's <mpi.h> from the plain one's")
         failed += 1
     return failed
 

@@ -148,7 +148,8 @@ BlockTokens laid_end_to_end(const std::vector<TokenBatch>& batches) {
 // For every layout, S = 1..4, one row (one document filling it, one with padding, packed
 // documents) or two: the kind cuDNN's dispatch takes from the batch's chunk ranges equals the
 // kind the device finds in the tensors, for every ring block (queries of rank r, keys of rank j),
-// the all-gathered keys (varlen_llama3) and the gathered row (Ulysses); and where it says
+// the all-gathered keys (varlen_llama3), the gathered row (Ulysses) and USP's ring-group rows
+// against each other (U = 2 of S = 4); and where it says
 // all_visible or diagonal, that is the mask pair by pair. Every kind occurs.
 TEST(ChunkRanges, MaskKindFromTheBatchEqualsTheTensors) {
     const uint64_t seed = fresh_seed();
@@ -209,6 +210,19 @@ TEST(ChunkRanges, MaskKindFromTheBatchEqualsTheTensors) {
                 }
                 const KnownTokens row = concatenation(known.data(), S);
                 check(row, row, laid_end_to_end(batches), laid_end_to_end(batches));
+                // USP, 1 < U < S: ring-group member j holds SP ranks [jU, jU + U) laid end to end
+                for (int64_t U = 2; U < S; U++) {
+                    if (S % U != 0) continue;
+                    std::vector<KnownTokens> members;
+                    std::vector<BlockTokens> member_tokens;
+                    for (int64_t first = 0; first < S; first += U) {
+                        members.push_back(concatenation(&known[first], U));
+                        member_tokens.push_back(laid_end_to_end({batches.begin() + first, batches.begin() + first + U}));
+                    }
+                    for (size_t r = 0; r < members.size(); r++)
+                        for (size_t j = 0; j < members.size(); j++)
+                            check(members[r], members[j], member_tokens[r], member_tokens[j]);
+                }
             }
         }
     }
