@@ -127,7 +127,8 @@ TokenBatch make_token_batch(const std::vector<PackedRow>& rows, int64_t sequence
             batch.sp_attention_pairs[rank] += pairs[rank];
             ChunkRange& range = batch.sp_chunk_ranges[rank];
             const std::vector<int32_t>& chunk = chunks[rank];
-            for (size_t i = 1; i < chunk.size(); i++) range.consecutive = range.consecutive && chunk[i] == chunk[i - 1] + 1;
+            for (size_t i = 1; i < chunk.size(); i++)
+                range.consecutive = range.consecutive && chunk[i] == chunk[i - 1] + 1;
             for (int32_t index : chunk) {
                 range.index_min = std::min(range.index_min, index);
                 range.index_max = std::max(range.index_max, index);

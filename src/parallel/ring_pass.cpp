@@ -111,7 +111,8 @@ void ring_pass_forward(Communicator& transport, const RingAttentionInputs& in, T
         {
             AttentionComputeTimer timer;
             if (step == 0) {
-                compute.attention_block_forward(out, lse, in.q, current.k, current.v, mask_for(in, transport, current, step), in.scale);
+                compute.attention_block_forward(out, lse, in.q, current.k, current.v,
+                                                mask_for(in, transport, current, step), in.scale);
             } else if (block_can_contribute(queries, block_range(in, block_owner(transport, step), current.index,
                                                                  current.segment))) {
                 if (!block_out.defined()) {

@@ -144,7 +144,9 @@ BenchPeaks run_benchmarks(Checker& checker, std::mt19937_64& rng) {
             const double ms = bench_attention(checker, 8192, 32, 8, 128, kernel, input, rng);
             if (ms > 0 && (fastest_ms == 0 || ms < fastest_ms)) {
                 fastest_ms = ms;
-                fastest = kernel == AttentionKernel::tiled ? "tiled" : kernel == AttentionKernel::tensor ? "tensor" : "cudnn";
+                fastest = kernel == AttentionKernel::tiled    ? "tiled"
+                          : kernel == AttentionKernel::tensor ? "tensor"
+                                                              : "cudnn";
             }
         }
         char detail[96];

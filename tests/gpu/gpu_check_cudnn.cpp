@@ -46,7 +46,8 @@ Tensor device_ints(const std::vector<int32_t>& values) {
 AttentionMask device_mask(const CudnnCase& c) {
     const std::vector<int32_t> q_segment(c.q_index.size(), 0);
     const std::vector<int32_t> k_segment = c.k_segment.empty() ? std::vector<int32_t>(c.k_index.size(), 0) : c.k_segment;
-    return {device_ints(c.q_index), device_ints(q_segment), device_ints(c.k_index), device_ints(k_segment), c.causal, {}, {}};
+    return {device_ints(c.q_index), device_ints(q_segment), device_ints(c.k_index), device_ints(k_segment), c.causal,
+            {}, {}};
 }
 
 // The mask's facts as the host knows them from the case's own arrays (a batch's chunk ranges):
@@ -65,7 +66,8 @@ KnownTokens known_tokens(const std::vector<int32_t>& index, const std::vector<in
 
 AttentionMask known_mask(const CudnnCase& c) {
     AttentionMask mask = device_mask(c);
-    const std::vector<int32_t> k_segment = c.k_segment.empty() ? std::vector<int32_t>(c.k_index.size(), 0) : c.k_segment;
+    const std::vector<int32_t> k_segment =
+        c.k_segment.empty() ? std::vector<int32_t>(c.k_index.size(), 0) : c.k_segment;
     mask.known_q = known_tokens(c.q_index, std::vector<int32_t>(c.q_index.size(), 0));
     mask.known_k = known_tokens(c.k_index, k_segment);
     return mask;

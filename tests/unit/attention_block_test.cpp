@@ -129,7 +129,8 @@ AttentionMask mask_of(const Case& c) {
     std::vector<int32_t> q_segment, k_segment;
     for (int32_t index : c.q_index) q_segment.push_back(c.row_segments.at(index));
     for (int32_t index : c.k_index) k_segment.push_back(c.row_segments.at(index));
-    return {i32_tensor(c.q_index), i32_tensor(q_segment), i32_tensor(c.k_index), i32_tensor(k_segment), c.causal, {}, {}};
+    return {i32_tensor(c.q_index), i32_tensor(q_segment), i32_tensor(c.k_index), i32_tensor(k_segment), c.causal,
+            {}, {}};
 }
 
 std::vector<double> as_f64(const Tensor& x) { return to_vector<double>(to_dtype(x, DType::f64)); }

@@ -62,7 +62,8 @@ void expect_split_merges_to_whole(DType dtype, double tolerance) {
         lse = empty({T, H}, dtype);
         std::vector<int32_t> subset_segments;
         for (int32_t t : subset) subset_segments.push_back(segments[t]);
-        const AttentionMask mask{index_tensor, segment_tensor, i32_tensor(subset), i32_tensor(subset_segments), true, {}, {}};
+        const AttentionMask mask{index_tensor, segment_tensor, i32_tensor(subset), i32_tensor(subset_segments), true,
+                                 {}, {}};
         cpu.attention_block_forward(out, lse, q, gather_rows(k, subset), gather_rows(v, subset), mask, scale);
     };
     Tensor whole_out, whole_lse, out, lse, out_b, lse_b;

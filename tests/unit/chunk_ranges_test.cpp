@@ -203,7 +203,8 @@ TEST(ChunkRanges, MaskKindFromTheBatchEqualsTheTensors) {
                 for (int64_t r = 0; r < S; r++) {
                     const BlockTokens q = tokens_of(batches[r]);
                     bool consecutive = rows.size() == 1;
-                    for (size_t i = 1; i < q.index.size(); i++) consecutive = consecutive && q.index[i] == q.index[i - 1] + 1;
+                    for (size_t i = 1; i < q.index.size(); i++)
+                        consecutive = consecutive && q.index[i] == q.index[i - 1] + 1;
                     EXPECT_EQ(known[r].consecutive, consecutive) << "rank " << r;
                     for (int64_t j = 0; j < S; j++) check(known[r], known[j], q, tokens_of(batches[j]));
                     check(known[r], concatenation(known.data(), S), q, laid_end_to_end(batches));
@@ -217,7 +218,8 @@ TEST(ChunkRanges, MaskKindFromTheBatchEqualsTheTensors) {
                     std::vector<BlockTokens> member_tokens;
                     for (int64_t first = 0; first < S; first += U) {
                         members.push_back(concatenation(&known[first], U));
-                        member_tokens.push_back(laid_end_to_end({batches.begin() + first, batches.begin() + first + U}));
+                        member_tokens.push_back(
+                            laid_end_to_end({batches.begin() + first, batches.begin() + first + U}));
                     }
                     for (size_t r = 0; r < members.size(); r++)
                         for (size_t j = 0; j < members.size(); j++)
