@@ -196,7 +196,7 @@ int64_t attention_scratch_bytes(const AttentionArgs& args, bool backward) {
     return summaries + (backward ? args.Tq * args.H * int64_t(sizeof(float)) : 0);
 }
 
-void attention_block_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+void attention_block_forward(float* out, float* lse, const void* q, const void* k, const void* v,
                              const AttentionArgs& args, AttentionCores cores, void* scratch, cudaStream_t stream) {
     if (args.Tq == 0 || args.H == 0) return;
     auto* q_summaries = static_cast<TileSummary*>(scratch);
@@ -206,9 +206,11 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
     if (cores == AttentionCores::tensor_bf16) {
         tensor_core_attention_forward(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
     } else if (args.D <= 64) {
-        launch_forward<64>(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
+        launch_forward<64>(out, lse, static_cast<const float*>(q), static_cast<const float*>(k),
+                           static_cast<const float*>(v), args, q_summaries, k_summaries, stream);
     } else {
-        launch_forward<128>(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
+        launch_forward<128>(out, lse, static_cast<const float*>(q), static_cast<const float*>(k),
+                            static_cast<const float*>(v), args, q_summaries, k_summaries, stream);
     }
 }
 

@@ -15,13 +15,14 @@ namespace ringlm::kernels {
 
 namespace {
 
-// delta[i, h] = sum_d dout[i, h, d] * out[i, h, d]; one warp per (i, h).
-__global__ void attention_delta_kernel(float* delta, const float* dout, const float* out, int64_t rows, int64_t D) {
+// delta[i, h] = sum_d dout[i, h, d] * out[i, h, d]; one warp per (i, h). out f32 or bf16.
+template <typename Element>
+__global__ void attention_delta_kernel(float* delta, const float* dout, const Element* out, int64_t rows, int64_t D) {
     const int64_t row = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
     const int lane = threadIdx.x % 32;
     if (row >= rows) return;
     float acc = 0.0f;
-    for (int64_t d = lane; d < D; d += 32) acc += dout[row * D + d] * out[row * D + d];
+    for (int64_t d = lane; d < D; d += 32) acc += dout[row * D + d] * to_float(out[row * D + d]);
     acc = warp_sum(acc);
     if (lane == 0) delta[row] = acc;
 }
@@ -315,8 +316,8 @@ void launch_backward(float* dq, float* dk, float* dv, const float* dout, const f
 
 }  // namespace
 
-void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                              const float* v, const float* out, const float* lse, const AttentionArgs& args,
+void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const void* q, const void* k,
+                              const void* v, const void* out, const float* lse, const AttentionArgs& args,
                               AttentionCores cores, void* scratch, cudaStream_t stream) {
     if (args.Tq == 0 || args.Tk == 0 || args.H == 0) return;  // no pair: every gradient adds 0
     auto* q_summaries = static_cast<TileSummary*>(scratch);
@@ -325,15 +326,20 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
     summarize_tiles(q_summaries, args.q_index, args.q_segment, args.Tq, stream);
     summarize_tiles(k_summaries, args.k_index, args.k_segment, args.Tk, stream);
     const int64_t rows = args.Tq * args.H;
-    attention_delta_kernel<<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(delta, dout, out, rows,
-                                                                                                args.D);
+    with_element_type(args.operands, [&](auto element) {
+        using Element = decltype(element);
+        attention_delta_kernel<<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(
+            delta, dout, static_cast<const Element*>(out), rows, args.D);
+    });
     CUDA_CHECK_LAUNCH("attention_delta_kernel");
     if (cores == AttentionCores::tensor_bf16) {
         tensor_core_attention_backward(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
     } else if (args.D <= 64) {
-        launch_backward<64>(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
+        launch_backward<64>(dq, dk, dv, dout, static_cast<const float*>(q), static_cast<const float*>(k),
+                            static_cast<const float*>(v), lse, delta, args, q_summaries, k_summaries, stream);
     } else {
-        launch_backward<128>(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
+        launch_backward<128>(dq, dk, dv, dout, static_cast<const float*>(q), static_cast<const float*>(k),
+                             static_cast<const float*>(v), lse, delta, args, q_summaries, k_summaries, stream);
     }
 }
 

@@ -78,12 +78,13 @@ void summarize_tiles(TileSummary* summaries, const int32_t* index, const int32_t
 
 // The tensor-core kernels (attention_tensor_core.cu), given the tile summaries (and, backward,
 // delta) that attention_block_forward / _backward prepare for either kernel.
-void tensor_core_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+// q, k, v of args.operands' type (f32 or bf16).
+void tensor_core_attention_forward(float* out, float* lse, const void* q, const void* k, const void* v,
                                    const AttentionArgs& args, const TileSummary* q_summaries,
                                    const TileSummary* k_summaries, cudaStream_t stream);
-void tensor_core_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                                    const float* k, const float* v, const float* lse, const float* delta,
-                                    const AttentionArgs& args, const TileSummary* q_summaries,
-                                    const TileSummary* k_summaries, cudaStream_t stream);
+void tensor_core_attention_backward(float* dq, float* dk, float* dv, const float* dout, const void* q, const void* k,
+                                    const void* v, const float* lse, const float* delta, const AttentionArgs& args,
+                                    const TileSummary* q_summaries, const TileSummary* k_summaries,
+                                    cudaStream_t stream);
 
 }  // namespace ringlm::kernels

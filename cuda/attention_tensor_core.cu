@@ -1,8 +1,9 @@
 // Attention block on the tensor cores: the same contract and mask semantics as the tiled f32
 // kernels (attention_block.cu, attention_block_backward.cu; formulas in src/backend/backend.h),
 // with every matrix product as bf16 mma.sync (m16n8k16, f32 accumulation, sm_80 and later).
-// q, k, v, dout are f32 in global memory and rounded to bf16 as they are loaded into shared
-// tiles; so are P and dS before their products. The softmax statistics (m, l, lse), delta and
+// q, k, v are f32 or bf16 in global memory (bf16 activations hand them over as they are, no
+// widened copy), dout is f32; each is rounded to bf16 (exact for bf16) as it is loaded into
+// shared tiles; so are P and dS before their products. The softmax statistics (m, l, lse), delta and
 // every accumulator stay f32. Accuracy is bf16's, about 1e-2 relative, like cuDNN's path.
 //
 // Work split as in the tiled kernels (64-token tiles, whole tile pairs skipped by
@@ -34,6 +35,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 namespace ringlm::kernels {
 
@@ -133,16 +135,16 @@ __device__ inline void weighted_sum(float (*out)[4], const float (*weights)[4], 
     }
 }
 
-// Tokens [begin, begin + 64) of one head of x [T, heads, D] (f32) as bf16, into `tile`
+// Tokens [begin, begin + 64) of one head of x [T, heads, D] (f32 or bf16) as bf16, into `tile`
 // [64][width] and/or `transposed` [width][64] (either may be null); zero past T and past D.
-template <int width>
-__device__ inline void load_bf16(__nv_bfloat16* tile, __nv_bfloat16* transposed, const float* x, int64_t begin,
+template <int width, typename Element>
+__device__ inline void load_bf16(__nv_bfloat16* tile, __nv_bfloat16* transposed, const Element* x, int64_t begin,
                                  int64_t T, int64_t heads, int64_t head, int64_t D) {
     for (int e = threadIdx.x; e < attention_tile * width; e += blockDim.x) {
         const int r = e / width, d = e % width;
         const int64_t token = begin + r;
         const __nv_bfloat16 value =
-            __float2bfloat16_rn(token < T && d < D ? x[(token * heads + head) * D + d] : 0.0f);
+            __float2bfloat16_rn(token < T && d < D ? to_float(x[(token * heads + head) * D + d]) : 0.0f);
         if (tile) tile[r * stride<width>() + d] = value;
         if (transposed) transposed[d * stride<attention_tile>() + r] = value;
     }
@@ -220,9 +222,9 @@ template <int width> constexpr size_t forward_shared_bytes() {
 }
 
 // Online softmax per row, as in attention_block.cu: m, l, and o unnormalised.
-template <int width>
+template <int width, typename Element>
 __global__ void __launch_bounds__(threads)
-    tensor_core_forward_kernel(float* out, float* lse, const float* q, const float* k, const float* v,
+    tensor_core_forward_kernel(float* out, float* lse, const Element* q, const Element* k, const Element* v,
                                AttentionArgs args, const TileSummary* q_summaries, const TileSummary* k_summaries) {
     extern __shared__ __align__(16) unsigned char shared[];
     auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared);     // [64][width]
@@ -343,9 +345,9 @@ template <int width> constexpr size_t dkdv_shared_bytes() {
            4 * attention_tile * sizeof(float);
 }
 
-template <int width>
+template <int width, typename Element>
 __global__ void __launch_bounds__(threads)
-    tensor_core_dkdv_kernel(float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v,
+    tensor_core_dkdv_kernel(float* dk, float* dv, const float* dout, const Element* q, const Element* k, const Element* v,
                             const float* lse, const float* delta, AttentionArgs args, const TileSummary* q_summaries,
                             const TileSummary* k_summaries) {
     extern __shared__ __align__(16) unsigned char shared[];
@@ -405,9 +407,9 @@ template <int width> constexpr size_t dq_shared_bytes() {
            2 * attention_tile * sizeof(int32_t);
 }
 
-template <int width>
+template <int width, typename Element>
 __global__ void __launch_bounds__(threads)
-    tensor_core_dq_kernel(float* dq, const float* dout, const float* q, const float* k, const float* v,
+    tensor_core_dq_kernel(float* dq, const float* dout, const Element* q, const Element* k, const Element* v,
                           const float* lse, const float* delta, AttentionArgs args, const TileSummary* q_summaries,
                           const TileSummary* k_summaries) {
     extern __shared__ __align__(16) unsigned char shared[];
@@ -458,30 +460,32 @@ template <typename Kernel> void allow_shared_bytes(Kernel kernel, size_t bytes) 
     CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
-template <int width>
-void launch_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionArgs& args,
-                    const TileSummary* q_summaries, const TileSummary* k_summaries, cudaStream_t stream) {
+template <int width, typename Element>
+void launch_forward(float* out, float* lse, const Element* q, const Element* k, const Element* v,
+                    const AttentionArgs& args, const TileSummary* q_summaries, const TileSummary* k_summaries,
+                    cudaStream_t stream) {
     constexpr size_t bytes = forward_shared_bytes<width>();
-    allow_shared_bytes(tensor_core_forward_kernel<width>, bytes);
+    allow_shared_bytes(tensor_core_forward_kernel<width, Element>, bytes);
     const dim3 grid(static_cast<unsigned>(attention_tiles(args.Tq)), static_cast<unsigned>(args.H));
-    tensor_core_forward_kernel<width><<<grid, threads, bytes, stream>>>(out, lse, q, k, v, args, q_summaries, k_summaries);
+    tensor_core_forward_kernel<width, Element>
+        <<<grid, threads, bytes, stream>>>(out, lse, q, k, v, args, q_summaries, k_summaries);
     CUDA_CHECK_LAUNCH("tensor_core_forward_kernel");
 }
 
-template <int width>
-void launch_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                     const float* v, const float* lse, const float* delta, const AttentionArgs& args,
+template <int width, typename Element>
+void launch_backward(float* dq, float* dk, float* dv, const float* dout, const Element* q, const Element* k,
+                     const Element* v, const float* lse, const float* delta, const AttentionArgs& args,
                      const TileSummary* q_summaries, const TileSummary* k_summaries, cudaStream_t stream) {
     constexpr size_t dkdv_bytes = dkdv_shared_bytes<width>();
-    allow_shared_bytes(tensor_core_dkdv_kernel<width>, dkdv_bytes);
+    allow_shared_bytes(tensor_core_dkdv_kernel<width, Element>, dkdv_bytes);
     const dim3 dkdv_grid(static_cast<unsigned>(attention_tiles(args.Tk)), static_cast<unsigned>(args.Hkv));
-    tensor_core_dkdv_kernel<width><<<dkdv_grid, threads, dkdv_bytes, stream>>>(dk, dv, dout, q, k, v, lse, delta,
-                                                                               args, q_summaries, k_summaries);
+    tensor_core_dkdv_kernel<width, Element><<<dkdv_grid, threads, dkdv_bytes, stream>>>(
+        dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries);
     CUDA_CHECK_LAUNCH("tensor_core_dkdv_kernel");
     constexpr size_t dq_bytes = dq_shared_bytes<width>();
-    allow_shared_bytes(tensor_core_dq_kernel<width>, dq_bytes);
+    allow_shared_bytes(tensor_core_dq_kernel<width, Element>, dq_bytes);
     const dim3 dq_grid(static_cast<unsigned>(attention_tiles(args.Tq)), static_cast<unsigned>(args.H));
-    tensor_core_dq_kernel<width>
+    tensor_core_dq_kernel<width, Element>
         <<<dq_grid, threads, dq_bytes, stream>>>(dq, dout, q, k, v, lse, delta, args, q_summaries, k_summaries);
     CUDA_CHECK_LAUNCH("tensor_core_dq_kernel");
 }
@@ -494,25 +498,42 @@ int64_t tensor_core_attention_shared_bytes(int64_t D) {
                    : most(forward_shared_bytes<128>(), dkdv_shared_bytes<128>(), dq_shared_bytes<128>());
 }
 
-void tensor_core_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                                   const AttentionArgs& args, const TileSummary* q_summaries,
-                                   const TileSummary* k_summaries, cudaStream_t stream) {
-    if (args.D <= 64) {
-        launch_forward<64>(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
-    } else {
-        launch_forward<128>(out, lse, q, k, v, args, q_summaries, k_summaries, stream);
-    }
+namespace {
+
+// body(width, q, k, v): the tile width for args.D (an integral_constant) and q, k, v as pointers
+// to args.operands' type, so each call picks one of the f32 and bf16 builds at each width.
+template <typename Body>
+void with_operands(const AttentionArgs& args, const void* q, const void* k, const void* v, Body&& body) {
+    with_element_type(args.operands, [&](auto element) {
+        using Element = decltype(element);
+        const auto* q_ = static_cast<const Element*>(q);
+        const auto* k_ = static_cast<const Element*>(k);
+        const auto* v_ = static_cast<const Element*>(v);
+        if (args.D <= 64) {
+            body(std::integral_constant<int, 64>{}, q_, k_, v_);
+        } else {
+            body(std::integral_constant<int, 128>{}, q_, k_, v_);
+        }
+    });
 }
 
-void tensor_core_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                                    const float* k, const float* v, const float* lse, const float* delta,
-                                    const AttentionArgs& args, const TileSummary* q_summaries,
-                                    const TileSummary* k_summaries, cudaStream_t stream) {
-    if (args.D <= 64) {
-        launch_backward<64>(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
-    } else {
-        launch_backward<128>(dq, dk, dv, dout, q, k, v, lse, delta, args, q_summaries, k_summaries, stream);
-    }
+}  // namespace
+
+void tensor_core_attention_forward(float* out, float* lse, const void* q, const void* k, const void* v,
+                                   const AttentionArgs& args, const TileSummary* q_summaries,
+                                   const TileSummary* k_summaries, cudaStream_t stream) {
+    with_operands(args, q, k, v, [&](auto width, auto q_, auto k_, auto v_) {
+        launch_forward<width()>(out, lse, q_, k_, v_, args, q_summaries, k_summaries, stream);
+    });
+}
+
+void tensor_core_attention_backward(float* dq, float* dk, float* dv, const float* dout, const void* q, const void* k,
+                                    const void* v, const float* lse, const float* delta, const AttentionArgs& args,
+                                    const TileSummary* q_summaries, const TileSummary* k_summaries,
+                                    cudaStream_t stream) {
+    with_operands(args, q, k, v, [&](auto width, auto q_, auto k_, auto v_) {
+        launch_backward<width()>(dq, dk, dv, dout, q_, k_, v_, lse, delta, args, q_summaries, k_summaries, stream);
+    });
 }
 
 }  // namespace ringlm::kernels

@@ -11,10 +11,12 @@
 #include "kernels.h"
 #include "pinned_staging.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <vector>
 
 namespace ringlm {
@@ -65,6 +67,23 @@ kernels::ActivationIn activation_in(const char* kernel, const Tensor& x, const c
                                     const Tensor* like = nullptr) {
     const kernels::ActivationOut operand = activation(kernel, x, what, like);
     return {operand.data, operand.dtype};
+}
+
+// q, k, v (and, backward, out) as the own attention kernels read them: as they are when every
+// one is bf16 (bf16 activations) and the tensor cores compute, which load bf16 directly; else
+// f32, bf16 ones widened into f32 scratch (the f32 kernel reads f32 only). Sets args.operands.
+std::vector<Tensor> attention_operands(const char* kernel, kernels::AttentionArgs& args, kernels::AttentionCores cores,
+                                       std::initializer_list<const Tensor*> operands) {
+    const bool native = cores == kernels::AttentionCores::tensor_bf16 &&
+                        std::all_of(operands.begin(), operands.end(), [](const Tensor* x) { return x->dtype() == DType::bf16; });
+    args.operands = native ? DType::bf16 : DType::f32;
+    std::vector<Tensor> read;
+    for (const Tensor* x : operands) {
+        read.push_back(native ? *x : widened(*x));
+        if (!native) f32(kernel, read.back(), "an attention operand");  // device and dtype checked
+        else require_device(kernel, *x, "an attention operand");
+    }
+    return read;
 }
 
 // Device scratch from the caching allocator (no cudaMalloc in steady state), in f32 elements.
@@ -450,18 +469,15 @@ void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor
             cudnn.forward(out, lse, q, k, v, causal, scale);  // reads bf16 as it is
         }))
         return;
-    auto own_kernel = [&](Tensor& o, const Tensor& q32, const Tensor& k32, const Tensor& v32) {
-        const kernels::AttentionArgs args = attention_args(kernel, q32, k32, mask, scale);
-        Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
-        kernels::attention_block_forward(f32(kernel, o, "out"), f32(kernel, lse, "lse"), f32(kernel, q32, "q"),
-                                         f32(kernel, k32, "k"), f32(kernel, v32, "v"), args, attention_cores(args.D),
-                                         work.raw(), stream_);
-    };
-    if (!any_bf16({&out, &q, &k, &v})) return own_kernel(out, q, k, v);
-    // The own kernels read f32: bf16 q, k, v (bf16 activations) widened into f32 scratch and out
-    // rounded back, O(T) conversions beside O(T^2) attention work.
+    // The own kernels write out in f32: a bf16 out (bf16 activations) is rounded from f32 scratch,
+    // an O(T) conversion beside the O(T^2) attention.
+    kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
+    const kernels::AttentionCores cores = attention_cores(args.D);
+    const std::vector<Tensor> read = attention_operands(kernel, args, cores, {&q, &k, &v});
+    Tensor work = scratch(kernels::attention_scratch_bytes(args, false));
     Tensor out_f32 = f32_output(out);
-    own_kernel(out_f32, widened(q), widened(k), widened(v));
+    kernels::attention_block_forward(f32(kernel, out_f32, "out"), f32(kernel, lse, "lse"), read[0].raw(), read[1].raw(),
+                                     read[2].raw(), args, cores, work.raw(), stream_);
     narrow_into(out, out_f32);
 }
 
@@ -479,14 +495,14 @@ void CudaBackend::attention_block_backward(Tensor& dq, Tensor& dk, Tensor& dv, c
             cudnn.backward(dq, dk, dv, dout, q, k, v, out, lse, causal, scale);  // reads bf16 as it is
         }))
         return;
-    // as the forward: the own kernels read f32 (dq, dk, dv, dout and lse are f32 anyway)
-    const Tensor q32 = widened(q), k32 = widened(k), v32 = widened(v), out32 = widened(out);
-    const kernels::AttentionArgs args = attention_args(kernel, q32, k32, mask, scale);
+    // as the forward (dq, dk, dv, dout and lse are f32 anyway)
+    kernels::AttentionArgs args = attention_args(kernel, q, k, mask, scale);
+    const kernels::AttentionCores cores = attention_cores(args.D);
+    const std::vector<Tensor> read = attention_operands(kernel, args, cores, {&q, &k, &v, &out});
     Tensor work = scratch(kernels::attention_scratch_bytes(args, true));
     kernels::attention_block_backward(f32(kernel, dq, "dq"), f32(kernel, dk, "dk"), f32(kernel, dv, "dv"),
-                                      f32(kernel, dout, "dout"), f32(kernel, q32, "q"), f32(kernel, k32, "k"),
-                                      f32(kernel, v32, "v"), f32(kernel, out32, "out"), f32(kernel, lse, "lse"), args,
-                                      attention_cores(args.D), work.raw(), stream_);
+                                      f32(kernel, dout, "dout"), read[0].raw(), read[1].raw(), read[2].raw(),
+                                      read[3].raw(), f32(kernel, lse, "lse"), args, cores, work.raw(), stream_);
 }
 
 // --- column slices -------------------------------------------------------------------------

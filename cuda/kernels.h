@@ -100,6 +100,9 @@ struct AttentionArgs {
     const int32_t* q_segment = nullptr;
     const int32_t* k_index = nullptr;
     const int32_t* k_segment = nullptr;
+    // The element type of q, k, v (and of out, which backward reads for delta): f32, or bf16 for
+    // the tensor cores (bf16 activations, read as they are); everything else is f32.
+    DType operands = DType::f32;
 };
 constexpr int64_t attention_max_head_dim = 128;
 // Which units compute the block: the CUDA cores in f32 (attention_block*.cu, 1e-5 agreement
@@ -109,10 +112,11 @@ enum class AttentionCores : int { cuda_f32, tensor_bf16 };
 int64_t tensor_core_attention_shared_bytes(int64_t D);
 // Device scratch the calls below need (tile summaries; for backward also delta_i = dout_i . out_i).
 int64_t attention_scratch_bytes(const AttentionArgs& args, bool backward);
-void attention_block_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+// q, k, v, out: of args.operands' type (bf16 only with AttentionCores::tensor_bf16).
+void attention_block_forward(float* out, float* lse, const void* q, const void* k, const void* v,
                              const AttentionArgs& args, AttentionCores cores, void* scratch, cudaStream_t stream);
-void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                              const float* v, const float* out, const float* lse, const AttentionArgs& args,
+void attention_block_backward(float* dq, float* dk, float* dv, const float* dout, const void* q, const void* k,
+                              const void* v, const void* out, const float* lse, const AttentionArgs& args,
                               AttentionCores cores, void* scratch, cudaStream_t stream);
 
 // --- attention_layout.cu (around the cuDNN attention graphs, cudnn_attention.cpp) ---------

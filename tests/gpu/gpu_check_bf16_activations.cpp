@@ -131,11 +131,45 @@ void check_elementwise_bf16(Checker& checker, std::mt19937_64& rng) {
     });
 }
 
+// The tensor cores read bf16 q, k, v (and out, for delta) as they are, and the same values in
+// f32 (bf16 matmuls alone) rounded as they load: the two calls must agree bit for bit (out
+// compared after rounding the f32 call's to bf16, as the bf16 call's is).
+void check_tensor_operands(Checker& checker, const std::string& name, const Tensor& q, const Tensor& k, const Tensor& v,
+                           const Tensor& dout, const Tensor& out, const AttentionMask& mask) {
+    const int64_t T = q.size(0), H = q.size(1), Hkv = k.size(1), D = q.size(2);
+    const double scale = 1.0 / std::sqrt(double(D));
+    const std::string same = name + ": bf16 operands = f32 ones";
+    checker.check(same, [&] {
+        Tensor out_bf16 = poisoned({T, H, D}, Device::cuda, DType::bf16), lse_bf16 = poisoned({T, H}, Device::cuda);
+        gpu().attention_block_forward(out_bf16, lse_bf16, to_device(q), to_device(k), to_device(v), mask, scale);
+        const Tensor q32 = to_device(host_as(q, DType::f32)), k32 = to_device(host_as(k, DType::f32));
+        const Tensor v32 = to_device(host_as(v, DType::f32));
+        Tensor out_f32 = poisoned({T, H, D}, Device::cuda), lse_f32 = poisoned({T, H}, Device::cuda);
+        gpu().attention_block_forward(out_f32, lse_f32, q32, k32, v32, mask, scale);
+        checker.compare(same + ", out (exact)", out_bf16, host_as(to_host(out_f32), DType::bf16), 0.0);
+        checker.compare(same + ", lse (exact)", lse_bf16, to_host(lse_f32), 0.0);
+
+        Tensor dq = zeros({T, H, D}, DType::f32, Device::cuda), dk = zeros({T, Hkv, D}, DType::f32, Device::cuda);
+        Tensor dv = zeros({T, Hkv, D}, DType::f32, Device::cuda);
+        Tensor dq32 = zeros({T, H, D}, DType::f32, Device::cuda), dk32 = zeros({T, Hkv, D}, DType::f32, Device::cuda);
+        Tensor dv32 = zeros({T, Hkv, D}, DType::f32, Device::cuda);
+        const Tensor dout_gpu = to_device(dout), lse_gpu = lse_bf16;
+        gpu().attention_block_backward(dq, dk, dv, dout_gpu, to_device(q), to_device(k), to_device(v), to_device(out),
+                                       lse_gpu, mask, scale);
+        gpu().attention_block_backward(dq32, dk32, dv32, dout_gpu, q32, k32, v32, to_device(host_as(out, DType::f32)),
+                                       lse_gpu, mask, scale);
+        checker.compare(same + ", dq (exact)", dq, to_host(dq32), 0.0);
+        checker.compare(same + ", dk (exact)", dk, to_host(dk32), 0.0);
+        checker.compare(same + ", dv (exact)", dv, to_host(dv32), 0.0);
+    });
+}
+
 // bf16 q, k, v through each attention kernel, GQA 8/2, D 128, two packed documents and one
 // (the case cuDNN serves): out is bf16, lse and the gradients f32. The backward on both
 // backends reads the CPU's out and lse, so the gradients compare the backward alone. The tiled
 // kernel computes in f32 (out element by element, the rest at f32's tolerance); the tensor
-// cores and cuDNN multiply in bf16 (bf16's tolerance throughout, as their f32-input rows).
+// cores and cuDNN multiply in bf16 (bf16's tolerance throughout, as their f32-input rows); the
+// tensor cores also against their own f32-operand call (check_tensor_operands).
 void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
     const int64_t T = 256, H = 8, Hkv = 2, D = 128;
     const Tensor q = random_bf16({T, H, D}, rng), k = random_bf16({T, Hkv, D}, rng), v = random_bf16({T, Hkv, D}, rng);
@@ -183,6 +217,7 @@ void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
                 checker.compare(name + " dk", dk_gpu, dk, tolerance);
                 checker.compare(name + " dv", dv_gpu, dv, tolerance);
             });
+            if (kernel == AttentionKernel::tensor) check_tensor_operands(checker, name, q, k, v, dout, out, mask_gpu);
         }
         cuda().set_attention_kernel(AttentionKernel::tiled);
     }
