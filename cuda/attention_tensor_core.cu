@@ -347,9 +347,9 @@ template <int width> constexpr size_t dkdv_shared_bytes() {
 
 template <int width, typename Element>
 __global__ void __launch_bounds__(threads)
-    tensor_core_dkdv_kernel(float* dk, float* dv, const float* dout, const Element* q, const Element* k, const Element* v,
-                            const float* lse, const float* delta, AttentionArgs args, const TileSummary* q_summaries,
-                            const TileSummary* k_summaries) {
+    tensor_core_dkdv_kernel(float* dk, float* dv, const float* dout, const Element* q, const Element* k,
+                            const Element* v, const float* lse, const float* delta, AttentionArgs args,
+                            const TileSummary* q_summaries, const TileSummary* k_summaries) {
     extern __shared__ __align__(16) unsigned char shared[];
     auto* k_tile = reinterpret_cast<__nv_bfloat16*>(shared);           // [64][width]
     auto* v_tile = k_tile + attention_tile * stride<width>();           // [64][width]

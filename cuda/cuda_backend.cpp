@@ -69,23 +69,6 @@ kernels::ActivationIn activation_in(const char* kernel, const Tensor& x, const c
     return {operand.data, operand.dtype};
 }
 
-// q, k, v (and, backward, out) as the own attention kernels read them: as they are when every
-// one is bf16 (bf16 activations) and the tensor cores compute, which load bf16 directly; else
-// f32, bf16 ones widened into f32 scratch (the f32 kernel reads f32 only). Sets args.operands.
-std::vector<Tensor> attention_operands(const char* kernel, kernels::AttentionArgs& args, kernels::AttentionCores cores,
-                                       std::initializer_list<const Tensor*> operands) {
-    const bool native = cores == kernels::AttentionCores::tensor_bf16 &&
-                        std::all_of(operands.begin(), operands.end(), [](const Tensor* x) { return x->dtype() == DType::bf16; });
-    args.operands = native ? DType::bf16 : DType::f32;
-    std::vector<Tensor> read;
-    for (const Tensor* x : operands) {
-        read.push_back(native ? *x : widened(*x));
-        if (!native) f32(kernel, read.back(), "an attention operand");  // device and dtype checked
-        else require_device(kernel, *x, "an attention operand");
-    }
-    return read;
-}
-
 // Device scratch from the caching allocator (no cudaMalloc in steady state), in f32 elements.
 Tensor scratch(int64_t bytes) { return empty({(bytes + 3) / 4}, DType::f32, Device::cuda); }
 
@@ -460,6 +443,26 @@ bool CudaBackend::try_cudnn_attention(const Tensor& q, const Tensor& k, const At
         if (!cudnn_attention_) attention_kernel_ = AttentionKernel::tiled;
         return false;
     }
+}
+
+// q, k, v (and, backward, out) as the own attention kernels read them: as they are when every
+// one is bf16 (bf16 activations) and the tensor cores compute, which load bf16 directly; else
+// f32, bf16 ones widened into f32 scratch (the f32 kernel reads f32 only). Sets args.operands.
+std::vector<Tensor> CudaBackend::attention_operands(const char* kernel, kernels::AttentionArgs& args,
+                                                    kernels::AttentionCores cores,
+                                                    std::initializer_list<const Tensor*> operands) {
+    const auto bf16 = [](const Tensor* x) { return x->dtype() == DType::bf16; };
+    const bool native =
+        cores == kernels::AttentionCores::tensor_bf16 && std::all_of(operands.begin(), operands.end(), bf16);
+    args.operands = native ? DType::bf16 : DType::f32;
+    std::vector<Tensor> read;
+    for (const Tensor* x : operands) {
+        require_device(kernel, *x, "an attention operand");
+        if (!native && bf16(x)) attention_operands_widened_++;
+        read.push_back(native ? *x : widened(*x));
+        if (!native) f32(kernel, read.back(), "an attention operand");
+    }
+    return read;
 }
 
 void CudaBackend::attention_block_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,

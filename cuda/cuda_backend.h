@@ -14,8 +14,10 @@
 #include <cuda_runtime.h>
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ringlm {
 
@@ -26,6 +28,7 @@ class PinnedStaging;
 namespace kernels {
 class LtGemm;
 enum class AttentionCores;
+struct AttentionArgs;
 }
 
 // Which kernel computes attention_block_forward/_backward (environment RINGLM_ATTENTION):
@@ -54,6 +57,9 @@ public:
     const char* name() const override { return "cuda"; }
     cudaStream_t stream() const { return stream_; }
     AttentionKernel attention_kernel() const { return attention_kernel_; }
+    // bf16 attention operands the own kernels have read as widened f32 copies, since start (the
+    // tensor cores read bf16 as it is: the GPU check counts that none were copied for them).
+    int64_t attention_operands_widened() const { return attention_operands_widened_; }
     void set_attention_kernel(AttentionKernel kernel) { attention_kernel_ = kernel; }
     // Made on first use (cudnnCreate loads cuDNN; a tiled-only run never does).
     CudnnAttention& cudnn_attention();
@@ -120,6 +126,10 @@ private:
     bool cudnn_fallback_reported_ = false;  // auto: the first cuDNN failure is reported once
     // The own kernel's units for the blocks cuDNN does not compute: tensor cores under `tensor`.
     kernels::AttentionCores attention_cores(int64_t D);
+    std::vector<Tensor> attention_operands(const char* kernel, kernels::AttentionArgs& args,
+                                           kernels::AttentionCores cores,
+                                           std::initializer_list<const Tensor*> operands);
+    int64_t attention_operands_widened_ = 0;
     bool try_cudnn_attention(const Tensor& q, const Tensor& k, const AttentionMask& mask,
                              const std::function<void(CudnnAttention&, bool causal)>& run);
 };

@@ -141,6 +141,7 @@ void check_tensor_operands(Checker& checker, const std::string& name, const Tens
     const std::string same = name + ": bf16 operands = f32 ones";
     checker.check(same, [&] {
         Tensor out_bf16 = poisoned({T, H, D}, Device::cuda, DType::bf16), lse_bf16 = poisoned({T, H}, Device::cuda);
+        const int64_t widened_before = cuda().attention_operands_widened();
         gpu().attention_block_forward(out_bf16, lse_bf16, to_device(q), to_device(k), to_device(v), mask, scale);
         const Tensor q32 = to_device(host_as(q, DType::f32)), k32 = to_device(host_as(k, DType::f32));
         const Tensor v32 = to_device(host_as(v, DType::f32));
@@ -156,6 +157,8 @@ void check_tensor_operands(Checker& checker, const std::string& name, const Tens
         const Tensor dout_gpu = to_device(dout), lse_gpu = lse_bf16;
         gpu().attention_block_backward(dq, dk, dv, dout_gpu, to_device(q), to_device(k), to_device(v), to_device(out),
                                        lse_gpu, mask, scale);
+        const int64_t widened = cuda().attention_operands_widened() - widened_before;
+        checker.add(same + ": read as they are", widened == 0, std::to_string(widened) + " widened to f32 copies");
         gpu().attention_block_backward(dq32, dk32, dv32, dout_gpu, q32, k32, v32, to_device(host_as(out, DType::f32)),
                                        lse_gpu, mask, scale);
         checker.compare(same + ", dq (exact)", dq, to_host(dq32), 0.0);
@@ -164,14 +167,14 @@ void check_tensor_operands(Checker& checker, const std::string& name, const Tens
     });
 }
 
-// bf16 q, k, v through each attention kernel, GQA 8/2, D 128, two packed documents and one
+// bf16 q, k, v through each attention kernel, GQA 8/2, D 128 or 64, two packed documents and one
 // (the case cuDNN serves): out is bf16, lse and the gradients f32. The backward on both
 // backends reads the CPU's out and lse, so the gradients compare the backward alone. The tiled
 // kernel computes in f32 (out element by element, the rest at f32's tolerance); the tensor
 // cores and cuDNN multiply in bf16 (bf16's tolerance throughout, as their f32-input rows); the
 // tensor cores also against their own f32-operand call (check_tensor_operands).
-void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
-    const int64_t T = 256, H = 8, Hkv = 2, D = 128;
+void check_attention_bf16(Checker& checker, std::mt19937_64& rng, int64_t D) {
+    const int64_t T = 256, H = 8, Hkv = 2;
     const Tensor q = random_bf16({T, H, D}, rng), k = random_bf16({T, Hkv, D}, rng), v = random_bf16({T, Hkv, D}, rng);
     const Tensor dout = random_uniform({T, H, D}, DType::f32, rng);
     const double scale = 1.0 / std::sqrt(double(D));
@@ -193,7 +196,7 @@ void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
                                                   std::pair{AttentionKernel::tensor, "tensor"},
                                                   std::pair{AttentionKernel::cudnn, "cudnn"}}) {
             if (kernel == AttentionKernel::cudnn && documents == 2) continue;  // cuDNN serves no segment mask
-            const std::string name = std::string("bf16 attention, ") + kernel_name + ", " +
+            const std::string name = std::string("bf16 attention, ") + kernel_name + ", D " + std::to_string(D) + ", " +
                                      (documents == 2 ? "two documents" : "one document");
             const bool f32_math = kernel == AttentionKernel::tiled;
             const double tolerance = f32_math ? f32_tolerance : bf16_tolerance;
@@ -228,7 +231,8 @@ void check_attention_bf16(Checker& checker, std::mt19937_64& rng) {
 void check_bf16_activations(Checker& checker, std::mt19937_64& rng) {
     check_rmsnorm_bf16(checker, rng);
     check_elementwise_bf16(checker, rng);
-    check_attention_bf16(checker, rng);
+    check_attention_bf16(checker, rng, 128);
+    check_attention_bf16(checker, rng, 64);  // the tensor cores' other tile width
 }
 
 }  // namespace ringlm::gpu_check
