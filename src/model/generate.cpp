@@ -34,6 +34,16 @@ BatchKvCache make_batch_kv_cache(const Llama& model, int64_t sequences, int64_t 
     return cache;
 }
 
+AttentionMask cache_attention_mask(const BatchKvCache& cache, const Tensor& positions, int64_t start) {
+    const int64_t n = positions.numel(), end = start + n;
+    AttentionMask mask{positions, cache.zero_segments.rows(0, n), cache.key_positions.rows(0, end),
+                       cache.zero_segments.rows(0, end), true, {}, {}};
+    const auto last = static_cast<int32_t>(end - 1);
+    mask.known_q = KnownTokens{{static_cast<int32_t>(start), last, 0, 0}, true};
+    mask.known_k = KnownTokens{{0, last, 0, 0}, true};
+    return mask;
+}
+
 std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& cache,
                                             const std::vector<int64_t>& sequences,
                                             const std::vector<std::vector<int32_t>>& new_tokens) {
@@ -79,8 +89,7 @@ std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& ca
             Tensor k_new = cache.k[l].rows(slot + start, slot + end), v_new = cache.v[l].rows(slot + start, slot + end);
             backend(k).copy(k_new, k.rows(first, last));
             backend(v).copy(v_new, v.rows(first, last));
-            AttentionMask mask{position_ids.rows(first, last), cache.zero_segments.rows(0, n),
-                               cache.key_positions.rows(0, end), cache.zero_segments.rows(0, end), true, {}, {}};
+            const AttentionMask mask = cache_attention_mask(cache, position_ids.rows(first, last), start);
             Tensor out = attention(tape, q.rows(first, last), cache.k[l].rows(slot, slot + end),
                                    cache.v[l].rows(slot, slot + end), mask, scale);
             Tensor destination = attended.rows(first, last);

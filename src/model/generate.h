@@ -39,6 +39,12 @@ BatchKvCache make_batch_kv_cache(const Llama& model, int64_t sequences, int64_t 
 // appended to that sequence's cache. All rows go through the GEMMs together; each sequence's
 // queries attend to its own cache only. Returns the logits of each sequence's last new token,
 // f32 [vocab_size] on the host, in the order of `sequences`.
+// The mask of one sequence's n new queries, whose position ids `positions` are start,
+// start + 1, ..., start + n - 1 (as decode_step makes them), against the first start + n keys
+// of its cache: causal, one segment. It carries what the host knows of both sides, so a kernel
+// that needs the mask's shape (cuDNN's dispatch, for a prefill) reads nothing back.
+AttentionMask cache_attention_mask(const BatchKvCache& cache, const Tensor& positions, int64_t start);
+
 std::vector<std::vector<float>> decode_step(const Llama& model, BatchKvCache& cache,
                                             const std::vector<int64_t>& sequences,
                                             const std::vector<std::vector<int32_t>>& new_tokens);

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <tuple>
 
 namespace ringlm {
 using namespace ringlm::testing;
@@ -184,6 +185,50 @@ TEST(Generate, BatchEqualsOneAtATime) {
         std::vector<int32_t> expected = alone[0].tokens;
         if (alone[0].stopped) expected.pop_back();
         EXPECT_EQ(generate(model, prompts[0], options), expected);
+    }
+}
+
+}  // namespace ringlm
+
+namespace ringlm {
+using namespace ringlm::testing;
+
+// cache_attention_mask's host facts describe its own tensors: for a prefill from position 0, a
+// chunk after a prefix, and one decoding token, the ranges and consecutive flags equal a scan of
+// the index and segment tensors, and so does the mask kind cuDNN's dispatch takes from them (a
+// prefill from 0 is the causal diagonal block; a later chunk is neither it nor fully visible).
+TEST(Generate, CacheMaskFactsEqualItsTensors) {
+    const Llama model = make_llama(tiny_model_config(12, 40), Device::cpu, ModelUse::inference);
+    const BatchKvCache cache = make_batch_kv_cache(model, 2, 40);
+    const auto scan = [](const Tensor& index, const Tensor& segment) {
+        const int32_t* i = index.data<int32_t>();
+        const int32_t* s = segment.data<int32_t>();
+        const int64_t T = index.numel();
+        KnownTokens known{{*std::min_element(i, i + T), *std::max_element(i, i + T), *std::min_element(s, s + T),
+                           *std::max_element(s, s + T)},
+                          true};
+        for (int64_t t = 1; t < T; t++) known.consecutive = known.consecutive && i[t] == i[t - 1] + 1;
+        return known;
+    };
+    const auto expect_same = [](const KnownTokens& known, const KnownTokens& scanned) {
+        EXPECT_EQ(known.index_min, scanned.index_min);
+        EXPECT_EQ(known.index_max, scanned.index_max);
+        EXPECT_EQ(known.segment_min, scanned.segment_min);
+        EXPECT_EQ(known.segment_max, scanned.segment_max);
+        EXPECT_EQ(known.consecutive, scanned.consecutive);
+    };
+    for (const auto& [start, n, kind] : {std::tuple{0, 17, MaskKind::diagonal}, std::tuple{9, 13, MaskKind::other},
+                                         std::tuple{30, 1, MaskKind::all_visible}}) {
+        SCOPED_TRACE(::testing::Message() << "start " << start << ", " << n << " new tokens");
+        std::vector<int32_t> positions;
+        for (int32_t t = 0; t < n; t++) positions.push_back(start + t);  // as decode_step makes them
+        const AttentionMask mask = cache_attention_mask(cache, from_vector(positions, {n}), start);
+        ASSERT_TRUE(mask.known_q && mask.known_k);
+        const KnownTokens q = scan(mask.q_index, mask.q_segment), k = scan(mask.k_index, mask.k_segment);
+        expect_same(*mask.known_q, q);
+        expect_same(*mask.known_k, k);
+        EXPECT_EQ(mask_kind(mask_facts(*mask.known_q, *mask.known_k), n, start + n, true), kind);
+        EXPECT_EQ(mask_kind(mask_facts(q, k), n, start + n, true), kind);
     }
 }
 
