@@ -38,9 +38,8 @@ void* PinnedHostAllocator::system_allocate(size_t bytes) {
     const cudaError_t status = cudaMallocHost(&pointer, bytes);
     if (status != cudaSuccess) {
         cudaGetLastError();
-        fail("cuda pinned host allocator: cudaMallocHost of {} bytes failed ({}); offloaded checkpoints need that "
-             "much page-locked host memory (gradient_checkpointing: true keeps them on the device)",
-             bytes, cudaGetErrorString(status));
+        fail("cuda pinned host allocator: cudaMallocHost of {} bytes of page-locked host memory failed ({}); {}",
+             bytes, cudaGetErrorString(status), use_);
     }
     return pointer;
 }

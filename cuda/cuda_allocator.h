@@ -8,6 +8,9 @@
 
 #include <cuda_runtime.h>
 
+#include <string>
+#include <utility>
+
 namespace ringlm {
 
 class CudaAllocator final : public Allocator {
@@ -24,18 +27,23 @@ private:
     cudaStream_t stream_;
 };
 
-// Page-locked host memory (cudaMallocHost) for offloaded activations: the DMA reads and writes
-// it in stream order while the host goes on. Cached like the rest, so a step's offloads reuse
-// the previous step's blocks, and a block handed to the next offload is written only by a copy
-// queued after the restore that read it.
+// Page-locked host memory (cudaMallocHost) for offloaded activations and for the MPI
+// transport's staging (one allocator each): the DMA reads and writes it at full speed, for
+// offloads in stream order while the host goes on. Cached like the rest, so a step reuses the
+// previous step's blocks; an offload block handed out again is written only by a copy queued
+// after the restore that read it. `use` says, when cudaMallocHost fails, what needs the memory.
 class PinnedHostAllocator final : public Allocator {
 public:
+    explicit PinnedHostAllocator(std::string use) : use_(std::move(use)) {}
     ~PinnedHostAllocator() override;
     void set_zero(void* pointer, size_t bytes) override;
 
 protected:
     void* system_allocate(size_t bytes) override;
     void system_release(void* pointer) override;
+
+private:
+    std::string use_;
 };
 
 }  // namespace ringlm

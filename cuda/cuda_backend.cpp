@@ -115,8 +115,10 @@ CudaBackend::CudaBackend() {
     CUDA_CHECK(cudaStreamCreate(&stream_));  // a blocking stream: it also orders against the legacy default stream
     allocator_ = std::make_unique<CudaAllocator>(stream_);
     staging_ = std::make_unique<PinnedStaging>(stream_, 16);
-    offload_memory_ = std::make_unique<PinnedHostAllocator>();
-    staging_memory_ = std::make_unique<PinnedHostAllocator>();
+    offload_memory_ = std::make_unique<PinnedHostAllocator>(
+        "offloaded checkpoints need that much (gradient_checkpointing: true keeps them on the device)");
+    staging_memory_ = std::make_unique<PinnedHostAllocator>(
+        "the MPI transport stages device tensors through it (transport: nccl, a GPU per rank, needs none)");
     register_allocator(Device::cuda, allocator_.get());
     gemm_ = std::make_unique<kernels::LtGemm>();
     reduction_scratch_ = empty({kernels::reduction_blocks + 1}, DType::f64, Device::cuda);
@@ -528,10 +530,6 @@ void CudaBackend::scatter_add_columns(Tensor& dst, const Tensor& src, int64_t be
 // page-locked copy, the device memory x leaves behind is reused only by work queued after the
 // copy out, and a pinned block is rewritten only by an offload queued after the restore that
 // read it.
-Tensor CudaBackend::empty_staging(Shape shape, DType dtype) {
-    return empty_in(*staging_memory_, shape, dtype, Device::cpu);
-}
-
 Tensor CudaBackend::offload(const Tensor& x) {
     require_device("offload", x, "x");
     Tensor host = empty_in(*offload_memory_, x.shape(), x.dtype(), Device::cpu);
@@ -549,6 +547,12 @@ Tensor CudaBackend::restore(const Tensor& offloaded) {
     }
     CUDA_CHECK(cudaMemcpyAsync(x.raw(), offloaded.raw(), offloaded.bytes(), cudaMemcpyHostToDevice, stream_));
     return x;
+}
+
+// --- communication staging -----------------------------------------------------------------
+
+Tensor CudaBackend::empty_staging(Shape shape, DType dtype) {
+    return empty_in(*staging_memory_, shape, dtype, Device::cpu);
 }
 
 // --- optimizer -----------------------------------------------------------------------------

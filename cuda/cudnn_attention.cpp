@@ -197,8 +197,7 @@ void build_backward(GraphBuilder& graph, const Shape4& s) {
     graph.pointwise(CUDNN_POINTWISE_IDENTITY, dq_accumulator, nullptr, nullptr, dq);
 }
 
-// f32 [T, heads, D] on the device -> a new bf16 copy
-// x as cuDNN reads it: itself when already bf16 (bf16 activations), else a bf16 copy.
+// x [T, heads, D] on the device as cuDNN reads it: itself when already bf16 (bf16 activations), else a bf16 copy.
 Tensor to_bf16(const Tensor& x, cudaStream_t stream) {
     if (x.dtype() == DType::bf16) return x;
     Tensor converted = empty(x.shape(), DType::bf16, Device::cuda);

@@ -78,7 +78,7 @@ private:
 
 Tensor empty(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
 // The same from another allocator than the device's own (the CUDA backend's page-locked host
-// memory for offloaded activations).
+// memory for offloaded activations and communication staging).
 Tensor empty_in(Allocator& allocator, Shape shape, DType dtype, Device device);
 Tensor empty_like(const Tensor& like);
 Tensor zeros(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
